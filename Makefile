@@ -1,0 +1,86 @@
+# uigniter — top-level, non-recursive Makefile. Each directory contributes a
+# module.mk that adds its objects, programs and unit tests to the variables
+# below; everything is built under $(BUILD).
+#
+#   make            build everything (daemons, tools, demo guest)
+#   make test       unit tests, then system tests (root; real QEMU guests)
+#   make asan       the same test suite built with ASan+UBSan (build-asan/)
+#   make install    PREFIX=/usr/local DESTDIR=
+#   make bench      benchmarks (see docs/BENCHMARKS.md)
+
+BUILD ?= build
+PREFIX ?= /usr/local
+DESTDIR ?=
+SANITIZE ?=
+
+PKGS := libuv yaml-0.1 libcurl libnl-3.0 libnl-route-3.0 sqlite3 jansson
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS := $(shell pkg-config --libs $(PKGS)) -lhttp_parser
+
+CC ?= cc
+OPT ?= -O2
+CFLAGS := -std=gnu11 $(OPT) -g -Wall -Wextra -Werror -D_GNU_SOURCE \
+	-Ishared $(PKG_CFLAGS) $(EXTRA_CFLAGS)
+LDFLAGS := $(EXTRA_LDFLAGS)
+LDLIBS := $(PKG_LIBS) -lpthread
+
+ifneq ($(SANITIZE),)
+CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+endif
+
+# Filled in by module.mk files.
+PROGRAMS :=
+UNIT_TESTS :=
+CLEAN :=
+
+all: programs guest
+
+include shared/module.mk
+include tests/module.mk
+-include shared/tests.mk shared/tests-config.mk
+include supervisor/module.mk
+include netd/module.mk
+include pool-worker/module.mk
+include apid/module.mk
+
+programs: $(PROGRAMS)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+# The demo/test guest (kernel + initramfs), cached: rebuilt when inputs change.
+guest:
+	tools/mkguest build/guest
+
+# Installs missing Debian packages by name (a no-op when all are present).
+deps:
+	tools/install-deps
+
+test: deps
+	$(MAKE) all unit-tests
+	BUILD=$(BUILD) tests/run-tests.sh
+
+unit-tests: $(UNIT_TESTS)
+
+test-unit: $(UNIT_TESTS)
+	BUILD=$(BUILD) tests/run-tests.sh unit
+
+asan: deps
+	$(MAKE) guest
+	$(MAKE) BUILD=build-asan SANITIZE=1 programs unit-tests
+	BUILD=build-asan tests/run-tests.sh
+
+install: programs
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/libexec/uigniter
+	install -m 0755 $(BUILD)/bin/uigniterd $(DESTDIR)$(PREFIX)/bin/
+	install -m 0755 $(BUILD)/bin/netd $(BUILD)/bin/pool-worker $(BUILD)/bin/apid \
+		$(DESTDIR)$(PREFIX)/libexec/uigniter/
+
+clean:
+	rm -rf $(BUILD) build-asan
+
+.PHONY: all programs guest deps test unit-tests test-unit asan install clean
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,104 @@
+/*
+ * config.h — the operator's YAML configuration (libyaml), with embedded
+ * defaults for everything, so `uigniterd` runs with no file at all and
+ * `uigniterd --config etc/uigniter.yaml` runs with no edits.
+ *
+ * Every error names the place: "file:line:col: message" (line and column
+ * 1-based, from libyaml's marks). Unknown keys are errors (a typo must not be
+ * silently ignored). Relative paths in the file resolve against the
+ * directory of the config file, so a checkout's etc/uigniter.yaml can point
+ * at ../build/guest.
+ *
+ * Ownership: struct ui_config is caller-embedded; ui_config_load() fills it
+ * and allocates `images`; ui_config_free() releases that (NULL-safe).
+ */
+#ifndef UI_CONFIG_H
+#define UI_CONFIG_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "log.h"
+
+enum ui_guest_ip { UI_GUEST_IP_LINUX, UI_GUEST_IP_OSV, UI_GUEST_IP_NONE };
+enum ui_driver { UI_DRIVER_AUTO, UI_DRIVER_FIRECRACKER, UI_DRIVER_QEMU };
+enum ui_accel { UI_ACCEL_AUTO, UI_ACCEL_KVM, UI_ACCEL_TCG };
+enum ui_shutdown_policy { UI_SHUTDOWN_LEAVE, UI_SHUTDOWN_STOP };
+
+struct ui_image {
+	char name[64];                  /* [a-zA-Z0-9_.-]{1,63} */
+	char kernel[PATH_MAX];          /* absolute after load; required */
+	char initrd[PATH_MAX];          /* absolute or "" */
+	char rootfs[PATH_MAX];          /* absolute or "" */
+	char boot_args[512];            /* default "console=ttyS0 reboot=k panic=-1" */
+	unsigned vcpus;                 /* default 1, 1..32 */
+	unsigned mem_mib;               /* default 128, 16..65536 */
+	enum ui_guest_ip guest_ip;      /* default linux */
+	char ready_pattern[128];        /* default "UIGNITER-READY" */
+};
+
+struct ui_config {
+	char path[PATH_MAX];            /* the file loaded, or "" for defaults */
+	char state_dir[PATH_MAX];       /* default /var/lib/uigniter: registry.db, logs */
+	char run_dir[PATH_MAX];         /* default /run/uigniter: sockets, vms/ */
+	enum ui_log_level log_level;    /* default info */
+	enum ui_shutdown_policy shutdown_policy; /* default leave */
+
+	/* api: */
+	char api_tcp[64];               /* "127.0.0.1:6666"; "" disables TCP */
+	char api_unix[PATH_MAX];        /* default <run_dir>/api.sock; "" disables */
+
+	/* network: */
+	char bridge[16];                /* default "uigniter0" (IFNAMSIZ) */
+	uint32_t subnet;                /* host byte order; default 172.31.0.0 */
+	unsigned prefix_len;            /* default 24; 16..30 */
+	uint32_t gateway;               /* host byte order; default subnet+1 */
+	char tap_prefix[8];             /* default "uit-" */
+
+	/* vmm: */
+	enum ui_driver driver;          /* default auto */
+	char qemu_bin[PATH_MAX];        /* default "qemu-system-x86_64" (PATH lookup) */
+	char firecracker_bin[PATH_MAX]; /* default "firecracker" */
+	enum ui_accel accel;            /* default auto */
+	unsigned stop_timeout_ms;       /* default 10000 */
+	unsigned boot_timeout_ms;       /* VMM up and QMP answering; default 20000 */
+
+	/* pool: */
+	unsigned pool_size;             /* default 0 */
+	char warm_image[64];            /* default "" */
+
+	/* limits: */
+	unsigned max_vms;               /* default 64: running+starting at once */
+	size_t max_body_bytes;          /* default 65536 */
+	size_t max_header_bytes;        /* default 16384 */
+	unsigned request_timeout_ms;    /* whole request read deadline; default 10000 */
+	unsigned run_timeout_ms;        /* apid waits this long for a run; default 60000 */
+
+	struct ui_image *images;        /* owned; n_images entries */
+	size_t n_images;
+};
+
+/* Fills cfg with the embedded defaults (no images). */
+void ui_config_defaults(struct ui_config *cfg);
+
+/*
+ * Loads path over the defaults. On failure returns negative errno and writes
+ * "file:line:col: message" (or "file: message" for I/O errors) into err.
+ * cfg is left freed on failure.
+ */
+int ui_config_load(const char *path, struct ui_config *cfg, char *err, size_t errlen);
+
+void ui_config_free(struct ui_config *cfg);
+
+/* NULL when no image has that name. */
+const struct ui_image *ui_config_image(const struct ui_config *cfg, const char *name);
+
+/* Path of the registry: <state_dir>/registry.db. */
+void ui_config_registry_path(const struct ui_config *cfg, char *buf, size_t len);
+
+/* POSIX shm name of this instance: "/uigniter-<hex hash of state_dir>". */
+void ui_config_shm_name(const struct ui_config *cfg, char *buf, size_t len);
+
+#endif

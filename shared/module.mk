@@ -1,0 +1,7 @@
+# shared/ — libuishared.a: config, log, registry, shm, rings.
+SHARED_SRCS := $(wildcard shared/*.c)
+LIBSHARED := $(BUILD)/lib/libuishared.a
+
+$(LIBSHARED): $(SHARED_SRCS:%.c=$(BUILD)/obj/%.o)
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^

@@ -1,0 +1,92 @@
+/*
+ * ring.h — single-producer/single-consumer ring of fixed-size messages in
+ * shared memory, with an eventfd doorbell (liburing / ck_ring style).
+ *
+ * Layout: power-of-two capacity, free-running 32-bit head (written only by
+ * the producer) and tail (written only by the consumer) on separate cache
+ * lines. The producer fills slot[head & mask] then release-stores head+1; the
+ * consumer acquire-loads head, copies the slot, then release-stores tail+1.
+ * A producer killed mid-enqueue never published its slot, so the ring can
+ * never be wedged by a crash of either side.
+ *
+ * Doorbell: the consumer sleeps on an eventfd. Before sleeping it sets
+ * `consumer_waiting` and re-checks the ring (ui_ring_prepare_sleep); the
+ * producer, after publishing, rings the eventfd only if consumer_waiting is
+ * set (ui_ring_send). Both sides use seq_cst on that flag so a wakeup is never
+ * lost (Dekker-style: store flag / load head vs store head / load flag).
+ *
+ * Messages carry a request id and the producer's generation; a consumer of
+ * completions drops those whose generation is not its own (a reply to a
+ * request of a previous incarnation of that process).
+ */
+#ifndef UI_RING_H
+#define UI_RING_H
+
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define UI_RING_CAP 256u /* power of two */
+
+enum ui_op {
+	UI_OP_NONE = 0,
+	UI_OP_RUN = 1,         /* apid → pool: vm_id, image, name, vcpus, mem_mib, key */
+	UI_OP_STOP = 2,        /* apid → pool: vm_id */
+	UI_OP_NET_ALLOC = 3,   /* pool → netd: vm_id; reply carries ip, mac, tap */
+	UI_OP_NET_RELEASE = 4, /* pool → netd: vm_id (tap deleted, lease freed) */
+	UI_OP_REPLY = 5,       /* any completion: req_id, status, fields, error */
+};
+
+/* One message; the same struct serves requests and completions. */
+struct ui_msg {
+	uint64_t req_id;       /* chosen by the requester, echoed in the reply */
+	uint32_t gen;          /* requester's generation (see ui_daemon_status) */
+	uint16_t op;           /* enum ui_op */
+	uint16_t req_op;       /* in a reply: the op it answers */
+	int32_t status;        /* reply: 0 ok, else negative errno */
+	uint32_t vcpus;        /* RUN: 0 = image default */
+	uint32_t mem_mib;      /* RUN: 0 = image default */
+	char vm_id[48];
+	char image[64];        /* RUN: configured image name */
+	char name[64];         /* RUN: optional VM name */
+	char key[128];         /* RUN: Idempotency-Key or "" */
+	char ip[16];           /* NET_ALLOC reply */
+	char mac[18];          /* NET_ALLOC reply */
+	char tap[16];          /* NET_ALLOC reply */
+	char error[160];       /* reply: message for the user when status != 0 */
+};
+
+struct ui_ring {
+	alignas(64) _Atomic uint32_t head;   /* producer writes */
+	alignas(64) _Atomic uint32_t tail;   /* consumer writes */
+	alignas(64) _Atomic uint32_t consumer_waiting;
+	uint32_t cap;                        /* UI_RING_CAP, checked on attach */
+	alignas(64) struct ui_msg slot[UI_RING_CAP];
+};
+
+/* Resets an unused ring (creator only, before anyone attaches). */
+void ui_ring_init(struct ui_ring *r);
+
+/* Producer: copies m in; -EAGAIN when full. Does not ring the doorbell. */
+int ui_ring_push(struct ui_ring *r, const struct ui_msg *m);
+/* Producer: push, then ring the eventfd if the consumer is (about to be)
+ * asleep. -EAGAIN when full. */
+int ui_ring_send(struct ui_ring *r, int doorbell_fd, const struct ui_msg *m);
+
+/* Consumer: copies the oldest message out; -EAGAIN when empty. */
+int ui_ring_pop(struct ui_ring *r, struct ui_msg *out);
+/* Consumer: announce sleep; returns true if the ring is empty and the caller
+ * may sleep on the doorbell, false if messages arrived (keep consuming). */
+bool ui_ring_prepare_sleep(struct ui_ring *r);
+/* Consumer: clear the waiting flag after waking. */
+void ui_ring_wake(struct ui_ring *r);
+/* Consumer: drain the doorbell eventfd (non-blocking read). */
+void ui_doorbell_drain(int doorbell_fd);
+/* Consumer only: drop everything queued (a restarted consumer discards
+ * replies addressed to its previous incarnation). */
+void ui_ring_discard(struct ui_ring *r);
+
+uint32_t ui_ring_count(struct ui_ring *r);
+
+#endif

@@ -1,0 +1,89 @@
+/*
+ * shm.h — the instance's POSIX shared-memory segment.
+ *
+ * Created by uigniterd (ui_shm_create: unlink any stale segment, then
+ * O_CREAT|O_EXCL, ftruncate, initialise), attached by the daemons
+ * (ui_shm_attach validates magic, layout version and size; a mismatch is
+ * -EPROTO and the daemon exits with a temporary failure). The segment holds
+ * offsets-free fixed structs only — never pointers.
+ *
+ * Contents: header, per-daemon status, the pool table, and the four rings:
+ *   UI_RING_API_TO_POOL  apid → pool-worker   requests  (RUN, STOP)
+ *   UI_RING_POOL_TO_API  pool-worker → apid   replies
+ *   UI_RING_POOL_TO_NET  pool-worker → netd   requests  (NET_ALLOC, NET_RELEASE)
+ *   UI_RING_NET_TO_POOL  netd → pool-worker   replies
+ * Doorbells: uigniterd creates one eventfd per ring and every daemon gets
+ * ring i's eventfd as fd UI_DOORBELL_FD(i) (3..6); the consumer polls it.
+ *
+ * Status: uigniterd writes pid/up on spawn and exit and bumps generation on
+ * every (re)spawn; the daemon itself sets ready and heartbeat_ms.
+ */
+#ifndef UI_SHM_H
+#define UI_SHM_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "ring.h"
+
+#define UI_SHM_MAGIC 0x55494749474e5452ull /* "UIGIGNTR" */
+#define UI_SHM_VERSION 1u
+
+enum ui_ring_id {
+	UI_RING_API_TO_POOL,
+	UI_RING_POOL_TO_API,
+	UI_RING_POOL_TO_NET,
+	UI_RING_NET_TO_POOL,
+	UI_RING_COUNT
+};
+#define UI_DOORBELL_FD(ring) (3 + (ring))
+
+enum ui_daemon { UI_D_NETD, UI_D_POOL, UI_D_APID, UI_D_COUNT };
+
+struct ui_daemon_status {
+	_Atomic int32_t pid;           /* 0 when not running */
+	_Atomic uint32_t generation;   /* bumped by uigniterd on each spawn */
+	_Atomic uint32_t up;           /* 1 from spawn to exit (uigniterd) */
+	_Atomic uint32_t ready;        /* set by the daemon once serving */
+	_Atomic uint64_t heartbeat_ms; /* CLOCK_MONOTONIC ms, daemon writes */
+	_Atomic uint32_t restarts;     /* uigniterd counts */
+};
+
+/* Pool table: seqlock — writer (pool-worker) bumps seq to odd, writes, bumps
+ * to even; readers retry while seq is odd or changed. */
+struct ui_pool_table {
+	_Atomic uint32_t seq;
+	uint32_t size, ready, in_use;
+	uint64_t hits, misses, refill_errors;
+	uint32_t vms_running;
+};
+
+struct ui_shm {
+	uint64_t magic;
+	uint32_t version;
+	uint32_t size;                 /* sizeof(struct ui_shm) */
+	_Atomic uint32_t generation;   /* bumped each time uigniterd creates it */
+	int32_t supervisor_pid;
+	struct ui_daemon_status daemon[UI_D_COUNT];
+	struct ui_pool_table pool;
+	struct ui_ring ring[UI_RING_COUNT];
+};
+
+int ui_shm_create(const char *name, struct ui_shm **out);
+int ui_shm_attach(const char *name, struct ui_shm **out);
+void ui_shm_detach(struct ui_shm *shm);   /* NULL-safe */
+int ui_shm_unlink(const char *name);
+
+/* Pool table helpers (seqlock). */
+void ui_pool_table_write(struct ui_shm *shm, const struct ui_pool_table *src);
+void ui_pool_table_read(struct ui_shm *shm, struct ui_pool_table *dst);
+
+/* Daemon heartbeat/ready (the daemon's own slot). */
+void ui_daemon_set_ready(struct ui_shm *shm, enum ui_daemon d);
+void ui_daemon_heartbeat(struct ui_shm *shm, enum ui_daemon d);
+const char *ui_daemon_name(enum ui_daemon d);
+
+/* CLOCK_MONOTONIC in ms. */
+uint64_t ui_now_ms(void);
+
+#endif

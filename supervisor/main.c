@@ -1,0 +1,271 @@
+/*
+ * main.c — uigniterd: loads the configuration, prepares the instance (state
+ * and run directories, the single-instance lock, the registry, the shm
+ * segment) and supervises netd, pool-worker and apid until SIGTERM/SIGINT.
+ *
+ * Exit codes: 0 clean stop, 100 permanent failure (bad config, another
+ * instance, a child that failed permanently), 111 temporary failure.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "config.h"
+#include "log.h"
+#include "registry.h"
+#include "shm.h"
+#include "supervise.h"
+
+struct manager {
+	struct ui_config cfg;
+	struct ui_supervisor sv;
+	char shm_name[64];
+	uv_signal_t sig[4];
+	int lock_fd;
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: uigniterd [--config FILE] [--libexec DIR]\n"
+		"  Runs the uigniter microVM manager in the foreground.\n"
+		"  --config FILE  YAML configuration (default: embedded defaults)\n"
+		"  --libexec DIR  where netd, pool-worker and apid are (default:\n"
+		"                 next to uigniterd, else ../libexec/uigniter)\n");
+}
+
+/* Directory holding the daemons: --libexec, else beside our binary. */
+static int find_libexec(const char *opt, char *buf, size_t len)
+{
+	char self[PATH_MAX], probe[PATH_MAX + 32];
+	ssize_t n;
+
+	if (opt) {
+		snprintf(buf, len, "%s", opt);
+		return 0;
+	}
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n < 0)
+		return -errno;
+	self[n] = '\0';
+	dirname(self);
+	snprintf(probe, sizeof(probe), "%s/pool-worker", self);
+	if (access(probe, X_OK) == 0) {
+		snprintf(buf, len, "%s", self);
+		return 0;
+	}
+	if (snprintf(buf, len, "%s/../libexec/uigniter", self) >= (int)len)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+static int mkdir_p(const char *path, mode_t mode)
+{
+	char tmp[PATH_MAX];
+
+	snprintf(tmp, sizeof(tmp), "%s", path);
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, mode) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(tmp, mode) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static int prepare_dirs(const struct ui_config *cfg)
+{
+	char vms[PATH_MAX + 8];
+	int r;
+
+	if ((r = mkdir_p(cfg->state_dir, 0755)) < 0 ||
+	    (r = mkdir_p(cfg->run_dir, 0755)) < 0) {
+		ui_error("cannot create state/run directories: %s", strerror(-r));
+		return r;
+	}
+	snprintf(vms, sizeof(vms), "%s/vms", cfg->state_dir);
+	if ((r = mkdir_p(vms, 0755)) < 0)
+		return r;
+	snprintf(vms, sizeof(vms), "%s/vms", cfg->run_dir);
+	return mkdir_p(vms, 0755);
+}
+
+/* One manager per state_dir: an flock held for our lifetime. */
+static int take_lock(struct manager *m)
+{
+	char path[PATH_MAX + 16], pid[32];
+	int n;
+
+	snprintf(path, sizeof(path), "%s/uigniterd.lock", m->cfg.state_dir);
+	m->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (m->lock_fd < 0)
+		return -errno;
+	if (flock(m->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+		n = (int)pread(m->lock_fd, pid, sizeof(pid) - 1, 0);
+		pid[n > 0 ? n : 0] = '\0';
+		pid[strcspn(pid, "\n")] = '\0';
+		ui_error("another uigniterd (pid %s) is already running with "
+			 "state_dir %s", pid[0] ? pid : "?", m->cfg.state_dir);
+		return -EBUSY;
+	}
+	n = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+	if (ftruncate(m->lock_fd, 0) < 0 || pwrite(m->lock_fd, pid, (size_t)n, 0) < 0)
+		return -errno;
+	return 0;
+}
+
+static int prepare_registry(const struct ui_config *cfg)
+{
+	struct ui_registry *reg = NULL;
+	char path[PATH_MAX + 16];
+	int r;
+
+	ui_config_registry_path(cfg, path, sizeof(path));
+	r = ui_registry_open(path, UI_REG_CREATE, &reg);
+	if (r < 0) {
+		ui_error("registry %s: %s", path, strerror(-r));
+		return r;
+	}
+	ui_info("registry %s at schema version %d", path, ui_registry_version(reg));
+	ui_registry_close(reg);
+	return 0;
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+	struct manager *m = h->data;
+
+	switch (signum) {
+	case SIGCHLD:
+		ui_supervisor_reap(&m->sv);
+		break;
+	case SIGHUP:
+		ui_info("SIGHUP: live reload is not implemented yet; restart to apply");
+		break;
+	default:
+		if (!m->sv.stopping) {
+			ui_info("%s: stopping (VMs are left running)", strsignal(signum));
+			ui_supervisor_stop(&m->sv);
+		}
+	}
+	if (ui_supervisor_finished(&m->sv))
+		uv_stop(h->loop);
+}
+
+static void watch_signals(struct manager *m, uv_loop_t *loop)
+{
+	static const int sigs[4] = { SIGCHLD, SIGTERM, SIGINT, SIGHUP };
+
+	for (int i = 0; i < 4; i++) {
+		uv_signal_init(loop, &m->sig[i]);
+		m->sig[i].data = m;
+		uv_signal_start(&m->sig[i], on_signal, sigs[i]);
+	}
+}
+
+static int load_config(struct manager *m, const char *path)
+{
+	char err[1024];
+	int r;
+
+	if (!path) {
+		ui_config_defaults(&m->cfg);
+		return 0;
+	}
+	r = ui_config_load(path, &m->cfg, err, sizeof(err));
+	if (r < 0)
+		fprintf(stderr, "uigniterd: %s\n", err);
+	return r;
+}
+
+static int run(struct manager *m, const char *config_path, const char *libexec)
+{
+	uv_loop_t *loop = uv_default_loop();
+	struct ui_shm *shm = NULL;
+	int r;
+
+	ui_log_init("uigniterd", m->cfg.log_level);
+	if (prepare_dirs(&m->cfg) < 0 || take_lock(m) < 0 ||
+	    prepare_registry(&m->cfg) < 0)
+		return UI_EXIT_PERMANENT;
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
+		ui_warn("PR_SET_CHILD_SUBREAPER: %s", strerror(errno));
+	ui_config_shm_name(&m->cfg, m->shm_name, sizeof(m->shm_name));
+	r = ui_shm_create(m->shm_name, &shm);
+	if (r < 0) {
+		ui_error("shm %s: %s", m->shm_name, strerror(-r));
+		return UI_EXIT_TEMPORARY;
+	}
+	shm->supervisor_pid = getpid();
+	r = ui_supervisor_init(&m->sv, loop, &m->cfg, config_path, m->shm_name,
+			       shm, libexec);
+	if (r < 0)
+		goto out_shm;
+	watch_signals(m, loop);
+	ui_info("uigniterd %d starting (config %s, state_dir %s, shm %s)",
+		(int)getpid(), config_path ? config_path : "(defaults)",
+		m->cfg.state_dir, m->shm_name);
+	ui_supervisor_start(&m->sv);
+	uv_run(loop, UV_RUN_DEFAULT);
+	r = m->sv.exit_code;
+	ui_info("uigniterd stopped");
+	for (int i = 0; i < 4; i++)
+		uv_close((uv_handle_t *)&m->sig[i], NULL);
+	ui_supervisor_close(&m->sv);
+	uv_run(loop, UV_RUN_NOWAIT);
+	uv_loop_close(loop);
+out_shm:
+	ui_shm_detach(shm);
+	ui_shm_unlink(m->shm_name);
+	return r < 0 ? UI_EXIT_TEMPORARY : r;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "libexec", required_argument, NULL, 'l' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *config_path = NULL, *libexec_opt = NULL;
+	char libexec[PATH_MAX], abs_config[PATH_MAX];
+	struct manager m = { .lock_fd = -1 };
+	int opt, r;
+
+	while ((opt = getopt_long(argc, argv, "c:l:h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'c': config_path = optarg; break;
+		case 'l': libexec_opt = optarg; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return UI_EXIT_PERMANENT;
+		}
+	}
+	ui_log_init("uigniterd", UI_LOG_INFO);
+	/* Children run with the same file: give them an absolute path. */
+	if (config_path && realpath(config_path, abs_config))
+		config_path = abs_config;
+	if (load_config(&m, config_path) < 0)
+		return UI_EXIT_PERMANENT;
+	if (find_libexec(libexec_opt, libexec, sizeof(libexec)) < 0)
+		return UI_EXIT_PERMANENT;
+	r = run(&m, config_path, libexec);
+	ui_config_free(&m.cfg);
+	if (m.lock_fd >= 0)
+		close(m.lock_fd);
+	return r;
+}

@@ -1,0 +1,7 @@
+# supervisor/ — uigniterd, the process supervisor.
+SUPERVISOR_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard supervisor/*.c))
+PROGRAMS += $(BUILD)/bin/uigniterd
+
+$(BUILD)/bin/uigniterd: $(SUPERVISOR_OBJS) $(LIBSHARED)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $(SUPERVISOR_OBJS) $(LIBSHARED) $(LDLIBS)

@@ -1,0 +1,323 @@
+/*
+ * supervise.c — the child table of uigniterd (see supervise.h for the state
+ * machine).
+ *
+ * Children are started with fork+exec by hand, not uv_spawn: uigniterd is the
+ * child subreaper, so it must reap with waitpid(-1) — orphaned VMM processes
+ * land here when a pool-worker dies — and libuv's per-pid reaping would race
+ * with that. The child gets exactly: fd 0 /dev/null, fds 1/2 inherited (the
+ * log), fds 3..6 the ring doorbells, env UIGNITER_SHM; every other fd of
+ * ours is O_CLOEXEC.
+ *
+ * shm daemon status: uigniterd writes pid, up, generation, restarts; the
+ * daemon writes ready and heartbeat_ms. A RUNNING child whose heartbeat is
+ * older than UI_HEARTBEAT_DEADLINE_MS (hung, e.g. SIGSTOP) is SIGKILLed and
+ * restarted like a crash.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "supervise.h"
+
+#define UI_BACKOFF_MIN_MS 100
+#define UI_BACKOFF_MAX_MS 5000
+#define UI_QUIET_PERIOD_MS 10000      /* up this long → failures forgiven */
+#define UI_LOUD_FAILURES 5            /* report loudly from this many on */
+#define UI_HEARTBEAT_DEADLINE_MS 5000
+#define UI_STOP_TIMEOUT_MS 5000
+
+static const char *const state_names[] = {
+	"idle", "starting", "running", "backoff", "stopping", "done",
+};
+
+static void child_set_state(struct ui_child *c, enum ui_child_state s,
+			    const char *why)
+{
+	ui_info("%s: %s -> %s%s%s", ui_daemon_name(c->which),
+		state_names[c->state], state_names[s], why ? ": " : "",
+		why ? why : "");
+	c->state = s;
+}
+
+/* In the forked child: place the doorbells at 3..6 and exec. Never returns. */
+static void child_exec(const struct ui_supervisor *sv, const struct ui_child *c)
+{
+	int high[UI_RING_COUNT];
+	int devnull;
+	sigset_t none;
+	char *argv[4];
+	int argc = 0;
+
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	for (int i = 0; i < UI_RING_COUNT; i++)
+		high[i] = fcntl(sv->doorbell[i], F_DUPFD_CLOEXEC, 64);
+	for (int i = 0; i < UI_RING_COUNT; i++)
+		if (high[i] < 0 || dup2(high[i], UI_DOORBELL_FD(i)) < 0)
+			_exit(UI_EXIT_TEMPORARY);
+	devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (devnull >= 0)
+		dup2(devnull, 0);
+	setenv("UIGNITER_SHM", sv->shm_name, 1);
+	argv[argc++] = (char *)c->path;
+	if (sv->config_path) {
+		argv[argc++] = (char *)"--config";
+		argv[argc++] = (char *)sv->config_path;
+	}
+	argv[argc] = NULL;
+	execv(c->path, argv);
+	fprintf(stderr, "uigniterd: exec %s: %s\n", c->path, strerror(errno));
+	_exit(UI_EXIT_PERMANENT);
+}
+
+static void child_spawn(struct ui_supervisor *sv, struct ui_child *c)
+{
+	struct ui_daemon_status *st = &sv->shm->daemon[c->which];
+	pid_t pid;
+
+	atomic_store(&st->ready, 0);
+	atomic_store(&st->heartbeat_ms, ui_now_ms());
+	/* The generation changes before the new process can read it. */
+	atomic_fetch_add(&st->generation, 1);
+	pid = fork();
+	if (pid < 0) {
+		ui_error("%s: fork: %s", ui_daemon_name(c->which), strerror(errno));
+		child_set_state(c, UI_CHILD_BACKOFF, "fork failed");
+		uv_timer_start(&c->restart_timer, NULL, UI_BACKOFF_MAX_MS, 0);
+		return;
+	}
+	if (pid == 0)
+		child_exec(sv, c);
+	c->pid = pid;
+	c->started_ms = ui_now_ms();
+	atomic_store(&st->pid, pid);
+	atomic_store(&st->up, 1);
+	child_set_state(c, UI_CHILD_STARTING, NULL);
+	ui_info("%s: spawned pid %d (generation %u)", ui_daemon_name(c->which),
+		(int)pid, atomic_load(&st->generation));
+}
+
+static void on_restart_timer(uv_timer_t *t)
+{
+	struct ui_child *c = t->data;
+	struct ui_supervisor *sv = t->loop->data;
+
+	if (c->state == UI_CHILD_BACKOFF && !sv->stopping)
+		child_spawn(sv, c);
+}
+
+static unsigned backoff_ms(unsigned failures)
+{
+	unsigned ms = UI_BACKOFF_MIN_MS;
+
+	if (failures <= 1)
+		return 0; /* first restart is immediate */
+	for (unsigned i = 2; i < failures && ms < UI_BACKOFF_MAX_MS; i++)
+		ms *= 2;
+	return ms < UI_BACKOFF_MAX_MS ? ms : UI_BACKOFF_MAX_MS;
+}
+
+static void describe_status(int status, char *buf, size_t len)
+{
+	if (WIFEXITED(status))
+		snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		snprintf(buf, len, "killed by signal %d (%s)", WTERMSIG(status),
+			 strsignal(WTERMSIG(status)));
+	else
+		snprintf(buf, len, "status 0x%x", status);
+}
+
+static void child_exited(struct ui_supervisor *sv, struct ui_child *c, int status)
+{
+	struct ui_daemon_status *st = &sv->shm->daemon[c->which];
+	uint64_t up_ms = ui_now_ms() - c->started_ms;
+	char why[128];
+	unsigned delay;
+
+	describe_status(status, why, sizeof(why));
+	atomic_store(&st->up, 0);
+	atomic_store(&st->ready, 0);
+	atomic_store(&st->pid, 0);
+	c->pid = 0;
+	if (c->state == UI_CHILD_STOPPING) {
+		child_set_state(c, UI_CHILD_DONE, why);
+		return;
+	}
+	if (WIFEXITED(status) && WEXITSTATUS(status) == UI_EXIT_PERMANENT) {
+		child_set_state(c, UI_CHILD_DONE, why);
+		ui_error("%s failed permanently (exit %d: see its log lines above); "
+			 "stopping uigniter", ui_daemon_name(c->which),
+			 UI_EXIT_PERMANENT);
+		sv->exit_code = UI_EXIT_PERMANENT;
+		ui_supervisor_stop(sv);
+		return;
+	}
+	c->fast_failures = up_ms >= UI_QUIET_PERIOD_MS ? 1 : c->fast_failures + 1;
+	atomic_fetch_add(&st->restarts, 1);
+	delay = backoff_ms(c->fast_failures);
+	if (c->fast_failures >= UI_LOUD_FAILURES)
+		ui_error("%s has crashed %u times in a row; retrying every %u ms",
+			 ui_daemon_name(c->which), c->fast_failures, delay);
+	snprintf(why + strlen(why), sizeof(why) - strlen(why),
+		 ", restart in %u ms", delay);
+	child_set_state(c, UI_CHILD_BACKOFF, why);
+	uv_timer_start(&c->restart_timer, on_restart_timer, delay, 0);
+}
+
+void ui_supervisor_reap(struct ui_supervisor *sv)
+{
+	int status;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		bool ours = false;
+
+		for (int i = 0; i < UI_D_COUNT; i++) {
+			if (sv->child[i].pid == pid) {
+				child_exited(sv, &sv->child[i], status);
+				ours = true;
+			}
+		}
+		if (!ours)
+			ui_debug("reaped orphan pid %d", (int)pid);
+	}
+}
+
+/* 1 s tick: notice readiness, kill children whose heartbeat stopped. */
+static void on_watchdog(uv_timer_t *t)
+{
+	struct ui_supervisor *sv = t->data;
+	uint64_t now = ui_now_ms();
+
+	for (int i = 0; i < UI_D_COUNT; i++) {
+		struct ui_child *c = &sv->child[i];
+		struct ui_daemon_status *st = &sv->shm->daemon[i];
+		uint64_t beat = atomic_load(&st->heartbeat_ms);
+
+		if (c->state == UI_CHILD_STARTING && atomic_load(&st->ready))
+			child_set_state(c, UI_CHILD_RUNNING, "ready");
+		if (c->state != UI_CHILD_RUNNING || now <= beat ||
+		    now - beat < UI_HEARTBEAT_DEADLINE_MS)
+			continue;
+		ui_error("%s (pid %d): no heartbeat for %llu ms, killing it",
+			 ui_daemon_name(c->which), (int)c->pid,
+			 (unsigned long long)(now - beat));
+		kill(c->pid, SIGKILL);
+		atomic_store(&st->heartbeat_ms, now); /* one kill per hang */
+	}
+}
+
+int ui_supervisor_init(struct ui_supervisor *sv, uv_loop_t *loop,
+		       const struct ui_config *cfg, const char *config_path,
+		       const char *shm_name, struct ui_shm *shm,
+		       const char *libexec_dir)
+{
+	static const char *const bins[UI_D_COUNT] = {
+		[UI_D_NETD] = "netd", [UI_D_POOL] = "pool-worker", [UI_D_APID] = "apid",
+	};
+
+	memset(sv, 0, sizeof(*sv));
+	sv->loop = loop;
+	loop->data = sv;
+	sv->cfg = cfg;
+	sv->config_path = config_path;
+	sv->shm_name = shm_name;
+	sv->shm = shm;
+	for (int i = 0; i < UI_RING_COUNT; i++)
+		sv->doorbell[i] = -1;
+	for (int i = 0; i < UI_RING_COUNT; i++) {
+		sv->doorbell[i] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		if (sv->doorbell[i] < 0)
+			return -errno;
+	}
+	for (int i = 0; i < UI_D_COUNT; i++) {
+		struct ui_child *c = &sv->child[i];
+
+		c->which = (enum ui_daemon)i;
+		snprintf(c->path, sizeof(c->path), "%s/%s", libexec_dir, bins[i]);
+		if (access(c->path, X_OK) != 0) {
+			ui_error("cannot execute %s: %s", c->path, strerror(errno));
+			return -ENOENT;
+		}
+		uv_timer_init(loop, &c->restart_timer);
+		c->restart_timer.data = c;
+	}
+	uv_timer_init(loop, &sv->watchdog);
+	sv->watchdog.data = sv;
+	uv_timer_init(loop, &sv->stop_timer);
+	sv->stop_timer.data = sv;
+	return 0;
+}
+
+void ui_supervisor_start(struct ui_supervisor *sv)
+{
+	for (int i = 0; i < UI_D_COUNT; i++)
+		child_spawn(sv, &sv->child[i]);
+	uv_timer_start(&sv->watchdog, on_watchdog, 1000, 1000);
+}
+
+static void on_stop_timeout(uv_timer_t *t)
+{
+	struct ui_supervisor *sv = t->data;
+
+	for (int i = 0; i < UI_D_COUNT; i++) {
+		struct ui_child *c = &sv->child[i];
+
+		if (c->state == UI_CHILD_STOPPING && c->pid > 0) {
+			ui_warn("%s (pid %d) did not stop in %d ms, killing it",
+				ui_daemon_name(c->which), (int)c->pid,
+				UI_STOP_TIMEOUT_MS);
+			kill(c->pid, SIGKILL);
+		}
+	}
+}
+
+void ui_supervisor_stop(struct ui_supervisor *sv)
+{
+	sv->stopping = true;
+	uv_timer_stop(&sv->watchdog);
+	for (int i = 0; i < UI_D_COUNT; i++) {
+		struct ui_child *c = &sv->child[i];
+
+		uv_timer_stop(&c->restart_timer);
+		if (c->pid > 0 && c->state != UI_CHILD_STOPPING) {
+			child_set_state(c, UI_CHILD_STOPPING, "SIGTERM");
+			kill(c->pid, SIGTERM);
+		} else if (c->pid <= 0) {
+			c->state = UI_CHILD_DONE;
+		}
+	}
+	uv_timer_start(&sv->stop_timer, on_stop_timeout, UI_STOP_TIMEOUT_MS, 0);
+}
+
+bool ui_supervisor_finished(const struct ui_supervisor *sv)
+{
+	if (!sv->stopping)
+		return false;
+	for (int i = 0; i < UI_D_COUNT; i++)
+		if (sv->child[i].state != UI_CHILD_DONE)
+			return false;
+	return true;
+}
+
+void ui_supervisor_close(struct ui_supervisor *sv)
+{
+	if (!sv)
+		return;
+	uv_close((uv_handle_t *)&sv->watchdog, NULL);
+	uv_close((uv_handle_t *)&sv->stop_timer, NULL);
+	for (int i = 0; i < UI_D_COUNT; i++)
+		uv_close((uv_handle_t *)&sv->child[i].restart_timer, NULL);
+	for (int i = 0; i < UI_RING_COUNT; i++)
+		if (sv->doorbell[i] >= 0)
+			close(sv->doorbell[i]);
+}

@@ -1,0 +1,78 @@
+/*
+ * supervise.h — uigniterd's child table: one fixed slot per daemon (netd,
+ * pool-worker, apid), each an explicit state machine.
+ *
+ *   IDLE ──spawn──► STARTING ──ready flag in shm──► RUNNING
+ *     ▲                 │ exit/crash                    │ exit/crash, or
+ *     │                 ▼                               ▼ heartbeat lost (kill)
+ *     └──timer──── BACKOFF ◄────────────────────────────┘
+ *   any ──SIGTERM to manager──► STOPPING ──exit──► DONE
+ *
+ * Restart policy: the first restart after a quiet period is immediate, then
+ * 100 ms doubling up to 5 s; a child that exits with UI_EXIT_PERMANENT (bad
+ * configuration: restarting cannot help) stops the manager. Every
+ * transition is logged.
+ */
+#ifndef UI_SUPERVISE_H
+#define UI_SUPERVISE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <uv.h>
+
+#include "config.h"
+#include "shm.h"
+
+#define UI_EXIT_OK 0
+#define UI_EXIT_PERMANENT 100
+#define UI_EXIT_TEMPORARY 111
+
+enum ui_child_state {
+	UI_CHILD_IDLE,
+	UI_CHILD_STARTING,
+	UI_CHILD_RUNNING,
+	UI_CHILD_BACKOFF,
+	UI_CHILD_STOPPING,
+	UI_CHILD_DONE,
+};
+
+struct ui_child {
+	enum ui_daemon which;
+	enum ui_child_state state;
+	pid_t pid;
+	char path[4096];          /* executable */
+	uint64_t started_ms;      /* spawn time */
+	unsigned fast_failures;   /* consecutive exits soon after spawn */
+	uv_timer_t restart_timer;
+};
+
+/* Caller-embedded; ui_supervisor_init fills it. */
+struct ui_supervisor {
+	uv_loop_t *loop;
+	const struct ui_config *cfg;
+	const char *config_path;   /* NULL: children use their defaults */
+	const char *shm_name;
+	struct ui_shm *shm;
+	int doorbell[UI_RING_COUNT];
+	struct ui_child child[UI_D_COUNT];
+	uv_timer_t watchdog;
+	uv_timer_t stop_timer;
+	bool stopping;
+	int exit_code;             /* what uigniterd exits with */
+};
+
+int ui_supervisor_init(struct ui_supervisor *sv, uv_loop_t *loop,
+		       const struct ui_config *cfg, const char *config_path,
+		       const char *shm_name, struct ui_shm *shm,
+		       const char *libexec_dir);
+void ui_supervisor_start(struct ui_supervisor *sv);
+/* Reap every exited child (SIGCHLD). Orphaned VMMs are reaped too. */
+void ui_supervisor_reap(struct ui_supervisor *sv);
+/* Orderly stop: SIGTERM every child, SIGKILL after a timeout. */
+void ui_supervisor_stop(struct ui_supervisor *sv);
+/* True once every child is DONE after ui_supervisor_stop. */
+bool ui_supervisor_finished(const struct ui_supervisor *sv);
+void ui_supervisor_close(struct ui_supervisor *sv);
+
+#endif

@@ -1,0 +1,168 @@
+# lib.sh — shared by the system tests: starts the whole uigniter stack in a
+# private network namespace and temp directory, talks to its API over the
+# unix socket, and removes everything on exit (processes by pid, the
+# namespace with its bridge and taps, the shm segment, the temp dir).
+#
+# Usage in a test:  . "$(dirname "$0")/lib.sh"; st_start; ...; st_pass
+# Requires root (skips with 77 otherwise).
+set -euo pipefail
+
+BUILD=${BUILD:-build}
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+BIN=$ROOT/$BUILD/bin
+GUEST=$ROOT/build/guest
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "skip: system tests need root (netns, taps)"
+	exit 77
+fi
+
+ST_NAME=uigt$$
+ST_NS=$ST_NAME
+ST_DIR=$(mktemp -d /tmp/uigniter-test.XXXXXX)
+ST_CONF=$ST_DIR/uigniter.yaml
+ST_SOCK=$ST_DIR/run/api.sock
+ST_LOG=$ST_DIR/uigniter.log
+ST_DB=$ST_DIR/state/registry.db
+ST_PID=
+
+st_log() { echo "[$(date +%T)] $*"; }
+st_fail() {
+	echo "FAIL: $*"
+	echo "---- last lines of the uigniter log:"
+	tail -n 40 "$ST_LOG" 2>/dev/null || true
+	exit 1
+}
+
+# The config of the test instance; tests may append to it before st_start.
+st_write_config() {
+	cat >"$ST_CONF" <<EOF
+state_dir: $ST_DIR/state
+run_dir: $ST_DIR/run
+log_level: ${ST_LOG_LEVEL:-info}
+api:
+  listen: ["127.0.0.1:6666", "unix:$ST_SOCK"]
+network:
+  bridge: uigt0
+  subnet: 172.31.0.0/24
+  gateway: 172.31.0.1
+vmm:
+  driver: qemu
+  stop_timeout_ms: ${ST_STOP_TIMEOUT_MS:-8000}
+limits:
+  max_body_bytes: 4096
+images:
+  hello:
+    kernel: $GUEST/vmlinuz
+    initrd: $GUEST/initrd.cpio.gz
+    mem_mib: 128
+EOF
+}
+
+# The pids of every qemu started for this instance (from the registry).
+st_vmm_pids() {
+	sqlite3 "$ST_DB" 'select vmm_pid from vms where vmm_pid > 0' 2>/dev/null || true
+}
+
+st_cleanup() {
+	local rc=$? pid
+	set +e
+	if [ -n "$ST_PID" ] && kill -0 "$ST_PID" 2>/dev/null; then
+		kill -TERM "$ST_PID"
+		for _ in $(seq 50); do kill -0 "$ST_PID" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$ST_PID" 2>/dev/null
+	fi
+	# VMs are left running by design when the manager stops: end ours.
+	for pid in $(st_vmm_pids); do
+		if grep -q qemu "/proc/$pid/cmdline" 2>/dev/null &&
+		   grep -q "$ST_DIR" "/proc/$pid/cmdline" 2>/dev/null; then
+			kill -KILL "$pid"
+		fi
+	done
+	if grep -qE 'AddressSanitizer|LeakSanitizer|runtime error:' "$ST_LOG" 2>/dev/null; then
+		echo "FAIL: sanitizer report in the uigniter log:"
+		grep -B2 -A30 -E 'AddressSanitizer|LeakSanitizer|runtime error:' "$ST_LOG" | head -80
+		rc=1
+	fi
+	ip netns del "$ST_NS" 2>/dev/null
+	rm -f /dev/shm/uigniter-"$(st_shm_hash)" 2>/dev/null
+	rm -rf "$ST_DIR"
+	exit $rc
+}
+trap st_cleanup EXIT
+trap 'exit 130' INT TERM
+
+# The manager's shm name is "/uigniter-" + FNV-1a 64 of state_dir (config.c);
+# after a kill -9 of uigniterd the segment is ours to remove.
+st_shm_hash() {
+	local s=$ST_DIR/state h=-3750763034362895579 i c # 0xcbf29ce484222325
+	for ((i = 0; i < ${#s}; i++)); do
+		printf -v c '%d' "'${s:i:1}"
+		h=$(( (h ^ c) * 1099511628211 ))
+	done
+	printf '%016x' "$h"
+}
+
+# api METHOD PATH [BODY] [extra curl args...] → prints "<status>\n<body>"
+api() {
+	local method=$1 path=$2 body=${3-} out
+	shift 2; [ $# -gt 0 ] && shift
+	if [ -n "$body" ]; then
+		out=$(curl -sS --max-time 90 --unix-socket "$ST_SOCK" -X "$method" \
+			-H 'Content-Type: application/json' --data-binary "$body" \
+			-w '\n%{http_code}' "$@" "http://uigniter$path")
+	else
+		out=$(curl -sS --max-time 90 --unix-socket "$ST_SOCK" -X "$method" \
+			-w '\n%{http_code}' "$@" "http://uigniter$path")
+	fi
+	API_STATUS=${out##*$'\n'}
+	API_BODY=${out%$'\n'*}
+}
+
+# json FIELD — a top-level string/number field of $API_BODY (jq).
+json() { jq -r "$1" <<<"$API_BODY"; }
+
+st_expect() { # st_expect STATUS what
+	[ "$API_STATUS" = "$1" ] || st_fail "$2: HTTP $API_STATUS, expected $1: $API_BODY"
+}
+
+st_start() {
+	[ -f "$GUEST/vmlinuz" ] || st_fail "guest not built ($GUEST): run make"
+	[ -f "$ST_CONF" ] || st_write_config
+	ip netns add "$ST_NS"
+	ip -n "$ST_NS" link set lo up
+	ip netns exec "$ST_NS" "$BIN/uigniterd" --config "$ST_CONF" >>"$ST_LOG" 2>&1 &
+	ST_PID=$!
+	for _ in $(seq 100); do
+		if [ -S "$ST_SOCK" ]; then
+			api GET /healthz
+			if [ "$API_STATUS" = 200 ] &&
+			   [ "$(json '.daemons["pool-worker"]')" = up ] &&
+			   [ "$(json '.daemons.netd')" = up ]; then
+				st_log "stack up (uigniterd pid $ST_PID)"
+				return 0
+			fi
+		fi
+		kill -0 "$ST_PID" 2>/dev/null || st_fail "uigniterd exited during start"
+		sleep 0.2
+	done
+	st_fail "stack did not become healthy in 20 s"
+}
+
+# The pid of one of the manager's daemons (netd, pool-worker, apid).
+st_daemon_pid() { pgrep -P "$ST_PID" -x "$1" | head -n1; }
+
+# Waits until the guest at $1 answers HTTP; prints the body.
+st_guest_http() {
+	local ip=$1 body
+	for _ in $(seq 180); do
+		body=$(ip netns exec "$ST_NS" curl -s --max-time 2 "http://$ip/" 2>/dev/null) &&
+			[ -n "$body" ] && { echo "$body"; return 0; }
+		sleep 0.5
+	done
+	return 1
+}
+
+st_sql() { sqlite3 "$ST_DB" "$1"; }
+
+st_pass() { st_log "PASS $(basename "$0")"; }

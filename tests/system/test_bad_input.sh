@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Bad requests get the right 4xx with a JSON error body, and create nothing:
+# no VM row, no lease, no tap, no qemu.
+. "$(dirname "$0")/lib.sh"
+st_start
+
+check() { # check STATUS CODE what
+	st_expect "$1" "$3"
+	[ "$(json .error.code)" = "$2" ] || st_fail "$3: error.code '$(json .error.code)', expected $2: $API_BODY"
+	[ -n "$(json '.error.message // empty')" ] || st_fail "$3: no error.message"
+}
+
+api POST /vm/run '{"image": "hello",'
+check 400 bad_json "malformed JSON"
+api POST /vm/run '["hello"]'
+check 400 bad_json "not an object"
+api POST /vm/run '{"image": 5}'
+check 400 invalid_argument "image of the wrong type"
+api POST /vm/run '{"image": "hello", "colour": "red"}'
+check 400 invalid_argument "unknown field"
+api POST /vm/run '{"image": "hello", "vcpus": 0}'
+check 400 invalid_argument "vcpus out of range"
+api POST /vm/run '{"image": "nope"}'
+check 404 unknown_image "unknown image"
+api GET /vm/vm-doesnotexist
+check 404 not_found "unknown VM"
+api POST /vm/vm-doesnotexist/stop
+check 404 not_found "stop of an unknown VM"
+big=$(head -c 8000 /dev/zero | tr '\0' 'a')
+api POST /vm/run "{\"image\":\"hello\",\"name\":\"$big\"}"
+check 413 body_too_large "body over the limit"
+api GET /nowhere
+check 404 not_found "unknown route"
+api DELETE /vm/run
+check 405 method_not_allowed "wrong method"
+api GET /vm/run
+check 405 method_not_allowed "GET on a POST route"
+
+[ "$(st_sql 'select count(*) from vms')" = 0 ] || st_fail "a VM row was created"
+[ "$(st_sql 'select count(*) from leases')" = 0 ] || st_fail "a lease was created"
+[ "$(ip -n "$ST_NS" -br link | grep -c '^uit-' || true)" = 0 ] || st_fail "a tap was created"
+api GET /healthz
+st_expect 200 "healthz after bad input"
+st_pass
