@@ -1,0 +1,4 @@
+# shared/ unit tests for config.c and registry.c (included by the top-level
+# Makefile after tests/module.mk, which defines unit_test).
+$(eval $(call unit_test,test_config,))
+$(eval $(call unit_test,test_registry,))

@@ -1,0 +1,4 @@
+# shared/ unit tests; included by the top-level Makefile after tests/module.mk
+# (which defines unit_test).
+$(eval $(call unit_test,test_ring,))
+$(eval $(call unit_test,test_shm,))

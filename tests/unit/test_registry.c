@@ -1,0 +1,586 @@
+/*
+ * test_registry.c — the sqlite3 registry: creation and migration (fresh,
+ * reopen, too new, version 0 with a foreign table), read-only connections,
+ * CRUD of vms/leases/events with their constraint errors, and two processes
+ * writing at once. Raw sqlite3 is used only to set up odd files and to look
+ * at what was stored.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "registry.h"
+#include "t.h"
+
+static char tmpdir[PATH_MAX];
+static char dbpath[PATH_MAX + 32];
+
+static void cleanup(void)
+{
+	char cmd[PATH_MAX + 16];
+
+	if (!tmpdir[0])
+		return;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+	if (system(cmd) != 0) {
+		/* best effort */
+	}
+}
+
+/* A fresh directory per case; returns <dir>/registry.db (not created). */
+static const char *db_path(void)
+{
+	char tmpl[] = "/tmp/test_registry.XXXXXX";
+
+	T_ASSERT(mkdtemp(tmpl));
+	snprintf(tmpdir, sizeof(tmpdir), "%s", tmpl);
+	snprintf(dbpath, sizeof(dbpath), "%s/registry.db", tmpdir);
+	atexit(cleanup);
+	return dbpath;
+}
+
+static sqlite3 *raw_open(const char *path)
+{
+	sqlite3 *db;
+
+	T_ASSERT(sqlite3_open(path, &db) == SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	return db;
+}
+
+/* Runs sql (any number of statements) on a raw connection. */
+static void raw_exec(const char *path, const char *sql)
+{
+	sqlite3 *db = raw_open(path);
+	char *msg = NULL;
+
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
+		T_FAIL("raw exec %s: %s", sql, msg);
+	sqlite3_close(db);
+}
+
+/* The first column of the first row of a query (0 when no row). */
+static long long raw(const char *path, const char *sql)
+{
+	sqlite3 *db = raw_open(path);
+	sqlite3_stmt *st;
+	long long v = 0;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		T_FAIL("raw prepare %s: %s", sql, sqlite3_errmsg(db));
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+static struct ui_registry *open_ok(const char *path, int flags)
+{
+	struct ui_registry *reg = NULL;
+	int r = ui_registry_open(path, flags, &reg);
+
+	if (r != 0)
+		T_FAIL("ui_registry_open(%s, %d) = %d", path, flags, r);
+	T_ASSERT(reg);
+	return reg;
+}
+
+static void make_vm(struct ui_vm *vm, const char *id, const char *state, const char *created)
+{
+	memset(vm, 0, sizeof(*vm));
+	snprintf(vm->id, sizeof(vm->id), "%s", id);
+	snprintf(vm->state, sizeof(vm->state), "%s", state);
+	snprintf(vm->created_at, sizeof(vm->created_at), "%s", created);
+	snprintf(vm->image, sizeof(vm->image), "hello");
+	vm->vcpus = 1;
+	vm->mem_mib = 128;
+	vm->exit_status = -1;
+}
+
+static void make_lease(struct ui_lease *l, const char *ip, const char *mac, const char *tap,
+		       const char *vm_id)
+{
+	memset(l, 0, sizeof(*l));
+	snprintf(l->ip, sizeof(l->ip), "%s", ip);
+	snprintf(l->mac, sizeof(l->mac), "%s", mac);
+	snprintf(l->tap, sizeof(l->tap), "%s", tap);
+	snprintf(l->vm_id, sizeof(l->vm_id), "%s", vm_id);
+}
+
+/* ---- schema and migration --------------------------------------------- */
+
+static void t_create_fresh(void)
+{
+	const char *path = db_path();
+	struct ui_registry *reg = open_ok(path, UI_REG_CREATE);
+
+	T_EQ_INT(ui_registry_version(reg), UI_REGISTRY_VERSION);
+	T_EQ_INT(raw(path, "PRAGMA user_version"), 1);
+	T_EQ_INT(raw(path, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND "
+			   "name IN ('vms', 'leases', 'events')"), 3);
+	T_EQ_INT(raw(path, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND "
+			   "name IN ('vms_state', 'leases_vm_id')"), 2);
+	T_EQ_INT(raw(path, "SELECT count(*) FROM pragma_table_info('vms')"), 24);
+	T_EQ_INT(raw(path, "SELECT count(*) FROM pragma_table_info('leases')"), 6);
+	T_EQ_INT(raw(path, "SELECT count(*) FROM pragma_table_info('events')"), 5);
+	T_EQ_INT(raw(path, "SELECT journal_mode = 'wal' FROM pragma_journal_mode"), 1);
+	ui_registry_close(reg);
+	ui_registry_close(NULL);
+}
+
+static void t_reopen_keeps_data(void)
+{
+	const char *path = db_path();
+	struct ui_registry *reg = open_ok(path, UI_REG_CREATE);
+	struct ui_vm vm;
+
+	make_vm(&vm, "vm-1", UI_VM_RUNNING, "2026-01-01T00:00:00.000Z");
+	T_EQ_INT(ui_reg_vm_insert(reg, &vm), 0);
+	ui_registry_close(reg);
+	/* a migration step re-run would fail on CREATE TABLE and lose nothing,
+	 * but the open would fail: both reopen modes must succeed */
+	reg = open_ok(path, UI_REG_CREATE);
+	T_EQ_INT(ui_registry_version(reg), 1);
+	T_EQ_INT(ui_reg_vm_get(reg, "vm-1", &vm), 0);
+	T_EQ_STR(vm.state, "running");
+	ui_registry_close(reg);
+	reg = open_ok(path, 0);
+	T_EQ_INT(ui_reg_vm_get(reg, "vm-1", &vm), 0);
+	ui_registry_close(reg);
+	T_EQ_INT(raw(path, "SELECT count(*) FROM vms"), 1);
+}
+
+static void t_too_new(void)
+{
+	const char *path = db_path();
+	struct ui_registry *reg = (void *)1;
+
+	raw_exec(path, "CREATE TABLE future(x); PRAGMA user_version = 99");
+	T_EQ_INT(ui_registry_open(path, UI_REG_CREATE, &reg), -EPROTO);
+	T_ASSERT(reg == NULL);
+	T_EQ_INT(ui_registry_open(path, 0, &reg), -EPROTO);
+	T_EQ_INT(ui_registry_open(path, UI_REG_RDONLY, &reg), -EPROTO);
+	/* untouched */
+	T_EQ_INT(raw(path, "PRAGMA user_version"), 99);
+	T_EQ_INT(raw(path, "SELECT count(*) FROM sqlite_master WHERE name = 'vms'"), 0);
+}
+
+static void t_migrate_version0_with_foreign_table(void)
+{
+	const char *path = db_path();
+	struct ui_registry *reg = NULL;
+
+	raw_exec(path, "CREATE TABLE notes(x TEXT); INSERT INTO notes VALUES ('keep me')");
+	T_EQ_INT(raw(path, "PRAGMA user_version"), 0);
+	/* only uigniterd (UI_REG_CREATE) migrates */
+	T_EQ_INT(ui_registry_open(path, 0, &reg), -EPROTO);
+	T_EQ_INT(ui_registry_open(path, UI_REG_RDONLY, &reg), -EPROTO);
+	reg = open_ok(path, UI_REG_CREATE);
+	T_EQ_INT(ui_registry_version(reg), 1);
+	ui_registry_close(reg);
+	T_EQ_INT(raw(path, "SELECT count(*) FROM notes WHERE x = 'keep me'"), 1);
+	T_EQ_INT(raw(path, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND "
+			   "name IN ('vms', 'leases', 'events')"), 3);
+}
+
+static void t_readonly(void)
+{
+	const char *path = db_path();
+	struct ui_registry *reg = NULL, *ro;
+	struct ui_vm vm;
+	struct ui_lease l;
+	unsigned n;
+
+	T_EQ_INT(ui_registry_open(path, UI_REG_RDONLY, &reg), -ENOENT);
+	T_EQ_INT(ui_registry_open(path, 0, &reg), -ENOENT);
+	T_ASSERT(access(path, F_OK) != 0); /* neither created it */
+	T_EQ_INT(ui_registry_open(path, UI_REG_RDONLY | UI_REG_CREATE, &reg), -EINVAL);
+
+	reg = open_ok(path, UI_REG_CREATE);
+	make_vm(&vm, "vm-1", UI_VM_RUNNING, "");
+	T_EQ_INT(ui_reg_vm_insert(reg, &vm), 0);
+	make_lease(&l, "172.31.0.2", "06:00:ac:1f:00:02", "uit-2", "vm-1");
+	T_EQ_INT(ui_reg_lease_insert(reg, &l), 0);
+
+	ro = open_ok(path, UI_REG_RDONLY);
+	T_EQ_INT(ui_registry_version(ro), 1);
+	T_EQ_INT(ui_reg_vm_get(ro, "vm-1", &vm), 0);
+	T_EQ_INT(ui_reg_vm_count(ro, NULL, &n), 0);
+	T_EQ_INT(n, 1);
+	T_EQ_INT(ui_reg_lease_get_by_vm(ro, "vm-1", &l), 0);
+	T_EQ_INT(ui_reg_vm_insert(ro, &vm), -EROFS);
+	T_EQ_INT(ui_reg_vm_update(ro, &vm), -EROFS);
+	T_EQ_INT(ui_reg_vm_delete(ro, "vm-1"), -EROFS);
+	T_EQ_INT(ui_reg_lease_insert(ro, &l), -EROFS);
+	T_EQ_INT(ui_reg_lease_delete(ro, l.ip), -EROFS);
+	T_EQ_INT(ui_reg_event(ro, "vm-1", "create", NULL), -EROFS);
+	/* the read-only connection sees the writer's later commits */
+	make_vm(&vm, "vm-2", UI_VM_CREATING, "");
+	T_EQ_INT(ui_reg_vm_insert(reg, &vm), 0);
+	T_EQ_INT(ui_reg_vm_count(ro, NULL, &n), 0);
+	T_EQ_INT(n, 2);
+	ui_registry_close(ro);
+	ui_registry_close(reg);
+
+	/* read-only also works with no writer left (no -wal/-shm on disk) */
+	ro = open_ok(path, UI_REG_RDONLY);
+	T_EQ_INT(ui_reg_vm_get(ro, "vm-2", &vm), 0);
+	ui_registry_close(ro);
+}
+
+/* ---- vms -------------------------------------------------------------- */
+
+static void t_vm_roundtrip(void)
+{
+	const char *path = db_path();
+	struct ui_registry *reg = open_ok(path, UI_REG_CREATE);
+	struct ui_vm vm, got;
+
+	make_vm(&vm, "vm-0123456789abcdefghij", UI_VM_CREATING, "2026-11-29T14:50:49.123Z");
+	snprintf(vm.name, sizeof(vm.name), "web");
+	snprintf(vm.kernel, sizeof(vm.kernel), "/g/vmlinuz");
+	snprintf(vm.initrd, sizeof(vm.initrd), "/g/initrd");
+	snprintf(vm.rootfs, sizeof(vm.rootfs), "/g/root");
+	snprintf(vm.boot_args, sizeof(vm.boot_args), "quiet");
+	vm.vcpus = 2;
+	vm.mem_mib = 256;
+	snprintf(vm.driver, sizeof(vm.driver), "qemu");
+	vm.vmm_pid = 4242;
+	vm.vmm_start_time = 987654321;
+	snprintf(vm.api_socket, sizeof(vm.api_socket), "/run/u/vm.qmp");
+	snprintf(vm.console_log, sizeof(vm.console_log), "/var/lib/u/vms/x.console.log");
+	snprintf(vm.tap, sizeof(vm.tap), "uit-2");
+	snprintf(vm.ip, sizeof(vm.ip), "172.31.0.2");
+	snprintf(vm.mac, sizeof(vm.mac), "06:00:ac:1f:00:02");
+	snprintf(vm.idempotency_key, sizeof(vm.idempotency_key), "key-1");
+	snprintf(vm.started_at, sizeof(vm.started_at), "2026-11-29T14:50:50.000Z");
+	snprintf(vm.stopped_at, sizeof(vm.stopped_at), "2026-11-29T14:51:00.000Z");
+	vm.exit_status = 0;
+	snprintf(vm.error, sizeof(vm.error), "none");
+	T_EQ_INT(ui_reg_vm_insert(reg, &vm), 0);
+	T_EQ_INT(ui_reg_vm_get(reg, vm.id, &got), 0);
+	T_ASSERT(memcmp(&vm, &got, sizeof(vm)) == 0);
+	T_EQ_INT(ui_reg_vm_insert(reg, &vm), -EEXIST);
+
+	/* update every column; "" and -1/0 go back to NULL */
+	make_vm(&vm, "vm-0123456789abcdefghij", UI_VM_FAILED, "2026-11-29T14:50:49.123Z");
+	snprintf(vm.error, sizeof(vm.error), "boot timed out");
+	vm.exit_status = 137;
+	T_EQ_INT(ui_reg_vm_update(reg, &vm), 0);
+	T_EQ_INT(ui_reg_vm_get(reg, vm.id, &got), 0);
+	T_ASSERT(memcmp(&vm, &got, sizeof(vm)) == 0);
+	T_EQ_INT(raw(path, "SELECT count(*) FROM vms WHERE name IS NULL AND kernel IS NULL AND "
+			   "idempotency_key IS NULL AND vmm_pid IS NULL AND "
+			   "vmm_start_time IS NULL AND started_at IS NULL"), 1);
+	vm.exit_status = -1;
+	T_EQ_INT(ui_reg_vm_update(reg, &vm), 0);
+	T_EQ_INT(raw(path, "SELECT count(*) FROM vms WHERE exit_status IS NULL"), 1);
+	T_EQ_INT(ui_reg_vm_get(reg, vm.id, &got), 0);
+	T_EQ_INT(got.exit_status, -1);
+
+	/* missing rows */
+	T_EQ_INT(ui_reg_vm_get(reg, "vm-nope", &got), -ENOENT);
+	make_vm(&vm, "vm-nope", UI_VM_RUNNING, "");
+	T_EQ_INT(ui_reg_vm_update(reg, &vm), -ENOENT);
+	T_EQ_INT(ui_reg_vm_delete(reg, "vm-nope"), -ENOENT);
+	T_EQ_INT(ui_reg_vm_delete(reg, "vm-0123456789abcdefghij"), 0);
+	T_EQ_INT(ui_reg_vm_get(reg, "vm-0123456789abcdefghij", &got), -ENOENT);
+	T_EQ_INT(ui_reg_vm_delete(reg, "vm-0123456789abcdefghij"), -ENOENT);
+
+	/* required fields; created_at defaults to now */
+	make_vm(&vm, "", UI_VM_RUNNING, "");
+	T_EQ_INT(ui_reg_vm_insert(reg, &vm), -EINVAL);
+	make_vm(&vm, "vm-x", "", "");
+	T_EQ_INT(ui_reg_vm_insert(reg, &vm), -EINVAL);
+	make_vm(&vm, "vm-x", UI_VM_CREATING, "");
+	T_EQ_INT(ui_reg_vm_insert(reg, &vm), 0);
+	T_EQ_INT(ui_reg_vm_get(reg, "vm-x", &got), 0);
+	T_EQ_INT(strlen(got.created_at), 24);
+	ui_registry_close(reg);
+}
+
+struct collect {
+	char ids[16][48];
+	int n, stop_at;
+};
+
+static int collect_cb(const struct ui_vm *vm, void *arg)
+{
+	struct collect *c = arg;
+
+	snprintf(c->ids[c->n], sizeof(c->ids[0]), "%s", vm->id);
+	if (++c->n == c->stop_at)
+		return 42;
+	return 0;
+}
+
+static void t_vm_list_count(void)
+{
+	struct ui_registry *reg = open_ok(db_path(), UI_REG_CREATE);
+	static const char *const rows[][3] = {
+		{ "vm-c", UI_VM_RUNNING, "2026-01-01T00:00:03.000Z" },
+		{ "vm-a", UI_VM_STOPPED, "2026-01-01T00:00:01.000Z" },
+		{ "vm-d", UI_VM_RUNNING, "2026-01-01T00:00:04.000Z" },
+		{ "vm-b", UI_VM_RUNNING, "2026-01-01T00:00:02.000Z" },
+		{ "vm-e", UI_VM_FAILED, "2026-01-01T00:00:00.500Z" },
+	};
+	struct collect c = { .n = 0 };
+	struct ui_vm vm;
+	unsigned n = 99;
+
+	T_EQ_INT(ui_reg_vm_count(reg, NULL, &n), 0);
+	T_EQ_INT(n, 0);
+	T_EQ_INT(ui_reg_vm_list(reg, NULL, collect_cb, &c), 0);
+	T_EQ_INT(c.n, 0);
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		make_vm(&vm, rows[i][0], rows[i][1], rows[i][2]);
+		T_EQ_INT(ui_reg_vm_insert(reg, &vm), 0);
+	}
+	T_EQ_INT(ui_reg_vm_count(reg, NULL, &n), 0);
+	T_EQ_INT(n, 5);
+	T_EQ_INT(ui_reg_vm_count(reg, UI_VM_RUNNING, &n), 0);
+	T_EQ_INT(n, 3);
+	T_EQ_INT(ui_reg_vm_count(reg, UI_VM_STOPPING, &n), 0);
+	T_EQ_INT(n, 0);
+
+	T_EQ_INT(ui_reg_vm_list(reg, NULL, collect_cb, &c), 0);
+	T_EQ_INT(c.n, 5);
+	T_EQ_STR(c.ids[0], "vm-e");
+	T_EQ_STR(c.ids[1], "vm-a");
+	T_EQ_STR(c.ids[2], "vm-b");
+	T_EQ_STR(c.ids[3], "vm-c");
+	T_EQ_STR(c.ids[4], "vm-d");
+
+	c.n = 0;
+	T_EQ_INT(ui_reg_vm_list(reg, UI_VM_RUNNING, collect_cb, &c), 0);
+	T_EQ_INT(c.n, 3);
+	T_EQ_STR(c.ids[0], "vm-b");
+	T_EQ_STR(c.ids[2], "vm-d");
+
+	/* a non-zero callback return stops the walk and is returned; the
+	 * statement is reset, so the next walk starts over */
+	c.n = 0;
+	c.stop_at = 2;
+	T_EQ_INT(ui_reg_vm_list(reg, NULL, collect_cb, &c), 42);
+	T_EQ_INT(c.n, 2);
+	c.n = 0;
+	c.stop_at = 0;
+	T_EQ_INT(ui_reg_vm_list(reg, NULL, collect_cb, &c), 0);
+	T_EQ_INT(c.n, 5);
+	ui_registry_close(reg);
+}
+
+static void t_idempotency_key(void)
+{
+	const char *path = db_path();
+	struct ui_registry *reg = open_ok(path, UI_REG_CREATE);
+	struct ui_vm vm, got;
+
+	/* any number of VMs without a key */
+	for (int i = 0; i < 3; i++) {
+		char id[16];
+
+		snprintf(id, sizeof(id), "vm-nokey-%d", i);
+		make_vm(&vm, id, UI_VM_RUNNING, "");
+		T_EQ_INT(ui_reg_vm_insert(reg, &vm), 0);
+	}
+	make_vm(&vm, "vm-k1", UI_VM_RUNNING, "");
+	snprintf(vm.idempotency_key, sizeof(vm.idempotency_key), "k1");
+	T_EQ_INT(ui_reg_vm_insert(reg, &vm), 0);
+	make_vm(&vm, "vm-k1-again", UI_VM_RUNNING, "");
+	snprintf(vm.idempotency_key, sizeof(vm.idempotency_key), "k1");
+	T_EQ_INT(ui_reg_vm_insert(reg, &vm), -EEXIST);
+	T_EQ_INT(ui_reg_vm_get(reg, "vm-k1-again", &got), -ENOENT); /* rolled back */
+
+	T_EQ_INT(ui_reg_vm_get_by_key(reg, "k1", &got), 0);
+	T_EQ_STR(got.id, "vm-k1");
+	T_EQ_STR(got.idempotency_key, "k1");
+	T_EQ_INT(ui_reg_vm_get_by_key(reg, "k2", &got), -ENOENT);
+	T_EQ_INT(ui_reg_vm_get_by_key(reg, "", &got), -ENOENT);
+
+	/* an update may not steal a key either */
+	make_vm(&vm, "vm-nokey-0", UI_VM_RUNNING, "");
+	snprintf(vm.idempotency_key, sizeof(vm.idempotency_key), "k1");
+	T_EQ_INT(ui_reg_vm_update(reg, &vm), -EEXIST);
+	T_EQ_INT(raw(path, "SELECT count(*) FROM vms WHERE idempotency_key IS NULL"), 3);
+	ui_registry_close(reg);
+}
+
+/* ---- leases and events ------------------------------------------------ */
+
+static int lease_cb(const struct ui_lease *l, void *arg)
+{
+	struct collect *c = arg;
+
+	snprintf(c->ids[c->n++], sizeof(c->ids[0]), "%s", l->ip);
+	return 0;
+}
+
+static void t_leases(void)
+{
+	struct ui_registry *reg = open_ok(db_path(), UI_REG_CREATE);
+	struct ui_lease l, got;
+	struct collect c = { .n = 0 };
+
+	make_lease(&l, "172.31.0.2", "06:00:ac:1f:00:02", "uit-2", "vm-a");
+	snprintf(l.updated_at, sizeof(l.updated_at), "2026-01-01T00:00:00.000Z");
+	T_EQ_INT(ui_reg_lease_insert(reg, &l), 0);
+	make_lease(&l, "172.31.0.10", "06:00:ac:1f:00:0a", "uit-10", "vm-b");
+	T_EQ_INT(ui_reg_lease_insert(reg, &l), 0);
+
+	make_lease(&l, "172.31.0.2", "06:00:ac:1f:00:63", "uit-99", "vm-c");
+	T_EQ_INT(ui_reg_lease_insert(reg, &l), -EEXIST); /* ip */
+	make_lease(&l, "172.31.0.99", "06:00:ac:1f:00:02", "uit-99", "vm-c");
+	T_EQ_INT(ui_reg_lease_insert(reg, &l), -EEXIST); /* mac */
+	make_lease(&l, "172.31.0.99", "06:00:ac:1f:00:63", "uit-2", "vm-c");
+	T_EQ_INT(ui_reg_lease_insert(reg, &l), -EEXIST); /* tap */
+	make_lease(&l, "", "06:00:ac:1f:00:63", "uit-99", "vm-c");
+	T_EQ_INT(ui_reg_lease_insert(reg, &l), -EINVAL);
+
+	T_EQ_INT(ui_reg_lease_get_by_vm(reg, "vm-a", &got), 0);
+	T_EQ_STR(got.ip, "172.31.0.2");
+	T_EQ_STR(got.mac, "06:00:ac:1f:00:02");
+	T_EQ_STR(got.tap, "uit-2");
+	T_EQ_STR(got.vm_id, "vm-a");
+	T_EQ_STR(got.state, "bound");
+	T_EQ_STR(got.updated_at, "2026-01-01T00:00:00.000Z");
+	T_EQ_INT(ui_reg_lease_get_by_vm(reg, "vm-b", &got), 0);
+	T_EQ_STR(got.ip, "172.31.0.10");
+	T_EQ_INT(strlen(got.updated_at), 24);
+	T_EQ_INT(ui_reg_lease_get_by_vm(reg, "vm-c", &got), -ENOENT);
+
+	T_EQ_INT(ui_reg_lease_list(reg, lease_cb, &c), 0);
+	T_EQ_INT(c.n, 2);
+	T_EQ_STR(c.ids[0], "172.31.0.2");
+	T_EQ_STR(c.ids[1], "172.31.0.10");
+
+	T_EQ_INT(ui_reg_lease_delete(reg, "172.31.0.2"), 0);
+	T_EQ_INT(ui_reg_lease_delete(reg, "172.31.0.2"), -ENOENT);
+	T_EQ_INT(ui_reg_lease_get_by_vm(reg, "vm-a", &got), -ENOENT);
+	/* the freed ip, mac and tap can be leased again */
+	make_lease(&l, "172.31.0.2", "06:00:ac:1f:00:02", "uit-2", "vm-d");
+	T_EQ_INT(ui_reg_lease_insert(reg, &l), 0);
+	c.n = 0;
+	T_EQ_INT(ui_reg_lease_list(reg, lease_cb, &c), 0);
+	T_EQ_INT(c.n, 2);
+	ui_registry_close(reg);
+}
+
+static void t_events(void)
+{
+	const char *path = db_path();
+	struct ui_registry *reg = open_ok(path, UI_REG_CREATE);
+
+	T_EQ_INT(ui_reg_event(reg, "vm-a", "create", "image hello"), 0);
+	T_EQ_INT(ui_reg_event(reg, "vm-a", "running", ""), 0);
+	T_EQ_INT(ui_reg_event(reg, NULL, "netd-start", NULL), 0);
+	T_EQ_INT(ui_reg_event(reg, "vm-a", "", NULL), -EINVAL);
+	ui_registry_close(reg);
+	T_EQ_INT(raw(path, "SELECT count(*) FROM events"), 3);
+	T_EQ_INT(raw(path, "SELECT seq FROM events WHERE kind = 'netd-start'"), 3);
+	T_EQ_INT(raw(path, "SELECT count(*) FROM events WHERE vm_id = 'vm-a' AND "
+			   "detail IS NULL AND kind = 'running'"), 1);
+	T_EQ_INT(raw(path, "SELECT count(*) FROM events WHERE vm_id IS NULL"), 1);
+	T_EQ_INT(raw(path, "SELECT count(*) FROM events WHERE time LIKE '____-__-__T__:__:__.___Z'"),
+		 3);
+}
+
+static void t_now(void)
+{
+	char buf[32];
+
+	ui_registry_now(buf, sizeof(buf));
+	T_EQ_INT(strlen(buf), 24);
+	for (int i = 0; i < 24; i++) {
+		const char *fmt = "dddd-dd-ddTdd:dd:dd.dddZ";
+
+		if (fmt[i] == 'd')
+			T_ASSERT(buf[i] >= '0' && buf[i] <= '9');
+		else
+			T_ASSERT(buf[i] == fmt[i]);
+	}
+	T_ASSERT(strncmp(buf, "20", 2) == 0);
+}
+
+/* ---- concurrency ------------------------------------------------------ */
+
+#define PER_WRITER 200
+
+/* One writer process: waits on the start pipe, then inserts its rows. */
+static void writer(const char *path, char tag, int start_fd)
+{
+	struct ui_registry *reg = NULL;
+	struct ui_vm vm;
+	char id[32], go;
+
+	if (read(start_fd, &go, 1) != 1)
+		_exit(2);
+	if (ui_registry_open(path, 0, &reg) != 0)
+		_exit(3);
+	for (int i = 0; i < PER_WRITER; i++) {
+		snprintf(id, sizeof(id), "vm-%c-%03d", tag, i);
+		make_vm(&vm, id, UI_VM_RUNNING, "");
+		if (ui_reg_vm_insert(reg, &vm) != 0 || ui_reg_event(reg, id, "create", NULL) != 0)
+			_exit(4);
+	}
+	ui_registry_close(reg);
+	_exit(0);
+}
+
+static void t_two_writers(void)
+{
+	const char *path = db_path();
+	struct ui_registry *reg = open_ok(path, UI_REG_CREATE);
+	int fds[2], st;
+	pid_t pids[2];
+	unsigned n;
+
+	T_ASSERT(pipe(fds) == 0);
+	for (int i = 0; i < 2; i++) {
+		T_ASSERT((pids[i] = fork()) >= 0);
+		if (pids[i] == 0) {
+			close(fds[1]);
+			writer(path, (char)('a' + i), fds[0]);
+		}
+	}
+	close(fds[0]);
+	T_ASSERT(write(fds[1], "gg", 2) == 2); /* start both at once */
+	close(fds[1]);
+	for (int i = 0; i < 2; i++) {
+		T_ASSERT(waitpid(pids[i], &st, 0) == pids[i]);
+		if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+			T_FAIL("writer %d: status 0x%x", i, st);
+	}
+	T_EQ_INT(ui_reg_vm_count(reg, NULL, &n), 0);
+	T_EQ_INT(n, 2 * PER_WRITER);
+	T_EQ_INT(raw(path, "SELECT count(*) FROM vms WHERE id LIKE 'vm-a-%'"), PER_WRITER);
+	T_EQ_INT(raw(path, "SELECT count(*) FROM events"), 2 * PER_WRITER);
+	ui_registry_close(reg);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct t_case cases[] = {
+		T_CASE(t_create_fresh),
+		T_CASE(t_reopen_keeps_data),
+		T_CASE(t_too_new),
+		T_CASE(t_migrate_version0_with_foreign_table),
+		T_CASE(t_readonly),
+		T_CASE(t_vm_roundtrip),
+		T_CASE(t_vm_list_count),
+		T_CASE(t_idempotency_key),
+		T_CASE(t_leases),
+		T_CASE(t_events),
+		T_CASE(t_now),
+		T_CASE_TIMEOUT(t_two_writers, 120),
+		{ 0 },
+	};
+
+	return t_run(argc, argv, cases);
+}
