@@ -1,0 +1,249 @@
+/*
+ * backend.c — apid's side of the system contract (see backend.h and
+ * docs/ARCHITECTURE.md "Rings"): registry reads, shm status, ring 0
+ * producer, ring 1 consumer.
+ *
+ * Ring 1 consumer protocol (ring.h): pop until empty, then
+ * ui_ring_prepare_sleep(); only when it says the ring is still empty do we
+ * go back to waiting on the doorbell; on wake, drain the eventfd and
+ * ui_ring_wake() before popping again. apid is ring 0's only producer and
+ * ring 1's only consumer, and both happen on the loop thread.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <sys/random.h>
+
+#include <jansson.h>
+
+#include "backend.h"
+#include "json.h"
+#include "log.h"
+#include "routes.h"
+
+static struct ui_ring *reply_ring(struct backend *b)
+{
+	return &b->shm->ring[UI_RING_POOL_TO_API];
+}
+
+static void deliver(struct backend *b, const struct ui_msg *m)
+{
+	if (m->op != UI_OP_REPLY || m->gen != b->gen) {
+		ui_debug("dropping ring message op %u gen %u req %llu (our gen %u)",
+			 m->op, m->gen, (unsigned long long)m->req_id, b->gen);
+		return;
+	}
+	b->on_reply(b->arg, m);
+}
+
+/* Pops every reply, then re-arms the doorbell (prepare_sleep re-checks). */
+static void drain_replies(struct backend *b)
+{
+	struct ui_ring *r = reply_ring(b);
+	struct ui_msg m;
+
+	for (;;) {
+		while (ui_ring_pop(r, &m) == 0)
+			deliver(b, &m);
+		if (ui_ring_prepare_sleep(r))
+			return;
+	}
+}
+
+static void on_doorbell(uv_poll_t *h, int status, int events)
+{
+	struct backend *b = h->data;
+
+	(void)events;
+	if (status < 0) {
+		ui_error("reply doorbell: %s", uv_strerror(status));
+		return;
+	}
+	ui_doorbell_drain(b->reply_doorbell);
+	ui_ring_wake(reply_ring(b));
+	drain_replies(b);
+}
+
+int backend_init(struct backend *b, uv_loop_t *loop, const struct backend_deps *d,
+		 backend_reply_cb on_reply, void *arg)
+{
+	int rc;
+
+	memset(b, 0, sizeof(*b));
+	b->cfg = d->cfg;
+	b->reg = d->reg;
+	b->shm = d->shm;
+	b->req_doorbell = d->req_doorbell;
+	b->reply_doorbell = d->reply_doorbell;
+	b->on_reply = on_reply;
+	b->arg = arg;
+	b->next_req_id = 1;
+	b->gen = atomic_load(&b->shm->daemon[UI_D_APID].generation);
+	/* Replies still queued were meant for a previous apid. */
+	ui_ring_discard(reply_ring(b));
+	if (b->reply_doorbell < 0)
+		return 0;
+	rc = uv_poll_init(loop, &b->poll, b->reply_doorbell);
+	if (rc < 0)
+		return rc;
+	b->poll.data = b;
+	b->polling = true;
+	rc = uv_poll_start(&b->poll, UV_READABLE, on_doorbell);
+	if (rc < 0)
+		return rc;
+	drain_replies(b);
+	return 0;
+}
+
+void backend_close(struct backend *b)
+{
+	if (b->polling && !uv_is_closing((uv_handle_t *)&b->poll))
+		uv_close((uv_handle_t *)&b->poll, NULL);
+	b->polling = false;
+}
+
+bool backend_pool_ready(const struct backend *b)
+{
+	const struct ui_daemon_status *st = &b->shm->daemon[UI_D_POOL];
+
+	return atomic_load(&st->up) && atomic_load(&st->ready);
+}
+
+int backend_send(struct backend *b, struct ui_msg *m)
+{
+	int rc;
+
+	m->req_id = b->next_req_id;
+	m->gen = b->gen;
+	rc = ui_ring_send(&b->shm->ring[UI_RING_API_TO_POOL], b->req_doorbell, m);
+	if (rc == 0)
+		b->next_req_id++;
+	return rc;
+}
+
+int backend_read_vm(struct backend *b, const char *id, struct ui_vm *vm)
+{
+	return ui_reg_vm_get(b->reg, id, vm);
+}
+
+static void registry_error(struct http_response *r, int rc)
+{
+	ui_error("registry read: %s", strerror(-rc));
+	api_error(r, 500, "internal", "registry read failed: %s", strerror(-rc));
+}
+
+void backend_get_vm(struct backend *b, const char *id, int ok_status,
+		    struct http_response *r)
+{
+	struct ui_vm *vm = malloc(sizeof(*vm)); /* ~20 KiB */
+	int rc = vm ? backend_read_vm(b, id, vm) : -ENOMEM;
+
+	if (rc == -ENOENT)
+		api_error(r, 404, "not_found", "no VM with id %s", id);
+	else if (rc < 0)
+		registry_error(r, rc);
+	else
+		api_json(r, ok_status, vm_to_json(vm));
+	free(vm);
+}
+
+static int list_one(const struct ui_vm *vm, void *arg)
+{
+	json_t *j = vm_to_json(vm);
+
+	return json_array_append_new(arg, j) < 0 ? -ENOMEM : 0;
+}
+
+void backend_list_vms(struct backend *b, const char *state, struct http_response *r)
+{
+	json_t *arr = json_array();
+	int rc;
+
+	if (!arr) {
+		api_json(r, 500, NULL);
+		return;
+	}
+	rc = ui_reg_vm_list(b->reg, state && state[0] ? state : NULL, list_one, arr);
+	if (rc < 0) {
+		json_decref(arr);
+		registry_error(r, rc);
+		return;
+	}
+	api_json(r, 200, json_pack("{s:o}", "vms", arr));
+}
+
+static const char *daemon_state(struct backend *b, enum ui_daemon d)
+{
+	const struct ui_daemon_status *st = &b->shm->daemon[d];
+
+	if (!atomic_load(&st->up))
+		return "down";
+	return atomic_load(&st->ready) ? "up" : "starting";
+}
+
+void backend_health(struct backend *b, struct http_response *r)
+{
+	api_json(r, 200, json_pack("{s:s,s:{s:s,s:s,s:s}}", "status", "ok", "daemons",
+				   ui_daemon_name(UI_D_NETD), daemon_state(b, UI_D_NETD),
+				   ui_daemon_name(UI_D_POOL), daemon_state(b, UI_D_POOL),
+				   ui_daemon_name(UI_D_APID), "up"));
+}
+
+void backend_pool(struct backend *b, struct http_response *r)
+{
+	struct ui_pool_table t;
+
+	ui_pool_table_read(b->shm, &t);
+	api_json(r, 200, json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
+				   "size", (json_int_t)t.size,
+				   "ready", (json_int_t)t.ready,
+				   "in_use", (json_int_t)t.in_use,
+				   "hits", (json_int_t)t.hits,
+				   "misses", (json_int_t)t.misses,
+				   "refill_errors", (json_int_t)t.refill_errors,
+				   "vms_running", (json_int_t)t.vms_running));
+}
+
+void backend_reply_error(const struct ui_msg *m, struct http_response *r)
+{
+	char msg[sizeof(m->error) + 1];
+	int st = m->status;
+
+	/* The ring field is not trusted to be terminated or printable. */
+	memcpy(msg, m->error, sizeof(m->error));
+	msg[sizeof(m->error)] = '\0';
+	safe_echo(msg, msg, sizeof(msg));
+	if (!msg[0])
+		snprintf(msg, sizeof(msg), "%s", strerror(st < 0 ? -st : EIO));
+	if (st == -EINVAL)
+		api_error(r, 400, "invalid_argument", "%s", msg);
+	else if (st == -ENOENT)
+		api_error(r, 404, "not_found", "%s", msg);
+	else if (st == -EEXIST || st == -EALREADY)
+		api_error(r, 409, "conflict", "%s", msg);
+	else if (st == -ENOSPC || st == -EAGAIN) {
+		api_error(r, 503, "unavailable", "%s", msg);
+		r->retry_after = 1;
+	} else if (st == -ETIMEDOUT)
+		api_error(r, 504, "timeout", "%s", msg);
+	else
+		api_error(r, 500, "internal", "%s", msg);
+}
+
+int vm_id_new(char *out)
+{
+	struct timespec ts;
+	uint64_t rnd;
+	ssize_t n;
+
+	do
+		n = getrandom(&rnd, sizeof(rnd), 0);
+	while (n < 0 && errno == EINTR);
+	if (n != (ssize_t)sizeof(rnd))
+		return n < 0 ? -errno : -EIO;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	vm_id_format((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000, rnd, out);
+	return 0;
+}

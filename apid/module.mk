@@ -1,0 +1,14 @@
+# apid/ — the REST API daemon (HTTP/1.1 on libuv + http-parser + jansson).
+APID_SRCS := $(wildcard apid/*.c)
+APID_OBJS := $(APID_SRCS:%.c=$(BUILD)/obj/%.o)
+# Everything but main(): what the unit tests link against.
+APID_LIB_OBJS := $(filter-out $(BUILD)/obj/apid/main.o,$(APID_OBJS))
+
+PROGRAMS += $(BUILD)/bin/apid
+
+$(BUILD)/bin/apid: $(APID_OBJS) $(LIBSHARED)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $(APID_OBJS) $(LIBSHARED) $(LDLIBS)
+
+$(eval $(call unit_test,test_http,$(APID_LIB_OBJS)))
+$(eval $(call unit_test,test_http_server,$(APID_LIB_OBJS)))

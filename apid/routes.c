@@ -1,0 +1,369 @@
+/*
+ * routes.c — the route table, path matching and validation of request
+ * bodies and parameters (see routes.h). Pure: reads only its arguments and
+ * the config, never the registry, the rings or the clock.
+ *
+ * Matching is per path segment; "*" in a pattern matches one non-empty
+ * segment (the VM id). The table is ordered so that exact routes win over
+ * patterns (POST /vm/run before /vm/{id}). Every message that echoes client
+ * input goes through safe_echo(), so error bodies are always valid JSON.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "json.h"
+#include "registry.h"
+#include "routes.h"
+
+struct route_def {
+	const char *method;
+	const char *pattern;
+	enum route_action action;
+};
+
+static const struct route_def route_table[] = {
+	{ "POST", "/vm/run", RA_RUN },
+	{ "POST", "/vm/*/stop", RA_STOP },
+	{ "GET", "/vm", RA_LIST_VMS },
+	{ "GET", "/vm/*", RA_GET_VM },
+	{ "GET", "/healthz", RA_HEALTH },
+	{ "GET", "/pool", RA_POOL },
+};
+#define N_ROUTES (sizeof(route_table) / sizeof(route_table[0]))
+
+static const char *const vm_states[] = {
+	UI_VM_CREATING, UI_VM_STARTING, UI_VM_RUNNING,
+	UI_VM_STOPPING, UI_VM_STOPPED, UI_VM_FAILED,
+};
+
+void safe_echo(const char *s, char *buf, size_t len)
+{
+	size_t i = 0;
+
+	for (; *s && i + 1 < len; s++)
+		buf[i++] = (*s >= 0x20 && *s < 0x7f) ? *s : '?';
+	if (*s && len >= 4)
+		memcpy(buf + len - 4, "...", 3), i = len - 1;
+	buf[i] = '\0';
+}
+
+static bool name_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
+}
+
+/* [a-zA-Z0-9_.-]{1,max} */
+static bool valid_name(const char *s, size_t n, size_t max)
+{
+	if (n == 0 || n > max)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!name_char(s[i]))
+			return false;
+	return true;
+}
+
+/*
+ * Matches path (path_len bytes, no query) against pattern; the segment
+ * matched by "*" is copied to id (which has idlen bytes) if it fits, else
+ * id is set to "" (an id that long names no VM).
+ */
+static bool path_match(const char *pattern, const char *path, size_t path_len,
+		       char *id, size_t idlen)
+{
+	const char *p = path, *end = path + path_len;
+
+	while (*pattern) {
+		if (p >= end || *p != '/' || *pattern != '/')
+			return false;
+		pattern++, p++;
+		if (*pattern == '*') {
+			const char *seg = p;
+
+			while (p < end && *p != '/')
+				p++;
+			if (p == seg)
+				return false;
+			if ((size_t)(p - seg) < idlen) {
+				memcpy(id, seg, (size_t)(p - seg));
+				id[p - seg] = '\0';
+			} else {
+				id[0] = '\0';
+			}
+			pattern++;
+			continue;
+		}
+		while (*pattern && *pattern != '/') {
+			if (p >= end || *p != *pattern)
+				return false;
+			p++, pattern++;
+		}
+	}
+	return p == end;
+}
+
+/* Appends m to the comma-separated allow list unless already present. */
+static void allow_add(char *allow, size_t len, const char *m)
+{
+	if (strstr(allow, m))
+		return;
+	if (allow[0])
+		strncat(allow, ", ", len - strlen(allow) - 1);
+	strncat(allow, m, len - strlen(allow) - 1);
+}
+
+/* Parses "state=<s>" (the only query parameter GET /vm knows). */
+static int parse_list_query(const char *q, size_t n, struct route *out)
+{
+	char buf[128], echo[64];
+	char *save = NULL, *tok;
+
+	if (n >= sizeof(buf)) {
+		api_error(&out->resp, 400, "invalid_argument", "query string too long");
+		return -EINVAL;
+	}
+	memcpy(buf, q, n);
+	buf[n] = '\0';
+	for (tok = strtok_r(buf, "&", &save); tok; tok = strtok_r(NULL, "&", &save)) {
+		char *val = strchr(tok, '=');
+		bool known = false;
+
+		if (val)
+			*val++ = '\0';
+		if (strcmp(tok, "state") != 0) {
+			safe_echo(tok, echo, sizeof(echo));
+			api_error(&out->resp, 400, "invalid_argument",
+				  "unknown query parameter \"%s\"", echo);
+			return -EINVAL;
+		}
+		for (size_t i = 0; val && i < sizeof(vm_states) / sizeof(vm_states[0]); i++)
+			known = known || strcmp(val, vm_states[i]) == 0;
+		if (!known) {
+			api_error(&out->resp, 400, "invalid_argument",
+				  "state must be one of creating, starting, running, "
+				  "stopping, stopped, failed");
+			return -EINVAL;
+		}
+		snprintf(out->state, sizeof(out->state), "%s", val);
+	}
+	return 0;
+}
+
+/* Idempotency-Key: 1..127 printable ASCII characters. */
+static int check_key(const struct http_req *req, struct route *out)
+{
+	size_t n = strlen(req->key);
+
+	if (!req->has_key)
+		return 0;
+	if (req->key_too_long || n == 0 || n > 127)
+		goto bad;
+	for (size_t i = 0; i < n; i++)
+		if (req->key[i] < 0x20 || req->key[i] > 0x7e)
+			goto bad;
+	memcpy(out->run.key, req->key, n + 1);
+	return 0;
+bad:
+	api_error(&out->resp, 400, "invalid_argument",
+		  "Idempotency-Key must be 1 to 127 printable characters");
+	return -EINVAL;
+}
+
+/* The action for a route that matched both path and method. */
+static void route_matched(const struct route_def *d, const struct http_req *req,
+			  const char *query, size_t qlen,
+			  const struct ui_config *cfg, struct route *out)
+{
+	out->action = d->action;
+	if ((d->action == RA_GET_VM || d->action == RA_STOP) &&
+	    !valid_name(out->vm_id, strlen(out->vm_id), sizeof(out->vm_id) - 1)) {
+		out->action = RA_RESPOND;
+		api_error(&out->resp, 404, "not_found", "no such VM");
+		return;
+	}
+	if (d->action == RA_LIST_VMS && query && parse_list_query(query, qlen, out) < 0) {
+		out->action = RA_RESPOND;
+		return;
+	}
+	if (d->action == RA_RUN &&
+	    (check_key(req, out) < 0 ||
+	     route_parse_run(req->body, req->body_len, cfg, &out->run, &out->resp) < 0))
+		out->action = RA_RESPOND;
+}
+
+void route_request(const struct http_req *req, const struct ui_config *cfg,
+		   struct route *out)
+{
+	struct http_parser_url u;
+	const char *path, *query = NULL;
+	size_t plen, qlen = 0;
+	char allow[64] = "", echo[96];
+
+	memset(out, 0, sizeof(*out));
+	out->action = RA_RESPOND;
+	http_parser_url_init(&u);
+	if (http_parser_parse_url(req->url, req->url_len, 0, &u) != 0 ||
+	    !(u.field_set & (1 << UF_PATH))) {
+		safe_echo(req->url, echo, sizeof(echo));
+		api_error(&out->resp, 404, "not_found", "no route for %s %s",
+			  req->method, echo);
+		return;
+	}
+	path = req->url + u.field_data[UF_PATH].off;
+	plen = u.field_data[UF_PATH].len;
+	if (u.field_set & (1 << UF_QUERY)) {
+		query = req->url + u.field_data[UF_QUERY].off;
+		qlen = u.field_data[UF_QUERY].len;
+	}
+	for (size_t i = 0; i < N_ROUTES; i++) {
+		const struct route_def *d = &route_table[i];
+
+		if (!path_match(d->pattern, path, plen, out->vm_id, sizeof(out->vm_id)))
+			continue;
+		if (strcmp(d->method, req->method) == 0) {
+			route_matched(d, req, query, qlen, cfg, out);
+			return;
+		}
+		allow_add(allow, sizeof(allow), d->method);
+	}
+	safe_echo(req->url, echo, sizeof(echo));
+	if (allow[0]) {
+		api_error(&out->resp, 405, "method_not_allowed",
+			  "method %s is not allowed on %s", req->method, echo);
+		snprintf(out->resp.allow, sizeof(out->resp.allow), "%s", allow);
+	} else {
+		api_error(&out->resp, 404, "not_found", "no route for %s %s",
+			  req->method, echo);
+	}
+	out->vm_id[0] = '\0';
+}
+
+/* Reads an integer field in [lo, hi]. */
+static int run_uint(const char *field, json_t *v, unsigned lo, unsigned hi,
+		    unsigned *out, struct http_response *resp)
+{
+	json_int_t n;
+
+	if (!json_is_integer(v)) {
+		api_error(resp, 400, "invalid_argument", "%s must be an integer", field);
+		return -EINVAL;
+	}
+	n = json_integer_value(v);
+	if (n < lo || n > hi) {
+		api_error(resp, 400, "invalid_argument",
+			  "%s must be between %u and %u", field, lo, hi);
+		return -EINVAL;
+	}
+	*out = (unsigned)n;
+	return 0;
+}
+
+/* name: a string of 1..63 [a-zA-Z0-9_.-]. */
+static int run_name(json_t *v, struct run_params *out, struct http_response *resp)
+{
+	if (!json_is_string(v)) {
+		api_error(resp, 400, "invalid_argument", "name must be a string");
+		return -EINVAL;
+	}
+	if (!valid_name(json_string_value(v), json_string_length(v), sizeof(out->name) - 1)) {
+		api_error(resp, 400, "invalid_argument",
+			  "name must be 1 to %zu characters from [a-zA-Z0-9_.-]",
+			  sizeof(out->name) - 1);
+		return -EINVAL;
+	}
+	memcpy(out->name, json_string_value(v), json_string_length(v) + 1);
+	return 0;
+}
+
+/* One member of the run body; image is only type-checked here. */
+static int run_field(const char *key, json_t *v, struct run_params *out,
+		     struct http_response *resp)
+{
+	char echo[64];
+
+	if (strcmp(key, "image") == 0) {
+		if (json_is_string(v))
+			return 0;
+		api_error(resp, 400, "invalid_argument", "image must be a string");
+		return -EINVAL;
+	}
+	if (strcmp(key, "name") == 0)
+		return run_name(v, out, resp);
+	if (strcmp(key, "vcpus") == 0)
+		return run_uint("vcpus", v, 1, 32, &out->vcpus, resp);
+	if (strcmp(key, "mem_mib") == 0)
+		return run_uint("mem_mib", v, 16, 65536, &out->mem_mib, resp);
+	safe_echo(key, echo, sizeof(echo));
+	api_error(resp, 400, "invalid_argument", "unknown field \"%s\"", echo);
+	return -EINVAL;
+}
+
+/* image: required, and must name a configured image. */
+static int run_image(json_t *root, const struct ui_config *cfg,
+		     struct run_params *out, struct http_response *resp)
+{
+	json_t *v = json_object_get(root, "image");
+	const char *s;
+	char echo[80];
+
+	if (!v) {
+		api_error(resp, 400, "invalid_argument", "image is required");
+		return -EINVAL;
+	}
+	s = json_string_value(v);
+	if (json_string_length(v) >= sizeof(out->image) || !ui_config_image(cfg, s)) {
+		safe_echo(s, echo, sizeof(echo));
+		api_error(resp, 404, "unknown_image", "no image named \"%s\"", echo);
+		return -ENOENT;
+	}
+	memcpy(out->image, s, json_string_length(v) + 1);
+	return 0;
+}
+
+int route_parse_run(const char *body, size_t len, const struct ui_config *cfg,
+		    struct run_params *out, struct http_response *resp)
+{
+	json_error_t jerr;
+	json_t *root, *v;
+	const char *key;
+	int rc = 0;
+
+	root = json_loadb(body ? body : "", len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!root) {
+		api_error(resp, 400, "bad_json", "malformed JSON at line %d, column %d: %s",
+			  jerr.line, jerr.column, jerr.text);
+		return -EINVAL;
+	}
+	if (!json_is_object(root)) {
+		api_error(resp, 400, "bad_json", "the request body must be a JSON object");
+		rc = -EINVAL;
+		goto out_root;
+	}
+	json_object_foreach(root, key, v) {
+		rc = run_field(key, v, out, resp);
+		if (rc < 0)
+			goto out_root;
+	}
+	rc = run_image(root, cfg, out, resp);
+out_root:
+	json_decref(root);
+	return rc < 0 ? -EINVAL : 0;
+}
+
+void vm_id_format(uint64_t ms, uint64_t rnd, char *out)
+{
+	static const char b32[] = "0123456789abcdefghjkmnpqrstvwxyz";
+	unsigned __int128 v = ((unsigned __int128)(ms & 0xffffffffffffull) << 52) |
+			      (rnd & ((1ull << 52) - 1));
+
+	memcpy(out, "vm-", 3);
+	for (int i = 19; i >= 0; i--) {
+		out[3 + i] = b32[(unsigned)(v & 31)];
+		v >>= 5;
+	}
+	out[VM_ID_LEN] = '\0';
+}

@@ -1,0 +1,72 @@
+/*
+ * routes.h — apid's routing and request validation, as pure functions:
+ * given a parsed request (method, target, body, Idempotency-Key) and the
+ * config, decide either an immediate response (errors) or the action to
+ * perform. No I/O, so every rule is unit-testable without sockets.
+ *
+ * Routes:  POST /vm/run         RA_RUN        (body validated → run_params)
+ *          POST /vm/{id}/stop   RA_STOP
+ *          GET  /vm[?state=S]   RA_LIST_VMS
+ *          GET  /vm/{id}        RA_GET_VM
+ *          GET  /healthz        RA_HEALTH
+ *          GET  /pool           RA_POOL
+ * A known path with another method → 405 with Allow; anything else → 404.
+ *
+ * Ownership: struct route is caller-embedded; its resp body (RA_RESPOND) is
+ * owned by it — release with http_response_free(&route->resp).
+ */
+#ifndef APID_ROUTES_H
+#define APID_ROUTES_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "http.h"
+
+#define VM_ID_LEN 23 /* "vm-" + 20 base32 chars */
+
+enum route_action {
+	RA_RESPOND,   /* answer with route->resp */
+	RA_RUN,
+	RA_STOP,
+	RA_GET_VM,
+	RA_LIST_VMS,
+	RA_HEALTH,
+	RA_POOL,
+};
+
+struct run_params {
+	char image[64];
+	char name[64];          /* "" = none */
+	unsigned vcpus;         /* 0 = image default */
+	unsigned mem_mib;       /* 0 = image default */
+	char key[128];          /* Idempotency-Key or "" */
+};
+
+struct route {
+	enum route_action action;
+	char vm_id[48];         /* RA_STOP, RA_GET_VM */
+	char state[16];         /* RA_LIST_VMS filter, "" = all */
+	struct run_params run;  /* RA_RUN */
+	struct http_response resp; /* RA_RESPOND */
+};
+
+/* Routes and validates req; always fills out (zeroing it first). */
+void route_request(const struct http_req *req, const struct ui_config *cfg,
+		   struct route *out);
+
+/* Validates a POST /vm/run body into *out; on failure fills resp with the
+ * error (400 bad_json/invalid_argument, 404 unknown_image) and returns
+ * -EINVAL. */
+int route_parse_run(const char *body, size_t len, const struct ui_config *cfg,
+		    struct run_params *out, struct http_response *resp);
+
+/* "vm-" + 20 lowercase Crockford base32 chars of (48-bit ms << 52 | 52
+ * random bits): ids sort by creation time. out has VM_ID_LEN + 1 bytes. */
+void vm_id_format(uint64_t ms, uint64_t rnd, char *out);
+
+/* Printable-ASCII copy of untrusted s for messages, truncated with "...". */
+void safe_echo(const char *s, char *buf, size_t len);
+
+#endif

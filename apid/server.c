@@ -1,0 +1,310 @@
+/*
+ * server.c — listeners, request dispatch and ring replies.
+ *
+ * Dispatch: routes.c turns a request into an action; reads (GET) are
+ * answered at once from the registry/shm; RUN and STOP go to pool-worker on
+ * ring 0 and leave the connection BUSY with req_id recorded in the conn.
+ * A ring reply is matched to the one connection waiting for that req_id
+ * (each connection has at most one outstanding request, so a linear search
+ * over at most max_conns is enough); if that client has gone, or timed out,
+ * nobody waits for the id and the reply is dropped.
+ * apid never writes the registry: after a successful reply it reads the row.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "json.h"
+#include "log.h"
+#include "routes.h"
+#include "server.h"
+
+void apid_server_opts_from_config(struct apid_server_opts *o, const struct ui_config *cfg)
+{
+	memset(o, 0, sizeof(*o));
+	o->max_header_bytes = cfg->max_header_bytes;
+	o->max_body_bytes = cfg->max_body_bytes;
+	o->request_timeout_ms = cfg->request_timeout_ms;
+	o->run_timeout_ms = cfg->run_timeout_ms;
+	o->idle_timeout_ms = 30000;
+	o->linger_ms = 2000;
+	o->max_conns = 1024;
+}
+
+void apid_server_init(struct apid_server *s, uv_loop_t *loop, const struct ui_config *cfg,
+		      const struct apid_server_opts *o, struct backend *be)
+{
+	memset(s, 0, sizeof(*s));
+	s->loop = loop;
+	s->cfg = cfg;
+	s->be = be;
+	s->opt = *o;
+}
+
+static void unavailable(struct http_response *r, const char *msg)
+{
+	api_error(r, 503, "unavailable", "%s", msg);
+	r->retry_after = 1;
+}
+
+/* Sends m on ring 0 and leaves c waiting; else fills r. 0 = waiting. */
+static int send_and_wait(struct conn *c, struct ui_msg *m, struct http_response *r)
+{
+	struct apid_server *s = c->srv;
+	int rc;
+
+	if (!backend_pool_ready(s->be)) {
+		unavailable(r, "pool-worker is not ready; retry shortly");
+		return -EAGAIN;
+	}
+	rc = backend_send(s->be, m);
+	if (rc == -EAGAIN) {
+		unavailable(r, "too many requests in flight; retry shortly");
+		return rc;
+	}
+	if (rc < 0) {
+		api_error(r, 500, "internal", "cannot reach pool-worker: %s", strerror(-rc));
+		return rc;
+	}
+	conn_wait(c, m->req_id, m->op, s->opt.run_timeout_ms);
+	return 0;
+}
+
+static int dispatch_run(struct conn *c, const struct route *rt, struct http_response *r)
+{
+	struct ui_msg m = { .op = UI_OP_RUN };
+	int rc = vm_id_new(m.vm_id);
+
+	if (rc < 0) {
+		api_error(r, 500, "internal", "cannot make a VM id: %s", strerror(-rc));
+		return rc;
+	}
+	memcpy(m.image, rt->run.image, sizeof(m.image));
+	memcpy(m.name, rt->run.name, sizeof(m.name));
+	memcpy(m.key, rt->run.key, sizeof(m.key));
+	m.vcpus = rt->run.vcpus;
+	m.mem_mib = rt->run.mem_mib;
+	return send_and_wait(c, &m, r);
+}
+
+static bool vm_is_down(const struct ui_vm *vm)
+{
+	return strcmp(vm->state, UI_VM_STOPPED) == 0 || strcmp(vm->state, UI_VM_FAILED) == 0;
+}
+
+/* Stop: 404 without a row; an already stopped/failed VM is answered as is. */
+static int dispatch_stop(struct conn *c, const struct route *rt, struct http_response *r)
+{
+	struct ui_msg m = { .op = UI_OP_STOP };
+	struct ui_vm *vm = malloc(sizeof(*vm)); /* ~20 KiB */
+	int rc = vm ? backend_read_vm(c->srv->be, rt->vm_id, vm) : -ENOMEM;
+
+	if (rc == -ENOENT) {
+		api_error(r, 404, "not_found", "no VM with id %s", rt->vm_id);
+	} else if (rc < 0) {
+		api_error(r, 500, "internal", "registry read failed: %s", strerror(-rc));
+	} else if (vm_is_down(vm)) {
+		api_json(r, 200, vm_to_json(vm));
+		rc = -EALREADY;
+	} else {
+		memcpy(m.vm_id, rt->vm_id, sizeof(m.vm_id));
+		rc = send_and_wait(c, &m, r);
+	}
+	free(vm);
+	return rc;
+}
+
+void server_dispatch(struct conn *c, const struct http_req *req)
+{
+	struct apid_server *s = c->srv;
+	struct http_response r = { 0 };
+	struct route rt;
+
+	route_request(req, s->cfg, &rt);
+	switch (rt.action) {
+	case RA_RESPOND:
+		r = rt.resp;
+		break;
+	case RA_RUN:
+		if (dispatch_run(c, &rt, &r) == 0)
+			return;
+		break;
+	case RA_STOP:
+		if (dispatch_stop(c, &rt, &r) == 0)
+			return;
+		break;
+	case RA_GET_VM:
+		backend_get_vm(s->be, rt.vm_id, 200, &r);
+		break;
+	case RA_LIST_VMS:
+		backend_list_vms(s->be, rt.state, &r);
+		break;
+	case RA_HEALTH:
+		backend_health(s->be, &r);
+		break;
+	case RA_POOL:
+		backend_pool(s->be, &r);
+		break;
+	}
+	conn_respond(c, &r);
+}
+
+void apid_server_on_reply(void *arg, const struct ui_msg *m)
+{
+	struct apid_server *s = arg;
+	struct http_response r = { 0 };
+	char id[sizeof(m->vm_id)];
+	struct conn *c;
+
+	for (c = s->conns; c && c->req_id != m->req_id; c = c->next)
+		;
+	if (!c || m->req_id == 0) {
+		ui_debug("reply for request %llu: nobody is waiting",
+			 (unsigned long long)m->req_id);
+		return;
+	}
+	c->req_id = 0;
+	if (m->status == 0) {
+		memcpy(id, m->vm_id, sizeof(id));
+		id[sizeof(id) - 1] = '\0';
+		backend_get_vm(s->be, id, c->req_op == UI_OP_RUN ? 201 : 200, &r);
+		/* The row must exist after a successful reply. */
+		if (r.status == 404)
+			api_error(&r, 500, "internal", "VM %s missing from the registry", id);
+	} else {
+		backend_reply_error(m, &r);
+	}
+	conn_respond(c, &r);
+	conn_resume(c);
+}
+
+static void on_connection(uv_stream_t *listener, int status)
+{
+	struct apid_server *s = listener->data;
+
+	if (status < 0) {
+		ui_warn("accept: %s", uv_strerror(status));
+		return;
+	}
+	conn_accept(s, listener, listener == (uv_stream_t *)&s->pipe);
+}
+
+/* "host:port" or "[v6]:port" → address. */
+static int parse_hostport(const char *hp, struct sockaddr_storage *ss)
+{
+	char host[64];
+	const char *colon = strrchr(hp, ':');
+	const char *h = hp;
+	size_t hlen;
+	char *end;
+	unsigned long port;
+
+	if (!colon)
+		return -EINVAL;
+	hlen = (size_t)(colon - hp);
+	if (hlen >= 2 && hp[0] == '[' && hp[hlen - 1] == ']')
+		h++, hlen -= 2;
+	if (hlen == 0 || hlen >= sizeof(host))
+		return -EINVAL;
+	memcpy(host, h, hlen);
+	host[hlen] = '\0';
+	errno = 0;
+	port = strtoul(colon + 1, &end, 10);
+	if (errno || *end || end == colon + 1 || port > 65535)
+		return -EINVAL;
+	if (uv_ip4_addr(host, (int)port, (struct sockaddr_in *)ss) == 0)
+		return 0;
+	if (uv_ip6_addr(host, (int)port, (struct sockaddr_in6 *)ss) == 0)
+		return 0;
+	return -EINVAL;
+}
+
+static int bound_port(uv_tcp_t *tcp)
+{
+	struct sockaddr_storage ss;
+	int len = sizeof(ss);
+
+	if (uv_tcp_getsockname(tcp, (struct sockaddr *)&ss, &len) < 0)
+		return -1;
+	if (ss.ss_family == AF_INET6)
+		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+int apid_server_listen_tcp(struct apid_server *s, const char *hostport, int *port)
+{
+	struct sockaddr_storage ss;
+	int rc = parse_hostport(hostport, &ss);
+
+	if (rc < 0)
+		return rc;
+	uv_tcp_init(s->loop, &s->tcp);
+	s->tcp.data = s;
+	s->tcp_open = true;
+	rc = uv_tcp_bind(&s->tcp, (struct sockaddr *)&ss, 0);
+	if (rc == 0)
+		rc = uv_listen((uv_stream_t *)&s->tcp, 511, on_connection);
+	if (rc < 0)
+		return rc;
+	if (port)
+		*port = bound_port(&s->tcp);
+	return 0;
+}
+
+/* Removes a leftover socket file; refuses to remove anything else. */
+static int unlink_stale_socket(const char *path)
+{
+	struct stat st;
+
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (!S_ISSOCK(st.st_mode))
+		return -EEXIST;
+	return unlink(path) < 0 ? -errno : 0;
+}
+
+int apid_server_listen_unix(struct apid_server *s, const char *path)
+{
+	mode_t old;
+	int rc;
+
+	if (strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+		return -ENAMETOOLONG;
+	rc = unlink_stale_socket(path);
+	if (rc < 0)
+		return rc;
+	uv_pipe_init(s->loop, &s->pipe, 0);
+	s->pipe.data = s;
+	s->pipe_open = true;
+	/* Born 0660: no window in which others may connect. Single-threaded. */
+	old = umask(0117);
+	rc = uv_pipe_bind(&s->pipe, path);
+	umask(old);
+	if (rc < 0)
+		return rc;
+	snprintf(s->unix_path, sizeof(s->unix_path), "%s", path);
+	if (chmod(path, 0660) < 0)
+		return -errno;
+	return uv_listen((uv_stream_t *)&s->pipe, 511, on_connection);
+}
+
+void apid_server_close(struct apid_server *s)
+{
+	s->stopping = true;
+	if (s->tcp_open && !uv_is_closing((uv_handle_t *)&s->tcp))
+		uv_close((uv_handle_t *)&s->tcp, NULL);
+	if (s->pipe_open && !uv_is_closing((uv_handle_t *)&s->pipe))
+		uv_close((uv_handle_t *)&s->pipe, NULL);
+	if (s->unix_path[0]) {
+		unlink(s->unix_path);
+		s->unix_path[0] = '\0';
+	}
+	while (s->conns)
+		conn_close(s->conns);
+}

@@ -1,0 +1,69 @@
+/*
+ * server.h — apid's HTTP server: listeners (TCP and unix socket), the set of
+ * connections, and request dispatch to the routes and the backend.
+ *
+ * All dependencies come in as arguments (config, backend, limits), so tests
+ * run the real server on a private loop with a fake backend (temp registry,
+ * shm segment, eventfds). Everything runs on one libuv loop thread.
+ *
+ * Ownership: struct apid_server is caller-embedded and must stay put until
+ * the loop has closed its handles after apid_server_close(); it borrows cfg
+ * and the backend.
+ */
+#ifndef APID_SERVER_H
+#define APID_SERVER_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <uv.h>
+
+#include "backend.h"
+#include "config.h"
+
+struct conn;
+
+struct apid_server_opts {
+	size_t max_header_bytes;     /* → 431 */
+	size_t max_body_bytes;       /* → 413 */
+	unsigned request_timeout_ms; /* whole request, from its first byte → 408 */
+	unsigned run_timeout_ms;     /* waiting for a ring reply → 504 */
+	unsigned idle_timeout_ms;    /* keep-alive idle → silent close */
+	unsigned linger_ms;          /* after a closing response, drain input */
+	unsigned max_conns;          /* beyond: accept and close */
+};
+
+struct apid_server {
+	uv_loop_t *loop;
+	const struct ui_config *cfg;
+	struct backend *be;
+	struct apid_server_opts opt;
+	uv_tcp_t tcp;
+	uv_pipe_t pipe;
+	bool tcp_open, pipe_open;
+	char unix_path[PATH_MAX];    /* unlinked on close */
+	struct conn *conns;          /* list of open connections */
+	unsigned n_conns;
+	bool at_limit;               /* limit warning logged; reset on accept */
+	bool stopping;
+	char readbuf[65536];         /* shared: every read is consumed at once */
+};
+
+/* Limits from the config; idle 30 s, linger 2 s, 1024 connections. */
+void apid_server_opts_from_config(struct apid_server_opts *o, const struct ui_config *cfg);
+
+void apid_server_init(struct apid_server *s, uv_loop_t *loop, const struct ui_config *cfg,
+		      const struct apid_server_opts *o, struct backend *be);
+
+/* "127.0.0.1:6666" or "[::1]:6666"; port 0 picks one, returned in *port. */
+int apid_server_listen_tcp(struct apid_server *s, const char *hostport, int *port);
+/* Unlinks a stale socket first; mode 0660. */
+int apid_server_listen_unix(struct apid_server *s, const char *path);
+
+/* Closes the listeners (unlinking the socket) and every connection. */
+void apid_server_close(struct apid_server *s);
+
+/* The backend's reply callback (arg = the server). */
+void apid_server_on_reply(void *arg, const struct ui_msg *m);
+
+#endif
