@@ -33,8 +33,8 @@ api GET /nowhere
 check 404 not_found "unknown route"
 api DELETE /vm/run
 check 405 method_not_allowed "wrong method"
-api GET /vm/run
-check 405 method_not_allowed "GET on a POST route"
+api PUT /vm
+check 405 method_not_allowed "PUT on the list route"
 
 [ "$(st_sql 'select count(*) from vms')" = 0 ] || st_fail "a VM row was created"
 [ "$(st_sql 'select count(*) from leases')" = 0 ] || st_fail "a lease was created"
