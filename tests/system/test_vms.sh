@@ -5,13 +5,14 @@
 . "$(dirname "$0")/lib.sh"
 st_start
 
-ids=() ips=()
+ids=() ips=() clients=()
 for i in 1 2 3; do
 	curl -sS --max-time 120 --unix-socket "$ST_SOCK" -X POST \
 		-d "{\"image\":\"hello\",\"name\":\"web$i\"}" -w '\n%{http_code}' \
 		http://uigniter/vm/run >"$ST_DIR/run$i.out" &
+	clients+=($!)
 done
-wait
+wait "${clients[@]}"
 for i in 1 2 3; do
 	out=$(cat "$ST_DIR/run$i.out")
 	API_STATUS=${out##*$'\n'} API_BODY=${out%$'\n'*}

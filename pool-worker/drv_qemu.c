@@ -1,0 +1,453 @@
+/*
+ * drv_qemu.c — the QEMU driver: qemu-system-x86_64 -M microvm, one process
+ * per VM, controlled over QMP (qmp.c). Implements driver.h.
+ *
+ * Per VM (struct qemu_vm, vm->drv_data):
+ *   proc        uv_process_t of a VMM we spawned (own session, detached);
+ *               its exit_cb reports the exit status.
+ *   pidfd_poll  for an adopted VMM (not our child): pidfd_open() + uv_poll;
+ *               readable = exited, status unknown (-1).
+ *   retry       20 ms timer: QMP connect retries (the socket exists before
+ *               QEMU listens) and query-status polling.
+ *   deadline    boot_timeout_ms: QMP answering and status "running".
+ *   qmp         the QMP connection; SHUTDOWN events record the reason
+ *               (guest-shutdown / guest-reset / guest-panic / host-...).
+ *
+ * Boot: connect, qmp_capabilities, query-status until "running" → booted.
+ * Stop: system_powerdown (ACPI power button). Kill: SIGKILL through the
+ * uv_process_t (a child cannot be reused before we reap it) or through the
+ * pidfd (pid-reuse safe for adopted VMMs).
+ *
+ * Release closes the handles; the struct is freed when the last close
+ * callback has run. Nothing reports to the engine after release or after
+ * the exit report.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/pidfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cmdline.h"
+#include "log.h"
+#include "qmp.h"
+#include "worker.h"
+
+#ifndef P_PIDFD
+#define P_PIDFD 3 /* linux/wait.h; glibc 2.36 does not define it */
+#endif
+
+#define QMP_RETRY_MS 20
+#define ADOPT_CONNECT_ATTEMPTS 100
+
+struct qemu_vm {
+	struct pw_vm *vm;              /* NULL once released */
+	uv_loop_t *loop;
+	uv_process_t proc;
+	uv_poll_t pidfd_poll;
+	uv_timer_t retry, deadline;
+	int pidfd;
+	int open_handles;
+	bool have_proc, have_poll;
+	bool exited, booting;
+	unsigned connect_attempts;
+	unsigned boot_timeout_ms;
+	struct qmp *qmp;
+	char shutdown_reason[32];
+};
+
+static void qmp_try_connect(struct qemu_vm *q);
+
+/* ------------------------------------------------------------- lifetime */
+
+static void handle_closed(uv_handle_t *h)
+{
+	struct qemu_vm *q = h->data;
+
+	if (--q->open_handles > 0)
+		return;
+	if (q->pidfd >= 0)
+		close(q->pidfd);
+	free(q);
+}
+
+static struct qemu_vm *qemu_new(struct pw_vm *vm)
+{
+	struct qemu_vm *q = calloc(1, sizeof(*q));
+
+	if (!q)
+		return NULL;
+	q->vm = vm;
+	q->loop = &vm->w->loop;
+	q->pidfd = -1;
+	q->boot_timeout_ms = vm->w->cfg->boot_timeout_ms;
+	uv_timer_init(q->loop, &q->retry);
+	uv_timer_init(q->loop, &q->deadline);
+	q->retry.data = q->deadline.data = q;
+	q->open_handles = 2;
+	vm->drv_data = q;
+	return q;
+}
+
+static void qemu_release(struct pw_vm *vm)
+{
+	struct qemu_vm *q = vm->drv_data;
+
+	if (!q)
+		return;
+	vm->drv_data = NULL;
+	q->vm = NULL;
+	qmp_close(q->qmp);
+	q->qmp = NULL;
+	uv_close((uv_handle_t *)&q->retry, handle_closed);
+	uv_close((uv_handle_t *)&q->deadline, handle_closed);
+	/* Closing the process handle stops watching; the VMM keeps running. */
+	if (q->have_proc)
+		uv_close((uv_handle_t *)&q->proc, handle_closed);
+	if (q->have_poll)
+		uv_close((uv_handle_t *)&q->pidfd_poll, handle_closed);
+}
+
+/* ----------------------------------------------------------------- boot */
+
+static void boot_done(struct qemu_vm *q, int status, const char *err)
+{
+	if (!q->booting)
+		return;
+	q->booting = false;
+	uv_timer_stop(&q->deadline);
+	uv_timer_stop(&q->retry);
+	pw_vm_booted(q->vm, status, err);
+}
+
+static void on_boot_deadline(uv_timer_t *t)
+{
+	struct qemu_vm *q = t->data;
+	char err[128];
+
+	snprintf(err, sizeof(err), "qemu did not report running within %u ms",
+		 q->boot_timeout_ms);
+	boot_done(q, -ETIMEDOUT, err);
+}
+
+static void query_status(struct qemu_vm *q);
+
+static void on_retry(uv_timer_t *t)
+{
+	struct qemu_vm *q = t->data;
+
+	if (qmp_is_ready(q->qmp))
+		query_status(q);
+	else if (!q->qmp)
+		qmp_try_connect(q);
+}
+
+static void on_status(struct qmp *qmp, int status, json_t *ret,
+		      const char *err, void *arg)
+{
+	struct qemu_vm *q = arg;
+	const char *st = json_string_value(json_object_get(ret, "status"));
+	char msg[256];
+
+	(void)qmp;
+	if (status < 0 && status != -ECONNRESET) {
+		snprintf(msg, sizeof(msg), "query-status: %s", err);
+		boot_done(q, -EIO, msg);
+	} else if (st && strcmp(st, "running") == 0) {
+		boot_done(q, 0, NULL);
+	} else if (q->booting) {
+		/* prelaunch, or the connection dropped: ask again shortly */
+		uv_timer_start(&q->retry, on_retry, QMP_RETRY_MS, 0);
+	}
+}
+
+static void query_status(struct qemu_vm *q)
+{
+	if (!q->booting)
+		return;
+	if (qmp_execute(q->qmp, "query-status", NULL, on_status, q) < 0)
+		uv_timer_start(&q->retry, on_retry, QMP_RETRY_MS, 0);
+}
+
+/* ------------------------------------------------------------------ QMP */
+
+static void on_qmp_ready(struct qmp *qmp, int status, void *arg)
+{
+	struct qemu_vm *q = arg;
+
+	if (status == 0) {
+		ui_debug("%s: QMP connected", q->vm->row.id);
+		q->connect_attempts = 0;
+		query_status(q);
+		return;
+	}
+	qmp_close(qmp);
+	q->qmp = NULL;
+	if (q->booting || ++q->connect_attempts < ADOPT_CONNECT_ATTEMPTS)
+		uv_timer_start(&q->retry, on_retry, QMP_RETRY_MS, 0);
+	else
+		ui_warn("%s: cannot connect to QMP at %s: %s", q->vm->row.id,
+			q->vm->row.api_socket, uv_strerror(status));
+}
+
+static void on_qmp_event(struct qmp *qmp, const char *name, json_t *data,
+			 void *arg)
+{
+	struct qemu_vm *q = arg;
+	const char *reason = json_string_value(json_object_get(data, "reason"));
+
+	(void)qmp;
+	if (strcmp(name, "SHUTDOWN") == 0) {
+		snprintf(q->shutdown_reason, sizeof(q->shutdown_reason), "%s",
+			 reason ? reason : "unknown");
+		ui_info("%s: QMP SHUTDOWN (%s)", q->vm->row.id, q->shutdown_reason);
+	} else {
+		ui_debug("%s: QMP event %s", q->vm->row.id, name);
+	}
+}
+
+static void on_qmp_closed(struct qmp *qmp, int status, void *arg)
+{
+	struct qemu_vm *q = arg;
+
+	ui_debug("%s: QMP connection closed: %s", q->vm->row.id,
+		 uv_strerror(status));
+	qmp_close(qmp);
+	q->qmp = NULL;
+	/* Usually QEMU is exiting; if it is not, reconnect while booting. */
+	if (q->booting)
+		uv_timer_start(&q->retry, on_retry, QMP_RETRY_MS, 0);
+}
+
+static const struct qmp_callbacks qemu_qmp_cbs = {
+	.ready = on_qmp_ready,
+	.event = on_qmp_event,
+	.closed = on_qmp_closed,
+};
+
+static void qmp_try_connect(struct qemu_vm *q)
+{
+	int rc;
+
+	if (q->exited || q->qmp)
+		return;
+	rc = qmp_connect(q->loop, q->vm->row.api_socket, &qemu_qmp_cbs, q, &q->qmp);
+	if (rc < 0) {
+		q->qmp = NULL;
+		uv_timer_start(&q->retry, on_retry, QMP_RETRY_MS, 0);
+	}
+}
+
+/* ----------------------------------------------------------------- exit */
+
+static void report_exit(struct qemu_vm *q, int64_t status, int sig)
+{
+	struct pw_exit_info x = { .status = status, .signal = sig };
+	struct pw_vm *vm = q->vm;
+
+	if (q->exited || !vm)
+		return;
+	q->exited = true;
+	q->booting = false;
+	uv_timer_stop(&q->retry);
+	uv_timer_stop(&q->deadline);
+	qmp_close(q->qmp);
+	q->qmp = NULL;
+	if (q->shutdown_reason[0])
+		x.guest_shutdown = q->shutdown_reason;
+	ui_info("%s: qemu pid %lld exited (%s %d)", vm->row.id,
+		(long long)vm->row.vmm_pid, sig ? "signal" : "status",
+		sig ? sig : (int)status);
+	pw_vm_exited(vm, &x); /* may release q: touch nothing after this */
+}
+
+static void on_proc_exit(uv_process_t *p, int64_t status, int sig)
+{
+	report_exit(p->data, status, sig);
+}
+
+static void on_pidfd(uv_poll_t *h, int status, int events)
+{
+	struct qemu_vm *q = h->data;
+	siginfo_t si = { 0 };
+	int64_t code = -1;
+	int sig = 0;
+
+	(void)status;
+	(void)events;
+	uv_poll_stop(h);
+	/* Only works if the VMM happens to be our child; else status unknown. */
+	if (waitid((idtype_t)P_PIDFD, (id_t)q->pidfd, &si, WEXITED | WNOHANG) == 0 &&
+	    si.si_pid != 0) {
+		if (si.si_code == CLD_EXITED)
+			code = si.si_status;
+		else
+			sig = si.si_status;
+	}
+	report_exit(q, code, sig);
+}
+
+/* ------------------------------------------------------- driver entries */
+
+static int open_console(const char *path, char *err, size_t errlen)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot open console log %s: %s", path,
+			 strerror(errno));
+		return -errno;
+	}
+	return fd;
+}
+
+static int qemu_spawn(struct pw_vm *vm, char *err, size_t errlen)
+{
+	struct qemu_vm *q = qemu_new(vm);
+	uv_process_options_t opt = { 0 };
+	uv_stdio_container_t stdio[3];
+	struct pw_argv *a = malloc(sizeof(*a));
+	int fd, rc = -ENOMEM;
+
+	snprintf(err, errlen, "out of memory");
+	if (!q || !a)
+		goto free_argv;
+	rc = pw_qemu_argv(vm->w->cfg->qemu_bin, vm->w->accel, &vm->row, a);
+	if (rc < 0) {
+		snprintf(err, errlen, "qemu command line too long");
+		goto free_argv;
+	}
+	if (unlink(vm->row.api_socket) < 0 && errno != ENOENT)
+		ui_warn("%s: cannot remove stale %s: %s", vm->row.id,
+			vm->row.api_socket, strerror(errno));
+	fd = rc = open_console(vm->row.console_log, err, errlen);
+	if (rc < 0)
+		goto free_argv;
+	stdio[0].flags = UV_IGNORE; /* /dev/null */
+	stdio[1].flags = stdio[2].flags = UV_INHERIT_FD;
+	stdio[1].data.fd = stdio[2].data.fd = fd;
+	opt.file = a->argv[0];
+	opt.args = a->argv;
+	opt.flags = UV_PROCESS_DETACHED; /* own session: survives us */
+	opt.stdio = stdio;
+	opt.stdio_count = 3;
+	opt.exit_cb = on_proc_exit;
+	q->proc.data = q;
+	rc = uv_spawn(q->loop, &q->proc, &opt);
+	/* Initialised even when it fails: it must be closed either way. */
+	q->have_proc = true;
+	q->open_handles++;
+	close(fd);
+	if (rc < 0) {
+		q->exited = true;
+		snprintf(err, errlen, "cannot start %s: %s", a->argv[0],
+			 uv_strerror(rc));
+		goto free_argv;
+	}
+	vm->row.vmm_pid = q->proc.pid;
+	ui_info("%s: spawned %s pid %d", vm->row.id, a->argv[0], q->proc.pid);
+free_argv:
+	free(a);
+	return rc < 0 ? rc : 0;
+}
+
+static int qemu_boot(struct pw_vm *vm)
+{
+	struct qemu_vm *q = vm->drv_data;
+
+	if (!q || q->exited)
+		return -ESRCH;
+	q->booting = true;
+	uv_timer_start(&q->deadline, on_boot_deadline, q->boot_timeout_ms, 0);
+	if (qmp_is_ready(q->qmp))
+		query_status(q);
+	else if (!q->qmp)
+		qmp_try_connect(q);
+	/* else: connecting; on_qmp_ready goes on */
+	return 0;
+}
+
+static void on_powerdown(struct qmp *qmp, int status, json_t *ret,
+			 const char *err, void *arg)
+{
+	struct qemu_vm *q = arg;
+
+	(void)qmp;
+	(void)ret;
+	if (status < 0)
+		ui_warn("%s: system_powerdown: %s", q->vm->row.id, err);
+}
+
+static int qemu_stop(struct pw_vm *vm)
+{
+	struct qemu_vm *q = vm->drv_data;
+
+	if (!q || q->exited)
+		return -ESRCH;
+	if (!qmp_is_ready(q->qmp))
+		return -ENOTCONN;
+	return qmp_execute(q->qmp, "system_powerdown", NULL, on_powerdown, q);
+}
+
+static int qemu_kill(struct pw_vm *vm)
+{
+	struct qemu_vm *q = vm->drv_data;
+
+	if (!q || q->exited)
+		return 0;
+	if (q->have_proc)
+		return uv_process_kill(&q->proc, SIGKILL);
+	if (q->pidfd >= 0 && pidfd_send_signal(q->pidfd, SIGKILL, NULL, 0) < 0)
+		return errno == ESRCH ? 0 : -errno;
+	return 0;
+}
+
+static int qemu_adopt(struct pw_vm *vm, char *err, size_t errlen)
+{
+	struct qemu_vm *q = qemu_new(vm);
+	int64_t start = 0;
+	int rc;
+
+	if (!q)
+		return -ENOMEM;
+	if (vm->row.vmm_pid <= 0) {
+		snprintf(err, errlen, "no pid recorded");
+		return -ESRCH;
+	}
+	q->pidfd = pidfd_open((pid_t)vm->row.vmm_pid, 0); /* always O_CLOEXEC */
+	if (q->pidfd < 0) {
+		snprintf(err, errlen, "pidfd_open: %s", strerror(errno));
+		return -ESRCH;
+	}
+	/* The pidfd pins the pid: a start time checked now stays true. */
+	if (pw_proc_start_time(vm->row.vmm_pid, &start) < 0 ||
+	    start != vm->row.vmm_start_time) {
+		snprintf(err, errlen, "process gone or pid reused");
+		return -ESRCH;
+	}
+	rc = uv_poll_init(q->loop, &q->pidfd_poll, q->pidfd);
+	if (rc < 0) {
+		snprintf(err, errlen, "uv_poll_init: %s", uv_strerror(rc));
+		return rc;
+	}
+	q->have_poll = true;
+	q->open_handles++;
+	q->pidfd_poll.data = q;
+	uv_poll_start(&q->pidfd_poll, UV_READABLE, on_pidfd);
+	qmp_try_connect(q);
+	return 0;
+}
+
+const struct ui_vmm_driver pw_drv_qemu = {
+	.name = "qemu",
+	.spawn = qemu_spawn,
+	.boot = qemu_boot,
+	.stop = qemu_stop,
+	.kill = qemu_kill,
+	.adopt = qemu_adopt,
+	.release = qemu_release,
+};

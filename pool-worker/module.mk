@@ -1,0 +1,13 @@
+# pool-worker/ — the VM lifecycle engine: rings, per-VM state machine, VMM
+# drivers (QEMU now), QMP client, KVM probe (see pool-worker/*.c).
+POOL_SRCS := $(wildcard pool-worker/*.c)
+POOL_OBJS := $(POOL_SRCS:%.c=$(BUILD)/obj/%.o)
+
+PROGRAMS += $(BUILD)/bin/pool-worker
+
+$(BUILD)/bin/pool-worker: $(POOL_OBJS) $(LIBSHARED)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $(POOL_OBJS) $(LIBSHARED) $(LDLIBS)
+
+$(eval $(call unit_test,test_qmp,$(BUILD)/obj/pool-worker/qmp.o $(BUILD)/obj/pool-worker/cmdline.o))
+$(eval $(call unit_test,test_kvm_probe,$(BUILD)/obj/pool-worker/accel.o))
