@@ -74,18 +74,20 @@ static json_t *str_or_null(const char *s)
 
 json_t *vm_to_json(const struct ui_vm *vm)
 {
-	return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:I,s:s,s:I,"
-			 "s:s,s:s,s:s,s:o,s:o,s:s}",
-			 "id", vm->id, "name", vm->name, "state", vm->state,
-			 "image", vm->image, "ip", vm->ip, "mac", vm->mac,
-			 "tap", vm->tap,
+	/* Unset values are null, not "": a client tests them with one check. */
+	return json_pack("{s:s,s:o,s:s,s:s,s:o,s:o,s:o,s:I,s:I,s:s,s:o,"
+			 "s:s,s:o,s:o,s:o,s:o,s:s}",
+			 "id", vm->id, "name", str_or_null(vm->name),
+			 "state", vm->state, "image", vm->image,
+			 "ip", str_or_null(vm->ip), "mac", str_or_null(vm->mac),
+			 "tap", str_or_null(vm->tap),
 			 "vcpus", (json_int_t)vm->vcpus,
 			 "mem_mib", (json_int_t)vm->mem_mib,
 			 "driver", vm->driver,
-			 "pid", (json_int_t)vm->vmm_pid,
+			 "pid", vm->vmm_pid > 0 ? json_integer(vm->vmm_pid) : json_null(),
 			 "created_at", vm->created_at,
-			 "started_at", vm->started_at,
-			 "stopped_at", vm->stopped_at,
+			 "started_at", str_or_null(vm->started_at),
+			 "stopped_at", str_or_null(vm->stopped_at),
 			 "exit_status", vm->exit_status == -1 ? json_null() :
 				 json_integer(vm->exit_status),
 			 "error", str_or_null(vm->error),

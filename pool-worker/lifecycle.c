@@ -25,6 +25,7 @@
 
 #include "cmdline.h"
 #include "log.h"
+#include "shm.h"
 #include "worker.h"
 
 static void release(struct pw_vm *vm);
@@ -400,18 +401,29 @@ void pw_vm_exited(struct pw_vm *vm, const struct pw_exit_info *x)
 
 /* ----------------------------------------------------------------- stop */
 
-static void on_stop_timeout(uv_timer_t *t)
+/* How often the power button is pressed again while a guest is stopping: a
+ * press before the guest has loaded its ACPI button driver is lost. */
+#define PW_POWERDOWN_RETRY_MS 1000u
+
+static void on_stop_tick(uv_timer_t *t)
 {
 	struct pw_vm *vm = t->data;
 
-	pw_vm_stop_timer_cancel(vm);
-	ui_warn("%s: no poweroff within %u ms, killing", vm->row.id,
-		vm->w->cfg->stop_timeout_ms);
-	kill_vmm(vm, "stop timeout");
+	if (ui_now_ms() >= vm->stop_deadline_ms) {
+		pw_vm_stop_timer_cancel(vm);
+		ui_warn("%s: no poweroff within %u ms, killing", vm->row.id,
+			vm->w->cfg->stop_timeout_ms);
+		kill_vmm(vm, "stop timeout");
+		return;
+	}
+	if (vm->drv->stop(vm) < 0)
+		ui_debug("%s: powerdown retry not sent", vm->row.id);
 }
 
 static void begin_stop(struct pw_vm *vm, const char *detail)
 {
+	unsigned tick = vm->w->cfg->stop_timeout_ms < PW_POWERDOWN_RETRY_MS ?
+			vm->w->cfg->stop_timeout_ms : PW_POWERDOWN_RETRY_MS;
 	int rc;
 
 	vm->phase = PW_STOPPING;
@@ -423,8 +435,8 @@ static void begin_stop(struct pw_vm *vm, const char *detail)
 		kill_vmm(vm, "powerdown request failed");
 		return;
 	}
-	if (pw_vm_stop_timer_start(vm, vm->w->cfg->stop_timeout_ms,
-				   on_stop_timeout) < 0)
+	vm->stop_deadline_ms = ui_now_ms() + vm->w->cfg->stop_timeout_ms;
+	if (pw_vm_stop_timer_start(vm, tick, on_stop_tick) < 0)
 		kill_vmm(vm, "no stop timer");
 }
 

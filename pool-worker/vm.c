@@ -136,7 +136,7 @@ int pw_vm_stop_timer_start(struct pw_vm *vm, unsigned ms, uv_timer_cb cb)
 		return -ENOMEM;
 	uv_timer_init(&vm->w->loop, vm->stop_timer);
 	vm->stop_timer->data = vm;
-	return uv_timer_start(vm->stop_timer, cb, ms, 0);
+	return uv_timer_start(vm->stop_timer, cb, ms, ms);
 }
 
 int pw_proc_start_time(int64_t pid, int64_t *out)

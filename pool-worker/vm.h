@@ -54,7 +54,8 @@ struct pw_vm {
 	bool adopted;
 	int fail_status;               /* != 0: failing, final state `failed` */
 	char fail_error[512];
-	uv_timer_t *stop_timer;        /* NULL or a running stop timeout */
+	uv_timer_t *stop_timer;        /* NULL or the repeating stop tick */
+	uint64_t stop_deadline_ms;     /* ui_now_ms() after which we SIGKILL */
 	struct pw_waiter *run_waiters;
 	struct pw_waiter *stop_waiters;
 };
@@ -74,6 +75,7 @@ void pw_waiters_reply(struct pw_vm *vm, struct pw_waiter **list, int status,
 		      const char *err);
 
 void pw_vm_stop_timer_cancel(struct pw_vm *vm);
+/* Starts (replacing) the VM's timer: cb every ms until cancelled. */
 int pw_vm_stop_timer_start(struct pw_vm *vm, unsigned ms, uv_timer_cb cb);
 
 /* Field 22 of /proc/PID/stat; -ESRCH when the process is gone or a zombie. */
