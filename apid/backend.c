@@ -104,6 +104,11 @@ void backend_close(struct backend *b)
 	b->polling = false;
 }
 
+uint32_t backend_pool_generation(const struct backend *b)
+{
+	return atomic_load(&b->shm->daemon[UI_D_POOL].generation);
+}
+
 bool backend_pool_ready(const struct backend *b)
 {
 	const struct ui_daemon_status *st = &b->shm->daemon[UI_D_POOL];

@@ -55,6 +55,8 @@ void backend_close(struct backend *b);
 
 /* pool-worker is up and has said it is ready. */
 bool backend_pool_ready(const struct backend *b);
+/* pool-worker's generation (bumped by uigniterd on every spawn). */
+uint32_t backend_pool_generation(const struct backend *b);
 
 /* Stamps m with a new req_id and our gen and sends it on ring 0.
  * -EAGAIN when the ring is full. */

@@ -37,6 +37,37 @@ void apid_server_opts_from_config(struct apid_server_opts *o, const struct ui_co
 	o->max_conns = 1024;
 }
 
+/*
+ * A request waiting on a pool-worker that died (down, or respawned: another
+ * generation) will never get its reply: answer it 503 now instead of
+ * letting it run into the 504 deadline. A retry with the same
+ * Idempotency-Key then returns the VM if the run had been done.
+ */
+static void on_pool_watch(uv_timer_t *t)
+{
+	struct apid_server *s = t->data;
+	uint32_t gen = backend_pool_generation(s->be);
+	bool up = backend_pool_ready(s->be);
+	struct conn *c, *next;
+
+	for (c = s->conns; c; c = next) {
+		struct http_response r = { 0 };
+
+		next = c->next;
+		if (c->req_id == 0 || (up && c->pool_gen == gen))
+			continue;
+		c->req_id = 0; /* a late reply is dropped */
+		api_error(&r, 503, "unavailable",
+			  "pool-worker restarted while handling this request; its "
+			  "outcome is unknown: retry with the same Idempotency-Key");
+		r.retry_after = 1;
+		conn_respond(c, &r);
+		conn_resume(c);
+	}
+}
+
+#define APID_POOL_WATCH_MS 200
+
 void apid_server_init(struct apid_server *s, uv_loop_t *loop, const struct ui_config *cfg,
 		      const struct apid_server_opts *o, struct backend *be)
 {
@@ -45,6 +76,11 @@ void apid_server_init(struct apid_server *s, uv_loop_t *loop, const struct ui_co
 	s->cfg = cfg;
 	s->be = be;
 	s->opt = *o;
+	uv_timer_init(loop, &s->pool_watch);
+	s->pool_watch.data = s;
+	uv_timer_start(&s->pool_watch, on_pool_watch, APID_POOL_WATCH_MS,
+		       APID_POOL_WATCH_MS);
+	uv_unref((uv_handle_t *)&s->pool_watch);
 }
 
 static void unavailable(struct http_response *r, const char *msg)
@@ -73,6 +109,7 @@ static int send_and_wait(struct conn *c, struct ui_msg *m, struct http_response 
 		return rc;
 	}
 	conn_wait(c, m->req_id, m->op, s->opt.run_timeout_ms);
+	c->pool_gen = backend_pool_generation(s->be);
 	return 0;
 }
 
@@ -297,6 +334,8 @@ int apid_server_listen_unix(struct apid_server *s, const char *path)
 void apid_server_close(struct apid_server *s)
 {
 	s->stopping = true;
+	if (!uv_is_closing((uv_handle_t *)&s->pool_watch))
+		uv_close((uv_handle_t *)&s->pool_watch, NULL);
 	if (s->tcp_open && !uv_is_closing((uv_handle_t *)&s->tcp))
 		uv_close((uv_handle_t *)&s->tcp, NULL);
 	if (s->pipe_open && !uv_is_closing((uv_handle_t *)&s->pipe))

@@ -46,6 +46,7 @@ struct apid_server {
 	unsigned n_conns;
 	bool at_limit;               /* limit warning logged; reset on accept */
 	bool stopping;
+	uv_timer_t pool_watch;       /* answers requests orphaned by a pool-worker crash */
 	char readbuf[65536];         /* shared: every read is consumed at once */
 };
 
