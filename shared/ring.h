@@ -38,13 +38,17 @@ enum ui_op {
 	UI_OP_REPLY = 5,       /* any completion: req_id, status, fields, error */
 };
 
+/* A successful RUN reply whose Idempotency-Key named an earlier run: the
+ * reply's vm_id is that run's VM, nothing new was made (HTTP 200, not 201). */
+#define UI_REPLY_REPLAYED 1
+
 /* One message; the same struct serves requests and completions. */
 struct ui_msg {
 	uint64_t req_id;       /* chosen by the requester, echoed in the reply */
 	uint32_t gen;          /* requester's generation (see ui_daemon_status) */
 	uint16_t op;           /* enum ui_op */
 	uint16_t req_op;       /* in a reply: the op it answers */
-	int32_t status;        /* reply: 0 ok, else negative errno */
+	int32_t status;        /* reply: 0 ok, UI_REPLY_REPLAYED, or negative errno */
 	uint32_t vcpus;        /* RUN: 0 = image default */
 	uint32_t mem_mib;      /* RUN: 0 = image default */
 	char vm_id[48];
