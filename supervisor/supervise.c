@@ -136,6 +136,8 @@ static void describe_status(int status, char *buf, size_t len)
 		snprintf(buf, len, "status 0x%x", status);
 }
 
+static void stop_next(struct ui_supervisor *sv);
+
 static void child_exited(struct ui_supervisor *sv, struct ui_child *c, int status)
 {
 	struct ui_daemon_status *st = &sv->shm->daemon[c->which];
@@ -148,8 +150,9 @@ static void child_exited(struct ui_supervisor *sv, struct ui_child *c, int statu
 	atomic_store(&st->ready, 0);
 	atomic_store(&st->pid, 0);
 	c->pid = 0;
-	if (c->state == UI_CHILD_STOPPING) {
+	if (sv->stopping) {
 		child_set_state(c, UI_CHILD_DONE, why);
+		stop_next(sv);
 		return;
 	}
 	if (WIFEXITED(status) && WEXITSTATUS(status) == UI_EXIT_PERMANENT) {
@@ -265,6 +268,18 @@ void ui_supervisor_start(struct ui_supervisor *sv)
 	uv_timer_start(&sv->watchdog, on_watchdog, 1000, 1000);
 }
 
+/* Daemons stop in this order: no new requests (apid), then the VMs'
+ * engine (pool-worker, which may still need netd to release leases when
+ * shutdown_policy is stop), then netd. */
+static const enum ui_daemon stop_order[UI_D_COUNT] = { UI_D_APID, UI_D_POOL, UI_D_NETD };
+
+static unsigned stop_timeout_ms(const struct ui_supervisor *sv, enum ui_daemon d)
+{
+	if (d == UI_D_POOL && sv->cfg->shutdown_policy == UI_SHUTDOWN_STOP)
+		return sv->cfg->stop_timeout_ms + UI_STOP_TIMEOUT_MS;
+	return UI_STOP_TIMEOUT_MS;
+}
+
 static void on_stop_timeout(uv_timer_t *t)
 {
 	struct ui_supervisor *sv = t->data;
@@ -273,30 +288,44 @@ static void on_stop_timeout(uv_timer_t *t)
 		struct ui_child *c = &sv->child[i];
 
 		if (c->state == UI_CHILD_STOPPING && c->pid > 0) {
-			ui_warn("%s (pid %d) did not stop in %d ms, killing it",
-				ui_daemon_name(c->which), (int)c->pid,
-				UI_STOP_TIMEOUT_MS);
+			ui_warn("%s (pid %d) did not stop in time, killing it",
+				ui_daemon_name(c->which), (int)c->pid);
 			kill(c->pid, SIGKILL);
 		}
 	}
 }
 
+/* SIGTERM the next child in stop_order that still runs; one at a time. */
+static void stop_next(struct ui_supervisor *sv)
+{
+	for (int i = 0; i < UI_D_COUNT; i++) {
+		struct ui_child *c = &sv->child[stop_order[i]];
+
+		if (c->state == UI_CHILD_STOPPING)
+			return; /* wait for its exit */
+		if (c->state == UI_CHILD_DONE)
+			continue;
+		uv_timer_stop(&c->restart_timer);
+		if (c->pid <= 0) {
+			child_set_state(c, UI_CHILD_DONE, "not running");
+			continue;
+		}
+		child_set_state(c, UI_CHILD_STOPPING, "SIGTERM");
+		kill(c->pid, SIGTERM);
+		uv_timer_start(&sv->stop_timer, on_stop_timeout,
+			       stop_timeout_ms(sv, c->which), 0);
+		return;
+	}
+	uv_timer_stop(&sv->stop_timer);
+}
+
 void ui_supervisor_stop(struct ui_supervisor *sv)
 {
+	if (sv->stopping)
+		return;
 	sv->stopping = true;
 	uv_timer_stop(&sv->watchdog);
-	for (int i = 0; i < UI_D_COUNT; i++) {
-		struct ui_child *c = &sv->child[i];
-
-		uv_timer_stop(&c->restart_timer);
-		if (c->pid > 0 && c->state != UI_CHILD_STOPPING) {
-			child_set_state(c, UI_CHILD_STOPPING, "SIGTERM");
-			kill(c->pid, SIGTERM);
-		} else if (c->pid <= 0) {
-			c->state = UI_CHILD_DONE;
-		}
-	}
-	uv_timer_start(&sv->stop_timer, on_stop_timeout, UI_STOP_TIMEOUT_MS, 0);
+	stop_next(sv);
 }
 
 bool ui_supervisor_finished(const struct ui_supervisor *sv)

@@ -8,6 +8,11 @@
  *     └──timer──── BACKOFF ◄────────────────────────────┘
  *   any ──SIGTERM to manager──► STOPPING ──exit──► DONE
  *
+ * Stop (SIGTERM/SIGINT to uigniterd, or a permanent failure): one child at
+ * a time, apid → pool-worker → netd, each SIGTERMed and SIGKILLed if it has
+ * not exited in 5 s (pool-worker: stop_timeout_ms + 5 s with
+ * shutdown_policy stop, as it stops the VMs first and needs netd for that).
+ *
  * Restart policy: the first restart after a quiet period is immediate, then
  * 100 ms doubling up to 5 s; a child that exits with UI_EXIT_PERMANENT (bad
  * configuration: restarting cannot help) stops the manager. Every
