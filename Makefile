@@ -43,6 +43,7 @@ include supervisor/module.mk
 include netd/module.mk
 include pool-worker/module.mk
 include apid/module.mk
+include tools/uictl/module.mk
 
 programs: $(PROGRAMS)
 
@@ -74,7 +75,7 @@ asan: deps
 
 install: programs
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/libexec/uigniter
-	install -m 0755 $(BUILD)/bin/uigniterd $(DESTDIR)$(PREFIX)/bin/
+	install -m 0755 $(BUILD)/bin/uigniterd $(BUILD)/bin/uictl $(DESTDIR)$(PREFIX)/bin/
 	install -m 0755 $(BUILD)/bin/netd $(BUILD)/bin/pool-worker $(BUILD)/bin/apid \
 		$(DESTDIR)$(PREFIX)/libexec/uigniter/
 

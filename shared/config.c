@@ -3,535 +3,51 @@
  * defaults with libyaml's document API.
  *
  * Shape: the file is read whole (at most 1 MiB), parsed into a yaml_document,
- * then walked against a fixed schema of section tables (struct section): each
- * field names its key, a parse function, an offset into the target struct and
- * its limits. Node marks give every message its "file:line:col" (libyaml
- * counts from 0; we print from 1); a bad value points at the value, an
- * unknown or duplicate key at the key. libyaml codes never leave this file:
- * every failure is -EINVAL (bad file), -ENOMEM, or the errno of the read.
+ * then walked against a fixed schema of section tables (struct cfg_section,
+ * below): each field names its key, a parse function, an offset into the
+ * target struct and its limits. This file owns the schema, the walk over
+ * mappings (an unknown, duplicate or non-scalar key is reported at the key),
+ * the cross-field rules, reading the file and the public API. The field
+ * parsers and checks, path resolution and the "file:line:col: message"
+ * format live in config_fields.c; config_int.h is the contract between the
+ * two. libyaml codes never leave these files: every failure is -EINVAL (bad
+ * file), -ENOMEM, or the errno of the read.
  *
  * Cross-field rules run after the walk, in finish(): the gateway defaults to
  * subnet+1 and must lie inside the subnet; pool.warm_image must name an
  * image; api_unix follows run_dir unless api.listen was given.
  *
- * Paths: a relative path in the file resolves against the directory of the
- * file (that directory canonicalised with realpath, the rest cleaned
- * lexically of "." and ".."). Program names without a '/' (vmm.qemu) are kept
- * as they are, for a PATH lookup at exec time. Nothing here checks that a
- * kernel or binary exists: the daemons do that when they use it.
+ * Paths: locate() fills ld->dir, the realpath of the file's directory, which
+ * the path fields resolve against (config_fields.c).
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
-#include <yaml.h>
 
-#include "config.h"
+#include "config_int.h"
 
 #define CONFIG_MAX_BYTES (1u << 20)
-#define UNIX_PATH_MAX_LEN (sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
 #define DEFAULT_BOOT_ARGS "console=ttyS0 reboot=k panic=-1"
 
-_Static_assert(sizeof(enum ui_log_level) == sizeof(int), "enum size");
-_Static_assert(sizeof(enum ui_driver) == sizeof(int), "enum size");
-
-/* One load in progress; lives on ui_config_load's stack. */
-struct loader {
-	const char *file;              /* as the caller named it, for messages */
-	char dir[PATH_MAX];            /* canonical directory of the file */
-	yaml_document_t doc;
-	struct ui_config *cfg;
-	char *err;
-	size_t errlen;
-	bool listen_set;               /* api.listen given: no api_unix default */
-	bool gateway_set;
-	const yaml_node_t *run_dir_node;
-	const yaml_node_t *gateway_node;
-	const yaml_node_t *warm_node;
-};
-
-struct field;
-typedef int (*parse_fn)(struct loader *ld, const char *where,
-			const yaml_node_t *val, void *base, const struct field *f);
-typedef int (*check_fn)(struct loader *ld, const char *where,
-			const yaml_node_t *val, const char *s);
-
-struct section {
-	const struct field *fields;    /* terminated by a NULL key */
-};
-
-struct field {
-	const char *key;
-	parse_fn parse;
-	size_t off;                    /* into the target struct */
-	size_t size;                   /* string buffer size or integer width */
-	unsigned long long min, max;   /* integer range; min = 1: non-empty string */
-	const char *const *names;      /* enum values, NULL-terminated */
-	const struct section *sub;     /* nested mapping */
-	check_fn check;                /* extra validation of a string */
-};
-
-/* ---- messages --------------------------------------------------------- */
-
-static int fail_at(struct loader *ld, const yaml_node_t *node, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail_at(struct loader *ld, const yaml_node_t *node, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	n = snprintf(ld->err, ld->errlen, "%s:%zu:%zu: ", ld->file,
-		     node->start_mark.line + 1, node->start_mark.column + 1);
-	if (n >= 0 && (size_t)n < ld->errlen) {
-		va_start(ap, fmt);
-		vsnprintf(ld->err + n, ld->errlen - (size_t)n, fmt, ap);
-		va_end(ap);
-	}
-	return -EINVAL;
-}
-
-static const char *kind_name(const yaml_node_t *n)
-{
-	switch (n->type) {
-	case YAML_SCALAR_NODE: return "a scalar";
-	case YAML_SEQUENCE_NODE: return "a list";
-	case YAML_MAPPING_NODE: return "a mapping";
-	default: return "nothing";
-	}
-}
-
-static const char *scalar(const yaml_node_t *n)
-{
-	return (const char *)n->data.scalar.value;
-}
-
-/* A plain empty, "~" or "null" scalar: `key:` with nothing after it. */
-static bool is_null(const yaml_node_t *n)
-{
-	const char *s;
-
-	if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
-		return false;
-	s = scalar(n);
-	return !*s || !strcmp(s, "~") || !strcmp(s, "null") || !strcmp(s, "Null") ||
-	       !strcmp(s, "NULL");
-}
-
-static int expect_scalar(struct loader *ld, const char *where, const yaml_node_t *n)
-{
-	if (n->type != YAML_SCALAR_NODE)
-		return fail_at(ld, n, "%s: expected a scalar, found %s", where, kind_name(n));
-	if (strlen(scalar(n)) != n->data.scalar.length)
-		return fail_at(ld, n, "%s: contains a NUL character", where);
-	return 0;
-}
-
-static int expect_type(struct loader *ld, const char *where, const yaml_node_t *n,
-		       yaml_node_type_t type)
-{
-	if (n->type == type)
-		return 0;
-	return fail_at(ld, n, "%s: expected %s, found %s", where,
-		       type == YAML_MAPPING_NODE ? "a mapping" : "a list", kind_name(n));
-}
-
-/* "network" + "bridge" → "network.bridge"; top level has no prefix. */
-static void child_where(char *buf, size_t len, const char *where, const char *key)
-{
-	snprintf(buf, len, "%s%s%s", where, *where ? "." : "", key);
-}
-
-static const char *in_where(const char *where, char *buf, size_t len)
-{
-	if (!*where)
-		return "at top level";
-	snprintf(buf, len, "in %s", where);
-	return buf;
-}
-
-/* ---- paths ------------------------------------------------------------ */
-
-/* Lexically removes "", "." and ".." components of an absolute path. */
-static void clean_path(char *p)
-{
-	char *out = p + 1, *in = p + 1;
-
-	while (*in) {
-		char *end = strchrnul(in, '/');
-		size_t n = (size_t)(end - in);
-		bool last = !*end;
-
-		if (n == 0 || (n == 1 && in[0] == '.')) {
-			/* skip */
-		} else if (n == 2 && in[0] == '.' && in[1] == '.') {
-			if (out > p + 1) {
-				out--;
-				while (out > p + 1 && out[-1] != '/')
-					out--;
-			}
-		} else {
-			memmove(out, in, n);
-			out += n;
-			*out++ = '/';
-		}
-		if (last)
-			break;
-		in = end + 1;
-	}
-	if (out > p + 1)
-		out--;
-	*out = '\0';
-}
-
-/* Resolves s against the config directory into buf; -ENAMETOOLONG. */
-static int resolve_path(const struct loader *ld, const char *s, char *buf, size_t len)
-{
-	int n;
-
-	if (s[0] == '/')
-		n = snprintf(buf, len, "%s", s);
-	else
-		n = snprintf(buf, len, "%s/%s", ld->dir, s);
-	if (n < 0 || (size_t)n >= len)
-		return -ENAMETOOLONG;
-	clean_path(buf);
-	return 0;
-}
-
-/* ---- field parsers ---------------------------------------------------- */
-
-static int parse_str(struct loader *ld, const char *where, const yaml_node_t *val,
-		     void *base, const struct field *f)
-{
-	char *dst = (char *)base + f->off;
-	const char *s;
-	size_t len;
-	int r;
-
-	if ((r = expect_scalar(ld, where, val)) < 0)
-		return r;
-	s = is_null(val) ? "" : scalar(val);
-	len = strlen(s);
-	if (len < f->min)
-		return fail_at(ld, val, "%s: must not be empty", where);
-	if (len >= f->size)
-		return fail_at(ld, val, "%s: too long (%zu bytes, at most %zu)", where, len,
-			       f->size - 1);
-	if (f->check && (r = f->check(ld, where, val, s)) < 0)
-		return r;
-	memcpy(dst, s, len + 1);
-	return 0;
-}
-
-static int store_path(struct loader *ld, const char *where, const yaml_node_t *val,
-		      char *dst, size_t size, const char *s)
-{
-	char buf[PATH_MAX];
-
-	if (!*s) {
-		*dst = '\0';
-		return 0;
-	}
-	if (resolve_path(ld, s, buf, sizeof(buf)) < 0 || strlen(buf) >= size)
-		return fail_at(ld, val, "%s: path too long (at most %zu bytes once resolved)",
-			       where, size - 1);
-	memcpy(dst, buf, strlen(buf) + 1);
-	return 0;
-}
-
-/* A path; relative resolves against the config file's directory. */
-static int parse_path(struct loader *ld, const char *where, const yaml_node_t *val,
-		      void *base, const struct field *f)
-{
-	const char *s;
-	int r;
-
-	if ((r = expect_scalar(ld, where, val)) < 0)
-		return r;
-	s = is_null(val) ? "" : scalar(val);
-	if (strlen(s) < f->min)
-		return fail_at(ld, val, "%s: must not be empty", where);
-	return store_path(ld, where, val, (char *)base + f->off, f->size, s);
-}
-
-/* A program: a bare name is looked up in PATH at exec; else a path. */
-static int parse_prog(struct loader *ld, const char *where, const yaml_node_t *val,
-		      void *base, const struct field *f)
-{
-	int r;
-
-	if ((r = expect_scalar(ld, where, val)) < 0)
-		return r;
-	if (strchr(scalar(val), '/'))
-		return parse_path(ld, where, val, base, f);
-	return parse_str(ld, where, val, base, f);
-}
-
-static int parse_uint(struct loader *ld, const char *where, const yaml_node_t *val,
-		      void *base, const struct field *f)
-{
-	char *dst = (char *)base + f->off, *end;
-	unsigned long long v;
-	const char *s;
-	int r;
-
-	if ((r = expect_scalar(ld, where, val)) < 0)
-		return r;
-	s = scalar(val);
-	if (!*s || strspn(s, "0123456789") != strlen(s))
-		return fail_at(ld, val, "%s: \"%s\" is not a number (expected an integer in %llu..%llu)",
-			       where, s, f->min, f->max);
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno == ERANGE || v < f->min || v > f->max)
-		return fail_at(ld, val, "%s: %s is out of range (expected an integer in %llu..%llu)",
-			       where, s, f->min, f->max);
-	if (f->size == sizeof(size_t))
-		*(size_t *)(void *)dst = (size_t)v;
-	else
-		*(unsigned *)(void *)dst = (unsigned)v;
-	return 0;
-}
-
-static int parse_enum(struct loader *ld, const char *where, const yaml_node_t *val,
-		      void *base, const struct field *f)
-{
-	char allowed[256] = "";
-	size_t n = 0;
-	int r;
-
-	if ((r = expect_scalar(ld, where, val)) < 0)
-		return r;
-	for (int i = 0; f->names[i]; i++) {
-		if (!strcmp(scalar(val), f->names[i])) {
-			*(int *)(void *)((char *)base + f->off) = i;
-			return 0;
-		}
-		n += (size_t)snprintf(allowed + n, sizeof(allowed) - n, "%s%s",
-				      i ? ", " : "", f->names[i]);
-	}
-	return fail_at(ld, val, "%s: \"%s\" is not one of: %s", where, scalar(val), allowed);
-}
-
-static int parse_mapping(struct loader *ld, const char *where, const yaml_node_t *node,
-			 const struct section *sec, void *base);
-
-static int parse_section(struct loader *ld, const char *where, const yaml_node_t *val,
-			 void *base, const struct field *f)
-{
-	return parse_mapping(ld, where, val, f->sub, base);
-}
-
-/* ---- string checks ---------------------------------------------------- */
-
-static int check_ifname(struct loader *ld, const char *where, const yaml_node_t *val,
-			const char *s)
-{
-	if (!strcmp(s, ".") || !strcmp(s, "..") || strpbrk(s, "/: \t\n\r\f\v"))
-		return fail_at(ld, val, "%s: \"%s\" is not a valid interface name", where, s);
-	return 0;
-}
-
-static int check_tap_prefix(struct loader *ld, const char *where, const yaml_node_t *val,
-			    const char *s)
-{
-	if (strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(s))
-		return fail_at(ld, val, "%s: \"%s\" may only use a-z, 0-9 and '-'", where, s);
-	return 0;
-}
-
-static bool valid_image_name(const char *s)
-{
-	size_t n = strlen(s);
-
-	return n >= 1 && n <= 63 &&
-	       strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") == n;
-}
-
-static int check_image_name(struct loader *ld, const char *where, const yaml_node_t *val,
-			    const char *s)
-{
-	if (*s && !valid_image_name(s))
-		return fail_at(ld, val, "%s: \"%s\" is not a valid image name", where, s);
-	return 0;
-}
-
-/* ---- special fields --------------------------------------------------- */
-
-static int parse_run_dir(struct loader *ld, const char *where, const yaml_node_t *val,
-			 void *base, const struct field *f)
-{
-	ld->run_dir_node = val;
-	return parse_path(ld, where, val, base, f);
-}
-
-static int parse_warm_image(struct loader *ld, const char *where, const yaml_node_t *val,
-			    void *base, const struct field *f)
-{
-	ld->warm_node = val;
-	return parse_str(ld, where, val, base, f);
-}
-
-/* "a.b.c.d:port" with a dotted-quad IPv4 host and port 1..65535. */
-static bool valid_tcp_addr(const char *s)
-{
-	const char *colon = strrchr(s, ':');
-	char host[INET_ADDRSTRLEN];
-	struct in_addr a;
-	unsigned long port;
-	size_t hlen;
-
-	if (!colon || (hlen = (size_t)(colon - s)) >= sizeof(host))
-		return false;
-	memcpy(host, s, hlen);
-	host[hlen] = '\0';
-	if (inet_pton(AF_INET, host, &a) != 1)
-		return false;
-	if (!colon[1] || strlen(colon + 1) > 5 || strspn(colon + 1, "0123456789") != strlen(colon + 1))
-		return false;
-	port = strtoul(colon + 1, NULL, 10);
-	return port >= 1 && port <= 65535;
-}
-
-static int listen_unix(struct loader *ld, const char *where, const yaml_node_t *item,
-		       const char *path)
-{
-	struct ui_config *cfg = ld->cfg;
-	int r;
-
-	if (cfg->api_unix[0])
-		return fail_at(ld, item, "%s: only one unix: address is allowed", where);
-	if (!*path)
-		return fail_at(ld, item, "%s: \"unix:\" needs a socket path", where);
-	if ((r = store_path(ld, where, item, cfg->api_unix, sizeof(cfg->api_unix), path)) < 0)
-		return r;
-	if (strlen(cfg->api_unix) > UNIX_PATH_MAX_LEN)
-		return fail_at(ld, item, "%s: socket path too long (%zu bytes, at most %zu)",
-			       where, strlen(cfg->api_unix), UNIX_PATH_MAX_LEN);
-	return 0;
-}
-
-static int listen_tcp(struct loader *ld, const char *where, const yaml_node_t *item,
-		      const char *s)
-{
-	struct ui_config *cfg = ld->cfg;
-
-	if (!valid_tcp_addr(s))
-		return fail_at(ld, item,
-			       "%s: \"%s\" is neither IPv4 host:port (like 127.0.0.1:6666) nor unix:PATH",
-			       where, s);
-	if (cfg->api_tcp[0])
-		return fail_at(ld, item, "%s: only one TCP address is allowed", where);
-	snprintf(cfg->api_tcp, sizeof(cfg->api_tcp), "%s", s);
-	return 0;
-}
-
-/* api.listen: a list of "host:port" and at most one "unix:PATH"; [] = none. */
-static int parse_listen(struct loader *ld, const char *where, const yaml_node_t *val,
-			void *base, const struct field *f)
-{
-	char item_where[128];
-	int r, i = 0;
-
-	(void)base, (void)f;
-	ld->listen_set = true;
-	ld->cfg->api_tcp[0] = '\0';
-	ld->cfg->api_unix[0] = '\0';
-	if (is_null(val))
-		return 0;
-	if ((r = expect_type(ld, where, val, YAML_SEQUENCE_NODE)) < 0)
-		return r;
-	for (yaml_node_item_t *it = val->data.sequence.items.start;
-	     it < val->data.sequence.items.top; it++, i++) {
-		const yaml_node_t *item = yaml_document_get_node(&ld->doc, *it);
-		const char *s;
-
-		snprintf(item_where, sizeof(item_where), "%s[%d]", where, i);
-		if ((r = expect_scalar(ld, item_where, item)) < 0)
-			return r;
-		s = scalar(item);
-		r = !strncmp(s, "unix:", 5) ? listen_unix(ld, item_where, item, s + 5)
-					    : listen_tcp(ld, item_where, item, s);
-		if (r < 0)
-			return r;
-	}
-	return 0;
-}
-
-static int parse_subnet(struct loader *ld, const char *where, const yaml_node_t *val,
-			void *base, const struct field *f)
-{
-	char addr[INET_ADDRSTRLEN + 8], net[INET_ADDRSTRLEN];
-	struct in_addr a;
-	unsigned long plen;
-	uint32_t ip, mask;
-	char *slash;
-	int r;
-
-	(void)base, (void)f;
-	if ((r = expect_scalar(ld, where, val)) < 0)
-		return r;
-	snprintf(addr, sizeof(addr), "%s", scalar(val));
-	slash = strchr(addr, '/');
-	if (strlen(scalar(val)) >= sizeof(addr) || !slash || !slash[1] ||
-	    strspn(slash + 1, "0123456789") != strlen(slash + 1) || strlen(slash + 1) > 2)
-		goto bad;
-	*slash = '\0';
-	if (inet_pton(AF_INET, addr, &a) != 1)
-		goto bad;
-	plen = strtoul(slash + 1, NULL, 10);
-	if (plen < 16 || plen > 30)
-		return fail_at(ld, val, "%s: prefix length /%lu is out of range (16..30)", where, plen);
-	ip = ntohl(a.s_addr);
-	mask = ~0u << (32 - plen);
-	if (ip & ~mask) {
-		a.s_addr = htonl(ip & mask);
-		inet_ntop(AF_INET, &a, net, sizeof(net));
-		return fail_at(ld, val, "%s: %s has host bits set (did you mean %s/%lu?)", where,
-			       scalar(val), net, plen);
-	}
-	ld->cfg->subnet = ip;
-	ld->cfg->prefix_len = (unsigned)plen;
-	return 0;
-bad:
-	return fail_at(ld, val, "%s: \"%s\" is not an IPv4 subnet like 172.31.0.0/24", where,
-		       scalar(val));
-}
-
-/* Parsed here, checked against the subnet in finish(). */
-static int parse_gateway(struct loader *ld, const char *where, const yaml_node_t *val,
-			 void *base, const struct field *f)
-{
-	struct in_addr a;
-	int r;
-
-	(void)base, (void)f;
-	if ((r = expect_scalar(ld, where, val)) < 0)
-		return r;
-	if (inet_pton(AF_INET, scalar(val), &a) != 1)
-		return fail_at(ld, val, "%s: \"%s\" is not an IPv4 address", where, scalar(val));
-	ld->cfg->gateway = ntohl(a.s_addr);
-	ld->gateway_set = true;
-	ld->gateway_node = val;
-	return 0;
-}
+/* The two parsers the tables name that belong to the walk (below). */
+static int parse_section(struct cfg_loader *ld, const char *where, const yaml_node_t *val,
+			 void *base, const struct cfg_field *f);
+static int parse_images(struct cfg_loader *ld, const char *where, const yaml_node_t *val,
+			void *base, const struct cfg_field *f);
 
 /* ---- schema ----------------------------------------------------------- */
 
 #define OFF(m) offsetof(struct ui_config, m)
 #define SZ(m) sizeof(((struct ui_config *)0)->m)
-#define STR(k, m, minlen, chk) { k, parse_str, OFF(m), SZ(m), minlen, 0, NULL, NULL, chk }
+#define STR(k, m, minlen, chk) { k, cfg_parse_str, OFF(m), SZ(m), minlen, 0, NULL, NULL, chk }
 #define PATHF(k, m, fn) { k, fn, OFF(m), SZ(m), 1, 0, NULL, NULL, NULL }
-#define UINTF(k, m, lo, hi) { k, parse_uint, OFF(m), SZ(m), lo, hi, NULL, NULL, NULL }
-#define ENUMF(k, m, names) { k, parse_enum, OFF(m), SZ(m), 0, 0, names, NULL, NULL }
+#define UINTF(k, m, lo, hi) { k, cfg_parse_uint, OFF(m), SZ(m), lo, hi, NULL, NULL, NULL }
+#define ENUMF(k, m, names) { k, cfg_parse_enum, OFF(m), SZ(m), 0, 0, names, NULL, NULL }
 #define SPECIAL(k, fn) { k, fn, 0, 0, 0, 0, NULL, NULL, NULL }
 #define SECTION(k, sec) { k, parse_section, 0, 0, 0, 0, NULL, &sec, NULL }
 #define END { NULL, NULL, 0, 0, 0, 0, NULL, NULL, NULL }
@@ -542,40 +58,37 @@ static const char *const drivers[] = { "auto", "firecracker", "qemu", NULL };
 static const char *const accels[] = { "auto", "kvm", "tcg", NULL };
 static const char *const guest_ips[] = { "linux", "osv", "none", NULL };
 
-static int parse_images(struct loader *ld, const char *where, const yaml_node_t *val,
-			void *base, const struct field *f);
-
-static const struct section api_section = { (const struct field[]){
-	SPECIAL("listen", parse_listen),
+static const struct cfg_section api_section = { (const struct cfg_field[]){
+	SPECIAL("listen", cfg_parse_listen),
 	END,
 } };
 
-static const struct section network_section = { (const struct field[]){
-	STR("bridge", bridge, 1, check_ifname),
-	SPECIAL("subnet", parse_subnet),
-	SPECIAL("gateway", parse_gateway),
-	STR("tap_prefix", tap_prefix, 1, check_tap_prefix),
+static const struct cfg_section network_section = { (const struct cfg_field[]){
+	STR("bridge", bridge, 1, cfg_check_ifname),
+	SPECIAL("subnet", cfg_parse_subnet),
+	SPECIAL("gateway", cfg_parse_gateway),
+	STR("tap_prefix", tap_prefix, 1, cfg_check_tap_prefix),
 	END,
 } };
 
-static const struct section vmm_section = { (const struct field[]){
+static const struct cfg_section vmm_section = { (const struct cfg_field[]){
 	ENUMF("driver", driver, drivers),
-	PATHF("qemu", qemu_bin, parse_prog),
-	PATHF("firecracker", firecracker_bin, parse_prog),
+	PATHF("qemu", qemu_bin, cfg_parse_prog),
+	PATHF("firecracker", firecracker_bin, cfg_parse_prog),
 	ENUMF("accel", accel, accels),
 	UINTF("stop_timeout_ms", stop_timeout_ms, 100, 3600000),
 	UINTF("boot_timeout_ms", boot_timeout_ms, 100, 3600000),
 	END,
 } };
 
-static const struct section pool_section = { (const struct field[]){
+static const struct cfg_section pool_section = { (const struct cfg_field[]){
 	UINTF("size", pool_size, 0, 256),
-	{ "warm_image", parse_warm_image, OFF(warm_image), SZ(warm_image), 0, 0, NULL, NULL,
-	  check_image_name },
+	{ "warm_image", cfg_parse_warm_image, OFF(warm_image), SZ(warm_image), 0, 0, NULL, NULL,
+	  cfg_check_image_name },
 	END,
 } };
 
-static const struct section limits_section = { (const struct field[]){
+static const struct cfg_section limits_section = { (const struct cfg_field[]){
 	UINTF("max_vms", max_vms, 1, 4096),
 	UINTF("max_body_bytes", max_body_bytes, 1024, 16777216),
 	UINTF("max_header_bytes", max_header_bytes, 1024, 1048576),
@@ -584,9 +97,9 @@ static const struct section limits_section = { (const struct field[]){
 	END,
 } };
 
-static const struct section top_section = { (const struct field[]){
-	PATHF("state_dir", state_dir, parse_path),
-	PATHF("run_dir", run_dir, parse_run_dir),
+static const struct cfg_section top_section = { (const struct cfg_field[]){
+	PATHF("state_dir", state_dir, cfg_parse_path),
+	PATHF("run_dir", run_dir, cfg_parse_run_dir),
 	ENUMF("log_level", log_level, log_levels),
 	ENUMF("shutdown_policy", shutdown_policy, shutdown_policies),
 	SECTION("api", api_section),
@@ -603,10 +116,10 @@ static const struct section top_section = { (const struct field[]){
 #define OFF(m) offsetof(struct ui_image, m)
 #define SZ(m) sizeof(((struct ui_image *)0)->m)
 
-static const struct section image_section = { (const struct field[]){
-	PATHF("kernel", kernel, parse_path),
-	{ "initrd", parse_path, OFF(initrd), SZ(initrd), 0, 0, NULL, NULL, NULL },
-	{ "rootfs", parse_path, OFF(rootfs), SZ(rootfs), 0, 0, NULL, NULL, NULL },
+static const struct cfg_section image_section = { (const struct cfg_field[]){
+	PATHF("kernel", kernel, cfg_parse_path),
+	{ "initrd", cfg_parse_path, OFF(initrd), SZ(initrd), 0, 0, NULL, NULL, NULL },
+	{ "rootfs", cfg_parse_path, OFF(rootfs), SZ(rootfs), 0, 0, NULL, NULL, NULL },
 	STR("boot_args", boot_args, 0, NULL),
 	UINTF("vcpus", vcpus, 1, 32),
 	UINTF("mem_mib", mem_mib, 16, 65536),
@@ -617,29 +130,29 @@ static const struct section image_section = { (const struct field[]){
 
 /* ---- the walk --------------------------------------------------------- */
 
-static const struct field *find_field(const struct section *sec, const char *key)
+static const struct cfg_field *find_field(const struct cfg_section *sec, const char *key)
 {
-	for (const struct field *f = sec->fields; f->key; f++)
+	for (const struct cfg_field *f = sec->fields; f->key; f++)
 		if (!strcmp(f->key, key))
 			return f;
 	return NULL;
 }
 
-static int unknown_key(struct loader *ld, const char *where, const yaml_node_t *key,
-		       const struct section *sec)
+static int unknown_key(struct cfg_loader *ld, const char *where, const yaml_node_t *key,
+		       const struct cfg_section *sec)
 {
 	char keys[512] = "", in[160];
 	size_t n = 0;
 
-	for (const struct field *f = sec->fields; f->key && n < sizeof(keys); f++)
+	for (const struct cfg_field *f = sec->fields; f->key && n < sizeof(keys); f++)
 		n += (size_t)snprintf(keys + n, sizeof(keys) - n, "%s%s",
 				      f == sec->fields ? "" : ", ", f->key);
-	return fail_at(ld, key, "unknown key \"%s\" %s (expected one of: %s)", scalar(key),
-		       in_where(where, in, sizeof(in)), keys);
+	return cfg_fail_at(ld, key, "unknown key \"%s\" %s (expected one of: %s)", cfg_scalar(key),
+			   cfg_in_where(where, in, sizeof(in)), keys);
 }
 
 /* The earlier key node of mapping with the same text as pair p, or NULL. */
-static const yaml_node_t *earlier_key(struct loader *ld, const yaml_node_t *map,
+static const yaml_node_t *earlier_key(struct cfg_loader *ld, const yaml_node_t *map,
 				      const yaml_node_pair_t *p)
 {
 	const yaml_node_t *key = yaml_document_get_node(&ld->doc, p->key);
@@ -647,14 +160,14 @@ static const yaml_node_t *earlier_key(struct loader *ld, const yaml_node_t *map,
 	for (yaml_node_pair_t *q = map->data.mapping.pairs.start; q < p; q++) {
 		const yaml_node_t *k = yaml_document_get_node(&ld->doc, q->key);
 
-		if (k->type == YAML_SCALAR_NODE && !strcmp(scalar(k), scalar(key)))
+		if (k->type == YAML_SCALAR_NODE && !strcmp(cfg_scalar(k), cfg_scalar(key)))
 			return k;
 	}
 	return NULL;
 }
 
 /* Checks that a mapping key is a plain scalar, unique in its mapping. */
-static int check_key(struct loader *ld, const char *where, const yaml_node_t *map,
+static int check_key(struct cfg_loader *ld, const char *where, const yaml_node_t *map,
 		     const yaml_node_pair_t *p, const char *dup_what)
 {
 	const yaml_node_t *key = yaml_document_get_node(&ld->doc, p->key);
@@ -663,45 +176,51 @@ static int check_key(struct loader *ld, const char *where, const yaml_node_t *ma
 	int r;
 
 	if (key->type != YAML_SCALAR_NODE)
-		return fail_at(ld, key, "%s: expected a scalar key, found %s",
-			       *where ? where : "top level", kind_name(key));
-	if ((r = expect_scalar(ld, *where ? where : "top level", key)) < 0)
+		return cfg_fail_at(ld, key, "%s: expected a scalar key, found %s",
+				   *where ? where : "top level", cfg_kind_name(key));
+	if ((r = cfg_expect_scalar(ld, *where ? where : "top level", key)) < 0)
 		return r;
 	if (!(first = earlier_key(ld, map, p)))
 		return 0;
 	if (dup_what)
-		return fail_at(ld, key, "duplicate %s \"%s\" (first at line %zu)", dup_what,
-			       scalar(key), first->start_mark.line + 1);
-	return fail_at(ld, key, "duplicate key \"%s\" %s (first at line %zu)", scalar(key),
-		       in_where(where, in, sizeof(in)), first->start_mark.line + 1);
+		return cfg_fail_at(ld, key, "duplicate %s \"%s\" (first at line %zu)", dup_what,
+				   cfg_scalar(key), first->start_mark.line + 1);
+	return cfg_fail_at(ld, key, "duplicate key \"%s\" %s (first at line %zu)", cfg_scalar(key),
+			   cfg_in_where(where, in, sizeof(in)), first->start_mark.line + 1);
 }
 
 /* Walks one mapping against sec, storing into base. A null value = {}. */
-static int parse_mapping(struct loader *ld, const char *where, const yaml_node_t *node,
-			 const struct section *sec, void *base)
+static int parse_mapping(struct cfg_loader *ld, const char *where, const yaml_node_t *node,
+			 const struct cfg_section *sec, void *base)
 {
 	char child[256];
 	int r;
 
-	if (is_null(node))
+	if (cfg_is_null(node))
 		return 0;
-	if ((r = expect_type(ld, *where ? where : "top level", node, YAML_MAPPING_NODE)) < 0)
+	if ((r = cfg_expect_type(ld, *where ? where : "top level", node, YAML_MAPPING_NODE)) < 0)
 		return r;
 	for (yaml_node_pair_t *p = node->data.mapping.pairs.start;
 	     p < node->data.mapping.pairs.top; p++) {
 		const yaml_node_t *key = yaml_document_get_node(&ld->doc, p->key);
 		const yaml_node_t *val = yaml_document_get_node(&ld->doc, p->value);
-		const struct field *f;
+		const struct cfg_field *f;
 
 		if ((r = check_key(ld, where, node, p, NULL)) < 0)
 			return r;
-		if (!(f = find_field(sec, scalar(key))))
+		if (!(f = find_field(sec, cfg_scalar(key))))
 			return unknown_key(ld, where, key, sec);
-		child_where(child, sizeof(child), where, f->key);
+		cfg_child_where(child, sizeof(child), where, f->key);
 		if ((r = f->parse(ld, child, val, base, f)) < 0)
 			return r;
 	}
 	return 0;
+}
+
+static int parse_section(struct cfg_loader *ld, const char *where, const yaml_node_t *val,
+			 void *base, const struct cfg_field *f)
+{
+	return parse_mapping(ld, where, val, f->sub, base);
 }
 
 static void image_defaults(struct ui_image *img, const char *name)
@@ -715,7 +234,7 @@ static void image_defaults(struct ui_image *img, const char *name)
 	snprintf(img->ready_pattern, sizeof(img->ready_pattern), "UIGNITER-READY");
 }
 
-static int parse_image(struct loader *ld, const char *where, const yaml_node_t *map,
+static int parse_image(struct cfg_loader *ld, const char *where, const yaml_node_t *map,
 		       const yaml_node_pair_t *p)
 {
 	const yaml_node_t *key = yaml_document_get_node(&ld->doc, p->key);
@@ -726,33 +245,33 @@ static int parse_image(struct loader *ld, const char *where, const yaml_node_t *
 
 	if ((r = check_key(ld, where, map, p, "image")) < 0)
 		return r;
-	if (!valid_image_name(scalar(key)))
-		return fail_at(ld, key,
-			       "%s: bad image name \"%s\" (1..63 characters of a-z A-Z 0-9 _ . -)",
-			       where, scalar(key));
-	image_defaults(img, scalar(key));
+	if (!cfg_valid_image_name(cfg_scalar(key)))
+		return cfg_fail_at(ld, key,
+				   "%s: bad image name \"%s\" (1..63 characters of a-z A-Z 0-9 _ . -)",
+				   where, cfg_scalar(key));
+	image_defaults(img, cfg_scalar(key));
 	ld->cfg->n_images++;
-	child_where(child, sizeof(child), where, img->name);
+	cfg_child_where(child, sizeof(child), where, img->name);
 	if ((r = parse_mapping(ld, child, val, &image_section, img)) < 0)
 		return r;
 	if (!img->kernel[0])
-		return fail_at(ld, val->type == YAML_MAPPING_NODE ? val : key,
-			       "%s: \"kernel\" is required", child);
+		return cfg_fail_at(ld, val->type == YAML_MAPPING_NODE ? val : key,
+				   "%s: \"kernel\" is required", child);
 	return 0;
 }
 
 /* images: name → image mapping; cfg->images grows as each one parses. */
-static int parse_images(struct loader *ld, const char *where, const yaml_node_t *val,
-			void *base, const struct field *f)
+static int parse_images(struct cfg_loader *ld, const char *where, const yaml_node_t *val,
+			void *base, const struct cfg_field *f)
 {
 	struct ui_config *cfg = ld->cfg;
 	size_t n;
 	int r;
 
 	(void)base, (void)f;
-	if (is_null(val))
+	if (cfg_is_null(val))
 		return 0;
-	if ((r = expect_type(ld, where, val, YAML_MAPPING_NODE)) < 0)
+	if ((r = cfg_expect_type(ld, where, val, YAML_MAPPING_NODE)) < 0)
 		return r;
 	n = (size_t)(val->data.mapping.pairs.top - val->data.mapping.pairs.start);
 	free(cfg->images);
@@ -775,7 +294,7 @@ static void fmt_ip(uint32_t ip, char *buf)
 	inet_ntop(AF_INET, &a, buf, INET_ADDRSTRLEN);
 }
 
-static int finish_gateway(struct loader *ld)
+static int finish_gateway(struct cfg_loader *ld)
 {
 	struct ui_config *cfg = ld->cfg;
 	uint32_t mask = ~0u << (32 - cfg->prefix_len);
@@ -789,19 +308,19 @@ static int finish_gateway(struct loader *ld)
 	fmt_ip(cfg->gateway, gw);
 	fmt_ip(cfg->subnet, net);
 	if ((cfg->gateway & mask) != cfg->subnet)
-		return fail_at(ld, ld->gateway_node, "network.gateway: %s is outside the subnet %s/%u",
-			       gw, net, cfg->prefix_len);
+		return cfg_fail_at(ld, ld->gateway_node, "network.gateway: %s is outside the subnet %s/%u",
+				   gw, net, cfg->prefix_len);
 	if (cfg->gateway == cfg->subnet)
 		what = "network";
 	else if (cfg->gateway == (cfg->subnet | ~mask))
 		what = "broadcast";
 	if (what)
-		return fail_at(ld, ld->gateway_node, "network.gateway: %s is the %s address of %s/%u",
-			       gw, what, net, cfg->prefix_len);
+		return cfg_fail_at(ld, ld->gateway_node, "network.gateway: %s is the %s address of %s/%u",
+				   gw, what, net, cfg->prefix_len);
 	return 0;
 }
 
-static int finish(struct loader *ld)
+static int finish(struct cfg_loader *ld)
 {
 	struct ui_config *cfg = ld->cfg;
 	int r, n;
@@ -809,28 +328,28 @@ static int finish(struct loader *ld)
 	if ((r = finish_gateway(ld)) < 0)
 		return r;
 	if (cfg->warm_image[0] && !ui_config_image(cfg, cfg->warm_image))
-		return fail_at(ld, ld->warm_node, "pool.warm_image: no image named \"%s\" in images",
-			       cfg->warm_image);
+		return cfg_fail_at(ld, ld->warm_node, "pool.warm_image: no image named \"%s\" in images",
+				   cfg->warm_image);
 	if (ld->listen_set)
 		return 0;
 	n = snprintf(cfg->api_unix, sizeof(cfg->api_unix), "%s/api.sock", cfg->run_dir);
-	if ((n < 0 || (size_t)n > UNIX_PATH_MAX_LEN) && ld->run_dir_node)
-		return fail_at(ld, ld->run_dir_node,
-			       "run_dir: too long for the API socket <run_dir>/api.sock (at most %zu bytes); set api.listen",
-			       UNIX_PATH_MAX_LEN);
+	if ((n < 0 || (size_t)n > CFG_UNIX_PATH_MAX_LEN) && ld->run_dir_node)
+		return cfg_fail_at(ld, ld->run_dir_node,
+				   "run_dir: too long for the API socket <run_dir>/api.sock (at most %zu bytes); set api.listen",
+				   CFG_UNIX_PATH_MAX_LEN);
 	return 0;
 }
 
 /* ---- reading and parsing ---------------------------------------------- */
 
-static int io_fail(struct loader *ld, int err)
+static int io_fail(struct cfg_loader *ld, int err)
 {
 	snprintf(ld->err, ld->errlen, "%s: %s", ld->file, strerror(err));
 	return -err;
 }
 
 /* Reads the whole file into *out (malloc'd) — at most CONFIG_MAX_BYTES. */
-static int read_file(struct loader *ld, char **out, size_t *len)
+static int read_file(struct cfg_loader *ld, char **out, size_t *len)
 {
 	char *buf = NULL;
 	size_t n = 0;
@@ -868,7 +387,7 @@ close_fd:
 }
 
 /* Fills ld->dir (canonical directory of the file) and cfg->path. */
-static int locate(struct loader *ld)
+static int locate(struct cfg_loader *ld)
 {
 	char dir[PATH_MAX];
 	const char *slash = strrchr(ld->file, '/'), *base;
@@ -892,7 +411,7 @@ static int locate(struct loader *ld)
 	return 0;
 }
 
-static int syntax_error(struct loader *ld, const yaml_parser_t *parser, const char *buf)
+static int syntax_error(struct cfg_loader *ld, const yaml_parser_t *parser, const char *buf)
 {
 	yaml_mark_t m = parser->problem_mark;
 	char ctx[160] = "";
@@ -915,7 +434,7 @@ static int syntax_error(struct loader *ld, const yaml_parser_t *parser, const ch
 }
 
 /* Parses buf into ld->doc; a second document in the stream is an error. */
-static int load_document(struct loader *ld, const char *buf, size_t len)
+static int load_document(struct cfg_loader *ld, const char *buf, size_t len)
 {
 	yaml_parser_t parser;
 	yaml_document_t extra;
@@ -978,7 +497,7 @@ void ui_config_defaults(struct ui_config *cfg)
 
 int ui_config_load(const char *path, struct ui_config *cfg, char *err, size_t errlen)
 {
-	struct loader ld = { .file = path, .cfg = cfg, .err = err, .errlen = errlen };
+	struct cfg_loader ld = { .file = path, .cfg = cfg, .err = err, .errlen = errlen };
 	const yaml_node_t *root;
 	char *buf = NULL;
 	size_t len = 0;

@@ -110,7 +110,7 @@ enum stmt_id {
 	ST_VM_INSERT, ST_VM_UPDATE, ST_VM_GET, ST_VM_GET_BY_KEY, ST_VM_DELETE,
 	ST_VM_LIST, ST_VM_LIST_STATE, ST_VM_COUNT, ST_VM_COUNT_STATE,
 	ST_LEASE_INSERT, ST_LEASE_DELETE, ST_LEASE_GET_BY_VM, ST_LEASE_LIST,
-	ST_EVENT_INSERT,
+	ST_EVENT_INSERT, ST_EVENT_LIST,
 	ST_COUNT
 };
 
@@ -142,6 +142,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 			       "ORDER BY rowid LIMIT 1",
 	[ST_LEASE_LIST] = "SELECT " LEASE_COLS " FROM leases ORDER BY rowid",
 	[ST_EVENT_INSERT] = "INSERT INTO events (time, vm_id, kind, detail) VALUES (?1, ?2, ?3, ?4)",
+	[ST_EVENT_LIST] = "SELECT time, kind, detail FROM events WHERE vm_id = ?1 ORDER BY seq",
 };
 
 struct ui_registry {
@@ -290,6 +291,14 @@ static int64_t col_int(sqlite3_stmt *st, int col, int64_t null)
 }
 
 #define COL_STR(st, col, field) col_text(st, col, field, sizeof(field))
+
+/* Column i as a string; "" for NULL (or sqlite out of memory). */
+static const char *col_or_empty(sqlite3_stmt *st, int i)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+
+	return t ? (const char *)t : "";
+}
 
 static int bind_vm(sqlite3_stmt *st, const struct ui_vm *vm, const char *created_at)
 {
@@ -791,4 +800,31 @@ int ui_reg_event(struct ui_registry *reg, const char *vm_id, const char *kind,
 	if (rc != SQLITE_OK)
 		return bind_failed(reg, st, rc);
 	return tx_write(reg, st, false, "insert event");
+}
+
+/* A full scan of events (no index on vm_id in schema 1): fine for the
+ * admin tools that call it, not for a hot path. */
+int ui_reg_event_list(struct ui_registry *reg, const char *vm_id,
+		      int (*cb)(const char *time, const char *kind, const char *detail,
+				void *arg),
+		      void *arg)
+{
+	sqlite3_stmt *st = NULL;
+	int r, rc;
+
+	if ((r = stmt_get(reg, ST_EVENT_LIST, &st)) < 0)
+		return r;
+	if (sqlite3_stmt_busy(st))
+		return -EBUSY;
+	if ((rc = sqlite3_bind_text(st, 1, vm_id, -1, SQLITE_TRANSIENT)) != SQLITE_OK)
+		return bind_failed(reg, st, rc);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		r = cb(col_or_empty(st, 0), col_or_empty(st, 1), col_or_empty(st, 2), arg);
+		if (r != 0)
+			break;
+	}
+	if (r == 0 && rc != SQLITE_DONE)
+		r = reg_fail(reg, rc, "list events");
+	stmt_done(st);
+	return r;
 }

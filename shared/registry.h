@@ -46,6 +46,10 @@ struct ui_registry; /* opaque: one sqlite3 connection + prepared statements */
 #define UI_VM_STOPPING "stopping"
 #define UI_VM_STOPPED "stopped"
 #define UI_VM_FAILED "failed"
+/* A pool-worker warm slot (pool-worker/pool.h): a VMM spawned ahead of any
+ * run, never a user's VM; hidden by apid, deleted when retired. A run that
+ * takes the slot moves it to `starting` and keeps its id. */
+#define UI_VM_WARM "warm"
 
 /* One row of vms. Caller-embedded; strings are "" when NULL in the db. */
 struct ui_vm {
@@ -117,5 +121,12 @@ int ui_reg_lease_list(struct ui_registry *reg,
 /* events (append-only) */
 int ui_reg_event(struct ui_registry *reg, const char *vm_id, const char *kind,
 		 const char *detail);
+/* Calls cb for each event of vm_id, oldest first (by seq). The strings are
+ * valid only during the call; detail is "" when NULL. Same rules for cb as
+ * ui_reg_vm_list: a non-zero return stops the walk and is returned. */
+int ui_reg_event_list(struct ui_registry *reg, const char *vm_id,
+		      int (*cb)(const char *time, const char *kind, const char *detail,
+				void *arg),
+		      void *arg);
 
 #endif

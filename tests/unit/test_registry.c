@@ -1,9 +1,9 @@
 /*
  * test_registry.c — the sqlite3 registry: creation and migration (fresh,
  * reopen, too new, version 0 with a foreign table), read-only connections,
- * CRUD of vms/leases/events with their constraint errors, and two processes
- * writing at once. Raw sqlite3 is used only to set up odd files and to look
- * at what was stored.
+ * CRUD of vms/leases/events with their constraint errors, the per-VM event
+ * list, and two processes writing at once. Raw sqlite3 is used only to set up
+ * odd files and to look at what was stored.
  */
 #include <errno.h>
 #include <limits.h>
@@ -491,6 +491,59 @@ static void t_events(void)
 		 3);
 }
 
+struct events {
+	char lines[8][96]; /* "time|kind|detail" */
+	int n, stop_at;
+};
+
+static int event_cb(const char *time, const char *kind, const char *detail, void *arg)
+{
+	struct events *e = arg;
+
+	T_ASSERT(e->n < 8);
+	snprintf(e->lines[e->n], sizeof(e->lines[0]), "%s|%s|%s", time, kind, detail);
+	if (++e->n == e->stop_at)
+		return 7;
+	return 0;
+}
+
+static void t_event_list(void)
+{
+	const char *path = db_path();
+	struct ui_registry *reg = open_ok(path, UI_REG_CREATE), *ro;
+	struct events e = { .n = 0 };
+
+	T_EQ_INT(ui_reg_event(reg, "vm-a", "create", "image hello"), 0);
+	T_EQ_INT(ui_reg_event(reg, "vm-b", "create", NULL), 0);
+	T_EQ_INT(ui_reg_event(reg, NULL, "netd-start", NULL), 0);
+	T_EQ_INT(ui_reg_event(reg, "vm-a", "running", NULL), 0);
+	T_EQ_INT(ui_reg_event(reg, "vm-a", "stopped", "exit 0"), 0);
+	/* one time text for all: the order is by seq, not by time */
+	raw_exec(path, "UPDATE events SET time = '2026-01-01T00:00:00.000Z'");
+
+	ro = open_ok(path, UI_REG_RDONLY);
+	T_EQ_INT(ui_reg_event_list(ro, "vm-a", event_cb, &e), 0);
+	T_EQ_INT(e.n, 3);
+	T_EQ_STR(e.lines[0], "2026-01-01T00:00:00.000Z|create|image hello");
+	T_EQ_STR(e.lines[1], "2026-01-01T00:00:00.000Z|running|"); /* NULL detail → "" */
+	T_EQ_STR(e.lines[2], "2026-01-01T00:00:00.000Z|stopped|exit 0");
+
+	e.n = 0;
+	T_EQ_INT(ui_reg_event_list(ro, "vm-nope", event_cb, &e), 0);
+	T_EQ_INT(e.n, 0);
+
+	/* a non-zero return stops the walk; the next walk starts over */
+	e.stop_at = 2;
+	T_EQ_INT(ui_reg_event_list(ro, "vm-a", event_cb, &e), 7);
+	T_EQ_INT(e.n, 2);
+	e.n = e.stop_at = 0;
+	T_EQ_INT(ui_reg_event_list(ro, "vm-b", event_cb, &e), 0);
+	T_EQ_INT(e.n, 1);
+	T_EQ_STR(e.lines[0], "2026-01-01T00:00:00.000Z|create|");
+	ui_registry_close(ro);
+	ui_registry_close(reg);
+}
+
 static void t_now(void)
 {
 	char buf[32];
@@ -577,6 +630,7 @@ int main(int argc, char **argv)
 		T_CASE(t_idempotency_key),
 		T_CASE(t_leases),
 		T_CASE(t_events),
+		T_CASE(t_event_list),
 		T_CASE(t_now),
 		T_CASE_TIMEOUT(t_two_writers, 120),
 		{ 0 },

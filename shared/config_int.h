@@ -1,0 +1,119 @@
+/*
+ * config_int.h — private to shared/config.c and shared/config_fields.c (the
+ * public interface is config.h). config.c walks the YAML document against the
+ * schema tables and calls the field parsers of config_fields.c through
+ * struct cfg_field; both write messages through cfg_fail_at() into the
+ * caller's buffer held by struct cfg_loader.
+ *
+ * Contract of a parser (cfg_parse_fn): `where` is the dotted key path for
+ * messages ("network.bridge"); `val` the value node; the result is stored at
+ * `base` + f->off (or, for the special fields, into ld->cfg and the notes
+ * ld keeps for the cross-field rules). Returns 0, or -EINVAL with ld->err
+ * filled and pointing at the offending node (config.c's images parser may
+ * also return -ENOMEM). A check (cfg_check_fn) validates a string before
+ * cfg_parse_str stores it.
+ */
+#ifndef UI_CONFIG_INT_H
+#define UI_CONFIG_INT_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/un.h>
+#include <yaml.h>
+
+#include "config.h"
+
+/* Longest socket path bind() takes (sun_path less its NUL). */
+#define CFG_UNIX_PATH_MAX_LEN (sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
+
+/* One load in progress; lives on ui_config_load's stack. */
+struct cfg_loader {
+	const char *file;              /* as the caller named it, for messages */
+	char dir[PATH_MAX];            /* canonical directory of the file */
+	yaml_document_t doc;
+	struct ui_config *cfg;
+	char *err;
+	size_t errlen;
+	bool listen_set;               /* api.listen given: no api_unix default */
+	bool gateway_set;
+	const yaml_node_t *run_dir_node;
+	const yaml_node_t *gateway_node;
+	const yaml_node_t *warm_node;
+};
+
+struct cfg_field;
+typedef int (*cfg_parse_fn)(struct cfg_loader *ld, const char *where,
+			    const yaml_node_t *val, void *base, const struct cfg_field *f);
+typedef int (*cfg_check_fn)(struct cfg_loader *ld, const char *where,
+			    const yaml_node_t *val, const char *s);
+
+struct cfg_section {
+	const struct cfg_field *fields; /* terminated by a NULL key */
+};
+
+struct cfg_field {
+	const char *key;
+	cfg_parse_fn parse;
+	size_t off;                    /* into the target struct */
+	size_t size;                   /* string buffer size or integer width */
+	unsigned long long min, max;   /* integer range; min = 1: non-empty string */
+	const char *const *names;      /* enum values, NULL-terminated */
+	const struct cfg_section *sub; /* nested mapping */
+	cfg_check_fn check;            /* extra validation of a string */
+};
+
+static inline const char *cfg_scalar(const yaml_node_t *n)
+{
+	return (const char *)n->data.scalar.value;
+}
+
+/* ---- messages (config_fields.c) --------------------------------------- */
+
+/* "file:line:col: " + the message into ld->err; always returns -EINVAL. */
+int cfg_fail_at(struct cfg_loader *ld, const yaml_node_t *node, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+const char *cfg_kind_name(const yaml_node_t *n); /* "a scalar", "a list", … */
+bool cfg_is_null(const yaml_node_t *n);
+int cfg_expect_scalar(struct cfg_loader *ld, const char *where, const yaml_node_t *n);
+int cfg_expect_type(struct cfg_loader *ld, const char *where, const yaml_node_t *n,
+		    yaml_node_type_t type);
+void cfg_child_where(char *buf, size_t len, const char *where, const char *key);
+const char *cfg_in_where(const char *where, char *buf, size_t len);
+bool cfg_valid_image_name(const char *s);
+
+/* ---- parsers and checks of the schema tables (config_fields.c) -------- */
+
+int cfg_parse_str(struct cfg_loader *ld, const char *where, const yaml_node_t *val,
+		  void *base, const struct cfg_field *f);
+int cfg_parse_path(struct cfg_loader *ld, const char *where, const yaml_node_t *val,
+		   void *base, const struct cfg_field *f);
+int cfg_parse_prog(struct cfg_loader *ld, const char *where, const yaml_node_t *val,
+		   void *base, const struct cfg_field *f);
+int cfg_parse_uint(struct cfg_loader *ld, const char *where, const yaml_node_t *val,
+		   void *base, const struct cfg_field *f);
+int cfg_parse_enum(struct cfg_loader *ld, const char *where, const yaml_node_t *val,
+		   void *base, const struct cfg_field *f);
+
+/* Special fields: listen, subnet and gateway store into ld->cfg themselves
+ * (not at f->off); run_dir, warm_image, listen and gateway also leave notes
+ * in ld for the cross-field rules of config.c. */
+int cfg_parse_run_dir(struct cfg_loader *ld, const char *where, const yaml_node_t *val,
+		      void *base, const struct cfg_field *f);
+int cfg_parse_warm_image(struct cfg_loader *ld, const char *where, const yaml_node_t *val,
+			 void *base, const struct cfg_field *f);
+int cfg_parse_listen(struct cfg_loader *ld, const char *where, const yaml_node_t *val,
+		     void *base, const struct cfg_field *f);
+int cfg_parse_subnet(struct cfg_loader *ld, const char *where, const yaml_node_t *val,
+		     void *base, const struct cfg_field *f);
+int cfg_parse_gateway(struct cfg_loader *ld, const char *where, const yaml_node_t *val,
+		      void *base, const struct cfg_field *f);
+
+int cfg_check_ifname(struct cfg_loader *ld, const char *where, const yaml_node_t *val,
+		     const char *s);
+int cfg_check_tap_prefix(struct cfg_loader *ld, const char *where, const yaml_node_t *val,
+			 const char *s);
+int cfg_check_image_name(struct cfg_loader *ld, const char *where, const yaml_node_t *val,
+			 const char *s);
+
+#endif

@@ -1,0 +1,7 @@
+# tools/uictl/ — uictl, the admin tool that prints the registry (read-only).
+UICTL_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tools/uictl/*.c))
+PROGRAMS += $(BUILD)/bin/uictl
+
+$(BUILD)/bin/uictl: $(UICTL_OBJS) $(LIBSHARED)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $(UICTL_OBJS) $(LIBSHARED) $(LDLIBS)
