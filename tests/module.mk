@@ -9,3 +9,5 @@ $(BUILD)/tests/$(1): tests/unit/$(1).c $(2) $(LIBSHARED) tests/unit/t.h
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(CFLAGS) -Itests/unit $$(LDFLAGS) -o $$@ $$< $(2) $$(LIBSHARED) $$(LDLIBS)
 endef
+
+include tests/fakes/module.mk

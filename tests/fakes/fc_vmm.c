@@ -1,0 +1,319 @@
+/*
+ * fc_vmm.c — the fake microVM's lifecycle and the phase table (see fc_vmm.h).
+ *
+ * The phase table mirrors Firecracker's PrebootApiController /
+ * RuntimeApiController split (src/vmm/src/rpc_interface.rs): an operation is
+ * allowed before InstanceStart only (PRE), after it only (POST), or always
+ * (ANY). A PRE call after boot answers 400 "The requested operation is not
+ * supported after starting the microVM."; a POST call before boot answers
+ * 400 "... before starting the microVM.". PUT /actions is decided per
+ * action_type: InstanceStart is PRE, SendCtrlAltDel and FlushMetrics POST.
+ * An operation of the contract missing from the table is treated as ANY and
+ * answered 400 "not implemented by the fake" (logged as a warning).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fc_calllog.h"
+#include "fc_log.h"
+#include "fc_vmm.h"
+
+#define FC_CTRL_ALT_DEL_EXIT_MS 50
+
+enum fc_phase { FC_ANY, FC_PRE, FC_POST, FC_ACTION };
+
+static fc_op_fn op_get_instance, op_get_version, op_get_machine, op_get_vm_config,
+	op_put_actions, op_patch_vm, op_unsupported;
+
+struct fc_rule {
+	const char *method, *tmpl;
+	enum fc_phase phase;
+	fc_op_fn *fn;
+};
+
+static const struct fc_rule rules[] = {
+	{ "GET", "/", FC_ANY, op_get_instance },
+	{ "GET", "/version", FC_ANY, op_get_version },
+	{ "GET", "/machine-config", FC_ANY, op_get_machine },
+	{ "GET", "/vm/config", FC_ANY, op_get_vm_config },
+	{ "GET", "/mmds", FC_ANY, fc_op_get_mmds },
+	{ "PUT", "/mmds", FC_ANY, fc_op_put_mmds },
+	{ "PATCH", "/mmds", FC_ANY, fc_op_patch_mmds },
+	{ "GET", "/balloon", FC_ANY, fc_op_get_balloon },
+	{ "PUT", "/actions", FC_ACTION, op_put_actions },
+	{ "PUT", "/boot-source", FC_PRE, fc_op_put_boot_source },
+	{ "PUT", "/drives/{drive_id}", FC_PRE, fc_op_put_drive },
+	{ "PATCH", "/drives/{drive_id}", FC_POST, fc_op_patch_drive },
+	{ "PUT", "/network-interfaces/{iface_id}", FC_PRE, fc_op_put_iface },
+	{ "PATCH", "/network-interfaces/{iface_id}", FC_POST, fc_op_patch_iface },
+	{ "PUT", "/machine-config", FC_PRE, fc_op_put_machine },
+	{ "PATCH", "/machine-config", FC_PRE, fc_op_patch_machine },
+	{ "PUT", "/logger", FC_PRE, fc_op_put_logger },
+	{ "PUT", "/metrics", FC_PRE, fc_op_put_metrics },
+	{ "PUT", "/mmds/config", FC_PRE, fc_op_put_mmds_config },
+	{ "PUT", "/vsock", FC_PRE, fc_op_put_resource },
+	{ "PUT", "/balloon", FC_PRE, fc_op_put_resource },
+	{ "PUT", "/entropy", FC_PRE, fc_op_put_resource },
+	{ "PUT", "/serial", FC_PRE, fc_op_put_resource },
+	{ "PUT", "/cpu-config", FC_PRE, fc_op_put_resource },
+	{ "PUT", "/hotplug/memory", FC_PRE, fc_op_put_resource },
+	{ "PUT", "/pmem/{id}", FC_PRE, fc_op_put_pmem },
+	{ "PATCH", "/vm", FC_POST, op_patch_vm },
+	{ "PATCH", "/balloon", FC_POST, fc_op_put_resource },
+	{ "PATCH", "/balloon/statistics", FC_POST, op_unsupported },
+	{ "GET", "/balloon/statistics", FC_POST, op_unsupported },
+	{ "PATCH", "/balloon/hinting/start", FC_POST, op_unsupported },
+	{ "GET", "/balloon/hinting/status", FC_POST, op_unsupported },
+	{ "PATCH", "/balloon/hinting/stop", FC_POST, op_unsupported },
+	{ "GET", "/hotplug/memory", FC_POST, op_unsupported },
+	{ "PATCH", "/hotplug/memory", FC_POST, op_unsupported },
+	{ "PATCH", "/pmem/{id}", FC_POST, op_unsupported },
+	{ "PUT", "/snapshot/create", FC_POST, op_unsupported },
+	{ "PUT", "/snapshot/load", FC_PRE, op_unsupported },
+};
+
+#define NRULES (sizeof(rules) / sizeof(rules[0]))
+
+static const char *const not_after_boot =
+	"The requested operation is not supported after starting the microVM.";
+static const char *const not_before_boot =
+	"The requested operation is not supported before starting the microVM.";
+
+static int64_t env_ms(const char *name)
+{
+	const char *s = getenv(name);
+	char *end = NULL;
+	long long v;
+
+	if (!s || !*s)
+		return -1;
+	v = strtoll(s, &end, 10);
+	return (end && *end == '\0' && v >= 0) ? v : -1;
+}
+
+static bool env_flag(const char *name)
+{
+	const char *s = getenv(name);
+
+	return s && strcmp(s, "1") == 0;
+}
+
+static json_t *default_machine(void)
+{
+	return json_pack("{s:i, s:i, s:b, s:b, s:s}", "vcpu_count", 1, "mem_size_mib", 128,
+			 "smt", 0, "track_dirty_pages", 0, "huge_pages", "None");
+}
+
+void fc_vmm_init(struct fc_vmm *v, const char *id, const char *version)
+{
+	memset(v, 0, sizeof(*v));
+	v->id = id;
+	v->version = version;
+	v->state = FC_NOT_STARTED;
+	v->machine = default_machine();
+	v->drives = json_object();
+	v->ifaces = json_object();
+	v->pmem = json_object();
+	v->resources = json_object();
+	v->check_tap = env_flag("FC_FAKE_CHECK_TAP");
+	v->ignore_ctrl_alt_del = env_flag("FC_FAKE_IGNORE_CTRL_ALT_DEL");
+	v->exit_after_start_ms = env_ms("FC_FAKE_EXIT_AFTER_START_MS");
+	v->exit_at_ms = -1;
+}
+
+void fc_vmm_free(struct fc_vmm *v)
+{
+	if (!v)
+		return;
+	json_decref(v->machine);
+	json_decref(v->boot);
+	json_decref(v->drives);
+	json_decref(v->ifaces);
+	json_decref(v->pmem);
+	json_decref(v->resources);
+	json_decref(v->mmds);
+	memset(v, 0, sizeof(*v));
+}
+
+int fc_vmm_check_rules(const struct fc_contract *c, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < NRULES; i++) {
+		if (!fc_contract_has_op(c, rules[i].method, rules[i].tmpl)) {
+			snprintf(err, errlen, "the fake's phase table names %s %s, which the "
+				 "contract does not define", rules[i].method, rules[i].tmpl);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+bool fc_vmm_is_partial(const char *method, const char *tmpl)
+{
+	return strcmp(method, "PATCH") == 0 && strcmp(tmpl, "/machine-config") == 0;
+}
+
+static const struct fc_rule *find_rule(const char *method, const char *tmpl)
+{
+	for (size_t i = 0; i < NRULES; i++)
+		if (strcmp(rules[i].method, method) == 0 && strcmp(rules[i].tmpl, tmpl) == 0)
+			return &rules[i];
+	return NULL;
+}
+
+void fc_vmm_schedule_exit(struct fc_vmm *v, int64_t delay_ms, int status, const char *reason)
+{
+	int64_t at = fc_now_ms() + delay_ms;
+
+	if (v->exit_at_ms >= 0 && v->exit_at_ms <= at)
+		return;
+	v->exit_at_ms = at;
+	v->exit_status = status;
+	v->exit_reason = reason;
+}
+
+/* 0 when the phase allows the call now, else fills rep. */
+static int check_phase(struct fc_vmm *v, enum fc_phase phase, struct fc_reply *rep)
+{
+	bool booted = v->state != FC_NOT_STARTED;
+
+	if (phase == FC_PRE && booted) {
+		fc_reply_fault(rep, 400, "%s", not_after_boot);
+		return -EPERM;
+	}
+	if (phase == FC_POST && !booted) {
+		fc_reply_fault(rep, 400, "%s", not_before_boot);
+		return -EPERM;
+	}
+	return 0;
+}
+
+void fc_vmm_dispatch(struct fc_vmm *v, const struct fc_call *call, struct fc_reply *rep)
+{
+	const struct fc_rule *r = find_rule(call->method, call->tmpl);
+
+	if (!r) {
+		fc_warn("fake: %s %s has no rule in the fake", call->method, call->tmpl);
+		op_unsupported(v, call, rep);
+		return;
+	}
+	if (check_phase(v, r->phase, rep) < 0)
+		return;
+	r->fn(v, call, rep);
+}
+
+static void op_unsupported(struct fc_vmm *v, const struct fc_call *call, struct fc_reply *rep)
+{
+	(void)v;
+	fc_warn("fake: %s %s is valid but not implemented by the fake", call->method, call->tmpl);
+	fc_reply_fault(rep, 400, "fake firecracker: %s %s is not implemented by the fake.",
+		       call->method, call->tmpl);
+}
+
+static const char *state_name(enum fc_vm_state s)
+{
+	return s == FC_NOT_STARTED ? "Not started" : s == FC_RUNNING ? "Running" : "Paused";
+}
+
+static void op_get_instance(struct fc_vmm *v, const struct fc_call *call, struct fc_reply *rep)
+{
+	(void)call;
+	fc_reply_set(rep, 200, json_pack("{s:s, s:s, s:s, s:s}", "id", v->id, "state",
+					 state_name(v->state), "vmm_version", v->version,
+					 "app_name", "Firecracker"));
+}
+
+static void op_get_version(struct fc_vmm *v, const struct fc_call *call, struct fc_reply *rep)
+{
+	(void)call;
+	fc_reply_set(rep, 200, json_pack("{s:s}", "firecracker_version", v->version));
+}
+
+static void op_get_machine(struct fc_vmm *v, const struct fc_call *call, struct fc_reply *rep)
+{
+	(void)call;
+	fc_reply_set(rep, 200, json_deep_copy(v->machine));
+}
+
+static json_t *values_array(json_t *obj)
+{
+	json_t *arr = json_array(), *val;
+	const char *k;
+
+	json_object_foreach(obj, k, val)
+		json_array_append(arr, val);
+	return arr;
+}
+
+static void op_get_vm_config(struct fc_vmm *v, const struct fc_call *call, struct fc_reply *rep)
+{
+	static const char *const keys[] = { "balloon", "cpu-config", "logger", "metrics",
+					    "memory-hotplug", "mmds-config", "vsock", "entropy" };
+	json_t *o = json_object();
+
+	(void)call;
+	json_object_set(o, "boot-source", v->boot ? v->boot : json_null());
+	json_object_set_new(o, "machine-config", json_deep_copy(v->machine));
+	json_object_set_new(o, "drives", values_array(v->drives));
+	json_object_set_new(o, "network-interfaces", values_array(v->ifaces));
+	json_object_set_new(o, "pmem", values_array(v->pmem));
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		json_t *r = json_object_get(v->resources, keys[i]);
+
+		json_object_set(o, keys[i], r ? r : json_null());
+	}
+	fc_reply_set(rep, 200, json_deep_copy(o));
+	json_decref(o);
+}
+
+static void op_patch_vm(struct fc_vmm *v, const struct fc_call *call, struct fc_reply *rep)
+{
+	const char *s = json_string_value(json_object_get(call->body, "state"));
+
+	v->state = strcmp(s, "Paused") == 0 ? FC_PAUSED : FC_RUNNING;
+	fc_info("The microVM is now %s.", state_name(v->state));
+	fc_reply_set(rep, 204, NULL);
+}
+
+static void instance_start(struct fc_vmm *v, struct fc_reply *rep)
+{
+	if (check_phase(v, FC_PRE, rep) < 0)
+		return;
+	if (!v->boot) {
+		fc_reply_fault(rep, 400, "Cannot start microvm without kernel configuration.");
+		return;
+	}
+	if (fc_vmm_check_boot_files(v, rep) < 0)
+		return;
+	v->state = FC_RUNNING;
+	fc_info("fake: InstanceStart done, the guest is running.");
+	if (v->exit_after_start_ms >= 0)
+		fc_vmm_schedule_exit(v, v->exit_after_start_ms, 1, "exit-after-start");
+	fc_reply_set(rep, 204, NULL);
+}
+
+static void send_ctrl_alt_del(struct fc_vmm *v, struct fc_reply *rep)
+{
+	if (check_phase(v, FC_POST, rep) < 0)
+		return;
+	if (v->ignore_ctrl_alt_del)
+		fc_info("fake: the guest ignores Ctrl+Alt+Del (FC_FAKE_IGNORE_CTRL_ALT_DEL)");
+	else
+		fc_vmm_schedule_exit(v, FC_CTRL_ALT_DEL_EXIT_MS, 0, "ctrl-alt-del");
+	fc_reply_set(rep, 204, NULL);
+}
+
+static void op_put_actions(struct fc_vmm *v, const struct fc_call *call, struct fc_reply *rep)
+{
+	const char *a = json_string_value(json_object_get(call->body, "action_type"));
+
+	if (strcmp(a, "InstanceStart") == 0)
+		instance_start(v, rep);
+	else if (strcmp(a, "SendCtrlAltDel") == 0)
+		send_ctrl_alt_del(v, rep);
+	else if (strcmp(a, "FlushMetrics") == 0 && check_phase(v, FC_POST, rep) == 0)
+		fc_reply_set(rep, 204, NULL);
+	else if (strcmp(a, "FlushMetrics") != 0)
+		fc_reply_fault(rep, 400, "fake firecracker: action %s is not implemented.", a);
+}
