@@ -128,9 +128,14 @@ int backend_send(struct backend *b, struct ui_msg *m)
 	return rc;
 }
 
+/* A warm slot (pool-worker's pool) is not a user's VM: not found. */
 int backend_read_vm(struct backend *b, const char *id, struct ui_vm *vm)
 {
-	return ui_reg_vm_get(b->reg, id, vm);
+	int rc = ui_reg_vm_get(b->reg, id, vm);
+
+	if (rc == 0 && strcmp(vm->state, UI_VM_WARM) == 0)
+		return -ENOENT;
+	return rc;
 }
 
 static void registry_error(struct http_response *r, int rc)
@@ -161,6 +166,12 @@ static int list_one(const struct ui_vm *vm, void *arg)
 	return json_array_append_new(arg, j) < 0 ? -ENOMEM : 0;
 }
 
+/* The unfiltered list hides warm slots (?state=warm shows them). */
+static int list_one_visible(const struct ui_vm *vm, void *arg)
+{
+	return strcmp(vm->state, UI_VM_WARM) == 0 ? 0 : list_one(vm, arg);
+}
+
 void backend_list_vms(struct backend *b, const char *state, struct http_response *r)
 {
 	json_t *arr = json_array();
@@ -170,7 +181,10 @@ void backend_list_vms(struct backend *b, const char *state, struct http_response
 		api_json(r, 500, NULL);
 		return;
 	}
-	rc = ui_reg_vm_list(b->reg, state && state[0] ? state : NULL, list_one, arr);
+	if (state && state[0])
+		rc = ui_reg_vm_list(b->reg, state, list_one, arr);
+	else
+		rc = ui_reg_vm_list(b->reg, NULL, list_one_visible, arr);
 	if (rc < 0) {
 		json_decref(arr);
 		registry_error(r, rc);

@@ -62,7 +62,8 @@ uint32_t backend_pool_generation(const struct backend *b);
  * -EAGAIN when the ring is full. */
 int backend_send(struct backend *b, struct ui_msg *m);
 
-/* Registry reads, straight to a response. */
+/* Registry reads, straight to a response. Warm slots (state `warm`) are
+ * hidden: read/get answer -ENOENT/404, the unfiltered list skips them. */
 int backend_read_vm(struct backend *b, const char *id, struct ui_vm *vm);
 void backend_get_vm(struct backend *b, const char *id, int ok_status,
 		    struct http_response *r);

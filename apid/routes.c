@@ -36,7 +36,7 @@ static const struct route_def route_table[] = {
 
 static const char *const vm_states[] = {
 	UI_VM_CREATING, UI_VM_STARTING, UI_VM_RUNNING,
-	UI_VM_STOPPING, UI_VM_STOPPED, UI_VM_FAILED,
+	UI_VM_STOPPING, UI_VM_STOPPED, UI_VM_FAILED, UI_VM_WARM,
 };
 
 void safe_echo(const char *s, char *buf, size_t len)
@@ -145,7 +145,7 @@ static int parse_list_query(const char *q, size_t n, struct route *out)
 		if (!known) {
 			api_error(&out->resp, 400, "invalid_argument",
 				  "state must be one of creating, starting, running, "
-				  "stopping, stopped, failed");
+				  "stopping, stopped, failed, warm");
 			return -EINVAL;
 		}
 		snprintf(out->state, sizeof(out->state), "%s", val);

@@ -157,3 +157,8 @@ int pw_qemu_argv(const char *qemu_bin, enum ui_accel accel,
 		rc = args_io(out, vm);
 	return rc;
 }
+
+int pw_argv_add(struct pw_argv *a, const char *s)
+{
+	return arg(a, "%s", s);
+}

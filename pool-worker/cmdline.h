@@ -45,4 +45,7 @@ struct pw_argv {
 int pw_qemu_argv(const char *qemu_bin, enum ui_accel accel,
 		 const struct ui_vm *vm, struct pw_argv *out);
 
+/* Appends one argument (copied) to a built argv, e.g. "-S". -E2BIG if full. */
+int pw_argv_add(struct pw_argv *a, const char *s);
+
 #endif

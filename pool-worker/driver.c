@@ -8,7 +8,9 @@
 
 const struct ui_vmm_driver *pw_driver_find(const char *name)
 {
-	static const struct ui_vmm_driver *const drivers[] = { &pw_drv_qemu };
+	static const struct ui_vmm_driver *const drivers[] = {
+		&pw_drv_qemu, &pw_drv_firecracker,
+	};
 
 	for (size_t i = 0; i < sizeof(drivers) / sizeof(drivers[0]); i++)
 		if (strcmp(drivers[i]->name, name) == 0)

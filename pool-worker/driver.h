@@ -24,16 +24,56 @@
  *   release forget the VMM: close handles and free drv_data. The process is
  *           left alone (SIGTERM leaves VMs running). No callback after this.
  *
- * Reports (driver → engine): pw_vm_booted(), pw_vm_exited(). After
- * pw_vm_exited() the driver makes no further report for that VM.
+ * Warm slots (the pool, pool.c). A warm slot is a pw_vm whose row is in
+ * state `warm`: id, ip/mac/tap (its own NET_ALLOC), driver, api_socket and
+ * console_log are set; if the pool has a warm image, also image, kernel,
+ * initrd, rootfs, vcpus, mem_mib and boot_args (the full kernel command line,
+ * as for a cold run). Optional ops (NULL = the driver cannot warm; the pool
+ * keeps no slots):
+ *   warm    spawn the VMM for the slot and prepare it up to just before the
+ *           guest starts: API socket answering, network (tap/MAC) and
+ *           machine config (vcpus/mem) applied, and — when img != NULL —
+ *           the image (kernel/initrd/boot args) applied too. img NULL: no
+ *           image pre-applied; the row's image, kernel, initrd, rootfs and
+ *           boot_args are "" and vcpus/mem_mib are the pool's default shape
+ *           (1 vcpu, 128 MiB: the image defaults); boot applies the image.
+ *           Asynchronous like spawn+boot: returns 0 once the process is
+ *           spawned (sets vm->row.vmm_pid; the engine then records pid and
+ *           start time) and reports exactly once via pw_vm_warmed() (status
+ *           0: ready, idle, guest not started) within cfg->boot_timeout_ms,
+ *           unless the VMM exits first (pw_vm_exited) or release is called.
+ *           Synchronous failure: negative errno + err; no process is left
+ *           running and nothing is reported (as for spawn). -ENOTSUP
+ *           (nothing spawned) if the driver cannot warm without an image
+ *           (QEMU: kernel and cmdline are fixed at spawn): the pool then logs
+ *           once and keeps no slots.
+ *   fits    pure, no I/O: can this warmed slot run img with vcpus/mem_mib
+ *           (the run's resolved values: image defaults unless overridden)?
+ *           QEMU: same image name and exactly the vcpus/mem_mib it was
+ *           spawned with. Firecracker without image: vcpus/mem_mib equal the
+ *           machine config applied.
+ *   boot    on a warm slot (the driver knows from its drv_data): start the
+ *           guest — QEMU: QMP `cont`; Firecracker: boot-source (+drives) if
+ *           not pre-applied, then InstanceStart — then report via
+ *           pw_vm_booted() exactly as for a cold boot. Before calling boot
+ *           on a slot taken by a run, the engine fills the row's image fields
+ *           (image, kernel, initrd, rootfs, boot_args, name, key) for the run;
+ *           a driver that pre-applied the image must ignore them.
+ *   stop/kill/release/adopt work on warm slots as on any VM. A warm VMM that
+ *   exits reports pw_vm_exited() like any other (the pool discards the slot).
+ *
+ * Reports (driver → engine): pw_vm_booted(), pw_vm_warmed(), pw_vm_exited().
+ * After pw_vm_exited() the driver makes no further report for that VM.
  */
 #ifndef PW_DRIVER_H
 #define PW_DRIVER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 struct pw_vm;
+struct ui_image;
 
 struct ui_vmm_driver {
 	const char *name; /* the registry's vms.driver */
@@ -43,6 +83,11 @@ struct ui_vmm_driver {
 	int (*kill)(struct pw_vm *vm);
 	int (*adopt)(struct pw_vm *vm, char *err, size_t errlen);
 	void (*release)(struct pw_vm *vm);
+	/* Warm pool (optional, see above). */
+	int (*warm)(struct pw_vm *vm, const struct ui_image *img, char *err,
+		    size_t errlen);
+	bool (*fits)(const struct pw_vm *slot, const struct ui_image *img,
+		     unsigned vcpus, unsigned mem_mib);
 };
 
 /* How a VMM process ended, as far as the driver could observe it. */
@@ -55,8 +100,12 @@ struct pw_exit_info {
 /* status 0: the guest is running. Else negative errno and a sentence. */
 void pw_vm_booted(struct pw_vm *vm, int status, const char *err);
 void pw_vm_exited(struct pw_vm *vm, const struct pw_exit_info *info);
+/* status 0: the warm slot is ready (VMM idle, guest not started). Else
+ * negative errno and a sentence (the pool kills and discards the slot). */
+void pw_vm_warmed(struct pw_vm *vm, int status, const char *err);
 
 extern const struct ui_vmm_driver pw_drv_qemu;
+extern const struct ui_vmm_driver pw_drv_firecracker;
 
 /* NULL for an unknown name. */
 const struct ui_vmm_driver *pw_driver_find(const char *name);

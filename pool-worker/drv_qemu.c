@@ -14,6 +14,14 @@
  *               (guest-shutdown / guest-reset / guest-panic / host-...).
  *
  * Boot: connect, qmp_capabilities, query-status until "running" → booted.
+ * Warm (a pool slot, driver.h): spawn with -S (paused before the first
+ * instruction, kernel and initrd loaded, tap open), connect, query-status
+ * until "prelaunch" → warmed. Boot of a warm VMM: `cont`, then query-status
+ * until "running". A VMM found in "prelaunch" while booting (a warm slot
+ * taken just before a pool-worker restart) also gets `cont`.
+ * Without an image QEMU cannot warm (kernel and command line are fixed at
+ * spawn): -ENOTSUP. fits: same image and the exact vcpus/mem it was spawned
+ * with.
  * Stop: system_powerdown (ACPI power button). Kill: SIGKILL through the
  * uv_process_t (a child cannot be reused before we reap it) or through the
  * pidfd (pid-reuse safe for adopted VMMs).
@@ -54,6 +62,8 @@ struct qemu_vm {
 	int open_handles;
 	bool have_proc, have_poll;
 	bool exited, booting;
+	bool warming, warm;            /* warm: spawned paused, QMP answered */
+	bool cont_sent;
 	unsigned connect_attempts;
 	unsigned boot_timeout_ms;
 	struct qmp *qmp;
@@ -124,17 +134,32 @@ static void boot_done(struct qemu_vm *q, int status, const char *err)
 	pw_vm_booted(q->vm, status, err);
 }
 
+static void warm_done(struct qemu_vm *q, int status, const char *err)
+{
+	if (!q->warming)
+		return;
+	q->warming = false;
+	q->warm = status == 0;
+	uv_timer_stop(&q->deadline);
+	uv_timer_stop(&q->retry);
+	pw_vm_warmed(q->vm, status, err);
+}
+
 static void on_boot_deadline(uv_timer_t *t)
 {
 	struct qemu_vm *q = t->data;
 	char err[128];
 
-	snprintf(err, sizeof(err), "qemu did not report running within %u ms",
-		 q->boot_timeout_ms);
-	boot_done(q, -ETIMEDOUT, err);
+	snprintf(err, sizeof(err), "qemu did not report %s within %u ms",
+		 q->warming ? "prelaunch" : "running", q->boot_timeout_ms);
+	if (q->warming)
+		warm_done(q, -ETIMEDOUT, err);
+	else
+		boot_done(q, -ETIMEDOUT, err);
 }
 
 static void query_status(struct qemu_vm *q);
+static void send_cont(struct qemu_vm *q);
 
 static void on_retry(uv_timer_t *t)
 {
@@ -156,18 +181,52 @@ static void on_status(struct qmp *qmp, int status, json_t *ret,
 	(void)qmp;
 	if (status < 0 && status != -ECONNRESET) {
 		snprintf(msg, sizeof(msg), "query-status: %s", err);
-		boot_done(q, -EIO, msg);
-	} else if (st && strcmp(st, "running") == 0) {
+		if (q->warming)
+			warm_done(q, -EIO, msg);
+		else
+			boot_done(q, -EIO, msg);
+	} else if (q->warming && st && strcmp(st, "prelaunch") == 0) {
+		warm_done(q, 0, NULL);
+	} else if (q->booting && st && strcmp(st, "running") == 0) {
 		boot_done(q, 0, NULL);
-	} else if (q->booting) {
-		/* prelaunch, or the connection dropped: ask again shortly */
+	} else if (q->booting && st && strcmp(st, "prelaunch") == 0 && !q->cont_sent) {
+		send_cont(q);
+	} else if (q->booting || q->warming) {
+		/* not there yet, or the connection dropped: ask again shortly */
+		uv_timer_start(&q->retry, on_retry, QMP_RETRY_MS, 0);
+	}
+}
+
+static void on_cont(struct qmp *qmp, int status, json_t *ret, const char *err,
+		    void *arg)
+{
+	struct qemu_vm *q = arg;
+	char msg[256];
+
+	(void)qmp;
+	(void)ret;
+	if (status == -ECONNRESET) {
+		q->cont_sent = false; /* lost with the connection: again */
+	} else if (status < 0) {
+		snprintf(msg, sizeof(msg), "cont: %s", err);
+		boot_done(q, -EIO, msg);
+		return;
+	}
+	query_status(q);
+}
+
+static void send_cont(struct qemu_vm *q)
+{
+	q->cont_sent = true;
+	if (qmp_execute(q->qmp, "cont", NULL, on_cont, q) < 0) {
+		q->cont_sent = false;
 		uv_timer_start(&q->retry, on_retry, QMP_RETRY_MS, 0);
 	}
 }
 
 static void query_status(struct qemu_vm *q)
 {
-	if (!q->booting)
+	if (!q->booting && !q->warming)
 		return;
 	if (qmp_execute(q->qmp, "query-status", NULL, on_status, q) < 0)
 		uv_timer_start(&q->retry, on_retry, QMP_RETRY_MS, 0);
@@ -187,7 +246,7 @@ static void on_qmp_ready(struct qmp *qmp, int status, void *arg)
 	}
 	qmp_close(qmp);
 	q->qmp = NULL;
-	if (q->booting || ++q->connect_attempts < ADOPT_CONNECT_ATTEMPTS)
+	if (q->booting || q->warming || ++q->connect_attempts < ADOPT_CONNECT_ATTEMPTS)
 		uv_timer_start(&q->retry, on_retry, QMP_RETRY_MS, 0);
 	else
 		ui_warn("%s: cannot connect to QMP at %s: %s", q->vm->row.id,
@@ -219,7 +278,7 @@ static void on_qmp_closed(struct qmp *qmp, int status, void *arg)
 	qmp_close(qmp);
 	q->qmp = NULL;
 	/* Usually QEMU is exiting; if it is not, reconnect while booting. */
-	if (q->booting)
+	if (q->booting || q->warming)
 		uv_timer_start(&q->retry, on_retry, QMP_RETRY_MS, 0);
 }
 
@@ -253,6 +312,7 @@ static void report_exit(struct qemu_vm *q, int64_t status, int sig)
 		return;
 	q->exited = true;
 	q->booting = false;
+	q->warming = false;
 	uv_timer_stop(&q->retry);
 	uv_timer_stop(&q->deadline);
 	qmp_close(q->qmp);
@@ -305,7 +365,8 @@ static int open_console(const char *path, char *err, size_t errlen)
 	return fd;
 }
 
-static int qemu_spawn(struct pw_vm *vm, char *err, size_t errlen)
+/* Spawns qemu for vm->row; paused: with -S (a warm slot). */
+static int spawn_qemu(struct pw_vm *vm, bool paused, char *err, size_t errlen)
 {
 	struct qemu_vm *q = qemu_new(vm);
 	uv_process_options_t opt = { 0 };
@@ -317,6 +378,8 @@ static int qemu_spawn(struct pw_vm *vm, char *err, size_t errlen)
 	if (!q || !a)
 		goto free_argv;
 	rc = pw_qemu_argv(vm->w->cfg->qemu_bin, vm->w->accel, &vm->row, a);
+	if (rc == 0 && paused)
+		rc = pw_argv_add(a, "-S");
 	if (rc < 0) {
 		snprintf(err, errlen, "qemu command line too long");
 		goto free_argv;
@@ -349,10 +412,47 @@ static int qemu_spawn(struct pw_vm *vm, char *err, size_t errlen)
 		goto free_argv;
 	}
 	vm->row.vmm_pid = q->proc.pid;
-	ui_info("%s: spawned %s pid %d", vm->row.id, a->argv[0], q->proc.pid);
+	ui_info("%s: spawned %s pid %d%s", vm->row.id, a->argv[0], q->proc.pid,
+		paused ? " (paused: warm slot)" : "");
 free_argv:
 	free(a);
 	return rc < 0 ? rc : 0;
+}
+
+static int qemu_spawn(struct pw_vm *vm, char *err, size_t errlen)
+{
+	return spawn_qemu(vm, false, err, errlen);
+}
+
+static int qemu_warm(struct pw_vm *vm, const struct ui_image *img, char *err,
+		     size_t errlen)
+{
+	struct qemu_vm *q;
+	int rc;
+
+	if (!img) {
+		snprintf(err, errlen, "the qemu driver cannot warm a VMM without "
+			 "pool.warm_image (kernel and command line are fixed at spawn)");
+		return -ENOTSUP;
+	}
+	rc = spawn_qemu(vm, true, err, errlen);
+	if (rc < 0)
+		return rc;
+	q = vm->drv_data;
+	q->warming = true;
+	uv_timer_start(&q->deadline, on_boot_deadline, q->boot_timeout_ms, 0);
+	qmp_try_connect(q);
+	return 0;
+}
+
+static bool qemu_fits(const struct pw_vm *slot, const struct ui_image *img,
+		      unsigned vcpus, unsigned mem_mib)
+{
+	const struct qemu_vm *q = slot->drv_data;
+
+	return q && q->warm && !q->exited && img &&
+	       strcmp(slot->row.image, img->name) == 0 &&
+	       slot->row.vcpus == vcpus && slot->row.mem_mib == mem_mib;
 }
 
 static int qemu_boot(struct pw_vm *vm)
@@ -363,7 +463,9 @@ static int qemu_boot(struct pw_vm *vm)
 		return -ESRCH;
 	q->booting = true;
 	uv_timer_start(&q->deadline, on_boot_deadline, q->boot_timeout_ms, 0);
-	if (qmp_is_ready(q->qmp))
+	if (q->warm && !q->cont_sent && qmp_is_ready(q->qmp))
+		send_cont(q); /* a warm slot: it is paused in prelaunch */
+	else if (qmp_is_ready(q->qmp))
 		query_status(q);
 	else if (!q->qmp)
 		qmp_try_connect(q);
@@ -450,4 +552,6 @@ const struct ui_vmm_driver pw_drv_qemu = {
 	.kill = qemu_kill,
 	.adopt = qemu_adopt,
 	.release = qemu_release,
+	.warm = qemu_warm,
+	.fits = qemu_fits,
 };

@@ -16,6 +16,14 @@
  * Replies: a RUN is answered when the guest is running (or failed); a STOP
  * when the row is final. Several requests may wait on one VM (a retried
  * idempotent RUN, repeated STOPs).
+ *
+ * Warm slots (pool.h decides when; the states are here). The row is `warm`
+ * from the insert on, so a crash leaves it to recover.c:
+ *   SLOT: warm/creating ─NET_ALLOC→ warm/starting ─driver warm, pid
+ *         recorded, pw_vm_warmed→ warm/WARM
+ *   RUN that fits: WARM ─row `starting` (the slot's id kept), boot→ running
+ *   retire or failure: kill the VMM, wait for its exit → NET_RELEASE → row
+ *         deleted (pw_pool_slot_done) — never `stopped`/`failed`.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -25,6 +33,7 @@
 
 #include "cmdline.h"
 #include "log.h"
+#include "pool.h"
 #include "shm.h"
 #include "worker.h"
 
@@ -38,6 +47,10 @@ static void finish(struct pw_vm *vm)
 	bool failed = vm->fail_status != 0;
 	const char *state = failed ? UI_VM_FAILED : UI_VM_STOPPED;
 
+	if (vm->slot) {
+		pw_pool_slot_done(vm); /* deletes the row, frees vm */
+		return;
+	}
 	ui_registry_now(vm->row.stopped_at, sizeof(vm->row.stopped_at));
 	if (failed)
 		snprintf(vm->row.error, sizeof(vm->row.error), "%s", vm->fail_error);
@@ -114,8 +127,10 @@ static void fail(struct pw_vm *vm, int status, const char *err)
 		return;
 	}
 	vm->phase = PW_STOPPING;
-	snprintf(vm->row.error, sizeof(vm->row.error), "%s", vm->fail_error);
-	pw_vm_save(vm, UI_VM_STOPPING, NULL, NULL);
+	if (!vm->slot) { /* a slot's row stays `warm`: recover.c reclaims it */
+		snprintf(vm->row.error, sizeof(vm->row.error), "%s", vm->fail_error);
+		pw_vm_save(vm, UI_VM_STOPPING, NULL, NULL);
+	}
 	kill_vmm(vm, vm->fail_error);
 	/* pw_vm_exited() continues with release(). */
 }
@@ -132,7 +147,7 @@ static unsigned active_count(struct pw_worker *w)
 	unsigned n = 0;
 
 	for (struct pw_vm *vm = w->vms; vm; vm = vm->next)
-		if (vm->phase <= PW_RUNNING && !vm->fail_status)
+		if (!vm->slot && vm->phase <= PW_RUNNING && !vm->fail_status)
 			n++;
 	return n;
 }
@@ -160,12 +175,12 @@ static bool run_idempotent(struct pw_worker *w, const struct ui_msg *m)
 		 pw_waiter_add(&vm->run_waiters, m) == 0)
 		ui_info("%s: idempotent RUN joins the run in progress", row->id);
 	else
-		pw_reply(w, m->req_id, m->gen, m->op, 0, row->id, NULL);
+		pw_reply(w, m->req_id, m->gen, m->op, UI_REPLY_REPLAYED, row->id, NULL);
 	free(row);
 	return true;
 }
 
-static const struct ui_vmm_driver *pick_driver(const struct ui_config *cfg)
+const struct ui_vmm_driver *pw_pick_driver(const struct ui_config *cfg)
 {
 	if (cfg->driver == UI_DRIVER_FIRECRACKER)
 		return pw_driver_find("firecracker");
@@ -194,21 +209,42 @@ static int run_fill_row(struct pw_vm *vm, const struct ui_image *img,
 	return pw_vm_paths(vm->w->cfg, r);
 }
 
+/* The row's boot_args: the image's, with the VM's IP and id (cmdline.h). */
+static int set_boot_args(struct pw_vm *vm, const struct ui_image *img)
+{
+	struct pw_worker *w = vm->w;
+	char extra[64] = "";
+
+	if (w->accel == UI_ACCEL_TCG && w->tsc_khz)
+		snprintf(extra, sizeof(extra), "tsc_early_khz=%u tsc=reliable", w->tsc_khz);
+	return pw_boot_args(w->cfg, img, vm->row.ip, vm->row.id, extra,
+			    vm->row.boot_args, sizeof(vm->row.boot_args));
+}
+
+/* The VMM was spawned: pid and start time go to the registry first. */
+static void record_spawn(struct pw_vm *vm)
+{
+	char detail[64];
+
+	vm->vmm_alive = true;
+	if (pw_proc_start_time(vm->row.vmm_pid, &vm->row.vmm_start_time) < 0)
+		vm->row.vmm_start_time = 0; /* already gone: its exit is coming */
+	snprintf(detail, sizeof(detail), "pid %lld", (long long)vm->row.vmm_pid);
+	pw_vm_save(vm, NULL, "spawn", detail);
+}
+
 static void run_start(struct pw_vm *vm)
 {
 	struct pw_worker *w = vm->w;
 	const struct ui_image *img = ui_config_image(w->cfg, vm->row.image);
-	char err[512], detail[128], extra[64] = "";
+	char err[512], detail[128];
 	int rc;
 
 	if (!img) {
 		fail(vm, -ENOENT, "unknown image");
 		return;
 	}
-	if (w->accel == UI_ACCEL_TCG && w->tsc_khz)
-		snprintf(extra, sizeof(extra), "tsc_early_khz=%u tsc=reliable", w->tsc_khz);
-	if (pw_boot_args(w->cfg, img, vm->row.ip, vm->row.id, extra,
-			 vm->row.boot_args, sizeof(vm->row.boot_args)) < 0) {
+	if (set_boot_args(vm, img) < 0) {
 		fail(vm, -EINVAL, "kernel command line too long");
 		return;
 	}
@@ -221,14 +257,43 @@ static void run_start(struct pw_vm *vm)
 		fail(vm, rc, err);
 		return;
 	}
-	vm->vmm_alive = true;
-	if (pw_proc_start_time(vm->row.vmm_pid, &vm->row.vmm_start_time) < 0)
-		vm->row.vmm_start_time = 0; /* already gone: its exit is coming */
-	snprintf(detail, sizeof(detail), "pid %lld", (long long)vm->row.vmm_pid);
-	pw_vm_save(vm, NULL, "spawn", detail);
+	record_spawn(vm);
 	rc = vm->drv->boot(vm);
 	if (rc < 0)
 		fail(vm, rc, "cannot start the VMM API client");
+}
+
+/* A slot has its lease: the driver spawns and prepares the VMM. */
+static void slot_warm(struct pw_vm *vm)
+{
+	struct pw_worker *w = vm->w;
+	const struct ui_image *img = NULL;
+	char err[512], detail[128];
+	int rc;
+
+	if (vm->row.image[0]) {
+		img = ui_config_image(w->cfg, vm->row.image);
+		if (!img || set_boot_args(vm, img) < 0) {
+			fail(vm, -EINVAL, img ? "kernel command line too long" :
+						"unknown warm image");
+			return;
+		}
+	}
+	vm->phase = PW_STARTING;
+	snprintf(detail, sizeof(detail), "%s %s %s", vm->row.ip, vm->row.mac,
+		 vm->row.tap);
+	pw_vm_save(vm, NULL, "net", detail);
+	rc = vm->drv->warm(vm, img, err, sizeof(err));
+	if (rc == -ENOTSUP) { /* not an error: the pool logs it once */
+		set_failure(vm, rc, err);
+		release(vm);
+		return;
+	}
+	if (rc < 0) {
+		fail(vm, rc, err);
+		return;
+	}
+	record_spawn(vm);
 }
 
 static void on_net_alloc(struct pw_vm *vm, const struct ui_msg *reply)
@@ -256,7 +321,10 @@ static void on_net_alloc(struct pw_vm *vm, const struct ui_msg *reply)
 		fail(vm, status == -EPROTO ? -EIO : status, err);
 		return;
 	}
-	run_start(vm);
+	if (vm->slot)
+		slot_warm(vm);
+	else
+		run_start(vm);
 }
 
 static void run_alloc_net(struct pw_vm *vm)
@@ -282,13 +350,52 @@ static int run_check(struct pw_worker *w, const struct ui_msg *m,
 		return *err = "missing VM id", -EINVAL;
 	if (!*img)
 		return *err = "unknown image", -ENOENT;
-	if (!pick_driver(w->cfg))
+	if (!pw_pick_driver(w->cfg))
 		return *err = "VMM driver not available", -ENOTSUP;
 	if (active_count(w) >= w->cfg->max_vms)
 		return *err = "VM limit reached", -ENOSPC;
 	if (pw_vm_find(w, m->vm_id))
 		return *err = "VM id already exists", -EEXIST;
 	return 0;
+}
+
+/* A RUN that fits a warm slot: the VM is the slot (its id, lease and VMM);
+ * the reply names the slot's id, not the one apid proposed. */
+static void run_on_slot(struct pw_vm *vm, const struct ui_image *img,
+			const struct ui_msg *m)
+{
+	struct ui_vm *r = &vm->row;
+	char detail[128];
+	int rc;
+
+	vm->slot = false;
+	vm->from_pool = true;
+	vm->phase = PW_STARTING;
+	pw_waiter_add(&vm->run_waiters, m);
+	snprintf(r->name, sizeof(r->name), "%s", m->name);
+	snprintf(r->idempotency_key, sizeof(r->idempotency_key), "%s", m->key);
+	ui_registry_now(r->created_at, sizeof(r->created_at));
+	if (!r->image[0]) { /* warmed without an image: the driver applies it */
+		snprintf(r->image, sizeof(r->image), "%s", img->name);
+		snprintf(r->kernel, sizeof(r->kernel), "%s", img->kernel);
+		snprintf(r->initrd, sizeof(r->initrd), "%s", img->initrd);
+		snprintf(r->rootfs, sizeof(r->rootfs), "%s", img->rootfs);
+		if (set_boot_args(vm, img) < 0) {
+			fail(vm, -EINVAL, "kernel command line too long");
+			return;
+		}
+	}
+	ui_info("%s: RUN (proposed id %s) takes this warm slot", r->id, m->vm_id);
+	snprintf(detail, sizeof(detail), "%s (warm slot)", r->image);
+	rc = pw_vm_save(vm, UI_VM_STARTING, "create", detail);
+	if (rc < 0) {
+		fail(vm, rc == -EEXIST ? -EEXIST : -EIO, "registry error");
+		return;
+	}
+	pw_pool_table_update(vm->w);
+	rc = vm->drv->boot(vm);
+	if (rc < 0)
+		fail(vm, rc, "cannot start the warm VMM");
 }
 
 void pw_handle_run(struct pw_worker *w, const struct ui_msg *m)
@@ -301,12 +408,20 @@ void pw_handle_run(struct pw_worker *w, const struct ui_msg *m)
 	if (m->key[0] && run_idempotent(w, m))
 		return;
 	rc = run_check(w, m, &img, &err);
+	if (rc == 0) {
+		vm = pw_pool_take(w, img, m->vcpus ? m->vcpus : img->vcpus,
+				  m->mem_mib ? m->mem_mib : img->mem_mib);
+		if (vm) {
+			run_on_slot(vm, img, m);
+			return;
+		}
+	}
 	vm = rc == 0 ? pw_vm_new(w, m->vm_id) : NULL;
 	if (rc == 0 && !vm)
 		rc = -ENOMEM, err = "out of memory";
 	if (rc < 0)
 		goto reply;
-	vm->drv = pick_driver(w->cfg);
+	vm->drv = pw_pick_driver(w->cfg);
 	rc = run_fill_row(vm, img, m);
 	if (rc < 0) {
 		err = rc == -EINVAL ? "vcpus or mem_mib out of range" : "path too long";
@@ -388,7 +503,7 @@ void pw_vm_exited(struct pw_vm *vm, const struct pw_exit_info *x)
 	vm->row.exit_status = x->signal ? 128 + x->signal : x->status;
 	describe_exit(x, how, sizeof(how));
 	pw_vm_save(vm, NULL, "exit", how);
-	if (vm->phase == PW_STARTING) {
+	if (vm->phase == PW_STARTING || vm->phase == PW_WARM) {
 		pw_file_last_line(vm->row.console_log, tail, sizeof(tail));
 		snprintf(err, sizeof(err), "%s exited with %s%s%s", vm->drv->name,
 			 how, tail[0] ? ": " : "", tail);
@@ -467,6 +582,10 @@ void pw_handle_stop(struct pw_worker *w, const struct ui_msg *m)
 {
 	struct pw_vm *vm = pw_vm_find(w, m->vm_id);
 
+	if (vm && vm->slot) { /* a warm slot is nobody's VM */
+		pw_reply(w, m->req_id, m->gen, m->op, -ENOENT, m->vm_id, "no such VM");
+		return;
+	}
 	if (!vm) {
 		stop_unmanaged(w, m);
 		return;
@@ -503,4 +622,78 @@ void pw_vm_finish_gone(struct pw_vm *vm, const char *final_state,
 	if (strcmp(final_state, UI_VM_FAILED) == 0)
 		set_failure(vm, -EIO, err);
 	release(vm);
+}
+
+/* ----------------------------------------------------------- warm slots */
+
+int pw_slot_create(struct pw_worker *w, const struct ui_vmm_driver *drv,
+		   const struct ui_image *img)
+{
+	char id[PW_VM_ID_LEN + 1];
+	struct pw_vm *vm;
+	struct ui_vm *r;
+	int rc = pw_vm_id_new(id);
+
+	if (rc < 0)
+		return rc;
+	vm = pw_vm_new(w, id);
+	if (!vm)
+		return -ENOMEM;
+	vm->slot = true;
+	vm->drv = drv;
+	r = &vm->row;
+	snprintf(r->state, sizeof(r->state), "%s", UI_VM_WARM);
+	snprintf(r->driver, sizeof(r->driver), "%s", drv->name);
+	r->vcpus = img ? img->vcpus : PW_POOL_VCPUS;
+	r->mem_mib = img ? img->mem_mib : PW_POOL_MEM_MIB;
+	if (img) {
+		snprintf(r->image, sizeof(r->image), "%s", img->name);
+		snprintf(r->kernel, sizeof(r->kernel), "%s", img->kernel);
+		snprintf(r->initrd, sizeof(r->initrd), "%s", img->initrd);
+		snprintf(r->rootfs, sizeof(r->rootfs), "%s", img->rootfs);
+	}
+	ui_registry_now(r->created_at, sizeof(r->created_at));
+	rc = pw_vm_paths(w->cfg, r);
+	if (rc == 0)
+		rc = ui_reg_vm_insert(w->reg, r);
+	if (rc < 0) {
+		pw_vm_free(vm);
+		return rc;
+	}
+	ui_info("%s: warm slot created (%s)", id, img ? img->name : "no image");
+	ui_reg_event(w->reg, id, "create", "warm slot");
+	vm->phase = PW_CREATING;
+	if (pw_net_request(w, vm, UI_OP_NET_ALLOC, on_net_alloc) < 0)
+		fail(vm, -EAGAIN, "network daemon unavailable (ring full)");
+	else
+		vm->has_lease = true;
+	return 0;
+}
+
+void pw_vm_warmed(struct pw_vm *vm, int status, const char *err)
+{
+	char detail[64];
+
+	if (!vm->slot || vm->phase != PW_STARTING || vm->fail_status)
+		return; /* retired or failing meanwhile */
+	if (status < 0) {
+		fail(vm, status, err);
+		return;
+	}
+	vm->phase = PW_WARM;
+	snprintf(detail, sizeof(detail), "pid %lld", (long long)vm->row.vmm_pid);
+	pw_vm_save(vm, NULL, "warm", detail);
+	pw_pool_slot_ready(vm);
+}
+
+void pw_slot_retire(struct pw_vm *vm, const char *why)
+{
+	if (!vm->slot || vm->phase == PW_STOPPING || vm->phase == PW_RELEASING)
+		return;
+	ui_info("%s: retiring warm slot: %s", vm->row.id, why);
+	vm->phase = PW_STOPPING;
+	if (vm->vmm_alive)
+		kill_vmm(vm, why); /* pw_vm_exited() continues with release() */
+	else
+		release(vm); /* NET_ALLOC in flight: on_net_alloc releases */
 }

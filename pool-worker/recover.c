@@ -10,8 +10,12 @@
  *     `stopping` with `error` set);
  *   - otherwise → release its lease and write `stopped` (it was stopping)
  *     or `failed` "vmm gone after pool-worker restart".
+ * Rows in `warm` (warm slots, pool.h) are never re-used: their VMM is killed
+ * if it is still ours (adopt, then SIGKILL through the pidfd), the lease is
+ * released and the row deleted; the pool then warms new slots.
  * Rows are read into memory first, then resolved: no registry writes while
- * a SELECT is walking.
+ * a SELECT is walking. Last, VMMs of this instance that no row owns are
+ * killed (orphans.c).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -19,6 +23,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "orphans.h"
 #include "worker.h"
 
 #define GONE "vmm gone after pool-worker restart"
@@ -79,6 +84,18 @@ static void recover_adopted(struct pw_vm *vm)
 	}
 }
 
+static void recover_slot(struct pw_vm *vm, bool alive)
+{
+	ui_info("%s: warm slot left by a previous pool-worker (vmm pid %lld %s): "
+		"reclaiming", vm->row.id, (long long)vm->row.vmm_pid,
+		alive ? "alive" : "gone");
+	vm->slot = true;
+	vm->vmm_alive = alive;
+	vm->adopted = alive;
+	vm->phase = PW_WARM;
+	pw_slot_retire(vm, "left by a previous pool-worker");
+}
+
 static void recover_one(struct pw_worker *w, const struct ui_vm *row)
 {
 	struct pw_vm *vm = pw_vm_new(w, row->id);
@@ -94,6 +111,10 @@ static void recover_one(struct pw_worker *w, const struct ui_vm *row)
 	vm->drv = pw_driver_find(row->driver);
 	if (strcmp(row->state, UI_VM_CREATING) != 0 && vm->drv)
 		rc = vm->drv->adopt(vm, err, sizeof(err));
+	if (strcmp(row->state, UI_VM_WARM) == 0) {
+		recover_slot(vm, rc == 0);
+		return;
+	}
 	if (rc == 0) {
 		ui_info("%s: adopted %s pid %lld (%s)", row->id, row->driver,
 			(long long)row->vmm_pid, row->state);
@@ -108,11 +129,13 @@ static void recover_one(struct pw_worker *w, const struct ui_vm *row)
 void pw_recover(struct pw_worker *w)
 {
 	static const char *const states[] = { UI_VM_CREATING, UI_VM_STARTING,
-					      UI_VM_RUNNING, UI_VM_STOPPING };
+					      UI_VM_RUNNING, UI_VM_STOPPING,
+					      UI_VM_WARM };
 	struct rows r = { 0 };
+	int rc;
 
 	for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++) {
-		int rc = ui_reg_vm_list(w->reg, states[i], collect, &r);
+		rc = ui_reg_vm_list(w->reg, states[i], collect, &r);
 
 		if (rc < 0)
 			ui_error("recovery: cannot list %s VMs: %s", states[i],
@@ -123,5 +146,8 @@ void pw_recover(struct pw_worker *w)
 	for (size_t i = 0; i < r.n; i++)
 		recover_one(w, &r.v[i]);
 	free(r.v);
+	rc = pw_kill_orphans(w);
+	if (rc > 0)
+		ui_warn("recovery: killed %d orphaned VMM process(es)", rc);
 	pw_pool_table_update(w);
 }

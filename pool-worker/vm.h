@@ -11,6 +11,13 @@
  *              failing VM (fail_status != 0) whose VMM is being killed
  *   RELEASING  VMM gone; NET_RELEASE in flight; then the final row
  *              (`stopped` or `failed`) is written and the VM is freed.
+ *   WARM       a warm slot (pool.h) ready to be taken: VMM idle.
+ *
+ * A warm slot (slot = true, row `warm` throughout) goes CREATING (its own
+ * NET_ALLOC) → STARTING (driver warming) → WARM; a run that takes it clears
+ * `slot` and continues from STARTING like any run (from_pool = true). A slot
+ * that fails or is retired goes STOPPING (VMM killed) → RELEASING, and its
+ * row is deleted instead of written final.
  *
  * Ownership: struct pw_vm is heap-allocated by pw_vm_new(), linked in the
  * worker's list, and freed by pw_vm_free() (which releases the driver).
@@ -31,7 +38,8 @@
 
 struct pw_worker;
 
-enum pw_phase { PW_CREATING, PW_STARTING, PW_RUNNING, PW_STOPPING, PW_RELEASING };
+enum pw_phase { PW_CREATING, PW_STARTING, PW_RUNNING, PW_STOPPING, PW_RELEASING,
+	       PW_WARM };
 
 /* A request waiting for a VM's completion (reply goes to ring 1). */
 struct pw_waiter {
@@ -52,6 +60,8 @@ struct pw_vm {
 	bool has_lease;                /* NET_ALLOC sent: release before final */
 	bool net_busy;                 /* a NET request is in flight */
 	bool adopted;
+	bool slot;                     /* a warm slot not taken by a run */
+	bool from_pool;                /* a run that took a warm slot */
 	int fail_status;               /* != 0: failing, final state `failed` */
 	char fail_error[512];
 	uv_timer_t *stop_timer;        /* NULL or the repeating stop tick */

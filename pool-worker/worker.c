@@ -227,6 +227,13 @@ static void on_net_reply(struct pw_worker *w, struct ui_msg *m)
 	net_complete(r, m);
 }
 
+/* Whether ring id is served now. While the pool drains (SIGTERM), requests
+ * from apid stay queued for the next pool-worker; netd's replies are read. */
+static bool serving(struct pw_worker *w, enum ui_ring_id id)
+{
+	return !w->exiting && !(id == UI_RING_API_TO_POOL && w->pool.draining);
+}
+
 static void drain_ring(struct pw_worker *w, enum ui_ring_id id,
 		       void (*handle)(struct pw_worker *, struct ui_msg *))
 {
@@ -234,8 +241,8 @@ static void drain_ring(struct pw_worker *w, enum ui_ring_id id,
 	struct ui_msg m;
 
 	ui_ring_wake(r);
-	while (!w->exiting) {
-		while (!w->exiting && ui_ring_pop(r, &m) == 0) {
+	while (serving(w, id)) {
+		while (serving(w, id) && ui_ring_pop(r, &m) == 0) {
 			sanitize(&m);
 			handle(w, &m);
 		}
@@ -272,23 +279,19 @@ static void on_heartbeat(uv_timer_t *t)
 	net_check_deadlines(w);
 }
 
+/* SIGTERM/SIGINT: warm slots are killed and released first (pool.c), then
+ * the loop stops; VMs are left running. A second signal exits at once. */
 static void on_signal(uv_signal_t *s, int signum)
 {
 	struct pw_worker *w = s->data;
 
+	if (!w->pool.draining && pw_pool_drain(w)) {
+		ui_info("signal %d: releasing warm slots, then exiting", signum);
+		return;
+	}
 	ui_info("signal %d: exiting, VMs left running", signum);
 	w->exiting = true;
 	uv_stop(&w->loop);
-}
-
-void pw_pool_table_update(struct pw_worker *w)
-{
-	struct ui_pool_table t = { 0 };
-
-	for (struct pw_vm *vm = w->vms; vm; vm = vm->next)
-		if (vm->phase == PW_RUNNING)
-			t.vms_running++;
-	ui_pool_table_write(w->shm, &t);
 }
 
 static int init_handles(struct pw_worker *w)
@@ -331,6 +334,8 @@ int pw_worker_init(struct pw_worker *w, const struct ui_config *cfg,
 	if (rc < 0)
 		return rc;
 	rc = init_handles(w);
+	if (rc == 0)
+		rc = pw_pool_init(w);
 	if (rc < 0) {
 		ui_error("doorbell fds %d/%d: %s", UI_DOORBELL_FD(UI_RING_API_TO_POOL),
 			 UI_DOORBELL_FD(UI_RING_NET_TO_POOL), uv_strerror(rc));
@@ -345,6 +350,7 @@ int pw_worker_init(struct pw_worker *w, const struct ui_config *cfg,
 int pw_worker_run(struct pw_worker *w)
 {
 	pw_recover(w);
+	pw_pool_start(w);
 	uv_poll_start(&w->bell_req, UV_READABLE, on_bell_req);
 	uv_poll_start(&w->bell_net, UV_READABLE, on_bell_net);
 	uv_timer_start(&w->heartbeat, on_heartbeat, 1000, 1000);

@@ -16,6 +16,7 @@
 #include <uv.h>
 
 #include "config.h"
+#include "pool.h"
 #include "registry.h"
 #include "shm.h"
 #include "vm.h"
@@ -37,7 +38,8 @@ struct pw_worker {
 	uv_poll_t bell_net;         /* ring 3 doorbell */
 	uv_timer_t heartbeat;
 	uv_signal_t sig_term, sig_int;
-	struct pw_vm *vms;          /* list head */
+	struct pw_vm *vms;          /* list head (VMs and warm slots) */
+	struct pw_pool pool;        /* pool.h */
 	struct pw_net_req *net_pending;
 	uint64_t next_req_id;
 	bool exiting;
@@ -65,7 +67,8 @@ int pw_net_request(struct pw_worker *w, struct pw_vm *vm, enum ui_op op,
 /* Drops vm's pending netd requests (their callbacks are not called). */
 void pw_net_forget(struct pw_worker *w, struct pw_vm *vm);
 
-/* Publishes the pool table (vms_running) in shm. */
+/* pool.c: publishes the pool table in shm and schedules a refill pass;
+ * called after every change of a VM or slot. */
 void pw_pool_table_update(struct pw_worker *w);
 
 /* lifecycle.c */
@@ -81,5 +84,13 @@ void pw_vm_finish_gone(struct pw_vm *vm, const char *final_state,
 void pw_vm_resume_stop(struct pw_vm *vm);
 /* lifecycle.c: fail vm (kill its VMM, release, row `failed` with err). */
 void pw_vm_fail(struct pw_vm *vm, int status, const char *err);
+/* lifecycle.c: the driver runs use (vmm.driver; auto = qemu so far). */
+const struct ui_vmm_driver *pw_pick_driver(const struct ui_config *cfg);
+/* lifecycle.c, for pool.c: a new warm slot (row `warm`, NET_ALLOC sent);
+ * img NULL = no image. A negative return leaves nothing behind. */
+int pw_slot_create(struct pw_worker *w, const struct ui_vmm_driver *drv,
+		   const struct ui_image *img);
+/* lifecycle.c, for pool.c and recover.c: kill, release and delete a slot. */
+void pw_slot_retire(struct pw_vm *vm, const char *why);
 
 #endif

@@ -153,8 +153,15 @@ static void on_signal(uv_signal_t *h, int signum)
 	case SIGCHLD:
 		ui_supervisor_reap(&m->sv);
 		break;
-	case SIGHUP:
-		ui_info("SIGHUP: live reload is not implemented yet; restart to apply");
+	case SIGHUP: /* pool-worker reloads pool.size and pool.warm_image */
+		if (m->sv.child[UI_D_POOL].pid > 0 && !m->sv.stopping) {
+			ui_info("SIGHUP: forwarded to pool-worker (pid %d); other "
+				"settings apply at the next start",
+				(int)m->sv.child[UI_D_POOL].pid);
+			kill(m->sv.child[UI_D_POOL].pid, SIGHUP);
+		} else {
+			ui_info("SIGHUP: pool-worker not running; nothing reloaded");
+		}
 		break;
 	default:
 		if (!m->sv.stopping) {

@@ -29,8 +29,9 @@
 
 #define UI_BACKOFF_MIN_MS 100
 #define UI_BACKOFF_MAX_MS 5000
-#define UI_QUIET_PERIOD_MS 10000      /* up this long → failures forgiven */
 #define UI_LOUD_FAILURES 5            /* report loudly from this many on */
+#define UI_CRASH_WINDOW_MS 30000      /* crash-rate window ... */
+#define UI_CRASH_BURST 40             /* ... more crashes than this in it: cap */
 #define UI_HEARTBEAT_DEADLINE_MS 5000
 #define UI_STOP_TIMEOUT_MS 5000
 
@@ -138,10 +139,42 @@ static void describe_status(int status, char *buf, size_t len)
 
 static void stop_next(struct ui_supervisor *sv);
 
+/*
+ * How long to wait before restarting a child that died. A child that dies
+ * before it became ready cannot start: 0, then 100 ms doubling to 5 s, so a
+ * broken binary or config never loops tightly. A child that had been ready
+ * (it served, then crashed or was killed) restarts at once — the API must
+ * come back fast — unless it has died more than UI_CRASH_BURST times in
+ * UI_CRASH_WINDOW_MS, then it waits the cap. Both cases report loudly.
+ */
+static unsigned restart_delay(struct ui_child *c, bool was_ready)
+{
+	uint64_t now = ui_now_ms();
+	unsigned delay;
+
+	if (now - c->window_start_ms > UI_CRASH_WINDOW_MS) {
+		c->window_start_ms = now;
+		c->window_crashes = 0;
+	}
+	c->window_crashes++;
+	c->fast_failures = was_ready ? 0 : c->fast_failures + 1;
+	delay = backoff_ms(c->fast_failures);
+	if (c->window_crashes > UI_CRASH_BURST) {
+		delay = UI_BACKOFF_MAX_MS;
+		ui_error("%s has died %u times in %u s; restarting it every %u ms",
+			 ui_daemon_name(c->which), c->window_crashes,
+			 UI_CRASH_WINDOW_MS / 1000, delay);
+	} else if (c->fast_failures >= UI_LOUD_FAILURES) {
+		ui_error("%s has failed to start %u times in a row; retrying in %u ms",
+			 ui_daemon_name(c->which), c->fast_failures, delay);
+	}
+	return delay;
+}
+
 static void child_exited(struct ui_supervisor *sv, struct ui_child *c, int status)
 {
 	struct ui_daemon_status *st = &sv->shm->daemon[c->which];
-	uint64_t up_ms = ui_now_ms() - c->started_ms;
+	bool was_ready = atomic_load(&st->ready);
 	char why[128];
 	unsigned delay;
 
@@ -164,12 +197,8 @@ static void child_exited(struct ui_supervisor *sv, struct ui_child *c, int statu
 		ui_supervisor_stop(sv);
 		return;
 	}
-	c->fast_failures = up_ms >= UI_QUIET_PERIOD_MS ? 1 : c->fast_failures + 1;
 	atomic_fetch_add(&st->restarts, 1);
-	delay = backoff_ms(c->fast_failures);
-	if (c->fast_failures >= UI_LOUD_FAILURES)
-		ui_error("%s has crashed %u times in a row; retrying every %u ms",
-			 ui_daemon_name(c->which), c->fast_failures, delay);
+	delay = restart_delay(c, was_ready);
 	snprintf(why + strlen(why), sizeof(why) - strlen(why),
 		 ", restart in %u ms", delay);
 	child_set_state(c, UI_CHILD_BACKOFF, why);

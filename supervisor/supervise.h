@@ -13,7 +13,8 @@
  * not exited in 5 s (pool-worker: stop_timeout_ms + 5 s with
  * shutdown_policy stop, as it stops the VMs first and needs netd for that).
  *
- * Restart policy: the first restart after a quiet period is immediate, then
+ * Restart policy (restart_delay): a child that was ready restarts at once
+ * unless it crashes in bursts; one that dies before ready backs off 0, then
  * 100 ms doubling up to 5 s; a child that exits with UI_EXIT_PERMANENT (bad
  * configuration: restarting cannot help) stops the manager. Every
  * transition is logged.
@@ -48,7 +49,9 @@ struct ui_child {
 	pid_t pid;
 	char path[4096];          /* executable */
 	uint64_t started_ms;      /* spawn time */
-	unsigned fast_failures;   /* consecutive exits soon after spawn */
+	unsigned fast_failures;   /* consecutive exits before becoming ready */
+	uint64_t window_start_ms; /* crash-rate window (see restart_delay) */
+	unsigned window_crashes;
 	uv_timer_t restart_timer;
 };
 

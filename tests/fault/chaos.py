@@ -167,12 +167,16 @@ def children(ppid):
 
 
 def chaos(sh, args, kills):
-    rnd = random.Random(7)
+    rnd = random.Random()
+    order = []
     while not sh.stop_chaos.wait(args.chaos_ms / 1000.0 * (0.5 + rnd.random())):
         kids = children(args.uigniterd_pid)
-        if not kids:
+        if not order:  # each daemon once per cycle, in a random order
+            order = ["netd", "pool-worker", "apid"]
+            rnd.shuffle(order)
+        name = order.pop()
+        if name not in kids:
             continue
-        name = rnd.choice(sorted(kids))
         try:
             os.kill(kids[name], signal.SIGKILL)
             kills[name] = kills.get(name, 0) + 1

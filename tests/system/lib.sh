@@ -35,6 +35,10 @@ st_fail() {
 }
 
 # The config of the test instance; tests may append to it before st_start.
+# Optional hooks (unset: the defaults below): ST_DRIVER (vmm.driver),
+# ST_VMM_EXTRA (more lines for the vmm: section, indented two spaces),
+# ST_IMAGES_EXTRA (more images, indented two spaces), ST_NEED_GUEST=0 (no
+# built guest needed, e.g. with the Firecracker fake).
 st_write_config() {
 	cat >"$ST_CONF" <<EOF
 state_dir: $ST_DIR/state
@@ -47,8 +51,9 @@ network:
   subnet: 172.31.0.0/24
   gateway: 172.31.0.1
 vmm:
-  driver: qemu
+  driver: ${ST_DRIVER:-qemu}
   stop_timeout_ms: ${ST_STOP_TIMEOUT_MS:-8000}
+${ST_VMM_EXTRA:-}
 limits:
   max_body_bytes: 4096
 images:
@@ -56,6 +61,7 @@ images:
     kernel: $GUEST/vmlinuz
     initrd: $GUEST/initrd.cpio.gz
     mem_mib: 128
+${ST_IMAGES_EXTRA:-}
 EOF
 }
 
@@ -74,7 +80,7 @@ st_cleanup() {
 	fi
 	# VMs are left running by design when the manager stops: end ours.
 	for pid in $(st_vmm_pids); do
-		if grep -q qemu "/proc/$pid/cmdline" 2>/dev/null &&
+		if grep -qE 'qemu|firecracker' "/proc/$pid/cmdline" 2>/dev/null &&
 		   grep -q "$ST_DIR" "/proc/$pid/cmdline" 2>/dev/null; then
 			kill -KILL "$pid"
 		fi
@@ -127,15 +133,16 @@ st_expect() { # st_expect STATUS what
 }
 
 st_start() {
-	[ -f "$GUEST/vmlinuz" ] || st_fail "guest not built ($GUEST): run make"
+	[ "${ST_NEED_GUEST:-1}" = 0 ] || [ -f "$GUEST/vmlinuz" ] ||
+		st_fail "guest not built ($GUEST): run make"
 	[ -f "$ST_CONF" ] || st_write_config
-	ip netns add "$ST_NS"
+	ip netns list | grep -qw "$ST_NS" || ip netns add "$ST_NS"
 	ip -n "$ST_NS" link set lo up
 	ip netns exec "$ST_NS" "$BIN/uigniterd" --config "$ST_CONF" >>"$ST_LOG" 2>&1 &
 	ST_PID=$!
 	for _ in $(seq 100); do
 		if [ -S "$ST_SOCK" ]; then
-			api GET /healthz
+			api GET /healthz 2>/dev/null || API_STATUS= # a stale socket
 			if [ "$API_STATUS" = 200 ] &&
 			   [ "$(json '.daemons["pool-worker"]')" = up ] &&
 			   [ "$(json '.daemons.netd')" = up ]; then

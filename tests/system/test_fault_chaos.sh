@@ -15,7 +15,8 @@ FAKE=$ROOT/$BUILD/tests/fakes/firecracker
 RUNS=${CHAOS_RUNS:-200}
 
 st_write_config
-sed -i "s|^  driver: qemu|  driver: firecracker\n  firecracker: $FAKE|" "$ST_CONF"
+sed -i -e "s|^  driver: qemu|  driver: firecracker\n  firecracker: $FAKE|" \
+	-e "s|^limits:|limits:\n  max_vms: 1000|" "$ST_CONF"
 st_start
 
 # Round 1: random daemon kills under load.
@@ -25,7 +26,7 @@ python3 "$ROOT/tests/fault/chaos.py" --sock "$ST_SOCK" --uigniterd-pid "$ST_PID"
 st_log "round 1: $(jq -c '{runs_ok, stops_ok, retries, kills, longest_health_gap_ms}' "$ST_DIR/round1.json")"
 
 # Round 2: the whole manager dies at once (kill -9), then starts again.
-kids=$(pgrep -P "$ST_PID" | tr '\n' ' ')
+kids=$(pgrep -P "$ST_PID" -x 'netd|pool-worker|apid' | tr '\n' ' ')
 kill -KILL "$ST_PID" $kids
 wait "$ST_PID" 2>/dev/null || true
 st_log "killed uigniterd $ST_PID and daemons $kids"
@@ -77,7 +78,7 @@ dup=$(st_sql "select idempotency_key from vms where idempotency_key is not null 
 
 # Invariant 3: nothing without an owner.
 running_pids=$(st_sql "select vmm_pid from vms where state = 'running'" | sort)
-fake_pids=$(pgrep -f "^$FAKE " | sort || true)
+fake_pids=$(pgrep -f "^$FAKE --api-sock $ST_DIR/" | sort || true)
 orphans=$(comm -13 <(echo "$running_pids") <(echo "$fake_pids") | tr '\n' ' ')
 [ -z "${orphans// /}" ] || st_fail "VMM processes without a running row: $orphans"
 leases=$(st_sql "select l.tap from leases l left join vms v on v.id = l.vm_id where v.state is null or v.state in ('stopped','failed')")

@@ -1,0 +1,104 @@
+/*
+ * orphans.c — after a pool-worker crash, a VMM can be alive with no row that
+ * owns it: the worker died between spawning it and recording its pid, or the
+ * row's pid/start time no longer match (it was resolved as gone). Such a
+ * process holds a tap and a socket nobody will ever release.
+ *
+ * Every VMM this instance starts names a socket under <run_dir>/vms/ on its
+ * command line (QEMU: -qmp unix:<run_dir>/vms/<id>.qmp,…; Firecracker:
+ * --api-sock <run_dir>/vms/<id>.sock), so the instance's VMMs are found by
+ * scanning /proc/<pid>/cmdline for that prefix. One that is not the VMM of a
+ * VM under management (adopted or spawned by us) is SIGKILLed and its socket
+ * removed. Runs once, at start, after recovery; its children are reaped by
+ * uigniterd (the subreaper) or init.
+ */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "orphans.h"
+#include "worker.h"
+
+static bool is_managed(struct pw_worker *w, pid_t pid)
+{
+	for (struct pw_vm *vm = w->vms; vm; vm = vm->next)
+		if (vm->vmm_alive && vm->row.vmm_pid == pid)
+			return true;
+	return false;
+}
+
+/* The argument of pid's command line that names marker, copied to out. */
+static bool cmdline_names(pid_t pid, const char *marker, char *out, size_t len)
+{
+	char path[64], buf[8192];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	for (char *arg = buf; arg < buf + n; arg += strlen(arg) + 1) {
+		char *at = strstr(arg, marker);
+
+		if (at) {
+			snprintf(out, len, "%.*s", (int)strcspn(at, ","), at);
+			return true;
+		}
+	}
+	return false;
+}
+
+static void remove_socket(const char *path)
+{
+	struct stat st;
+
+	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+		unlink(path);
+}
+
+int pw_kill_orphans(struct pw_worker *w)
+{
+	char marker[PATH_MAX], sock[PATH_MAX];
+	struct dirent *de;
+	int killed = 0;
+	DIR *proc;
+
+	if (snprintf(marker, sizeof(marker), "%s/vms/", w->cfg->run_dir) >=
+	    (int)sizeof(marker))
+		return -ENAMETOOLONG;
+	proc = opendir("/proc");
+	if (!proc)
+		return -errno;
+	while ((de = readdir(proc))) {
+		pid_t pid;
+
+		if (!isdigit((unsigned char)de->d_name[0]))
+			continue;
+		pid = (pid_t)atoi(de->d_name);
+		if (pid == getpid() || !cmdline_names(pid, marker, sock, sizeof(sock)))
+			continue;
+		if (is_managed(w, pid))
+			continue;
+		ui_warn("killing orphaned VMM pid %d (%s): no VM owns it", (int)pid, sock);
+		if (kill(pid, SIGKILL) == 0)
+			killed++;
+		remove_socket(sock);
+	}
+	closedir(proc);
+	return killed;
+}
