@@ -63,6 +63,7 @@ static void finish(struct pw_vm *vm)
 	pw_waiters_reply(vm, &vm->stop_waiters, 0, NULL);
 	pw_vm_free(vm);
 	pw_pool_table_update(w);
+	pw_pool_drain_check(w);
 }
 
 static void on_net_released(struct pw_vm *vm, const struct ui_msg *reply)
@@ -553,6 +554,11 @@ static void begin_stop(struct pw_vm *vm, const char *detail)
 	vm->stop_deadline_ms = ui_now_ms() + vm->w->cfg->stop_timeout_ms;
 	if (pw_vm_stop_timer_start(vm, tick, on_stop_tick) < 0)
 		kill_vmm(vm, "no stop timer");
+}
+
+void pw_vm_begin_stop(struct pw_vm *vm, const char *detail)
+{
+	begin_stop(vm, detail);
 }
 
 void pw_vm_resume_stop(struct pw_vm *vm)

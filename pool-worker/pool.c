@@ -193,7 +193,6 @@ void pw_pool_slot_ready(struct pw_vm *vm)
 	pw_pool_table_update(vm->w);
 }
 
-static void drain_check(struct pw_worker *w);
 
 void pw_pool_slot_done(struct pw_vm *vm)
 {
@@ -222,7 +221,7 @@ void pw_pool_slot_done(struct pw_vm *vm)
 	pw_vm_free(vm);
 	pw_pool_table_update(w);
 	if (p->draining)
-		drain_check(w);
+		pw_pool_drain_check(w);
 }
 
 /* ----------------------------------------------------------------- drain */
@@ -233,11 +232,29 @@ static void stop_loop(struct pw_worker *w)
 	uv_stop(&w->loop);
 }
 
-static void drain_check(struct pw_worker *w)
+/* VMs being stopped because shutdown_policy is stop (not slots). */
+static unsigned count_stopping(struct pw_worker *w)
 {
-	if (count_slots(w, false) > 0)
+	unsigned n = 0;
+
+	for (struct pw_vm *vm = w->vms; vm; vm = vm->next)
+		if (!vm->slot && (vm->phase == PW_STOPPING || vm->phase == PW_RELEASING))
+			n++;
+	return n;
+}
+
+static bool stop_policy(const struct pw_worker *w)
+{
+	return w->cfg->shutdown_policy == UI_SHUTDOWN_STOP;
+}
+
+void pw_pool_drain_check(struct pw_worker *w)
+{
+	if (!w->pool.draining || w->exiting || count_slots(w, false) > 0 ||
+	    (stop_policy(w) && count_stopping(w) > 0))
 		return;
-	ui_info("pool: warm slots released; exiting, VMs left running");
+	ui_info("pool: warm slots released; exiting, %s", stop_policy(w) ?
+		"VMs stopped (shutdown_policy: stop)" : "VMs left running");
 	uv_timer_stop(&w->pool.drain);
 	stop_loop(w);
 }
@@ -251,16 +268,32 @@ static void on_drain_timeout(uv_timer_t *t)
 	stop_loop(w);
 }
 
+/* shutdown_policy stop: every running VM is stopped like POST stop. */
+static void stop_running_vms(struct pw_worker *w)
+{
+	for (struct pw_vm *vm = w->vms, *next; vm; vm = next) {
+		next = vm->next;
+		if (!vm->slot && vm->phase == PW_RUNNING)
+			pw_vm_begin_stop(vm, "manager stopping (shutdown_policy: stop)");
+	}
+}
+
 bool pw_pool_drain(struct pw_worker *w)
 {
 	struct pw_pool *p = &w->pool;
+	unsigned wait_ms = PW_POOL_DRAIN_MS;
 
 	p->draining = true;
 	uv_timer_stop(&p->refill);
-	if (count_slots(w, false) == 0)
+	if (stop_policy(w)) {
+		stop_running_vms(w);
+		wait_ms += w->cfg->stop_timeout_ms;
+	}
+	if (count_slots(w, false) == 0 && count_stopping(w) == 0)
 		return false;
-	ui_info("pool: retiring %u warm slot(s) before exiting", count_slots(w, false));
-	uv_timer_start(&p->drain, on_drain_timeout, PW_POOL_DRAIN_MS, 0);
+	ui_info("pool: retiring %u warm slot(s), stopping %u VM(s) before exiting",
+		count_slots(w, false), count_stopping(w));
+	uv_timer_start(&p->drain, on_drain_timeout, wait_ms, 0);
 	for (struct pw_vm *vm = w->vms, *next; vm; vm = next) {
 		next = vm->next;
 		if (vm->slot)

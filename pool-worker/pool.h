@@ -74,6 +74,8 @@ void pw_pool_slot_done(struct pw_vm *vm);
 /* SIGTERM: retire every slot, then stop the loop (at most
  * PW_POOL_DRAIN_MS). Returns false if there was nothing to drain. */
 bool pw_pool_drain(struct pw_worker *w);
+/* While draining: exits the loop once nothing is left to wait for. */
+void pw_pool_drain_check(struct pw_worker *w);
 
 /* ---- pure helpers (pool_policy.c; unit-tested in test_pool.c) ---- */
 

@@ -82,6 +82,8 @@ void pw_vm_finish_gone(struct pw_vm *vm, const char *final_state,
 		       const char *err);
 /* lifecycle.c, for recover.c: resume stopping an adopted VM. */
 void pw_vm_resume_stop(struct pw_vm *vm);
+/* Stops a running VM as POST /vm/{id}/stop would (no one waits for it). */
+void pw_vm_begin_stop(struct pw_vm *vm, const char *detail);
 /* lifecycle.c: fail vm (kill its VMM, release, row `failed` with err). */
 void pw_vm_fail(struct pw_vm *vm, int status, const char *err);
 /* lifecycle.c: the driver runs use (vmm.driver; auto = qemu so far). */

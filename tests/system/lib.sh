@@ -172,4 +172,12 @@ st_guest_http() {
 
 st_sql() { sqlite3 "$ST_DB" "$1"; }
 
+# True if pid runs (a zombie waiting for its reaper does not: VMMs orphaned
+# by a manager kill -9 are reaped by init, a moment after they exit).
+st_pid_alive() {
+	local s
+	s=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
+	[ -n "$s" ] && [ "$s" != Z ] && [ "$s" != X ]
+}
+
 st_pass() { st_log "PASS $(basename "$0")"; }

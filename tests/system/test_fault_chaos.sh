@@ -57,7 +57,7 @@ while read -r id want; do
 		echo "  $id: registry says '$state', client last asked for '$want'"; bad=$((bad + 1)); continue
 	fi
 	alive=no
-	if [ "$pid" -gt 0 ] && [ -r "/proc/$pid/stat" ]; then
+	if [ "$pid" -gt 0 ] && st_pid_alive "$pid"; then
 		[ "$(awk '{print $22}' "/proc/$pid/stat" 2>/dev/null)" = "$start" ] && alive=yes
 	fi
 	if [ "$state" = running ] && [ $alive = no ]; then
