@@ -61,6 +61,7 @@ static void finish(struct pw_vm *vm)
 		pw_waiters_reply(vm, &vm->run_waiters, -ECANCELED,
 				 "VM was stopped before it was running");
 	pw_waiters_reply(vm, &vm->stop_waiters, 0, NULL);
+	pw_waiters_reply(vm, &vm->replay_waiters, UI_REPLY_REPLAYED, NULL);
 	pw_vm_free(vm);
 	pw_pool_table_update(w);
 	pw_pool_drain_check(w);
@@ -153,7 +154,8 @@ static unsigned active_count(struct pw_worker *w)
 	return n;
 }
 
-/* A RUN whose Idempotency-Key is known: answer with that VM. */
+/* A RUN whose Idempotency-Key is known: answer with that VM (never a
+ * second one) — at once if its row is settled, else when it is. */
 static bool run_idempotent(struct pw_worker *w, const struct ui_msg *m)
 {
 	struct ui_vm *row = malloc(sizeof(*row));
@@ -175,6 +177,10 @@ static bool run_idempotent(struct pw_worker *w, const struct ui_msg *m)
 	else if (vm && vm->phase <= PW_STARTING && !vm->fail_status &&
 		 pw_waiter_add(&vm->run_waiters, m) == 0)
 		ui_info("%s: idempotent RUN joins the run in progress", row->id);
+	else if (vm && vm->phase != PW_RUNNING &&
+		 pw_waiter_add(&vm->replay_waiters, m) == 0)
+		/* failing, being recovered or stopped: answer once it settles */
+		ui_info("%s: idempotent RUN waits for the VM to settle", row->id);
 	else
 		pw_reply(w, m->req_id, m->gen, m->op, UI_REPLY_REPLAYED, row->id, NULL);
 	free(row);
@@ -461,6 +467,7 @@ void pw_vm_booted(struct pw_vm *vm, int status, const char *err)
 	ui_registry_now(vm->row.started_at, sizeof(vm->row.started_at));
 	pw_vm_save(vm, UI_VM_RUNNING, "running", NULL);
 	pw_waiters_reply(vm, &vm->run_waiters, 0, NULL);
+	pw_waiters_reply(vm, &vm->replay_waiters, UI_REPLY_REPLAYED, NULL);
 	pw_pool_table_update(vm->w);
 }
 

@@ -52,6 +52,7 @@ void pw_vm_free(struct pw_vm *vm)
 	pw_net_forget(w, vm);
 	waiters_free(&vm->run_waiters);
 	waiters_free(&vm->stop_waiters);
+	waiters_free(&vm->replay_waiters);
 	if (vm->prev)
 		vm->prev->next = vm->next;
 	else

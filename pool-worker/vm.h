@@ -68,6 +68,7 @@ struct pw_vm {
 	uint64_t stop_deadline_ms;     /* ui_now_ms() after which we SIGKILL */
 	struct pw_waiter *run_waiters;
 	struct pw_waiter *stop_waiters;
+	struct pw_waiter *replay_waiters; /* replayed RUNs waiting for a settled row */
 };
 
 struct pw_vm *pw_vm_new(struct pw_worker *w, const char *id);
