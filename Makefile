@@ -84,4 +84,9 @@ clean:
 
 .PHONY: all programs guest deps test unit-tests test-unit asan install clean
 
+# Benchmarks (root; docs/BENCHMARKS.md): all parts, or `bench/run PART`.
+bench: all
+	bench/run
+.PHONY: bench
+
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
