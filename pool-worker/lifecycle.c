@@ -568,9 +568,16 @@ void pw_vm_begin_stop(struct pw_vm *vm, const char *detail)
 	begin_stop(vm, detail);
 }
 
+/*
+ * A stop a crashed pool-worker had begun: the guest has had the power
+ * button already, and the grace period cannot be trusted to run out (a
+ * worker that keeps crashing would restart it each time, so the VM would
+ * never stop). Finish it now: SIGKILL, then release as usual.
+ */
 void pw_vm_resume_stop(struct pw_vm *vm)
 {
-	begin_stop(vm, "resumed after pool-worker restart");
+	vm->phase = PW_STOPPING;
+	kill_vmm(vm, "stop interrupted by a pool-worker restart");
 }
 
 /* STOP for a VM we do not manage: final rows are fine, others are not ours. */

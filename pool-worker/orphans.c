@@ -36,6 +36,34 @@ static bool is_managed(struct pw_worker *w, pid_t pid)
 	return false;
 }
 
+static pid_t parent_of(pid_t pid)
+{
+	char path[64], buf[512], *rp;
+	int ppid = 0, fd;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	rp = strrchr(buf, ')');
+	if (rp && sscanf(rp + 1, " %*c %d", &ppid) != 1)
+		ppid = 0;
+	return (pid_t)ppid;
+}
+
+/* A socket a VM under management uses is never removed. */
+static bool socket_in_use(struct pw_worker *w, const char *path)
+{
+	for (struct pw_vm *vm = w->vms; vm; vm = vm->next)
+		if (strcmp(vm->row.api_socket, path) == 0)
+			return true;
+	return false;
+}
+
 /* The argument of pid's command line that names marker, copied to out. */
 static bool cmdline_names(pid_t pid, const char *marker, char *out, size_t len)
 {
@@ -92,12 +120,15 @@ int pw_kill_orphans(struct pw_worker *w)
 		pid = (pid_t)atoi(de->d_name);
 		if (pid == getpid() || !cmdline_names(pid, marker, sock, sizeof(sock)))
 			continue;
-		if (is_managed(w, pid))
+		/* A managed VMM's own helper task (e.g. LeakSanitizer's tracer,
+		 * which shares its command line) is the VMM's business. */
+		if (is_managed(w, pid) || is_managed(w, parent_of(pid)))
 			continue;
 		ui_warn("killing orphaned VMM pid %d (%s): no VM owns it", (int)pid, sock);
 		if (kill(pid, SIGKILL) == 0)
 			killed++;
-		remove_socket(sock);
+		if (!socket_in_use(w, sock))
+			remove_socket(sock);
 	}
 	closedir(proc);
 	return killed;

@@ -92,6 +92,7 @@ st_cleanup() {
 	fi
 	ip netns del "$ST_NS" 2>/dev/null
 	rm -f /dev/shm/uigniter-"$(st_shm_hash)" 2>/dev/null
+	[ -n "${ST_KEEP_LOG:-}" ] && cp "$ST_LOG" "$ST_KEEP_LOG"
 	rm -rf "$ST_DIR"
 	exit $rc
 }

@@ -20,7 +20,7 @@ sed -i -e "s|^  driver: qemu|  driver: firecracker\n  firecracker: $FAKE|" \
 st_start
 
 # Round 1: random daemon kills under load.
-python3 "$ROOT/tests/fault/chaos.py" --sock "$ST_SOCK" --uigniterd-pid "$ST_PID" \
+/usr/bin/python3 "$ROOT/tests/fault/chaos.py" --sock "$ST_SOCK" --uigniterd-pid "$ST_PID" \
 	--runs "$RUNS" --clients 4 --chaos-ms 300 --out "$ST_DIR/round1.json" ||
 	st_fail "chaos round 1 saw client-visible errors: $(jq -c .errors "$ST_DIR/round1.json" | head -c 2000)"
 st_log "round 1: $(jq -c '{runs_ok, stops_ok, retries, kills, longest_health_gap_ms}' "$ST_DIR/round1.json")"
@@ -32,7 +32,7 @@ wait "$ST_PID" 2>/dev/null || true
 st_log "killed uigniterd $ST_PID and daemons $kids"
 ST_PID=
 st_start
-python3 "$ROOT/tests/fault/chaos.py" --sock "$ST_SOCK" --uigniterd-pid "$ST_PID" \
+/usr/bin/python3 "$ROOT/tests/fault/chaos.py" --sock "$ST_SOCK" --uigniterd-pid "$ST_PID" \
 	--runs 40 --clients 4 --chaos-ms 400 --out "$ST_DIR/round2.json" ||
 	st_fail "chaos round 2 saw client-visible errors: $(jq -c .errors "$ST_DIR/round2.json" | head -c 2000)"
 st_log "round 2: $(jq -c '{runs_ok, stops_ok, retries, kills, longest_health_gap_ms}' "$ST_DIR/round2.json")"
