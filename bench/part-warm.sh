@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# part-warm.sh — warm pool vs cold start, run latency (request → 201: the
+# reply is sent once InstanceStart is acknowledged / the paused QEMU is
+# resumed), measured in one run: blocks of cycles alternate cold (pool.size
+# 0) and warm (pool.size 4, warm_image hello) stacks, so drift on this noisy
+# host hits both alike. Firecracker contract fake, so guest boot is not in
+# the figure; for real QEMU guests see part 2 (API answer p50 with and
+# without the pool) and docs/BENCHMARKS.md.
+#
+# Environment: BENCH_WARM_N (cycles per block, 100), BENCH_WARM_BLOCKS (3).
+. "$(dirname "$0")/lib.sh"
+
+N=${BENCH_WARM_N:-100}
+BLOCKS=${BENCH_WARM_BLOCKS:-3}
+FAKE=$B_ROOT/build/tests/fakes/firecracker
+CONTRACT=${FC_FAKE_CONTRACT:-$B_ROOT/../shared/reference/firecracker-api-v1.16.1.yaml}
+
+b_need_root
+B_HOST=$(b_host_json)
+[ -x "$FAKE" ] && [ -f "$CONTRACT" ] || b_die "needs $FAKE and $CONTRACT"
+b_snapshot_bins
+cp "$FAKE" "$B_BIN/firecracker-fake"
+export FC_FAKE_CONTRACT=$CONTRACT
+b_netns
+
+: >"$B_DIR/cold.ms"
+: >"$B_DIR/warm.ms"
+pool_after='{}'
+for ((blk = 0; blk < BLOCKS; blk++)); do
+	for mode in cold warm; do
+		name=warm-$mode-$blk
+		size=0; [ $mode = warm ] && size=4
+		b_config "$name" driver=firecracker fc="$B_BIN/firecracker-fake" pool=$size >/dev/null
+		b_stack_start "$name"
+		[ $mode = warm ] && { b_wait_pool 4 20 || b_log "$name: pool not filled"; }
+		b_loadgen cycle --unix "$B_SOCK" --image hello -n "$N" -c 1 --out "$B_DIR/$name.tsv" >/dev/null ||
+			b_log "$name: errors"
+		# tsv (loadgen): id ip t0 run_ms http_ms stop_ms status.
+		awk -F'\t' '$7 == "ok" {print $4}' "$B_DIR/$name.tsv" >>"$B_DIR/$mode.ms"
+		if [ $mode = warm ]; then api GET /pool; pool_after=$API_BODY; fi
+		b_stack_stop
+	done
+done
+cold=$(b_stats <"$B_DIR/cold.ms")
+warm=$(b_stats <"$B_DIR/warm.ms")
+b_log "cold: $(jq -c '{n, p50, p99}' <<<"$cold")  warm: $(jq -c '{n, p50, p99}' <<<"$warm")  pool: $pool_after"
+b_write_result warm "$(jq -n --argjson c "$cold" --argjson w "$warm" --argjson p "$pool_after" \
+	--argjson n "$N" --argjson b "$BLOCKS" '
+	def r(a; b): if b > 0 then ((a / b) * 100 | round) / 100 else null end;
+	{config:{driver:"firecracker (contract fake)", cycles_per_block:$n, blocks_each:$b,
+	  concurrency:1, warm_pool:{size:4, warm_image:"hello"}},
+	 cold_run_ms:$c, warm_run_ms:$w, last_warm_pool:$p,
+	 ratio_warm_over_cold:{p50:r($w.p50; $c.p50), p99:r($w.p99; $c.p99)}}')"
