@@ -251,18 +251,3 @@ void backend_reply_error(const struct ui_msg *m, struct http_response *r)
 		api_error(r, 500, "internal", "%s", msg);
 }
 
-int vm_id_new(char *out)
-{
-	struct timespec ts;
-	uint64_t rnd;
-	ssize_t n;
-
-	do
-		n = getrandom(&rnd, sizeof(rnd), 0);
-	while (n < 0 && errno == EINTR);
-	if (n != (ssize_t)sizeof(rnd))
-		return n < 0 ? -errno : -EIO;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	vm_id_format((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000, rnd, out);
-	return 0;
-}

@@ -74,7 +74,6 @@ void backend_pool(struct backend *b, struct http_response *r);
 /* Response for a reply with status != 0 (errno → HTTP per ARCHITECTURE.md). */
 void backend_reply_error(const struct ui_msg *m, struct http_response *r);
 
-/* A fresh VM id (time + getrandom bits). */
-int vm_id_new(char *out);
+
 
 #endif

@@ -354,16 +354,3 @@ out_root:
 	return rc < 0 ? -EINVAL : 0;
 }
 
-void vm_id_format(uint64_t ms, uint64_t rnd, char *out)
-{
-	static const char b32[] = "0123456789abcdefghjkmnpqrstvwxyz";
-	unsigned __int128 v = ((unsigned __int128)(ms & 0xffffffffffffull) << 52) |
-			      (rnd & ((1ull << 52) - 1));
-
-	memcpy(out, "vm-", 3);
-	for (int i = 19; i >= 0; i--) {
-		out[3 + i] = b32[(unsigned)(v & 31)];
-		v >>= 5;
-	}
-	out[VM_ID_LEN] = '\0';
-}

@@ -21,10 +21,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "vmid.h"
 #include "config.h"
 #include "http.h"
 
-#define VM_ID_LEN 23 /* "vm-" + 20 base32 chars */
 
 enum route_action {
 	RA_RESPOND,   /* answer with route->resp */
@@ -62,9 +62,7 @@ void route_request(const struct http_req *req, const struct ui_config *cfg,
 int route_parse_run(const char *body, size_t len, const struct ui_config *cfg,
 		    struct run_params *out, struct http_response *resp);
 
-/* "vm-" + 20 lowercase Crockford base32 chars of (48-bit ms << 52 | 52
- * random bits): ids sort by creation time. out has VM_ID_LEN + 1 bytes. */
-void vm_id_format(uint64_t ms, uint64_t rnd, char *out);
+
 
 /* Printable-ASCII copy of untrusted s for messages, truncated with "...". */
 void safe_echo(const char *s, char *buf, size_t len);

@@ -19,6 +19,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "vmid.h"
 #include "conn.h"
 #include "json.h"
 #include "log.h"
@@ -116,7 +117,7 @@ static int send_and_wait(struct conn *c, struct ui_msg *m, struct http_response 
 static int dispatch_run(struct conn *c, const struct route *rt, struct http_response *r)
 {
 	struct ui_msg m = { .op = UI_OP_RUN };
-	int rc = vm_id_new(m.vm_id);
+	int rc = ui_vm_id_new(m.vm_id);
 
 	if (rc < 0) {
 		api_error(r, 500, "internal", "cannot make a VM id: %s", strerror(-rc));

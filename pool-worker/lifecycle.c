@@ -31,6 +31,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "vmid.h"
 #include "cmdline.h"
 #include "log.h"
 #include "pool.h"
@@ -649,10 +650,10 @@ void pw_vm_finish_gone(struct pw_vm *vm, const char *final_state,
 int pw_slot_create(struct pw_worker *w, const struct ui_vmm_driver *drv,
 		   const struct ui_image *img)
 {
-	char id[PW_VM_ID_LEN + 1];
+	char id[UI_VM_ID_LEN + 1];
 	struct pw_vm *vm;
 	struct ui_vm *r;
-	int rc = pw_vm_id_new(id);
+	int rc = ui_vm_id_new(id);
 
 	if (rc < 0)
 		return rc;

@@ -30,6 +30,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "vmid.h"
 #include "config.h"
 #include "driver.h"
 
@@ -79,13 +80,6 @@ void pw_pool_drain_check(struct pw_worker *w);
 
 /* ---- pure helpers (pool_policy.c; unit-tested in test_pool.c) ---- */
 
-#define PW_VM_ID_LEN 23 /* "vm-" + 20 base32 characters */
-
-/* "vm-" + 20 lowercase base32 (Crockford alphabet) of 48-bit ms time and
- * 52 random bits — the same ids apid makes. out holds PW_VM_ID_LEN + 1. */
-void pw_vm_id_format(uint64_t ms, uint64_t rnd, char *out);
-/* A new id from CLOCK_REALTIME and getrandom(). */
-int pw_vm_id_new(char *out);
 /* Backoff after one more failed slot: 0 → 1 s, doubling, at most 30 s. */
 unsigned pw_pool_backoff_next(unsigned prev_ms);
 /* How many slots to start now: the deficit (size - slots), at most

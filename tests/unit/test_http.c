@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vmid.h"
 #include "t.h"
 
 #include "../../apid/http.h"
@@ -350,16 +351,16 @@ static void t_vm_to_json(void)
 
 static void t_vm_id(void)
 {
-	char a[VM_ID_LEN + 1], b[VM_ID_LEN + 1];
+	char a[UI_VM_ID_LEN + 1], b[UI_VM_ID_LEN + 1];
 
-	vm_id_format(1700000000000ull, 0xfffffffffffffull, a);
-	vm_id_format(1700000000001ull, 0, b);
-	T_EQ_INT(strlen(a), VM_ID_LEN);
+	ui_vm_id_format(1700000000000ull, 0xfffffffffffffull, a);
+	ui_vm_id_format(1700000000001ull, 0, b);
+	T_EQ_INT(strlen(a), UI_VM_ID_LEN);
 	T_ASSERT(strncmp(a, "vm-", 3) == 0);
-	for (int i = 3; i < VM_ID_LEN; i++)
+	for (int i = 3; i < UI_VM_ID_LEN; i++)
 		T_ASSERT(strchr("0123456789abcdefghjkmnpqrstvwxyz", a[i]));
 	T_ASSERT(strcmp(a, b) < 0); /* later time sorts after */
-	vm_id_format(0, 0, a);
+	ui_vm_id_format(0, 0, a);
 	T_EQ_STR(a, "vm-00000000000000000000");
 }
 

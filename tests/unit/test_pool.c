@@ -6,35 +6,36 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vmid.h"
 #include "../../pool-worker/pool.h"
 #include "../../pool-worker/vm.h"
 #include "t.h"
 
 static void t_id_vectors(void)
 {
-	char id[PW_VM_ID_LEN + 1];
+	char id[UI_VM_ID_LEN + 1];
 
 	/* Same vectors as apid's vm_id_format (48-bit ms << 52 | 52 random). */
-	pw_vm_id_format(0, 0, id);
+	ui_vm_id_format(0, 0, id);
 	T_EQ_STR(id, "vm-00000000000000000000");
-	pw_vm_id_format(1, 0, id);
+	ui_vm_id_format(1, 0, id);
 	T_EQ_STR(id, "vm-00000000040000000000");
-	pw_vm_id_format(0xffffffffffffull, ~0ull, id);
+	ui_vm_id_format(0xffffffffffffull, ~0ull, id);
 	T_EQ_STR(id, "vm-zzzzzzzzzzzzzzzzzzzz");
-	pw_vm_id_format(1767225600000ull, 0x123456789abcdef0ull, id);
+	ui_vm_id_format(1767225600000ull, 0x123456789abcdef0ull, id);
 	T_EQ_STR(id, "vm-06dqdpn8012pf2dbsqqg");
 }
 
 static void t_id_new(void)
 {
 	static const char alphabet[] = "0123456789abcdefghjkmnpqrstvwxyz";
-	char a[PW_VM_ID_LEN + 1], b[PW_VM_ID_LEN + 1];
+	char a[UI_VM_ID_LEN + 1], b[UI_VM_ID_LEN + 1];
 
-	T_EQ_INT(pw_vm_id_new(a), 0);
-	T_EQ_INT(pw_vm_id_new(b), 0);
-	T_EQ_INT(strlen(a), PW_VM_ID_LEN);
+	T_EQ_INT(ui_vm_id_new(a), 0);
+	T_EQ_INT(ui_vm_id_new(b), 0);
+	T_EQ_INT(strlen(a), UI_VM_ID_LEN);
 	T_ASSERT(strncmp(a, "vm-", 3) == 0);
-	for (int i = 3; i < PW_VM_ID_LEN; i++)
+	for (int i = 3; i < UI_VM_ID_LEN; i++)
 		T_ASSERT(strchr(alphabet, a[i]) != NULL);
 	T_ASSERT(strcmp(a, b) != 0);
 	/* The time prefix sorts: b was made no earlier than a. */
