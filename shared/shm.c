@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -226,11 +227,31 @@ void ui_pool_table_read(struct ui_shm *shm, struct ui_pool_table *dst)
 	atomic_init(&dst->seq, s2);
 }
 
+/* Tells the supervisor on the inherited readiness pipe, once. */
+static void notify_ready_fd(void)
+{
+	const char *s = getenv(UI_READY_FD_ENV);
+	char *end;
+	long fd;
+
+	if (!s || !*s)
+		return;
+	fd = strtol(s, &end, 10);
+	unsetenv(UI_READY_FD_ENV);
+	if (*end || fd < 3 || fd > 1024)
+		return;
+	if (write((int)fd, "R", 1) < 0) {
+		/* the supervisor also sees the shm flag */
+	}
+	close((int)fd);
+}
+
 void ui_daemon_set_ready(struct ui_shm *shm, enum ui_daemon d)
 {
 	ui_daemon_heartbeat(shm, d);
 	/* Readers (uigniterd, apid) only test the flag; no data hangs off it. */
 	atomic_store_explicit(&shm->daemon[d].ready, 1, memory_order_relaxed);
+	notify_ready_fd();
 }
 
 void ui_daemon_heartbeat(struct ui_shm *shm, enum ui_daemon d)

@@ -37,6 +37,11 @@ enum ui_ring_id {
 	UI_RING_COUNT
 };
 #define UI_DOORBELL_FD(ring) (3 + (ring))
+/* Readiness: uigniterd gives each daemon the write end of a pipe as fd
+ * UI_READY_FD and names it in the environment; ui_daemon_set_ready() writes
+ * one byte to it and closes it (as well as setting the shm flag). */
+#define UI_READY_FD 7
+#define UI_READY_FD_ENV "UIGNITER_READY_FD"
 
 enum ui_daemon { UI_D_NETD, UI_D_POOL, UI_D_APID, UI_D_COUNT };
 

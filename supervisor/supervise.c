@@ -48,8 +48,10 @@ static void child_set_state(struct ui_child *c, enum ui_child_state s,
 	c->state = s;
 }
 
-/* In the forked child: place the doorbells at 3..6 and exec. Never returns. */
-static void child_exec(const struct ui_supervisor *sv, const struct ui_child *c)
+/* In the forked child: place the doorbells at 3..6, the readiness pipe at
+ * UI_READY_FD, and exec. Never returns. */
+static void child_exec(const struct ui_supervisor *sv, const struct ui_child *c,
+		       int ready_w)
 {
 	int high[UI_RING_COUNT];
 	int devnull;
@@ -61,9 +63,13 @@ static void child_exec(const struct ui_supervisor *sv, const struct ui_child *c)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	for (int i = 0; i < UI_RING_COUNT; i++)
 		high[i] = fcntl(sv->doorbell[i], F_DUPFD_CLOEXEC, 64);
+	if (ready_w >= 0)
+		ready_w = fcntl(ready_w, F_DUPFD_CLOEXEC, 64);
 	for (int i = 0; i < UI_RING_COUNT; i++)
 		if (high[i] < 0 || dup2(high[i], UI_DOORBELL_FD(i)) < 0)
 			_exit(UI_EXIT_TEMPORARY);
+	if (ready_w >= 0 && dup2(ready_w, UI_READY_FD) == UI_READY_FD)
+		setenv(UI_READY_FD_ENV, "7", 1);
 	devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (devnull >= 0)
 		dup2(devnull, 0);
@@ -79,16 +85,75 @@ static void child_exec(const struct ui_supervisor *sv, const struct ui_child *c)
 	_exit(UI_EXIT_PERMANENT);
 }
 
+static void on_ready_closed(uv_handle_t *h)
+{
+	struct ui_ready_pipe *rp = h->data;
+
+	close(rp->fd);
+	free(rp);
+}
+
+static void ready_pipe_close(struct ui_child *c)
+{
+	if (!c->ready)
+		return;
+	uv_close((uv_handle_t *)&c->ready->poll, on_ready_closed);
+	c->ready = NULL;
+}
+
+/* The daemon wrote its readiness byte (or closed the pipe: exited). */
+static void on_ready(uv_poll_t *h, int status, int events)
+{
+	struct ui_ready_pipe *rp = h->data;
+	struct ui_child *c = rp->child;
+	char b;
+
+	(void)events;
+	if (status == 0 && read(rp->fd, &b, 1) == 1 && c->state == UI_CHILD_STARTING)
+		child_set_state(c, UI_CHILD_RUNNING, "ready");
+	ready_pipe_close(c);
+}
+
+/* A pipe whose write end the child inherits as UI_READY_FD. */
+static int ready_pipe_open(struct ui_supervisor *sv, struct ui_child *c, int *wfd)
+{
+	struct ui_ready_pipe *rp;
+	int p[2];
+
+	ready_pipe_close(c);
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -errno;
+	rp = calloc(1, sizeof(*rp));
+	if (!rp) {
+		close(p[0]);
+		close(p[1]);
+		return -ENOMEM;
+	}
+	rp->fd = p[0];
+	rp->child = c;
+	uv_poll_init(sv->loop, &rp->poll, p[0]);
+	rp->poll.data = rp;
+	uv_poll_start(&rp->poll, UV_READABLE, on_ready);
+	c->ready = rp;
+	*wfd = p[1];
+	return 0;
+}
+
 static void child_spawn(struct ui_supervisor *sv, struct ui_child *c)
 {
 	struct ui_daemon_status *st = &sv->shm->daemon[c->which];
+	int ready_w = -1;
 	pid_t pid;
 
 	atomic_store(&st->ready, 0);
 	atomic_store(&st->heartbeat_ms, ui_now_ms());
 	/* The generation changes before the new process can read it. */
 	atomic_fetch_add(&st->generation, 1);
+	if (ready_pipe_open(sv, c, &ready_w) < 0)
+		ui_warn("%s: no readiness pipe; the shm flag will do", ui_daemon_name(c->which));
 	pid = fork();
+	if (ready_w >= 0 && pid != 0)
+		close(ready_w);
 	if (pid < 0) {
 		ui_error("%s: fork: %s", ui_daemon_name(c->which), strerror(errno));
 		child_set_state(c, UI_CHILD_BACKOFF, "fork failed");
@@ -96,7 +161,7 @@ static void child_spawn(struct ui_supervisor *sv, struct ui_child *c)
 		return;
 	}
 	if (pid == 0)
-		child_exec(sv, c);
+		child_exec(sv, c, ready_w);
 	c->pid = pid;
 	c->started_ms = ui_now_ms();
 	atomic_store(&st->pid, pid);
@@ -373,8 +438,10 @@ void ui_supervisor_close(struct ui_supervisor *sv)
 		return;
 	uv_close((uv_handle_t *)&sv->watchdog, NULL);
 	uv_close((uv_handle_t *)&sv->stop_timer, NULL);
-	for (int i = 0; i < UI_D_COUNT; i++)
+	for (int i = 0; i < UI_D_COUNT; i++) {
 		uv_close((uv_handle_t *)&sv->child[i].restart_timer, NULL);
+		ready_pipe_close(&sv->child[i]);
+	}
 	for (int i = 0; i < UI_RING_COUNT; i++)
 		if (sv->doorbell[i] >= 0)
 			close(sv->doorbell[i]);

@@ -2,7 +2,7 @@
  * supervise.h — uigniterd's child table: one fixed slot per daemon (netd,
  * pool-worker, apid), each an explicit state machine.
  *
- *   IDLE ──spawn──► STARTING ──ready flag in shm──► RUNNING
+ *   IDLE ──spawn──► STARTING ──ready byte on UI_READY_FD──► RUNNING
  *     ▲                 │ exit/crash                    │ exit/crash, or
  *     │                 ▼                               ▼ heartbeat lost (kill)
  *     └──timer──── BACKOFF ◄────────────────────────────┘
@@ -43,6 +43,13 @@ enum ui_child_state {
 	UI_CHILD_DONE,
 };
 
+/* Read end of a child's readiness pipe, watched until the byte or EOF. */
+struct ui_ready_pipe {
+	uv_poll_t poll;
+	int fd;
+	struct ui_child *child;
+};
+
 struct ui_child {
 	enum ui_daemon which;
 	enum ui_child_state state;
@@ -53,6 +60,7 @@ struct ui_child {
 	uint64_t window_start_ms; /* crash-rate window (see restart_delay) */
 	unsigned window_crashes;
 	uv_timer_t restart_timer;
+	struct ui_ready_pipe *ready; /* NULL once read or closed */
 };
 
 /* Caller-embedded; ui_supervisor_init fills it. */
