@@ -43,11 +43,9 @@
 #include "cmdline.h"
 #include "log.h"
 #include "qmp.h"
+#include "vmm_proc.h"
 #include "worker.h"
 
-#ifndef P_PIDFD
-#define P_PIDFD 3 /* linux/wait.h; glibc 2.36 does not define it */
-#endif
 
 #define QMP_RETRY_MS 20
 #define ADOPT_CONNECT_ATTEMPTS 100
@@ -333,37 +331,17 @@ static void on_proc_exit(uv_process_t *p, int64_t status, int sig)
 static void on_pidfd(uv_poll_t *h, int status, int events)
 {
 	struct qemu_vm *q = h->data;
-	siginfo_t si = { 0 };
-	int64_t code = -1;
-	int sig = 0;
+	int64_t code;
+	int sig;
 
 	(void)status;
 	(void)events;
 	uv_poll_stop(h);
-	/* Only works if the VMM happens to be our child; else status unknown. */
-	if (waitid((idtype_t)P_PIDFD, (id_t)q->pidfd, &si, WEXITED | WNOHANG) == 0 &&
-	    si.si_pid != 0) {
-		if (si.si_code == CLD_EXITED)
-			code = si.si_status;
-		else
-			sig = si.si_status;
-	}
+	pw_pidfd_exit_status(q->pidfd, &code, &sig);
 	report_exit(q, code, sig);
 }
 
 /* ------------------------------------------------------- driver entries */
-
-static int open_console(const char *path, char *err, size_t errlen)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-
-	if (fd < 0) {
-		snprintf(err, errlen, "cannot open console log %s: %s", path,
-			 strerror(errno));
-		return -errno;
-	}
-	return fd;
-}
 
 /* Spawns qemu for vm->row; paused: with -S (a warm slot). */
 static int spawn_qemu(struct pw_vm *vm, bool paused, char *err, size_t errlen)
@@ -387,7 +365,7 @@ static int spawn_qemu(struct pw_vm *vm, bool paused, char *err, size_t errlen)
 	if (unlink(vm->row.api_socket) < 0 && errno != ENOENT)
 		ui_warn("%s: cannot remove stale %s: %s", vm->row.id,
 			vm->row.api_socket, strerror(errno));
-	fd = rc = open_console(vm->row.console_log, err, errlen);
+	fd = rc = pw_open_console(vm->row.console_log, err, errlen);
 	if (rc < 0)
 		goto free_argv;
 	stdio[0].flags = UV_IGNORE; /* /dev/null */
@@ -501,36 +479,20 @@ static int qemu_kill(struct pw_vm *vm)
 
 	if (!q || q->exited)
 		return 0;
-	if (q->have_proc)
-		return uv_process_kill(&q->proc, SIGKILL);
-	if (q->pidfd >= 0 && pidfd_send_signal(q->pidfd, SIGKILL, NULL, 0) < 0)
-		return errno == ESRCH ? 0 : -errno;
-	return 0;
+	return pw_vmm_kill(q->have_proc ? &q->proc : NULL, q->pidfd);
 }
 
 static int qemu_adopt(struct pw_vm *vm, char *err, size_t errlen)
 {
 	struct qemu_vm *q = qemu_new(vm);
-	int64_t start = 0;
 	int rc;
 
 	if (!q)
 		return -ENOMEM;
-	if (vm->row.vmm_pid <= 0) {
-		snprintf(err, errlen, "no pid recorded");
-		return -ESRCH;
-	}
-	q->pidfd = pidfd_open((pid_t)vm->row.vmm_pid, 0); /* always O_CLOEXEC */
-	if (q->pidfd < 0) {
-		snprintf(err, errlen, "pidfd_open: %s", strerror(errno));
-		return -ESRCH;
-	}
-	/* The pidfd pins the pid: a start time checked now stays true. */
-	if (pw_proc_start_time(vm->row.vmm_pid, &start) < 0 ||
-	    start != vm->row.vmm_start_time) {
-		snprintf(err, errlen, "process gone or pid reused");
-		return -ESRCH;
-	}
+	rc = pw_pidfd_for_row(&vm->row, err, errlen);
+	if (rc < 0)
+		return rc;
+	q->pidfd = rc;
 	rc = uv_poll_init(q->loop, &q->pidfd_poll, q->pidfd);
 	if (rc < 0) {
 		snprintf(err, errlen, "uv_poll_init: %s", uv_strerror(rc));
