@@ -3,11 +3,11 @@
  * docs/ARCHITECTURE.md "Rings"): registry reads, shm status, ring 0
  * producer, ring 1 consumer.
  *
- * Ring 1 consumer protocol (ring.h): pop until empty, then
- * ui_ring_prepare_sleep(); only when it says the ring is still empty do we
- * go back to waiting on the doorbell; on wake, drain the eventfd and
- * ui_ring_wake() before popping again. apid is ring 0's only producer and
- * ring 1's only consumer, and both happen on the loop thread.
+ * Ring 1 is consumed with a ring reader (ringio.h: one fairness rule for
+ * every daemon). Ring 0 is produced directly: a full ring is answered 503
+ * to the HTTP client (backpressure to the caller), never held. apid is
+ * ring 0's only producer and ring 1's only consumer, both on the loop
+ * thread.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -23,13 +23,10 @@
 #include "log.h"
 #include "routes.h"
 
-static struct ui_ring *reply_ring(struct backend *b)
+static void on_reply(struct ui_ring_reader *r, struct ui_msg *m)
 {
-	return &b->shm->ring[UI_RING_POOL_TO_API];
-}
+	struct backend *b = r->data;
 
-static void deliver(struct backend *b, const struct ui_msg *m)
-{
 	if (m->op != UI_OP_REPLY || m->gen != b->gen) {
 		ui_debug("dropping ring message op %u gen %u req %llu (our gen %u)",
 			 m->op, m->gen, (unsigned long long)m->req_id, b->gen);
@@ -38,37 +35,10 @@ static void deliver(struct backend *b, const struct ui_msg *m)
 	b->on_reply(b->arg, m);
 }
 
-/* Pops every reply, then re-arms the doorbell (prepare_sleep re-checks). */
-static void drain_replies(struct backend *b)
-{
-	struct ui_ring *r = reply_ring(b);
-	struct ui_msg m;
-
-	for (;;) {
-		while (ui_ring_pop(r, &m) == 0)
-			deliver(b, &m);
-		if (ui_ring_prepare_sleep(r))
-			return;
-	}
-}
-
-static void on_doorbell(uv_poll_t *h, int status, int events)
-{
-	struct backend *b = h->data;
-
-	(void)events;
-	if (status < 0) {
-		ui_error("reply doorbell: %s", uv_strerror(status));
-		return;
-	}
-	ui_doorbell_drain(b->reply_doorbell);
-	ui_ring_wake(reply_ring(b));
-	drain_replies(b);
-}
-
 int backend_init(struct backend *b, uv_loop_t *loop, const struct backend_deps *d,
-		 backend_reply_cb on_reply, void *arg)
+		 backend_reply_cb on_reply_cb, void *arg)
 {
+	struct ui_ring *ring = &d->shm->ring[UI_RING_POOL_TO_API];
 	int rc;
 
 	memset(b, 0, sizeof(*b));
@@ -76,32 +46,21 @@ int backend_init(struct backend *b, uv_loop_t *loop, const struct backend_deps *
 	b->reg = d->reg;
 	b->shm = d->shm;
 	b->req_doorbell = d->req_doorbell;
-	b->reply_doorbell = d->reply_doorbell;
-	b->on_reply = on_reply;
+	b->on_reply = on_reply_cb;
 	b->arg = arg;
 	b->next_req_id = 1;
 	b->gen = atomic_load(&b->shm->daemon[UI_D_APID].generation);
 	/* Replies still queued were meant for a previous apid. */
-	ui_ring_discard(reply_ring(b));
-	if (b->reply_doorbell < 0)
-		return 0;
-	rc = uv_poll_init(loop, &b->poll, b->reply_doorbell);
-	if (rc < 0)
+	ui_ring_discard(ring);
+	if ((rc = ui_ring_reader_init(&b->replies, loop, ring, d->reply_doorbell, on_reply,
+				      b)) < 0)
 		return rc;
-	b->poll.data = b;
-	b->polling = true;
-	rc = uv_poll_start(&b->poll, UV_READABLE, on_doorbell);
-	if (rc < 0)
-		return rc;
-	drain_replies(b);
-	return 0;
+	return ui_ring_reader_start(&b->replies);
 }
 
 void backend_close(struct backend *b)
 {
-	if (b->polling && !uv_is_closing((uv_handle_t *)&b->poll))
-		uv_close((uv_handle_t *)&b->poll, NULL);
-	b->polling = false;
+	ui_ring_reader_close(&b->replies);
 }
 
 uint32_t backend_pool_generation(const struct backend *b)
@@ -133,7 +92,7 @@ int backend_read_vm(struct backend *b, const char *id, struct ui_vm *vm)
 {
 	int rc = ui_reg_vm_get(b->reg, id, vm);
 
-	if (rc == 0 && strcmp(vm->state, UI_VM_WARM) == 0)
+	if (rc == 0 && ui_vm_state_is_slot(vm->state))
 		return -ENOENT;
 	return rc;
 }
@@ -169,7 +128,7 @@ static int list_one(const struct ui_vm *vm, void *arg)
 /* The unfiltered list hides warm slots (?state=warm shows them). */
 static int list_one_visible(const struct ui_vm *vm, void *arg)
 {
-	return strcmp(vm->state, UI_VM_WARM) == 0 ? 0 : list_one(vm, arg);
+	return ui_vm_state_is_slot(vm->state) ? 0 : list_one(vm, arg);
 }
 
 void backend_list_vms(struct backend *b, const char *state, struct http_response *r)
@@ -202,12 +161,23 @@ static const char *daemon_state(struct backend *b, enum ui_daemon d)
 	return atomic_load(&st->ready) ? "up" : "starting";
 }
 
+static json_int_t commits(struct backend *b, enum ui_daemon d)
+{
+	return (json_int_t)atomic_load(&b->shm->daemon[d].reg_commits);
+}
+
+/* Daemons' states, and the registry write transactions each has
+ * committed since it started (as of its last heartbeat). */
 void backend_health(struct backend *b, struct http_response *r)
 {
-	api_json(r, 200, json_pack("{s:s,s:{s:s,s:s,s:s}}", "status", "ok", "daemons",
+	api_json(r, 200, json_pack("{s:s,s:{s:s,s:s,s:s},s:{s:I,s:I}}", "status", "ok",
+				   "daemons",
 				   ui_daemon_name(UI_D_NETD), daemon_state(b, UI_D_NETD),
 				   ui_daemon_name(UI_D_POOL), daemon_state(b, UI_D_POOL),
-				   ui_daemon_name(UI_D_APID), "up"));
+				   ui_daemon_name(UI_D_APID), "up",
+				   "registry_commits",
+				   ui_daemon_name(UI_D_NETD), commits(b, UI_D_NETD),
+				   ui_daemon_name(UI_D_POOL), commits(b, UI_D_POOL)));
 }
 
 void backend_pool(struct backend *b, struct http_response *r)

@@ -3,9 +3,9 @@
  * registry (read-only connection), the shm status and pool tables, and the
  * ring pair to pool-worker (ring 0 requests out, ring 1 replies in).
  *
- * Replies: a uv_poll on ring 1's doorbell pops every reply; replies whose
- * gen is not ours (a previous apid's) or that are not UI_OP_REPLY are
- * dropped; the rest go to the on_reply callback, which matches req_id.
+ * Replies: a ring reader (ringio.h) on ring 1; replies whose gen is not
+ * ours (a previous apid's) or that are not UI_OP_REPLY are dropped; the
+ * rest go to the on_reply callback, which matches req_id.
  *
  * Ownership: struct backend is caller-embedded; it borrows cfg, reg and shm
  * (the caller keeps them alive until backend_close's poll handle closed).
@@ -21,6 +21,7 @@
 #include "http.h"
 #include "registry.h"
 #include "ring.h"
+#include "ringio.h"
 #include "shm.h"
 
 typedef void (*backend_reply_cb)(void *arg, const struct ui_msg *m);
@@ -30,11 +31,9 @@ struct backend {
 	struct ui_registry *reg;
 	struct ui_shm *shm;
 	int req_doorbell;        /* ring 0's eventfd: we produce */
-	int reply_doorbell;      /* ring 1's eventfd: we consume; -1 = none */
 	uint32_t gen;            /* our generation, stamped on every request */
 	uint64_t next_req_id;
-	uv_poll_t poll;
-	bool polling;
+	struct ui_ring_reader replies; /* ring 1 */
 	backend_reply_cb on_reply;
 	void *arg;
 };

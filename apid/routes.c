@@ -34,9 +34,11 @@ static const struct route_def route_table[] = {
 };
 #define N_ROUTES (sizeof(route_table) / sizeof(route_table[0]))
 
+/* What ?state= takes: every stored state; slot states show the pool's
+ * slots (hidden otherwise). */
 static const char *const vm_states[] = {
-	UI_VM_CREATING, UI_VM_STARTING, UI_VM_RUNNING,
-	UI_VM_STOPPING, UI_VM_STOPPED, UI_VM_FAILED, UI_VM_WARM,
+	UI_VM_CREATING, UI_VM_STARTING, UI_VM_RUNNING, UI_VM_STOPPING, UI_VM_FAILING,
+	UI_VM_STOPPED, UI_VM_FAILED, UI_VM_WARMING, UI_VM_WARM, UI_VM_RETIRING,
 };
 
 void safe_echo(const char *s, char *buf, size_t len)
@@ -145,7 +147,8 @@ static int parse_list_query(const char *q, size_t n, struct route *out)
 		if (!known) {
 			api_error(&out->resp, 400, "invalid_argument",
 				  "state must be one of creating, starting, running, "
-				  "stopping, stopped, failed, warm");
+				  "stopping, failing, stopped, failed, warming, warm, "
+				  "retiring");
 			return -EINVAL;
 		}
 		snprintf(out->state, sizeof(out->state), "%s", val);

@@ -208,12 +208,12 @@ void apid_server_on_reply(void *arg, const struct ui_msg *m)
 		return;
 	}
 	c->req_id = 0;
-	if (m->status >= 0) {
+	if (m->status == 0) {
 		memcpy(id, m->vm_id, sizeof(id));
 		id[sizeof(id) - 1] = '\0';
 		/* The VM of the reply's id: a warm slot or a replay names its own. */
 		backend_get_vm(s->be, id, c->req_op == UI_OP_RUN &&
-			       m->status != UI_REPLY_REPLAYED ? 201 : 200, &r);
+			       !(m->flags & UI_REPLY_REPLAYED) ? 201 : 200, &r);
 		/* The row must exist after a successful reply. */
 		if (r.status == 404)
 			api_error(&r, 500, "internal", "VM %s missing from the registry", id);

@@ -1,205 +1,107 @@
 /*
- * main.c — netd, the only uigniter process that touches host networking.
+ * main.c — netd, the only uigniter process that touches host networking: a
+ * reconciler that makes the kernel's bridge and tap devices match the
+ * registry (reconcile.h). The daemon contract — argv, fds, exit codes,
+ * heartbeat, signals, readiness — is the skeleton's (daemon.h).
  *
- *   netd [--config PATH]      env UIGNITER_SHM, fds 3..6 = ring doorbells
- *
- * Start-up, in order: config, shm segment, registry (read-write; uigniterd
- * has created and migrated it), netlink socket, bridge + gateway address,
- * reconciliation of taps and leases, then the loop (server.c).
- * Exit codes (docs/ARCHITECTURE.md): 0 stopped by SIGTERM/SIGINT, 100 bad
- * config or invocation, 111 anything a restart may fix.
+ * Start-up, in order: config, shm + registry + loop (skeleton), netlink,
+ * network config + bridge (a config error exits 100, anything else 111),
+ * the rings (ring 2 read, gated on the ring 3 writer: no kick is taken
+ * while a note waits for room), the start-up pass, then ready and the loop.
  * Bridge and taps are left in place on exit: VMs outlive manager restarts.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <getopt.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <uv.h>
 
-#include "config.h"
-#include "leases.h"
+#include "daemon.h"
 #include "log.h"
 #include "netlink.h"
-#include "registry.h"
-#include "server.h"
-#include "shm.h"
+#include "reconcile.h"
+#include "ringio.h"
 
-#define EXIT_PERMANENT 100
-#define EXIT_TEMPORARY 111
-
-/* Everything main opens, closed in reverse by daemon_close. */
-struct daemon {
-	struct ui_config cfg;
-	struct ui_shm *shm;
-	struct ui_registry *reg;
+struct netd {
+	struct ui_daemon_ctx d;
 	struct netlink *nl;
-	struct leases leases;
-	uv_loop_t loop;
-	bool loop_ok;
+	struct reconciler rec;
+	struct ui_ring_reader in;      /* ring 2: kicks */
+	struct ui_ring_writer out;     /* ring 3: tap notes */
+	bool rings_ok;                 /* in and out initialised */
 };
 
-static int usage(const char *prog)
+/* Everything main set up on the loop; the skeleton's exit closes the rest. */
+static void netd_close(struct netd *n)
 {
-	fprintf(stderr, "usage: %s [--config PATH]\n", prog);
-	return EXIT_PERMANENT;
+	if (n->rings_ok) {
+		ui_ring_reader_close(&n->in);
+		ui_ring_writer_close(&n->out);
+		n->rings_ok = false;
+	}
+	reconcile_close(&n->rec);
 }
 
-/* The --config argument, or NULL; *ok false on a bad command line. */
-static const char *parse_args(int argc, char **argv, bool *ok)
+static void on_stop(struct ui_daemon_ctx *d, int signum)
 {
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *path = NULL;
-	int c;
-
-	*ok = true;
-	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
-		if (c == 'c')
-			path = optarg;
-		else
-			*ok = false;
-	}
-	if (optind != argc)
-		*ok = false;
-	return path;
+	ui_info("%s: stopping", strsignal(signum));
+	netd_close(d->data);
+	ui_daemon_exit(d);
 }
 
-static int load_config(const char *path, struct ui_config *cfg)
+static int rings_init(struct netd *n)
 {
-	char err[512];
-	int rc;
+	struct ui_shm *shm = n->d.shm;
+	int rc = ui_ring_writer_init(&n->out, &n->d.loop, &shm->ring[UI_RING_NET_TO_POOL],
+				     UI_DOORBELL_FD(UI_RING_NET_TO_POOL));
 
-	if (!path) {
-		ui_config_defaults(cfg);
-		return 0;
-	}
-	rc = ui_config_load(path, cfg, err, sizeof(err));
+	if (rc == 0)
+		rc = ui_ring_reader_init(&n->in, &n->d.loop, &shm->ring[UI_RING_POOL_TO_NET],
+					 UI_DOORBELL_FD(UI_RING_POOL_TO_NET), reconcile_on_msg,
+					 &n->rec);
+	n->rings_ok = rc == 0;
+	if (rc == 0)
+		rc = ui_ring_reader_gate(&n->in, &n->out);
 	if (rc < 0)
-		ui_error("config: %s", err);
+		ui_error("rings: %s", strerror(-rc));
 	return rc;
 }
 
-static int attach_shm(const struct ui_config *cfg, struct ui_shm **shm)
+/* Everything up to the loop; an exit code (0 = go on). */
+static int netd_open(struct netd *n)
 {
-	const char *env = getenv("UIGNITER_SHM");
-	char name[128];
-	int rc;
-
-	if (env && env[0])
-		snprintf(name, sizeof(name), "%s", env);
-	else
-		ui_config_shm_name(cfg, name, sizeof(name));
-	rc = ui_shm_attach(name, shm);
-	if (rc < 0)
-		ui_error("shm %s: %s", name, strerror(-rc));
-	return rc;
-}
-
-/* Our two doorbells must have been inherited (we are run by uigniterd). */
-static int check_doorbells(void)
-{
-	int fds[] = { UI_DOORBELL_FD(UI_RING_POOL_TO_NET), UI_DOORBELL_FD(UI_RING_NET_TO_POOL) };
-
-	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
-		if (fcntl(fds[i], F_GETFD) < 0) {
-			ui_error("doorbell fd %d is not open (netd is started by uigniterd)",
-				 fds[i]);
-			return -EBADF;
-		}
-	}
-	return 0;
-}
-
-static int open_registry(const struct ui_config *cfg, struct ui_registry **reg)
-{
-	char path[PATH_MAX + 16];
-	int rc;
-
-	ui_config_registry_path(cfg, path, sizeof(path));
-	rc = ui_registry_open(path, 0, reg);
-	if (rc < 0)
-		ui_error("registry %s: %s", path, strerror(-rc));
-	return rc;
-}
-
-/* Network up and consistent with the registry; returns an exit code. */
-static int setup_network(struct daemon *d)
-{
-	char err[256];
-	int rc = netlink_open(&d->nl);
+	int rc = netlink_open(&n->nl);
 
 	if (rc < 0) {
 		ui_error("netlink: %s", strerror(-rc));
-		return EXIT_TEMPORARY;
+		return UI_EXIT_TEMPORARY;
 	}
-	rc = leases_init(&d->leases, &d->cfg, d->reg, d->nl, err, sizeof(err));
+	rc = reconcile_init(&n->rec, &n->d, n->nl, &n->out);
+	if (rc == -EINVAL || rc == -EEXIST)
+		return UI_EXIT_PERMANENT; /* the network config cannot work */
+	if (rc < 0 || rings_init(n) < 0 || reconcile_start(&n->rec) < 0)
+		return UI_EXIT_TEMPORARY;
+	rc = ui_ring_reader_start(&n->in);
 	if (rc < 0) {
-		ui_error("%s", err);
-		return rc == -EINVAL ? EXIT_PERMANENT : EXIT_TEMPORARY;
-	}
-	rc = leases_reconcile(&d->leases);
-	if (rc < 0) {
-		ui_error("reconcile: %s", strerror(-rc));
-		return EXIT_TEMPORARY;
+		ui_error("ring %d: %s", UI_RING_POOL_TO_NET, uv_strerror(rc));
+		return UI_EXIT_TEMPORARY;
 	}
 	return 0;
-}
-
-/* Everything up to the loop; returns an exit code (0 = go on). */
-static int daemon_open(struct daemon *d, const char *config_path)
-{
-	int rc;
-
-	if (load_config(config_path, &d->cfg) < 0)
-		return EXIT_PERMANENT;
-	ui_log_init("netd", d->cfg.log_level);
-	if (check_doorbells() < 0)
-		return EXIT_PERMANENT;
-	if (attach_shm(&d->cfg, &d->shm) < 0 || open_registry(&d->cfg, &d->reg) < 0)
-		return EXIT_TEMPORARY;
-	rc = setup_network(d);
-	if (rc != 0)
-		return rc;
-	rc = uv_loop_init(&d->loop);
-	if (rc < 0) {
-		ui_error("event loop: %s", uv_strerror(rc));
-		return EXIT_TEMPORARY;
-	}
-	d->loop_ok = true;
-	return 0;
-}
-
-static void daemon_close(struct daemon *d)
-{
-	if (d->loop_ok && uv_loop_close(&d->loop) != 0)
-		ui_warn("event loop closed with handles still open");
-	netlink_close(d->nl);
-	ui_registry_close(d->reg);
-	ui_shm_detach(d->shm);
-	ui_config_free(&d->cfg);
 }
 
 int main(int argc, char **argv)
 {
-	static struct daemon d; /* large (config paths): not on the stack */
-	const char *config_path;
-	bool args_ok;
-	int code;
+	static struct netd n; /* the config is large: not on the stack */
+	int code = ui_daemon_init(&n.d, UI_D_NETD, argc, argv);
 
-	ui_log_init("netd", UI_LOG_INFO);
-	config_path = parse_args(argc, argv, &args_ok);
-	if (!args_ok)
-		return usage(argv[0]);
-	code = daemon_open(&d, config_path);
-	if (code == 0 && server_run(&d.loop, d.shm, &d.leases) < 0)
-		code = EXIT_TEMPORARY;
-	daemon_close(&d);
 	if (code == 0)
-		ui_info("stopped");
+		code = ui_daemon_attach(&n.d, 0);
+	if (code == 0)
+		code = netd_open(&n);
+	if (code == 0) {
+		n.d.data = &n;
+		n.d.on_stop = on_stop;
+		code = ui_daemon_run(&n.d);
+	}
+	netd_close(&n);
+	ui_daemon_fini(&n.d);
+	netlink_close(n.nl);
 	return code;
 }

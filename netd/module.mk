@@ -1,4 +1,5 @@
-# netd/ — the network daemon: bridge, taps, IPv4/MAC leases (see netd/*.c).
+# netd/ — the network daemon: a reconciler of bridge and tap devices
+# (main.c; the rules are plan.c, pure, tested by test_reconcile).
 NETD_SRCS := $(wildcard netd/*.c)
 NETD_OBJS := $(NETD_SRCS:%.c=$(BUILD)/obj/%.o)
 
@@ -8,5 +9,5 @@ $(BUILD)/bin/netd: $(NETD_OBJS) $(LIBSHARED)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $(NETD_OBJS) $(LIBSHARED) $(LDLIBS)
 
-$(eval $(call unit_test,test_ipam,$(BUILD)/obj/netd/ipam.o))
 $(eval $(call unit_test,test_netlink,$(BUILD)/obj/netd/netlink.o))
+$(eval $(call unit_test,test_reconcile,$(BUILD)/obj/netd/plan.o $(BUILD)/obj/netd/vec.o))

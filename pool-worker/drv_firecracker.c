@@ -2,17 +2,19 @@
  * drv_firecracker.c — the Firecracker driver: one `firecracker --api-sock
  * <run_dir>/vms/<id>.sock --id <id>` process per VM, configured and started
  * through its HTTP API (fc_client.c; the contract is
- * ../shared/reference/firecracker-api-v1.16.1.yaml). Implements driver.h.
+ * ../shared/reference/firecracker-api-v1.16.1.yaml). Implements driver.h;
+ * the process itself (spawn, adopt, exit watch, kill, handle lifetime) is
+ * the embedded struct pw_vmm_proc (vmm_proc.c). This file is the API batch.
  *
- * Per VM (struct fc_vm, vm->drv_data):
- *   proc        uv_process_t of a VMM we spawned (own session, detached);
- *               its exit_cb reports the exit status.
- *   pidfd_poll  for an adopted VMM (not our child): pidfd + uv_poll;
- *               readable = exited, status unknown (-1).
- *   probe       10 ms timer: non-blocking connect() to the API socket until
- *               it accepts (the file exists before Firecracker listens).
- *   deadline    boot_timeout_ms for a boot or a warm-up, whole.
+ * Per VM (struct fc_vm, v->data):
+ *   proc        the VMM process and our two timers:
+ *     probe       10 ms: non-blocking connect() to the API socket until it
+ *                 accepts (the file exists before Firecracker listens);
+ *     deadline    boot_timeout_ms for a boot or a warm-up, whole.
  *   api         the request queue to the API socket: requests run in order.
+ *   mode        IDLE, WARMING or BOOTING: one batch at a time, ended by
+ *               exactly one report (batch_done), or silently by the exit or
+ *               a release.
  *
  * A boot or warm-up is a batch of steps run in order once the API accepts:
  *   MACHINE  PUT /machine-config {vcpu_count, mem_size_mib, smt}
@@ -23,37 +25,39 @@
  * cold boot = all; warm = MACHINE+NET (+IMAGE with an image); boot of a warm
  * slot = the rest. The first non-2xx answer ends the batch: the queue is
  * cancelled and the answer's fault_message is reported to the engine.
+ * Boot of an adopted VMM: GET / first; the batch runs only if the state is
+ * "Not started", else it is BOOTED at once.
  *
- * Stop: PUT /actions SendCtrlAltDel (one in flight at a time, so the
- * engine's once-a-second retries are harmless). Kill: SIGKILL through the
- * uv_process_t or the pidfd (pid-reuse safe). Exit: the API socket is
- * unlinked, then pw_vm_exited(). Release closes the handles; the struct is
- * freed when the last close callback has run. Nothing reports to the engine
- * after release or after the exit report.
+ * Before spawn, a stale API socket is removed (it would look ready before
+ * ours is). Stop: PUT /actions SendCtrlAltDel (one in flight at a time, so
+ * the engine's once-a-second retries are harmless); -ENOTSUP before
+ * InstanceStart (nothing to power off). Exit: the API socket is unlinked,
+ * then v->exited(). Reports come only from loop callbacks, never from
+ * inside a driver call; nothing reports after release or after the exit
+ * report; a report may release v (and so q): nothing is touched after one.
+ * A failed spawn, warm or adopt leaves nothing behind (v->data NULL: kill
+ * says -ESRCH).
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
-#include <signal.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/pidfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
+#include "driver.h"
 #include "fc_client.h"
 #include "log.h"
 #include "vmm_proc.h"
-#include "worker.h"
-
 
 #define FC_PROBE_MS 10
 #define FC_REQ_TIMEOUT_MS 10000u
 #define FC_STOP_REQ_TIMEOUT_MS 2000u
 
+enum fc_timer { T_PROBE, T_DEADLINE }; /* index into proc.timer[] */
 enum fc_mode { FC_IDLE, FC_WARMING, FC_BOOTING };
 
 enum fc_step {
@@ -65,16 +69,10 @@ enum fc_step {
 };
 
 struct fc_vm {
-	struct pw_vm *vm;              /* NULL once released */
-	uv_loop_t *loop;
-	uv_process_t proc;
-	uv_poll_t pidfd_poll;
-	uv_timer_t probe, deadline;
+	struct pw_vmm *v;              /* NULL once released */
+	struct pw_vmm_proc proc;       /* frees this struct (fc_freed) */
 	struct fc_queue *api;
-	int pidfd;
-	int open_handles;
-	bool have_proc, have_poll;
-	bool exited, api_up, adopted;
+	bool api_up, adopted;
 	bool guest_started;            /* InstanceStart done (or assumed) */
 	bool stop_in_flight;
 	enum fc_mode mode;
@@ -86,81 +84,91 @@ struct fc_vm {
 	unsigned vcpus, mem_mib;
 };
 
+static uv_timer_t *timer(struct fc_vm *q, enum fc_timer t)
+{
+	return &q->proc.timer[t];
+}
+
 /* ------------------------------------------------------------- lifetime */
 
-static void handle_closed(uv_handle_t *h)
+static void fc_freed(struct pw_vmm_proc *p)
 {
-	struct fc_vm *q = h->data;
-
-	if (--q->open_handles > 0)
-		return;
-	if (q->pidfd >= 0)
-		close(q->pidfd);
-	free(q);
+	free(p->owner);
 }
 
-static struct fc_vm *fc_new(struct pw_vm *vm)
+static void fc_release(struct pw_vmm *v)
 {
-	struct fc_vm *q = calloc(1, sizeof(*q));
-
-	if (!q)
-		return NULL;
-	q->vm = vm;
-	q->loop = &vm->w->loop;
-	q->pidfd = -1;
-	q->timeout_ms = vm->w->cfg->boot_timeout_ms;
-	uv_timer_init(q->loop, &q->probe);
-	uv_timer_init(q->loop, &q->deadline);
-	q->probe.data = q->deadline.data = q;
-	q->open_handles = 2;
-	vm->drv_data = q;
-	return q;
-}
-
-static void fc_release(struct pw_vm *vm)
-{
-	struct fc_vm *q = vm->drv_data;
+	struct fc_vm *q = v->data;
 
 	if (!q)
 		return;
-	vm->drv_data = NULL;
-	q->vm = NULL;
+	v->data = NULL;
+	q->v = NULL;
 	fc_queue_free(q->api);
 	q->api = NULL;
-	uv_close((uv_handle_t *)&q->probe, handle_closed);
-	uv_close((uv_handle_t *)&q->deadline, handle_closed);
-	/* Closing the process handle stops watching; the VMM keeps running. */
-	if (q->have_proc)
-		uv_close((uv_handle_t *)&q->proc, handle_closed);
-	if (q->have_poll)
-		uv_close((uv_handle_t *)&q->pidfd_poll, handle_closed);
+	pw_vmm_proc_close(&q->proc); /* the VMM keeps running */
+}
+
+static void on_vmm_exit(struct pw_vmm_proc *p, int64_t status, int sig);
+
+/* A new struct in v->data with a queue for v->row->api_socket; on failure
+ * nothing is left (v->data NULL). */
+static int fc_new(struct pw_vmm *v, struct fc_vm **out, char *err, size_t errlen)
+{
+	struct fc_vm *q = calloc(1, sizeof(*q));
+	int rc;
+
+	if (!q) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	q->v = v;
+	q->timeout_ms = v->env->cfg->boot_timeout_ms;
+	v->data = q;
+	rc = pw_vmm_proc_init(&q->proc, v->env->loop, q, on_vmm_exit, fc_freed);
+	if (rc < 0) {
+		snprintf(err, errlen, "cannot set up timers: %s", uv_strerror(rc));
+		goto release;
+	}
+	rc = fc_queue_new(v->env->loop, v->row->api_socket, &q->api);
+	if (rc < 0) {
+		snprintf(err, errlen, "cannot set up the firecracker API client: %s",
+			 strerror(-rc));
+		goto release;
+	}
+	*out = q;
+	return 0;
+release:
+	fc_release(v);
+	return rc;
 }
 
 /* ------------------------------------------------------- batch outcome */
 
-/* Ends the boot or warm-up in progress with one report to the engine. */
+/* Ends the boot or warm-up in progress with its one report. */
 static void batch_done(struct fc_vm *q, int status, const char *err)
 {
 	enum fc_mode mode = q->mode;
+	enum pw_vmm_report r = PW_VMM_FAILED;
+	struct pw_vmm *v = q->v;
 
-	if (mode == FC_IDLE || !q->vm)
+	if (mode == FC_IDLE || !v)
 		return;
 	q->mode = FC_IDLE;
 	q->pending = 0;
-	uv_timer_stop(&q->deadline);
-	uv_timer_stop(&q->probe);
+	uv_timer_stop(timer(q, T_DEADLINE));
+	uv_timer_stop(timer(q, T_PROBE));
 	if (status < 0)
 		fc_queue_cancel(q->api);
 	if (mode == FC_WARMING) {
 		q->warm = status == 0;
-		pw_vm_warmed(q->vm, status, err);
-	} else {
-		if (status == 0) {
-			q->warm = false;
-			q->guest_started = true;
-		}
-		pw_vm_booted(q->vm, status, err);
+	} else if (status == 0) {
+		q->warm = false;
+		q->guest_started = true;
 	}
+	if (status == 0)
+		r = mode == FC_WARMING ? PW_VMM_WARMED : PW_VMM_BOOTED;
+	v->report(v, r, status, err); /* may release q: touch nothing after */
 }
 
 static void on_deadline(uv_timer_t *t)
@@ -171,7 +179,7 @@ static void on_deadline(uv_timer_t *t)
 	if (!q->api_up)
 		snprintf(err, sizeof(err),
 			 "firecracker: API socket %s not accepting within %u ms",
-			 q->vm->row.api_socket, q->timeout_ms);
+			 q->v->row->api_socket, q->timeout_ms);
 	else
 		snprintf(err, sizeof(err),
 			 "firecracker: API did not finish within %u ms", q->timeout_ms);
@@ -199,7 +207,7 @@ static void on_step(struct fc_queue *api, const struct fc_result *r, void *arg)
 		batch_done(q, engine_status(r->status), err);
 		return;
 	}
-	ui_debug("%s: firecracker %s %s: %ld", q->vm->row.id, r->method, r->path,
+	ui_debug("%s: firecracker %s %s: %ld", q->v->row->id, r->method, r->path,
 		 r->http_code);
 	if (--q->pending == 0)
 		batch_done(q, 0, NULL);
@@ -225,7 +233,7 @@ static int put_json(struct fc_vm *q, const char *path, json_t *j)
 
 static int put_image(struct fc_vm *q)
 {
-	const struct ui_vm *r = &q->vm->row;
+	const struct ui_vm *r = q->v->row;
 	json_t *boot = json_pack("{s:s, s:s}", "kernel_image_path", r->kernel,
 				 "boot_args", r->boot_args);
 	int rc;
@@ -244,7 +252,7 @@ static int put_image(struct fc_vm *q)
 /* Queues the batch's requests, in the order Firecracker needs them. */
 static int queue_steps(struct fc_vm *q, unsigned steps)
 {
-	const struct ui_vm *r = &q->vm->row;
+	const struct ui_vm *r = q->v->row;
 	int rc = 0;
 
 	if (steps & FC_STEP_MACHINE)
@@ -276,30 +284,38 @@ static void run_steps(struct fc_vm *q)
 		batch_done(q, rc, "firecracker: cannot queue API requests (out of memory)");
 }
 
+/* GET / state "Not started" (r a 2xx answer): false; anything else, or no
+ * state, true. */
+static bool started_state(const struct fc_result *r, char *state, size_t len)
+{
+	json_t *j = json_loads(r->body, 0, NULL);
+	const char *s = json_string_value(json_object_get(j, "state"));
+	bool started = !s || strcmp(s, "Not started") != 0;
+
+	snprintf(state, len, "%s", s ? s : "?");
+	json_decref(j);
+	return started;
+}
+
 /* An adopted VM being booted: only configure it if it never started. */
 static void on_adopted_info(struct fc_queue *api, const struct fc_result *r,
 			    void *arg)
 {
 	struct fc_vm *q = arg;
-	json_t *j = r->status == 0 ? json_loads(r->body, 0, NULL) : NULL;
-	const char *state = json_string_value(json_object_get(j, "state"));
-	char err[512];
+	char err[512], state[32];
 
 	(void)api;
-	if (q->mode == FC_IDLE) {
-		json_decref(j);
+	if (q->mode == FC_IDLE)
 		return;
-	}
 	if (r->status < 0) {
 		snprintf(err, sizeof(err), "firecracker: GET /: %s", r->fault);
 		batch_done(q, engine_status(r->status), err);
-	} else if (state && strcmp(state, "Not started") == 0) {
+	} else if (!started_state(r, state, sizeof(state))) {
 		q->guest_started = false;
 		run_steps(q);
 	} else {
 		batch_done(q, 0, NULL); /* Running or Paused: it was started */
 	}
-	json_decref(j);
 }
 
 /* ------------------------------------------------------------ readiness */
@@ -309,12 +325,12 @@ static void on_adopted_info(struct fc_queue *api, const struct fc_result *r,
 static int api_accepting(const char *path)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	size_t n = strlen(path);
-	int rc = 0;
+	int fd, rc = 0;
 
 	if (n >= sizeof(sa.sun_path))
 		return -ENAMETOOLONG;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
 	memcpy(sa.sun_path, path, n + 1);
@@ -328,7 +344,7 @@ static int api_accepting(const char *path)
 static void api_ready(struct fc_vm *q)
 {
 	q->api_up = true;
-	ui_debug("%s: firecracker API up", q->vm->row.id);
+	ui_debug("%s: firecracker API up", q->v->row->id);
 	if (q->adopted && q->mode == FC_BOOTING) {
 		if (fc_request(q->api, "GET", "/", NULL, FC_REQ_TIMEOUT_MS,
 			       on_adopted_info, q) < 0)
@@ -338,80 +354,79 @@ static void api_ready(struct fc_vm *q)
 	run_steps(q);
 }
 
+static void probe_later(struct fc_vm *q);
+
 static void on_probe(uv_timer_t *t)
 {
 	struct fc_vm *q = t->data;
 
-	if (q->mode == FC_IDLE || q->exited)
+	if (q->mode == FC_IDLE || !pw_vmm_proc_running(&q->proc))
 		return;
-	if (api_accepting(q->vm->row.api_socket) == 0)
+	if (q->api_up || api_accepting(q->v->row->api_socket) == 0)
 		api_ready(q);
 	else
-		uv_timer_start(&q->probe, on_probe, FC_PROBE_MS, 0);
+		probe_later(q);
 }
 
-/* Starts a boot or warm-up: wait for the API if needed, then the steps. */
+static void probe_later(struct fc_vm *q)
+{
+	char err[128];
+	int rc = uv_timer_start(timer(q, T_PROBE), on_probe, FC_PROBE_MS, 0);
+
+	if (rc < 0) {
+		snprintf(err, sizeof(err), "firecracker: cannot arm the API probe: %s",
+			 uv_strerror(rc));
+		batch_done(q, rc, err);
+	}
+}
+
+/* Starts a boot or warm-up: the deadline, then (from the loop, so that no
+ * report comes from inside boot or warm) wait for the API if needed, then
+ * the steps. A failure to start reports nothing. */
 static int batch_begin(struct fc_vm *q, enum fc_mode mode, unsigned steps)
 {
-	if (q->exited)
+	int rc;
+
+	if (!pw_vmm_proc_running(&q->proc))
 		return -ESRCH;
 	if (q->mode != FC_IDLE)
 		return -EBUSY;
+	rc = uv_timer_start(timer(q, T_DEADLINE), on_deadline, q->timeout_ms, 0);
+	if (rc == 0)
+		rc = uv_timer_start(timer(q, T_PROBE), on_probe, 0, 0);
+	if (rc < 0) {
+		uv_timer_stop(timer(q, T_DEADLINE));
+		return rc;
+	}
 	q->mode = mode;
 	q->steps = steps;
 	q->pending = 0;
-	uv_timer_start(&q->deadline, on_deadline, q->timeout_ms, 0);
-	if (q->api_up)
-		api_ready(q);
-	else
-		uv_timer_start(&q->probe, on_probe, 0, 0);
 	return 0;
 }
 
 /* ----------------------------------------------------------------- exit */
 
-static void report_exit(struct fc_vm *q, int64_t status, int sig)
+static void on_vmm_exit(struct pw_vmm_proc *p, int64_t status, int sig)
 {
+	struct fc_vm *q = p->owner;
 	struct pw_exit_info x = { .status = status, .signal = sig };
-	struct pw_vm *vm = q->vm;
+	struct pw_vmm *v = q->v;
 
-	if (q->exited || !vm)
-		return;
-	q->exited = true;
-	q->mode = FC_IDLE;
-	uv_timer_stop(&q->probe);
-	uv_timer_stop(&q->deadline);
+	q->mode = FC_IDLE; /* no boot or warm report after the exit */
+	uv_timer_stop(timer(q, T_PROBE));
+	uv_timer_stop(timer(q, T_DEADLINE));
 	fc_queue_cancel(q->api);
-	if (unlink(vm->row.api_socket) < 0 && errno != ENOENT)
-		ui_warn("%s: cannot remove %s: %s", vm->row.id, vm->row.api_socket,
+	if (unlink(v->row->api_socket) < 0 && errno != ENOENT)
+		ui_warn("%s: cannot remove %s: %s", v->row->id, v->row->api_socket,
 			strerror(errno));
-	ui_info("%s: firecracker pid %lld exited (%s %d)", vm->row.id,
-		(long long)vm->row.vmm_pid, sig ? "signal" : "status",
-		sig ? sig : (int)status);
-	pw_vm_exited(vm, &x); /* may release q: touch nothing after this */
-}
-
-static void on_proc_exit(uv_process_t *p, int64_t status, int sig)
-{
-	report_exit(p->data, status, sig);
-}
-
-static void on_pidfd(uv_poll_t *h, int status, int events)
-{
-	struct fc_vm *q = h->data;
-	int64_t code;
-	int sig;
-
-	(void)status;
-	(void)events;
-	uv_poll_stop(h);
-	pw_pidfd_exit_status(q->pidfd, &code, &sig);
-	report_exit(q, code, sig);
+	ui_info("%s: firecracker pid %d exited (%s %d)", v->row->id, (int)p->pid,
+		sig ? "signal" : "status", sig ? sig : (int)status);
+	v->exited(v, &x); /* may release q: touch nothing after this */
 }
 
 /* --------------------------------------------------------------- launch */
 
-/* <run_dir>/vms/<id>.sock into row.api_socket, if it fits a sun_path. */
+/* <run_dir>/vms/<id>.sock into row->api_socket, if it fits a sun_path. */
 static int socket_path(const struct ui_config *cfg, struct ui_vm *row,
 		       char *err, size_t errlen)
 {
@@ -429,118 +444,87 @@ static int socket_path(const struct ui_config *cfg, struct ui_vm *row,
 	return 0;
 }
 
-static int spawn_process(struct fc_vm *q, char *err, size_t errlen)
-{
-	struct pw_vm *vm = q->vm;
-	char *argv[] = { (char *)vm->w->cfg->firecracker_bin, "--api-sock",
-			 vm->row.api_socket, "--id", vm->row.id, NULL };
-	uv_process_options_t opt = { 0 };
-	uv_stdio_container_t stdio[3];
-	int fd, rc;
-
-	fd = pw_open_console(vm->row.console_log, err, errlen);
-	if (fd < 0)
-		return fd;
-	stdio[0].flags = UV_IGNORE; /* /dev/null */
-	stdio[1].flags = stdio[2].flags = UV_INHERIT_FD;
-	stdio[1].data.fd = stdio[2].data.fd = fd;
-	opt.file = argv[0];
-	opt.args = argv;
-	opt.flags = UV_PROCESS_DETACHED; /* own session: survives us */
-	opt.stdio = stdio;
-	opt.stdio_count = 3;
-	opt.exit_cb = on_proc_exit;
-	q->proc.data = q;
-	rc = uv_spawn(q->loop, &q->proc, &opt);
-	/* Initialised even when it fails: it must be closed either way. */
-	q->have_proc = true;
-	q->open_handles++;
-	close(fd);
-	if (rc < 0) {
-		q->exited = true;
-		snprintf(err, errlen, "cannot start %s: %s", argv[0], uv_strerror(rc));
-		return rc;
-	}
-	vm->row.vmm_pid = q->proc.pid;
-	ui_info("%s: spawned %s pid %d (api %s)", vm->row.id, argv[0],
-		q->proc.pid, vm->row.api_socket);
-	return 0;
-}
-
 /* spawn and warm: the API socket path, a queue for it, the process. */
-static int launch(struct pw_vm *vm, char *err, size_t errlen)
+static int launch(struct pw_vmm *v, char *err, size_t errlen)
 {
-	struct fc_vm *q = fc_new(vm);
-	int rc;
+	struct ui_vm *row = v->row;
+	char *argv[] = { (char *)v->env->cfg->firecracker_bin, "--api-sock",
+			 row->api_socket, "--id", row->id, NULL };
+	struct fc_vm *q;
+	int rc = socket_path(v->env->cfg, row, err, errlen);
 
-	if (!q) {
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
-	rc = socket_path(vm->w->cfg, &vm->row, err, errlen);
+	if (rc == 0)
+		rc = fc_new(v, &q, err, errlen);
 	if (rc < 0)
 		return rc;
-	rc = fc_queue_new(q->loop, vm->row.api_socket, &q->api);
+	/* A socket left by an earlier VMM would look ready before ours is. */
+	if (unlink(row->api_socket) < 0 && errno != ENOENT)
+		ui_warn("%s: cannot remove stale %s: %s", row->id, row->api_socket,
+			strerror(errno));
+	rc = pw_vmm_proc_spawn(&q->proc, argv, row->console_log, err, errlen);
 	if (rc < 0) {
-		snprintf(err, errlen, "cannot set up the firecracker API client: %s",
-			 strerror(-rc));
+		fc_release(v);
 		return rc;
 	}
-	/* A socket left by an earlier VMM would look ready before ours is. */
-	if (unlink(vm->row.api_socket) < 0 && errno != ENOENT)
-		ui_warn("%s: cannot remove stale %s: %s", vm->row.id,
-			vm->row.api_socket, strerror(errno));
-	return spawn_process(q, err, errlen);
+	row->vmm_pid = q->proc.pid;
+	ui_info("%s: spawned %s pid %d (api %s)", row->id, argv[0], q->proc.pid,
+		row->api_socket);
+	return 0;
 }
 
 /* ------------------------------------------------------- driver entries */
 
-static int fc_spawn(struct pw_vm *vm, char *err, size_t errlen)
+static int fc_spawn(struct pw_vmm *v, char *err, size_t errlen)
 {
-	return launch(vm, err, errlen);
+	return launch(v, err, errlen);
 }
 
-static int fc_boot(struct pw_vm *vm)
+static int fc_boot(struct pw_vmm *v)
 {
-	struct fc_vm *q = vm->drv_data;
+	struct fc_vm *q = v->data;
 	unsigned steps = FC_STEPS_ALL;
 
-	if (!q || q->exited)
+	if (!q)
 		return -ESRCH;
 	if (q->warm) /* a prepared slot: what warm did not apply yet */
 		steps = (q->image_applied ? 0 : FC_STEP_IMAGE) | FC_STEP_START;
 	return batch_begin(q, FC_BOOTING, steps);
 }
 
-static int fc_warm(struct pw_vm *vm, const struct ui_image *img, char *err,
+static int fc_warm(struct pw_vmm *v, const struct ui_image *img, char *err,
 		   size_t errlen)
 {
 	struct fc_vm *q;
 	unsigned steps = FC_STEP_MACHINE | FC_STEP_NET;
-	int rc = launch(vm, err, errlen);
+	int rc = launch(v, err, errlen);
 
 	if (rc < 0)
 		return rc;
-	q = vm->drv_data;
-	q->vcpus = vm->row.vcpus;
-	q->mem_mib = vm->row.mem_mib;
+	q = v->data;
+	q->vcpus = v->row->vcpus;
+	q->mem_mib = v->row->mem_mib;
 	q->image_applied = img != NULL;
 	if (img)
 		steps |= FC_STEP_IMAGE;
 	rc = batch_begin(q, FC_WARMING, steps);
-	if (rc < 0) /* cannot happen right after a spawn; be safe anyway */
-		snprintf(err, errlen, "firecracker: cannot start the warm-up");
+	if (rc < 0) { /* a fresh timer cannot refuse; leave nothing behind */
+		snprintf(err, errlen, "firecracker: cannot start the warm-up: %s",
+			 uv_strerror(rc));
+		pw_vmm_proc_kill(&q->proc);
+		fc_release(v);
+	}
 	return rc;
 }
 
-static bool fc_fits(const struct pw_vm *slot, const struct ui_image *img,
+static bool fc_fits(const struct pw_vmm *slot, const struct ui_image *img,
 		    unsigned vcpus, unsigned mem_mib)
 {
-	const struct fc_vm *q = slot->drv_data;
+	const struct fc_vm *q = slot->data;
 
-	if (!q || !q->warm || q->exited || q->vcpus != vcpus || q->mem_mib != mem_mib)
+	if (!q || !q->warm || !pw_vmm_proc_running(&q->proc) || q->vcpus != vcpus ||
+	    q->mem_mib != mem_mib)
 		return false;
-	return !q->image_applied || strcmp(slot->row.image, img->name) == 0;
+	return !q->image_applied || (img && strcmp(slot->row->image, img->name) == 0);
 }
 
 static void on_stop_reply(struct fc_queue *api, const struct fc_result *r,
@@ -550,17 +534,17 @@ static void on_stop_reply(struct fc_queue *api, const struct fc_result *r,
 
 	(void)api;
 	q->stop_in_flight = false;
-	if (r->status < 0 && q->vm)
-		ui_warn("%s: firecracker %s %s SendCtrlAltDel: %s", q->vm->row.id,
+	if (r->status < 0 && q->v)
+		ui_warn("%s: firecracker %s %s SendCtrlAltDel: %s", q->v->row->id,
 			r->method, r->path, r->fault);
 }
 
-static int fc_stop(struct pw_vm *vm)
+static int fc_stop(struct pw_vmm *v)
 {
-	struct fc_vm *q = vm->drv_data;
+	struct fc_vm *q = v->data;
 	int rc;
 
-	if (!q || q->exited)
+	if (!q || !pw_vmm_proc_running(&q->proc))
 		return -ESRCH;
 	if (!q->guest_started)
 		return -ENOTSUP; /* nothing to power off: the engine kills */
@@ -574,62 +558,48 @@ static int fc_stop(struct pw_vm *vm)
 	return rc;
 }
 
-static int fc_kill(struct pw_vm *vm)
+static int fc_kill(struct pw_vmm *v)
 {
-	struct fc_vm *q = vm->drv_data;
+	struct fc_vm *q = v->data;
 
-	if (!q || q->exited)
-		return 0;
-	return pw_vmm_kill(q->have_proc ? &q->proc : NULL, q->pidfd);
+	return q ? pw_vmm_proc_kill(&q->proc) : -ESRCH;
 }
 
 static void on_adopt_info(struct fc_queue *api, const struct fc_result *r,
 			  void *arg)
 {
 	struct fc_vm *q = arg;
-	json_t *j = r->status == 0 ? json_loads(r->body, 0, NULL) : NULL;
-	const char *state = json_string_value(json_object_get(j, "state"));
+	char state[32];
 
 	(void)api;
-	if (r->status < 0)
-		ui_warn("%s: firecracker API does not answer: %s", q->vm->row.id,
+	if (r->status < 0) {
+		ui_warn("%s: firecracker API does not answer: %s", q->v->row->id,
 			r->fault);
-	else
-		ui_info("%s: firecracker API answers (state %s)", q->vm->row.id,
-			state ? state : "?");
-	if (state && strcmp(state, "Not started") == 0)
+		return;
+	}
+	if (!started_state(r, state, sizeof(state)))
 		q->guest_started = false;
-	json_decref(j);
+	ui_info("%s: firecracker API answers (state %s)", q->v->row->id, state);
 }
 
-static int fc_adopt(struct pw_vm *vm, char *err, size_t errlen)
+static int fc_adopt(struct pw_vmm *v, char *err, size_t errlen)
 {
-	struct fc_vm *q = fc_new(vm);
-	int rc;
+	struct fc_vm *q;
+	int rc = fc_new(v, &q, err, errlen);
 
-	if (!q)
-		return -ENOMEM;
-	q->adopted = q->guest_started = true; /* until GET / says otherwise */
-	rc = pw_pidfd_for_row(&vm->row, err, errlen);
 	if (rc < 0)
 		return rc;
-	q->pidfd = rc;
-	rc = fc_queue_new(q->loop, vm->row.api_socket, &q->api);
+	q->adopted = q->guest_started = true; /* until GET / says otherwise */
+	rc = pw_vmm_proc_adopt(&q->proc, v->row, err, errlen);
 	if (rc < 0) {
-		snprintf(err, errlen, "firecracker API client: %s", strerror(-rc));
+		fc_release(v);
 		return rc;
 	}
-	rc = uv_poll_init(q->loop, &q->pidfd_poll, q->pidfd);
-	if (rc < 0) {
-		snprintf(err, errlen, "uv_poll_init: %s", uv_strerror(rc));
-		return rc;
-	}
-	q->have_poll = true;
-	q->open_handles++;
-	q->pidfd_poll.data = q;
-	uv_poll_start(&q->pidfd_poll, UV_READABLE, on_pidfd);
 	/* It answers, or stop and boot will find out; either way, log it. */
-	fc_request(q->api, "GET", "/", NULL, FC_REQ_TIMEOUT_MS, on_adopt_info, q);
+	if (fc_request(q->api, "GET", "/", NULL, FC_REQ_TIMEOUT_MS, on_adopt_info,
+		       q) < 0)
+		ui_warn("%s: cannot query the firecracker API (out of memory)",
+			v->row->id);
 	return 0;
 }
 

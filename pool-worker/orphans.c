@@ -26,12 +26,12 @@
 
 #include "log.h"
 #include "orphans.h"
-#include "worker.h"
+#include "fsm.h"
 
-static bool is_managed(struct pw_worker *w, pid_t pid)
+static bool is_managed(struct pw_vm *vms, pid_t pid)
 {
-	for (struct pw_vm *vm = w->vms; vm; vm = vm->next)
-		if (vm->vmm_alive && vm->row.vmm_pid == pid)
+	for (struct pw_vm *vm = vms; vm; vm = vm->next)
+		if (pw_state_has_vmm(vm->state) && vm->row.vmm_pid == pid)
 			return true;
 	return false;
 }
@@ -56,9 +56,9 @@ static pid_t parent_of(pid_t pid)
 }
 
 /* A socket a VM under management uses is never removed. */
-static bool socket_in_use(struct pw_worker *w, const char *path)
+static bool socket_in_use(struct pw_vm *vms, const char *path)
 {
-	for (struct pw_vm *vm = w->vms; vm; vm = vm->next)
+	for (struct pw_vm *vm = vms; vm; vm = vm->next)
 		if (strcmp(vm->row.api_socket, path) == 0)
 			return true;
 	return false;
@@ -99,14 +99,14 @@ static void remove_socket(const char *path)
 		unlink(path);
 }
 
-int pw_kill_orphans(struct pw_worker *w)
+int pw_kill_orphans(struct pw_vm *vms, const char *run_dir)
 {
 	char marker[PATH_MAX], sock[PATH_MAX];
 	struct dirent *de;
 	int killed = 0;
 	DIR *proc;
 
-	if (snprintf(marker, sizeof(marker), "%s/vms/", w->cfg->run_dir) >=
+	if (snprintf(marker, sizeof(marker), "%s/vms/", run_dir) >=
 	    (int)sizeof(marker))
 		return -ENAMETOOLONG;
 	proc = opendir("/proc");
@@ -122,12 +122,12 @@ int pw_kill_orphans(struct pw_worker *w)
 			continue;
 		/* A managed VMM's own helper task (e.g. LeakSanitizer's tracer,
 		 * which shares its command line) is the VMM's business. */
-		if (is_managed(w, pid) || is_managed(w, parent_of(pid)))
+		if (is_managed(vms, pid) || is_managed(vms, parent_of(pid)))
 			continue;
 		ui_warn("killing orphaned VMM pid %d (%s): no VM owns it", (int)pid, sock);
 		if (kill(pid, SIGKILL) == 0)
 			killed++;
-		if (!socket_in_use(w, sock))
+		if (!socket_in_use(vms, sock))
 			remove_socket(sock);
 	}
 	closedir(proc);

@@ -1,16 +1,11 @@
 /*
- * pool_policy.c — the warm pool's pure decisions (see pool.h): VM ids,
- * refill backoff, how many slots to start, which slot a run takes. No loop,
- * no registry: unit-tested in tests/unit/test_pool.c.
+ * pool_policy.c — the warm pool's pure decisions (see pool.h): refill
+ * backoff, how many slots to start, which slot a run takes, which slots
+ * are stale. No loop, no registry: unit-tested in tests/unit/test_pool.c.
  */
-#include <errno.h>
 #include <string.h>
-#include <sys/random.h>
-#include <time.h>
 
 #include "pool.h"
-#include "vm.h"
-
 
 unsigned pw_pool_backoff_next(unsigned prev_ms)
 {
@@ -30,8 +25,7 @@ unsigned pw_pool_to_spawn(unsigned size, unsigned slots, unsigned warming)
 }
 
 struct pw_vm *pw_pool_pick(struct pw_vm *list, const struct ui_vmm_driver *drv,
-			   const struct ui_image *img, unsigned vcpus,
-			   unsigned mem_mib)
+			   const struct ui_image *img, unsigned vcpus, unsigned mem_mib)
 {
 	struct pw_vm *best = NULL;
 
@@ -39,26 +33,22 @@ struct pw_vm *pw_pool_pick(struct pw_vm *list, const struct ui_vmm_driver *drv,
 		return NULL;
 	/* The list is newest first: the last match is the oldest slot. */
 	for (struct pw_vm *vm = list; vm; vm = vm->next)
-		if (vm->slot && vm->phase == PW_WARM && !vm->fail_status &&
-		    vm->drv == drv && drv->fits(vm, img, vcpus, mem_mib))
+		if (vm->state == PW_S_WARM && vm->vmm.drv == drv &&
+		    drv->fits(&vm->vmm, img, vcpus, mem_mib))
 			best = vm;
 	return best;
 }
 
-bool pw_pool_slot_current(const struct pw_vm *slot,
-			  const struct ui_vmm_driver *drv,
+bool pw_pool_slot_current(const struct pw_vm *slot, const struct ui_vmm_driver *drv,
 			  const struct ui_image *img)
 {
 	const struct ui_vm *r = &slot->row;
 
-	if (slot->drv != drv)
+	if (slot->vmm.drv != drv)
 		return false;
 	if (!img)
-		return !r->image[0] && r->vcpus == PW_POOL_VCPUS &&
-		       r->mem_mib == PW_POOL_MEM_MIB;
-	return strcmp(r->image, img->name) == 0 &&
-	       strcmp(r->kernel, img->kernel) == 0 &&
-	       strcmp(r->initrd, img->initrd) == 0 &&
-	       strcmp(r->rootfs, img->rootfs) == 0 &&
+		return !r->image[0] && r->vcpus == PW_SLOT_VCPUS && r->mem_mib == PW_SLOT_MEM_MIB;
+	return strcmp(r->image, img->name) == 0 && strcmp(r->kernel, img->kernel) == 0 &&
+	       strcmp(r->initrd, img->initrd) == 0 && strcmp(r->rootfs, img->rootfs) == 0 &&
 	       r->vcpus == img->vcpus && r->mem_mib == img->mem_mib;
 }

@@ -1,47 +1,54 @@
 /*
- * vm.h — one VM under management: its registry row (authoritative copy,
- * written through on every change), its place in the lifecycle, and the
- * requests waiting for it.
+ * vm.h — one VM under management (a user's VM or a warm slot): its state,
+ * the registry row it mirrors, the state it last committed, the driver's
+ * view of it, its one timer, and the requests waiting for it. The record
+ * layer: it knows the registry and the drivers below it, nothing of the
+ * state machine above it (fsm.h) or of the pool.
  *
- * Phases (in memory; the row's state says what the registry knows):
- *   CREATING   row `creating`, NET_ALLOC in flight
- *   STARTING   row `starting`, VMM spawned, driver booting
- *   RUNNING    row `running`
- *   STOPPING   row `stopping`: powerdown sent or VMM being killed; also a
- *              failing VM (fail_status != 0) whose VMM is being killed
- *   RELEASING  VMM gone; NET_RELEASE in flight; then the final row
- *              (`stopped` or `failed`) is written and the VM is freed.
- *   WARM       a warm slot (pool.h) ready to be taken: VMM idle.
- *
- * A warm slot (slot = true, row `warm` throughout) goes CREATING (its own
- * NET_ALLOC) → STARTING (driver warming) → WARM; a run that takes it clears
- * `slot` and continues from STARTING like any run (from_pool = true). A slot
- * that fails or is retired goes STOPPING (VMM killed) → RELEASING, and its
- * row is deleted instead of written final.
+ * Two states: `state` is where the VM is (the state machine's), `stored`
+ * what the registry holds — equal after every committed transition, and
+ * every write is guarded by `stored` (UPDATE … WHERE state = stored). They
+ * differ only when a write failed (the engine then fails the VM in memory
+ * and retries the final write, engine.c).
  *
  * Ownership: struct pw_vm is heap-allocated by pw_vm_new(), linked in the
- * worker's list, and freed by pw_vm_free() (which releases the driver).
- * The stop timer is heap-allocated and freed by its own close callback, so
- * freeing a VM never waits for the loop.
+ * list given to it, and freed by pw_vm_free() (which releases the driver's
+ * data and closes the timer; the timer frees itself in its close callback,
+ * so freeing never waits for the loop).
  */
 #ifndef PW_VM_H
 #define PW_VM_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
 
-#include "config.h"
 #include "driver.h"
 #include "registry.h"
-#include "ring.h"
 
-struct pw_worker;
+/* The states (fsm.h has the table over them and their registry names). */
+enum pw_state {
+	PW_S_NEW,       /* in memory only: no row yet */
+	PW_S_CREATING,  /* row + lease; its tap is being made */
+	PW_S_PENDING,   /* a slot: row + lease; its tap is being made */
+	PW_S_WARMING,   /* a slot: its VMM spawned, being prepared */
+	PW_S_WARM,      /* a slot: prepared, idle, ready to be taken */
+	PW_S_STARTING,  /* VMM spawned (or slot taken); guest being started */
+	PW_S_RUNNING,
+	PW_S_STOPPING,  /* asked to power off; SIGKILL at the deadline */
+	PW_S_FAILING,   /* failed; its VMM is being killed */
+	PW_S_RETIRING,  /* a slot being discarded; its VMM is being killed */
+	PW_S_STOPPED,   /* final */
+	PW_S_FAILED,    /* final */
+	PW_S_GONE,      /* a slot whose row is deleted (final, in memory) */
+	PW_S_COUNT
+};
 
-enum pw_phase { PW_CREATING, PW_STARTING, PW_RUNNING, PW_STOPPING, PW_RELEASING,
-	       PW_WARM };
+/* Where a VM came from (it never changes once a run owns the VM). */
+enum pw_origin { PW_ORIGIN_COLD, PW_ORIGIN_SLOT };
 
-/* A request waiting for a VM's completion (reply goes to ring 1). */
+/* A request waiting for a VM's completion. */
 struct pw_waiter {
 	struct pw_waiter *next;
 	uint64_t req_id;
@@ -50,49 +57,44 @@ struct pw_waiter {
 };
 
 struct pw_vm {
-	struct pw_vm *next, *prev;     /* worker list */
-	struct pw_worker *w;
+	struct pw_vm *next, *prev;     /* the engine's list */
+	struct pw_vmm vmm;             /* the driver's view: row, env, data */
 	struct ui_vm row;
-	enum pw_phase phase;
-	const struct ui_vmm_driver *drv;
-	void *drv_data;                /* driver-owned */
-	bool vmm_alive;                /* spawned/adopted, exit not yet seen */
-	bool has_lease;                /* NET_ALLOC sent: release before final */
-	bool net_busy;                 /* a NET request is in flight */
-	bool adopted;
-	bool slot;                     /* a warm slot not taken by a run */
-	bool from_pool;                /* a run that took a warm slot */
-	int fail_status;               /* != 0: failing, final state `failed` */
-	char fail_error[512];
-	uv_timer_t *stop_timer;        /* NULL or the repeating stop tick */
-	uint64_t stop_deadline_ms;     /* ui_now_ms() after which we SIGKILL */
+	enum pw_state state;
+	enum pw_state stored;          /* last state committed to the registry */
+	enum pw_origin origin;
+	int fail_status;               /* the failure's -errno (FAILING/FAILED) */
+	uv_timer_t *timer;             /* NULL or the state's timer */
+	uint64_t deadline_ms;          /* ui_now_ms() of the state's deadline */
 	struct pw_waiter *run_waiters;
 	struct pw_waiter *stop_waiters;
-	struct pw_waiter *replay_waiters; /* replayed RUNs waiting for a settled row */
+	struct pw_waiter *replay_waiters; /* replayed RUNs waiting for it to settle */
+	void *owner;                   /* the engine */
 };
 
-struct pw_vm *pw_vm_new(struct pw_worker *w, const char *id);
-void pw_vm_free(struct pw_vm *vm); /* NULL-safe; driver released, unlinked */
-struct pw_vm *pw_vm_find(struct pw_worker *w, const char *id);
+/* A new VM in state NEW, linked at the head of *list. NULL: no memory. */
+struct pw_vm *pw_vm_new(struct pw_vm **list, const struct pw_vmm_env *env,
+			const char *id, void *owner);
+/* Unlinks from *list, releases the driver's data and the timer. NULL-safe. */
+void pw_vm_free(struct pw_vm **list, struct pw_vm *vm);
+struct pw_vm *pw_vm_find(struct pw_vm *list, const char *id);
 
-/* Writes the row with a new state (NULL: keep) and appends an event
- * (kind NULL: none). Logs; a registry error is logged and returned. */
-int pw_vm_save(struct pw_vm *vm, const char *state, const char *kind,
-	       const char *detail);
+static inline struct pw_vm *pw_vm_of(struct pw_vmm *v)
+{
+	return (struct pw_vm *)((char *)v - offsetof(struct pw_vm, vmm));
+}
 
-int pw_waiter_add(struct pw_waiter **list, const struct ui_msg *req);
-/* Replies to and frees every waiter in *list. */
-void pw_waiters_reply(struct pw_vm *vm, struct pw_waiter **list, int status,
-		      const char *err);
+int pw_waiter_add(struct pw_waiter **list, uint64_t req_id, uint32_t gen, uint16_t op);
+/* Pops the oldest waiter of *list (NULL when empty); the caller frees it. */
+struct pw_waiter *pw_waiter_pop(struct pw_waiter **list);
 
-void pw_vm_stop_timer_cancel(struct pw_vm *vm);
-/* Starts (replacing) the VM's timer: cb every ms until cancelled. */
-int pw_vm_stop_timer_start(struct pw_vm *vm, unsigned ms, uv_timer_cb cb);
+/* Starts (replacing) the VM's timer: cb after ms, then every `repeat` ms
+ * (0: once). pw_vm_timer_stop cancels it. */
+int pw_vm_timer_start(struct pw_vm *vm, uv_loop_t *loop, unsigned ms, unsigned repeat,
+		      uv_timer_cb cb);
+void pw_vm_timer_stop(struct pw_vm *vm);
 
-/* Field 22 of /proc/PID/stat; -ESRCH when the process is gone or a zombie. */
-int pw_proc_start_time(int64_t pid, int64_t *out);
-
-/* The last non-empty line of a text file (e.g. qemu's stderr in the
+/* The last non-empty line of a text file (e.g. a VMM's stderr in the
  * console log), at most len-1 bytes; "" if none. */
 void pw_file_last_line(const char *path, char *buf, size_t len);
 

@@ -1,34 +1,68 @@
 /*
- * vmm_proc.h — the VMM-process chores every driver shares: the console log
- * fd a VMM writes to, a pidfd proven to be the VMM a registry row names,
- * the exit status through that pidfd, and a pid-reuse-safe SIGKILL. The
- * drivers keep their own handles (uv_process_t / uv_poll_t) and lifetime;
- * these helpers hold no state.
+ * vmm_proc.h — the VMM process every driver has, as one struct the driver
+ * embeds: spawn (own session, so it survives pool-worker; console log as
+ * stdout/stderr; stdin /dev/null), adopt (a pidfd proven to be the process
+ * a registry row names), the exit watch (our child: uv_process_t exit_cb;
+ * an adopted one: pidfd poll), a pid-reuse-safe SIGKILL, and the lifetime
+ * of the driver's libuv handles: the struct owns the driver's timers too,
+ * and calls on_free once every handle it owns has closed, so a driver never
+ * counts handles itself.
+ *
+ * Exactly one on_exit call per process watched (spawned or adopted),
+ * never after pw_vmm_proc_close().
+ *
+ * Ownership: caller-embedded (in the driver's per-VM struct, which on_free
+ * frees); timers' data is the embedding struct's `owner` pointer.
  */
 #ifndef PW_VMM_PROC_H
 #define PW_VMM_PROC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
 
 #include "registry.h"
 
-/* Opens (appending, O_CLOEXEC) the console log; fd, or negative errno
- * with a sentence in err. */
-int pw_open_console(const char *path, char *err, size_t errlen);
+#define PW_VMM_TIMERS 2
 
-/* A pidfd for row's VMM, checked to be that very process (pid and
- * /proc start time; the pidfd pins the pid, so the check stays true).
- * -ESRCH with a sentence in err when it is gone, reused or unrecorded. */
-int pw_pidfd_for_row(const struct ui_vm *row, char *err, size_t errlen);
+struct pw_vmm_proc {
+	uv_loop_t *loop;
+	void *owner;                       /* the driver's struct */
+	uv_process_t proc;                 /* a VMM we spawned */
+	uv_poll_t pidfd_poll;              /* a VMM we adopted */
+	uv_timer_t timer[PW_VMM_TIMERS];   /* the driver's (data = owner) */
+	int pidfd;
+	int open_handles;
+	bool have_proc, have_poll;
+	bool exited;                       /* exit seen (or spawn failed) */
+	bool closing;
+	void (*on_exit)(struct pw_vmm_proc *p, int64_t status, int sig);
+	void (*on_free)(struct pw_vmm_proc *p);
+	pid_t pid;
+};
 
-/* How the process behind pidfd ended: known only if it was our child
- * (waitid P_PIDFD); else *code = -1, *sig = 0. */
-void pw_pidfd_exit_status(int pidfd, int64_t *code, int *sig);
+/* Initialises the timers (always: close must follow, even on failure). */
+int pw_vmm_proc_init(struct pw_vmm_proc *p, uv_loop_t *loop, void *owner,
+		     void (*on_exit)(struct pw_vmm_proc *p, int64_t status, int sig),
+		     void (*on_free)(struct pw_vmm_proc *p));
+/* Spawns argv (argv[0] looked up in PATH) detached in its own session,
+ * stdout/stderr appended to console_log. Sets p->pid. */
+int pw_vmm_proc_spawn(struct pw_vmm_proc *p, char *const argv[],
+		      const char *console_log, char *err, size_t errlen);
+/* Watches row's VMM through a pidfd after checking it is that very process
+ * (pid + /proc start time). -ESRCH with a sentence when gone or reused. */
+int pw_vmm_proc_adopt(struct pw_vmm_proc *p, const struct ui_vm *row, char *err,
+		      size_t errlen);
+/* A process is being watched and has not exited. */
+bool pw_vmm_proc_running(const struct pw_vmm_proc *p);
+/* SIGKILL; 0 when sent or already exited, -ESRCH when there never was a
+ * process (nothing spawned or adopted). */
+int pw_vmm_proc_kill(struct pw_vmm_proc *p);
+/* Closes every handle (the process is left running); on_free follows. */
+void pw_vmm_proc_close(struct pw_vmm_proc *p);
 
-/* SIGKILL through proc (our child; NULL if adopted) or the pidfd. A VMM
- * already gone is not an error. */
-int pw_vmm_kill(uv_process_t *proc, int pidfd);
+/* Field 22 of /proc/PID/stat; -ESRCH when the process is gone or a zombie. */
+int pw_proc_start_time(int64_t pid, int64_t *out);
 
 #endif

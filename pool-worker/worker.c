@@ -1,24 +1,9 @@
 /*
- * worker.c — the pool-worker loop: doorbells, ring traffic, the netd client,
- * heartbeat and signals. The VM state machine is in lifecycle.c, restart
- * recovery in recover.c.
- *
- * Rings (shm.h): we consume ring 0 (apid requests) and ring 3 (netd
- * replies), and produce ring 1 (our replies to apid) and ring 2 (our
- * requests to netd). A consumer drains its ring, then announces sleep with
- * ui_ring_prepare_sleep() and re-checks — the ring.h protocol that never
- * loses a doorbell. Ring 3 was discarded at start: replies in it were meant
- * for our previous incarnation; replies with another generation than ours
- * are dropped as well.
- *
- * netd requests: req_id = (generation << 32) | counter, unique across
- * restarts. Each pending request has a deadline checked by the 1 s heartbeat
- * tick; an expired one is completed with a synthesized -ETIMEDOUT reply so no
- * VM ever waits forever on a netd that died.
+ * worker.c — pool-worker's transport (see worker.h): ring traffic, the
+ * engine's hooks, signals and the tick.
  */
 #include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -26,14 +11,151 @@
 #include "log.h"
 #include "worker.h"
 
-struct pw_net_req {
-	struct pw_net_req *next;
-	uint64_t req_id;
-	uint16_t op;
-	struct pw_vm *vm;
-	pw_net_cb cb;
-	uint64_t deadline_ms;
-};
+static struct pw_worker *of_engine(struct pw_engine *e)
+{
+	return e->hooks.arg;
+}
+
+/* ---- the engine's hooks ----------------------------------------------------- */
+
+static void hook_reply(struct pw_engine *e, const struct pw_waiter *x, int status,
+		       uint32_t flags, const char *vm_id, const char *err)
+{
+	struct pw_worker *w = of_engine(e);
+	struct ui_msg m = { .req_id = x->req_id, .gen = x->gen, .op = UI_OP_REPLY,
+			    .req_op = x->op, .status = status, .flags = flags };
+
+	if (vm_id)
+		snprintf(m.vm_id, sizeof(m.vm_id), "%s", vm_id);
+	if (err && status != 0)
+		snprintf(m.error, sizeof(m.error), "%s", err);
+	if (ui_ring_writer_send(&w->replies, &m) < 0)
+		ui_error("out of memory: reply to request %llu lost",
+			 (unsigned long long)x->req_id);
+}
+
+/* netd must act when a lease waits for its tap, or when a released tap is
+ * not kept (no stock); otherwise its periodic pass tends the stock. */
+static void hook_net_kick(struct pw_engine *e, const struct ui_vm *row, bool tap_wait)
+{
+	struct pw_worker *w = of_engine(e);
+	struct ui_msg m = { .op = UI_OP_NET_KICK };
+
+	if (!tap_wait && e->cfg->tap_stock > 0)
+		return;
+	snprintf(m.vm_id, sizeof(m.vm_id), "%s", row->id);
+	snprintf(m.ip, sizeof(m.ip), "%s", row->ip);
+	if (tap_wait)
+		snprintf(m.tap, sizeof(m.tap), "%s", row->tap);
+	if (ui_ring_writer_send(&w->kicks, &m) < 0)
+		ui_error("%s: out of memory: netd not told", row->id);
+}
+
+static bool hook_netd_up(struct pw_engine *e)
+{
+	struct ui_daemon_status *d = &of_engine(e)->d->shm->daemon[UI_D_NETD];
+
+	return atomic_load(&d->up) && atomic_load(&d->ready);
+}
+
+static void hook_changed(struct pw_engine *e, struct pw_vm *vm, enum pw_state from)
+{
+	pw_pool_changed(&of_engine(e)->pool, vm, from);
+}
+
+/* ---- requests ------------------------------------------------------------------ */
+
+static void reply_error(struct pw_worker *w, const struct ui_msg *m, int status,
+			const char *err)
+{
+	struct pw_waiter x = { NULL, m->req_id, m->gen, m->op };
+
+	ui_warn("%s %s refused: %s", m->op == UI_OP_RUN ? "RUN" : "request", m->vm_id, err);
+	hook_reply(&w->engine, &x, status, 0, m->vm_id, err);
+}
+
+static void on_run(struct pw_worker *w, const struct ui_msg *m)
+{
+	const struct ui_image *img;
+	const char *err = NULL;
+	struct pw_vm *slot;
+	int rc;
+
+	if (pw_engine_replay(&w->engine, m))
+		return;
+	if ((rc = pw_engine_admit(&w->engine, m, &img, &err)) < 0) {
+		reply_error(w, m, rc, err);
+		return;
+	}
+	slot = pw_pool_take(&w->pool, img, m->vcpus ? m->vcpus : img->vcpus,
+			    m->mem_mib ? m->mem_mib : img->mem_mib);
+	pw_engine_run(&w->engine, m, img, slot);
+}
+
+static void on_request(struct ui_ring_reader *r, struct ui_msg *m)
+{
+	struct pw_worker *w = r->data;
+
+	if (m->op == UI_OP_RUN)
+		on_run(w, m);
+	else if (m->op == UI_OP_STOP)
+		pw_engine_stop(&w->engine, m);
+	else
+		reply_error(w, m, -EINVAL, "unknown operation");
+}
+
+static void on_note(struct ui_ring_reader *r, struct ui_msg *m)
+{
+	struct pw_worker *w = r->data;
+
+	if (m->op == UI_OP_TAP_READY)
+		pw_engine_tap_note(&w->engine, m);
+	else
+		ui_debug("netd message op %u ignored", m->op);
+}
+
+/* ---- signals and the tick ------------------------------------------------------- */
+
+/* Leaves: VMs are forgotten (their VMMs keep running; the drivers close
+ * their handles with their own callbacks), then every other handle. */
+static void leave(struct pw_worker *w)
+{
+	pw_worker_fini(w);
+	ui_daemon_exit(w->d);
+}
+
+static void on_drained(struct pw_pool *p)
+{
+	leave(p->arg);
+}
+
+/* SIGTERM/SIGINT: warm slots are retired first (and with shutdown_policy
+ * stop every VM is stopped); VMs are left running otherwise. */
+static void on_stop(struct ui_daemon_ctx *d, int signum)
+{
+	struct pw_worker *w = d->data;
+
+	if (w->pool.phase == PW_POOL_DRAINING) {
+		ui_info("signal %d: exiting now, VMs left running", signum);
+		leave(w);
+		return;
+	}
+	ui_info("signal %d: draining the pool, then exiting", signum);
+	ui_ring_reader_stop(&w->requests); /* queued for the next pool-worker */
+	pw_pool_drain(&w->pool);
+}
+
+static void on_reload(struct ui_daemon_ctx *d)
+{
+	pw_pool_reload(&((struct pw_worker *)d->data)->pool);
+}
+
+static void on_tick(struct ui_daemon_ctx *d)
+{
+	pw_engine_tick(&((struct pw_worker *)d->data)->engine);
+}
+
+/* ---- lifetime ------------------------------------------------------------------------ */
 
 static int mkdir_p(const char *path)
 {
@@ -43,353 +165,110 @@ static int mkdir_p(const char *path)
 	if (n == 0 || n >= sizeof(buf))
 		return -ENAMETOOLONG;
 	memcpy(buf, path, n + 1);
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
+	for (char *p = buf + 1;; p++) {
+		if (*p && *p != '/')
 			continue;
+		char c = *p;
+
 		*p = '\0';
 		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
 			return -errno;
-		*p = '/';
+		if (!(*p = c))
+			return 0;
 	}
-	if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
 }
 
 static int make_dirs(const struct ui_config *cfg)
 {
+	const char *bases[2] = { cfg->state_dir, cfg->run_dir };
 	char path[PATH_MAX + 8];
 	int rc;
 
-	snprintf(path, sizeof(path), "%s/vms", cfg->state_dir);
-	rc = mkdir_p(path);
-	if (rc < 0) {
-		ui_error("cannot create %s: %s", path, strerror(-rc));
-		return rc;
+	for (int i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s/vms", bases[i]);
+		if ((rc = mkdir_p(path)) < 0) {
+			ui_error("cannot create %s: %s", path, strerror(-rc));
+			return rc;
+		}
 	}
-	snprintf(path, sizeof(path), "%s/vms", cfg->run_dir);
-	rc = mkdir_p(path);
-	if (rc < 0)
-		ui_error("cannot create %s: %s", path, strerror(-rc));
-	return rc;
-}
-
-void pw_reply(struct pw_worker *w, uint64_t req_id, uint32_t gen, uint16_t op,
-	      int status, const char *vm_id, const char *err)
-{
-	struct ui_msg m = { .req_id = req_id, .gen = gen, .op = UI_OP_REPLY,
-			    .req_op = op, .status = status };
-	int rc;
-
-	if (vm_id)
-		snprintf(m.vm_id, sizeof(m.vm_id), "%s", vm_id);
-	if (err && status != 0)
-		snprintf(m.error, sizeof(m.error), "%s", err);
-	rc = ui_ring_send(&w->shm->ring[UI_RING_POOL_TO_API],
-			  UI_DOORBELL_FD(UI_RING_POOL_TO_API), &m);
-	if (rc < 0)
-		ui_error("reply ring full: reply to request %llu lost",
-			 (unsigned long long)req_id);
-}
-
-bool pw_netd_up(struct pw_worker *w)
-{
-	struct ui_daemon_status *d = &w->shm->daemon[UI_D_NETD];
-
-	return atomic_load(&d->up) && atomic_load(&d->ready);
-}
-
-int pw_net_request(struct pw_worker *w, struct pw_vm *vm, enum ui_op op,
-		   pw_net_cb cb)
-{
-	struct pw_net_req *r = calloc(1, sizeof(*r));
-	struct ui_msg m = { .gen = w->gen, .op = (uint16_t)op };
-	int rc;
-
-	if (!r)
-		return -ENOMEM;
-	m.req_id = ((uint64_t)w->gen << 32) | (++w->next_req_id & 0xffffffffu);
-	snprintf(m.vm_id, sizeof(m.vm_id), "%s", vm->row.id);
-	rc = ui_ring_send(&w->shm->ring[UI_RING_POOL_TO_NET],
-			  UI_DOORBELL_FD(UI_RING_POOL_TO_NET), &m);
-	if (rc < 0) {
-		free(r);
-		return rc;
-	}
-	r->req_id = m.req_id;
-	r->op = (uint16_t)op;
-	r->vm = vm;
-	r->cb = cb;
-	r->deadline_ms = ui_now_ms() + PW_NET_TIMEOUT_MS;
-	r->next = w->net_pending;
-	w->net_pending = r;
-	vm->net_busy = true;
 	return 0;
 }
 
-void pw_net_forget(struct pw_worker *w, struct pw_vm *vm)
+static int init_rings(struct pw_worker *w)
 {
-	struct pw_net_req **pp = &w->net_pending;
-
-	while (*pp) {
-		struct pw_net_req *r = *pp;
-
-		if (r->vm == vm) {
-			*pp = r->next;
-			free(r);
-		} else {
-			pp = &r->next;
-		}
-	}
-}
-
-static struct pw_net_req *net_take(struct pw_worker *w, uint64_t req_id)
-{
-	for (struct pw_net_req **pp = &w->net_pending; *pp; pp = &(*pp)->next) {
-		struct pw_net_req *r = *pp;
-
-		if (r->req_id == req_id) {
-			*pp = r->next;
-			return r;
-		}
-	}
-	return NULL;
-}
-
-static void net_complete(struct pw_net_req *r, const struct ui_msg *reply)
-{
-	r->vm->net_busy = false;
-	r->cb(r->vm, reply);
-	free(r);
-}
-
-static void net_check_deadlines(struct pw_worker *w)
-{
-	uint64_t now = ui_now_ms();
-	struct pw_net_req *r;
-
-again:
-	for (r = w->net_pending; r; r = r->next) {
-		struct ui_msg m = { .op = UI_OP_REPLY, .status = -ETIMEDOUT };
-
-		if (r->deadline_ms > now)
-			continue;
-		m.req_id = r->req_id;
-		m.req_op = r->op;
-		snprintf(m.error, sizeof(m.error), "network daemon did not answer");
-		ui_warn("%s: netd did not answer %s within %u ms", r->vm->row.id,
-			r->op == UI_OP_NET_ALLOC ? "NET_ALLOC" : "NET_RELEASE",
-			PW_NET_TIMEOUT_MS);
-		/* The callback may change the list: rescan from the head. */
-		net_complete(net_take(w, r->req_id), &m);
-		goto again;
-	}
-}
-
-static void sanitize(struct ui_msg *m)
-{
-	m->vm_id[sizeof(m->vm_id) - 1] = '\0';
-	m->image[sizeof(m->image) - 1] = '\0';
-	m->name[sizeof(m->name) - 1] = '\0';
-	m->key[sizeof(m->key) - 1] = '\0';
-	m->ip[sizeof(m->ip) - 1] = '\0';
-	m->mac[sizeof(m->mac) - 1] = '\0';
-	m->tap[sizeof(m->tap) - 1] = '\0';
-	m->error[sizeof(m->error) - 1] = '\0';
-}
-
-static void on_request(struct pw_worker *w, struct ui_msg *m)
-{
-	if (m->op == UI_OP_RUN)
-		pw_handle_run(w, m);
-	else if (m->op == UI_OP_STOP)
-		pw_handle_stop(w, m);
-	else
-		pw_reply(w, m->req_id, m->gen, m->op, -EINVAL, m->vm_id,
-			 "unknown operation");
-}
-
-static void on_net_reply(struct pw_worker *w, struct ui_msg *m)
-{
-	struct pw_net_req *r;
-
-	if (m->gen != w->gen || m->op != UI_OP_REPLY) {
-		ui_debug("netd reply %llu (gen %u, op %u) dropped",
-			 (unsigned long long)m->req_id, m->gen, m->op);
-		return;
-	}
-	r = net_take(w, m->req_id);
-	if (!r) {
-		ui_debug("netd reply %llu matches no request",
-			 (unsigned long long)m->req_id);
-		return;
-	}
-	net_complete(r, m);
-}
-
-/* Whether ring id is served now. While the pool drains (SIGTERM), requests
- * from apid stay queued for the next pool-worker; netd's replies are read. */
-static bool serving(struct pw_worker *w, enum ui_ring_id id)
-{
-	return !w->exiting && !(id == UI_RING_API_TO_POOL && w->pool.draining);
-}
-
-static void drain_ring(struct pw_worker *w, enum ui_ring_id id,
-		       void (*handle)(struct pw_worker *, struct ui_msg *))
-{
-	struct ui_ring *r = &w->shm->ring[id];
-	struct ui_msg m;
-
-	ui_ring_wake(r);
-	while (serving(w, id)) {
-		while (serving(w, id) && ui_ring_pop(r, &m) == 0) {
-			sanitize(&m);
-			handle(w, &m);
-		}
-		if (ui_ring_prepare_sleep(r))
-			break;
-	}
-}
-
-static void on_bell_req(uv_poll_t *h, int status, int events)
-{
-	struct pw_worker *w = h->data;
-
-	(void)status;
-	(void)events;
-	ui_doorbell_drain(UI_DOORBELL_FD(UI_RING_API_TO_POOL));
-	drain_ring(w, UI_RING_API_TO_POOL, on_request);
-}
-
-static void on_bell_net(uv_poll_t *h, int status, int events)
-{
-	struct pw_worker *w = h->data;
-
-	(void)status;
-	(void)events;
-	ui_doorbell_drain(UI_DOORBELL_FD(UI_RING_NET_TO_POOL));
-	drain_ring(w, UI_RING_NET_TO_POOL, on_net_reply);
-}
-
-static void on_heartbeat(uv_timer_t *t)
-{
-	struct pw_worker *w = t->data;
-
-	ui_daemon_heartbeat(w->shm, UI_D_POOL);
-	net_check_deadlines(w);
-}
-
-/* SIGTERM/SIGINT: warm slots are killed and released first (pool.c), then
- * the loop stops; VMs are left running. A second signal exits at once. */
-static void on_signal(uv_signal_t *s, int signum)
-{
-	struct pw_worker *w = s->data;
-
-	if (!w->pool.draining && pw_pool_drain(w)) {
-		ui_info("signal %d: releasing warm slots, then exiting", signum);
-		return;
-	}
-	ui_info("signal %d: exiting, VMs left running", signum);
-	w->exiting = true;
-	uv_stop(&w->loop);
-}
-
-static int init_handles(struct pw_worker *w)
-{
+	uv_loop_t *loop = &w->d->loop;
+	struct ui_shm *shm = w->d->shm;
 	int rc;
 
-	rc = uv_poll_init(&w->loop, &w->bell_req, UI_DOORBELL_FD(UI_RING_API_TO_POOL));
-	if (rc < 0)
+	if ((rc = ui_ring_writer_init(&w->replies, loop, &shm->ring[UI_RING_POOL_TO_API],
+				      UI_DOORBELL_FD(UI_RING_POOL_TO_API))) < 0 ||
+	    (rc = ui_ring_writer_init(&w->kicks, loop, &shm->ring[UI_RING_POOL_TO_NET],
+				      UI_DOORBELL_FD(UI_RING_POOL_TO_NET))) < 0 ||
+	    (rc = ui_ring_reader_init(&w->requests, loop, &shm->ring[UI_RING_API_TO_POOL],
+				      UI_DOORBELL_FD(UI_RING_API_TO_POOL), on_request, w)) < 0 ||
+	    (rc = ui_ring_reader_init(&w->notes, loop, &shm->ring[UI_RING_NET_TO_POOL],
+				      UI_DOORBELL_FD(UI_RING_NET_TO_POOL), on_note, w)) < 0)
 		return rc;
-	rc = uv_poll_init(&w->loop, &w->bell_net, UI_DOORBELL_FD(UI_RING_NET_TO_POOL));
-	if (rc < 0)
-		return rc;
-	uv_timer_init(&w->loop, &w->heartbeat);
-	uv_signal_init(&w->loop, &w->sig_term);
-	uv_signal_init(&w->loop, &w->sig_int);
-	w->bell_req.data = w->bell_net.data = w;
-	w->heartbeat.data = w->sig_term.data = w->sig_int.data = w;
-	return 0;
+	return ui_ring_reader_gate(&w->requests, &w->replies);
 }
 
-int pw_worker_init(struct pw_worker *w, const struct ui_config *cfg,
-		   struct ui_shm *shm, struct ui_registry *reg, enum ui_accel accel)
+int pw_worker_init(struct pw_worker *w, struct ui_daemon_ctx *d, enum ui_accel accel)
 {
+	const struct pw_engine_hooks hooks = { hook_reply, hook_net_kick, hook_netd_up,
+					       hook_changed, w };
 	int rc;
 
 	memset(w, 0, sizeof(*w));
-	w->cfg = cfg;
-	w->shm = shm;
-	w->reg = reg;
-	w->accel = accel;
-	w->gen = atomic_load(&shm->daemon[UI_D_POOL].generation);
+	w->d = d;
+	d->data = w;
+	if ((rc = make_dirs(&d->cfg)) < 0)
+		return rc;
+	if ((rc = pw_engine_init(&w->engine, &d->loop, &d->cfg, d->reg, accel, &hooks)) < 0) {
+		ui_error("network: gateway and subnet do not fit");
+		return rc;
+	}
 	if (accel == UI_ACCEL_TCG) {
-		w->tsc_khz = pw_host_tsc_khz();
-		ui_info("tcg: Linux guests get tsc_early_khz=%u tsc=reliable (host TSC)", w->tsc_khz);
+		w->engine.tsc_khz = pw_host_tsc_khz();
+		ui_info("tcg: Linux guests get tsc_early_khz=%u tsc=reliable (host TSC)",
+			w->engine.tsc_khz);
 	}
-	rc = make_dirs(cfg);
-	if (rc < 0)
-		return rc;
-	rc = uv_loop_init(&w->loop);
-	if (rc < 0)
-		return rc;
-	rc = init_handles(w);
-	if (rc == 0)
-		rc = pw_pool_init(w);
-	if (rc < 0) {
-		ui_error("doorbell fds %d/%d: %s", UI_DOORBELL_FD(UI_RING_API_TO_POOL),
-			 UI_DOORBELL_FD(UI_RING_NET_TO_POOL), uv_strerror(rc));
-		pw_worker_fini(w);
+	if ((rc = pw_pool_init(&w->pool, &w->engine, d->shm, on_drained, w)) < 0 ||
+	    (rc = init_rings(w)) < 0) {
+		ui_error("event loop set-up: %s", uv_strerror(rc));
 		return rc;
 	}
-	/* Replies queued for our previous incarnation are meaningless now. */
-	ui_ring_discard(&shm->ring[UI_RING_NET_TO_POOL]);
+	d->on_stop = on_stop;
+	d->on_reload = on_reload;
+	d->on_tick = on_tick;
 	return 0;
 }
 
-int pw_worker_run(struct pw_worker *w)
+int pw_worker_start(struct pw_worker *w)
 {
-	pw_recover(w);
-	pw_pool_start(w);
-	uv_poll_start(&w->bell_req, UV_READABLE, on_bell_req);
-	uv_poll_start(&w->bell_net, UV_READABLE, on_bell_net);
-	uv_timer_start(&w->heartbeat, on_heartbeat, 1000, 1000);
-	uv_signal_start(&w->sig_term, on_signal, SIGTERM);
-	uv_signal_start(&w->sig_int, on_signal, SIGINT);
-	pw_pool_table_update(w);
-	ui_daemon_heartbeat(w->shm, UI_D_POOL);
-	ui_daemon_set_ready(w->shm, UI_D_POOL);
-	ui_info("ready (generation %u, %s)", w->gen,
-		w->accel == UI_ACCEL_KVM ? "kvm" : "tcg");
-	/* Requests queued while we were down are served now. */
-	drain_ring(w, UI_RING_API_TO_POOL, on_request);
-	drain_ring(w, UI_RING_NET_TO_POOL, on_net_reply);
-	uv_run(&w->loop, UV_RUN_DEFAULT);
-	return 0;
-}
+	int rc;
 
-static void close_walk_cb(uv_handle_t *h, void *arg)
-{
-	(void)arg;
-	if (!uv_is_closing(h))
-		uv_close(h, NULL);
+	/* Notes queued for our previous incarnation are stale: netd repeats
+	 * what is still true (its start-up pass), and recovery reads the
+	 * registry. Requests queued while we were down are served. */
+	ui_ring_discard(&w->d->shm->ring[UI_RING_NET_TO_POOL]);
+	pw_engine_recover(&w->engine);
+	pw_pool_start(&w->pool);
+	if ((rc = ui_ring_reader_start(&w->notes)) < 0 ||
+	    (rc = ui_ring_reader_start(&w->requests)) < 0) {
+		ui_error("doorbells: %s", uv_strerror(rc));
+		return rc;
+	}
+	ui_info("ready (generation %u, %s)",
+		atomic_load(&w->d->shm->daemon[UI_D_POOL].generation),
+		w->engine.env.accel == UI_ACCEL_KVM ? "kvm" : "tcg");
+	return 0;
 }
 
 void pw_worker_fini(struct pw_worker *w)
 {
-	w->exiting = true;
-	while (w->vms)
-		pw_vm_free(w->vms);
-	while (w->net_pending) {
-		struct pw_net_req *r = w->net_pending;
-
-		w->net_pending = r->next;
-		free(r);
-	}
-	/* Our own handles have no close callbacks; driver handles were closed
-	 * with theirs by pw_vm_free and finish in this run. */
-	uv_walk(&w->loop, close_walk_cb, NULL);
-	uv_run(&w->loop, UV_RUN_DEFAULT);
-	if (uv_loop_close(&w->loop) < 0)
-		ui_warn("loop still has handles at exit");
+	pw_engine_fini(&w->engine);
+	ui_ring_reader_close(&w->requests);
+	ui_ring_reader_close(&w->notes);
+	ui_ring_writer_close(&w->replies);
+	ui_ring_writer_close(&w->kicks);
 }

@@ -68,6 +68,7 @@ static const struct cfg_section network_section = { (const struct cfg_field[]){
 	SPECIAL("subnet", cfg_parse_subnet),
 	SPECIAL("gateway", cfg_parse_gateway),
 	STR("tap_prefix", tap_prefix, 1, cfg_check_tap_prefix),
+	UINTF("tap_stock", tap_stock, 0, 1024),
 	END,
 } };
 
@@ -482,6 +483,7 @@ void ui_config_defaults(struct ui_config *cfg)
 	cfg->prefix_len = 24;
 	cfg->gateway = cfg->subnet + 1;
 	snprintf(cfg->tap_prefix, sizeof(cfg->tap_prefix), "uit-");
+	cfg->tap_stock = 8;
 	cfg->driver = UI_DRIVER_AUTO;
 	snprintf(cfg->qemu_bin, sizeof(cfg->qemu_bin), "qemu-system-x86_64");
 	snprintf(cfg->firecracker_bin, sizeof(cfg->firecracker_bin), "firecracker");

@@ -56,6 +56,8 @@ struct ui_config {
 	unsigned prefix_len;            /* default 24; 16..30 */
 	uint32_t gateway;               /* host byte order; default subnet+1 */
 	char tap_prefix[8];             /* default "uit-" */
+	unsigned tap_stock;             /* spare ready taps netd keeps; default 8,
+					 * 0 = none (a tap per run, deleted after) */
 
 	/* vmm: */
 	enum ui_driver driver;          /* default auto */

@@ -1,4 +1,4 @@
-# shared/ — libuishared.a: config, log, registry, shm, rings.
+# shared/ — libuishared.a: config, log, registry, shm, rings, ipam, the daemon skeleton.
 SHARED_SRCS := $(wildcard shared/*.c)
 LIBSHARED := $(BUILD)/lib/libuishared.a
 

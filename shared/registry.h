@@ -1,27 +1,51 @@
 /*
- * registry.h — the sqlite3 registry of VMs, leases and events.
+ * registry.h — the sqlite3 registry of VMs, leases, taps and events.
  *
- * <state_dir>/registry.db, WAL, busy_timeout 5 s, every write inside
- * BEGIN IMMEDIATE. One connection per process, opened after exec. The schema
- * is versioned with PRAGMA user_version and migrated forward by
- * ui_registry_open(UI_REG_CREATE); it is a documented interface (admin tools
- * and `sqlite3 registry.db 'select id,state,ip from vms'` read it directly):
+ * <state_dir>/registry.db, WAL, synchronous=NORMAL, busy_timeout 5 s, every
+ * write one BEGIN IMMEDIATE transaction. One connection per process, opened
+ * after exec. The schema is versioned with PRAGMA user_version and migrated
+ * forward by ui_registry_open(UI_REG_CREATE); it is a documented interface
+ * (admin tools and `sqlite3 registry.db 'select id,state,ip from vms'` read
+ * it directly):
  *
  *   vms(id TEXT PK, name, state, image, kernel, initrd, rootfs, boot_args,
  *       vcpus INT, mem_mib INT, driver, vmm_pid INT, vmm_start_time INT,
  *       api_socket, console_log, tap, ip, mac, idempotency_key UNIQUE,
  *       created_at, started_at, stopped_at, exit_status INT, error)
  *   leases(ip TEXT PK, mac UNIQUE, tap UNIQUE, vm_id, state, updated_at)
- *       state: 'bound' while a VM owns it; released leases are deleted.
+ *       a row exists exactly while a VM holds the address (state 'bound'):
+ *       inserted in the VM's creating transaction, deleted in its final one.
+ *   taps(name TEXT PK, ip UNIQUE, state, updated_at)       (schema 2)
+ *       every tap device netd has made: 'creating' (row written, device
+ *       being made), 'ready' (exists, enslaved, up: usable by the lease of
+ *       its ip, or spare), 'deleting' (being removed; its ip is not leased).
  *   events(seq INTEGER PK AUTOINCREMENT, time, vm_id, kind, detail)
  *
+ * Who writes what — one owner per fact:
+ *   pool-worker  vms (every state change, ui_reg_vm_change) and leases (bound
+ *                in the same transaction as the VM row, released in the
+ *                transaction of its final state), their events;
+ *   netd         taps (the kernel's devices, as netd makes and removes them);
+ *   uigniterd    creates and migrates; apid and tools only read.
+ * The one place the two meet is guarded: netd may move a tap to 'deleting'
+ * only while no lease names its ip (ui_reg_tap_retire), and an allocation
+ * never picks the ip of a 'deleting' tap — both checks run inside write
+ * transactions, so they serialise.
+ *
+ * Durability (synchronous=NORMAL in WAL mode): a committed transaction
+ * survives any crash of a process (it is in the WAL, in the OS page cache);
+ * a power loss or kernel crash can roll back the last transactions before a
+ * WAL checkpoint — never corrupt the file. That is safe for VMs: such a crash
+ * also kills every VMM, and recovery only has to find rows that say a VM is
+ * alive when it is not (a lost row was for a VM that is gone anyway).
+ *
  * Times are TEXT, ISO-8601 UTC with milliseconds ("2026-11-29T14:50:49.123Z").
- * Who writes: pool-worker writes vms and events; netd writes leases and
- * events; uigniterd creates/migrates; apid and tools only read.
  *
  * Errors: sqlite codes are translated here; callers see negative errno
- * (-ENOENT no such row, -EEXIST constraint violation, -EBUSY locked,
- * -EIO anything else, -EROFS write on a read-only connection).
+ * (-ENOENT no such row, -EEXIST constraint violation, -ESTALE a guarded
+ * change found another state, -EBUSY locked, -ENOSPC disk or database full,
+ * -EADDRNOTAVAIL no free address, -EROFS write on a read-only connection,
+ * -EIO anything else).
  */
 #ifndef UI_REGISTRY_H
 #define UI_REGISTRY_H
@@ -30,7 +54,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define UI_REGISTRY_VERSION 1
+#include "ipam.h"
+
+#define UI_REGISTRY_VERSION 2
 
 enum ui_reg_flags {
 	UI_REG_RDONLY = 1, /* read-only connection (apid, tools) */
@@ -39,17 +65,25 @@ enum ui_reg_flags {
 
 struct ui_registry; /* opaque: one sqlite3 connection + prepared statements */
 
-/* VM states, in lifecycle order; "failed" may follow any of the first four. */
-#define UI_VM_CREATING "creating"
-#define UI_VM_STARTING "starting"
+/* VM states as stored (pool-worker/fsm.h is the state machine over them). */
+#define UI_VM_CREATING "creating"   /* row + lease; its tap is being made */
+#define UI_VM_STARTING "starting"   /* VMM spawned, guest being started */
 #define UI_VM_RUNNING "running"
-#define UI_VM_STOPPING "stopping"
-#define UI_VM_STOPPED "stopped"
-#define UI_VM_FAILED "failed"
-/* A pool-worker warm slot (pool-worker/pool.h): a VMM spawned ahead of any
- * run, never a user's VM; hidden by apid, deleted when retired. A run that
- * takes the slot moves it to `starting` and keeps its id. */
-#define UI_VM_WARM "warm"
+#define UI_VM_STOPPING "stopping"   /* powering off; SIGKILL at the deadline */
+#define UI_VM_FAILING "failing"     /* failed; its VMM is being killed */
+#define UI_VM_STOPPED "stopped"     /* final */
+#define UI_VM_FAILED "failed"       /* final */
+/* Warm-pool slots (pool-worker/pool.h): VMMs prepared ahead of any run,
+ * nobody's VM; hidden by apid; the row is deleted when the slot goes. A
+ * run that takes a `warm` slot moves it to `starting` and keeps its id. */
+#define UI_VM_WARMING "warming"     /* lease; tap, then VMM being prepared */
+#define UI_VM_WARM "warm"           /* prepared, idle, ready to be taken */
+#define UI_VM_RETIRING "retiring"   /* being discarded; VMM being killed */
+
+/* A slot state (hidden from users). */
+bool ui_vm_state_is_slot(const char *state);
+/* stopped or failed. */
+bool ui_vm_state_is_final(const char *state);
 
 /* One row of vms. Caller-embedded; strings are "" when NULL in the db. */
 struct ui_vm {
@@ -88,22 +122,80 @@ struct ui_lease {
 	char updated_at[32];
 };
 
+#define UI_TAP_CREATING "creating"
+#define UI_TAP_READY "ready"
+#define UI_TAP_DELETING "deleting"
+
+struct ui_tap {
+	char name[16];
+	char ip[16];
+	char state[16];
+	char updated_at[32];
+};
+
 /* Opens (and with UI_REG_CREATE creates + migrates) path. */
 int ui_registry_open(const char *path, int flags, struct ui_registry **out);
 void ui_registry_close(struct ui_registry *reg); /* NULL-safe */
 
 /* The file's PRAGMA user_version. */
 int ui_registry_version(struct ui_registry *reg);
+/* Write transactions this connection has committed (for /healthz, bench). */
+uint64_t ui_registry_commits(const struct ui_registry *reg);
 
 /* Fills buf with the current time in the registry's format. */
 void ui_registry_now(char *buf, size_t len);
 
-/* vms */
+/* ---- vms ---------------------------------------------------------------- */
+
+#define UI_REG_MAX_EVENTS 4
+
+struct ui_reg_event {
+	const char *kind;
+	const char *detail; /* NULL or "" = none */
+};
+
+enum ui_lease_op {
+	UI_LEASE_KEEP,    /* leases untouched */
+	UI_LEASE_BIND,    /* allocate an address for the VM (see below) */
+	UI_LEASE_RELEASE, /* delete the VM's lease (no lease is fine) */
+};
+
+/*
+ * One state change of a VM, as one transaction: the row is written (every
+ * column) only if the stored state is still `expect`, its events are
+ * appended, and its lease bound or released; on any failure nothing is.
+ *   expect NULL        the row is new: INSERT (-EEXIST if id or key exists)
+ *   delete_row         DELETE the row instead of writing it (a slot gone)
+ *   lease BIND         picks the address: the lowest one whose tap is ready
+ *                      and unleased, else the lowest free one (never one
+ *                      whose tap is being deleted); writes the lease and
+ *                      sets row->ip/mac/tap; *tap_ready says whether its tap
+ *                      was ready (else netd has to make it). -EADDRNOTAVAIL
+ *                      when the subnet is full.
+ * -ESTALE: the row is not in state expect (or gone). An empty created_at of
+ * a new row is filled with the current time.
+ */
+struct ui_vm_change {
+	const char *expect;
+	bool delete_row;
+	enum ui_lease_op lease;
+	const struct ui_ipam *net;     /* BIND: the subnet */
+	const char *tap_prefix;        /* BIND */
+	struct ui_reg_event ev[UI_REG_MAX_EVENTS];
+	unsigned n_ev;
+	bool tap_ready;                /* out, BIND */
+};
+int ui_reg_vm_change(struct ui_registry *reg, struct ui_vm *row,
+		     struct ui_vm_change *c);
+
+/* Unguarded single writes (tools, tests): each its own transaction. */
 int ui_reg_vm_insert(struct ui_registry *reg, const struct ui_vm *vm); /* -EEXIST */
-int ui_reg_vm_update(struct ui_registry *reg, const struct ui_vm *vm); /* all columns by id; -ENOENT */
+int ui_reg_vm_update(struct ui_registry *reg, const struct ui_vm *vm); /* -ENOENT */
+int ui_reg_vm_delete(struct ui_registry *reg, const char *id);        /* -ENOENT */
+
 int ui_reg_vm_get(struct ui_registry *reg, const char *id, struct ui_vm *out); /* -ENOENT */
-int ui_reg_vm_get_by_key(struct ui_registry *reg, const char *idempotency_key, struct ui_vm *out);
-int ui_reg_vm_delete(struct ui_registry *reg, const char *id); /* -ENOENT */
+int ui_reg_vm_get_by_key(struct ui_registry *reg, const char *idempotency_key,
+			 struct ui_vm *out);
 /* Calls cb for each row (state_filter NULL = all), ordered by created_at.
  * A non-zero return from cb stops the walk and is returned. */
 int ui_reg_vm_list(struct ui_registry *reg, const char *state_filter,
@@ -111,14 +203,31 @@ int ui_reg_vm_list(struct ui_registry *reg, const char *state_filter,
 /* Number of rows in state (NULL = all). */
 int ui_reg_vm_count(struct ui_registry *reg, const char *state, unsigned *out);
 
-/* leases */
+/* ---- leases --------------------------------------------------------------- */
+
 int ui_reg_lease_insert(struct ui_registry *reg, const struct ui_lease *l); /* -EEXIST */
 int ui_reg_lease_delete(struct ui_registry *reg, const char *ip);          /* -ENOENT */
 int ui_reg_lease_get_by_vm(struct ui_registry *reg, const char *vm_id, struct ui_lease *out);
 int ui_reg_lease_list(struct ui_registry *reg,
 		      int (*cb)(const struct ui_lease *l, void *arg), void *arg);
 
-/* events (append-only) */
+/* ---- taps (netd) ---------------------------------------------------------- */
+
+/* A new row (-EEXIST if the name or ip has one). A row inserted as
+ * 'deleting' (a device found without a row) is guarded like retire: only
+ * while no lease names its ip, else -ESTALE. */
+int ui_reg_tap_insert(struct ui_registry *reg, const struct ui_tap *t);
+/* state from → to, guarded; -ESTALE if the row is not in `from`. */
+int ui_reg_tap_set_state(struct ui_registry *reg, const char *name,
+			 const char *from, const char *to);
+/* ready → deleting, only while no lease names its ip; -ESTALE otherwise. */
+int ui_reg_tap_retire(struct ui_registry *reg, const char *name);
+int ui_reg_tap_delete(struct ui_registry *reg, const char *name); /* -ENOENT */
+int ui_reg_tap_list(struct ui_registry *reg,
+		    int (*cb)(const struct ui_tap *t, void *arg), void *arg);
+
+/* ---- events (append-only) ------------------------------------------------ */
+
 int ui_reg_event(struct ui_registry *reg, const char *vm_id, const char *kind,
 		 const char *detail);
 /* Calls cb for each event of vm_id, oldest first (by seq). The strings are

@@ -33,14 +33,16 @@ enum ui_op {
 	UI_OP_NONE = 0,
 	UI_OP_RUN = 1,         /* apid → pool: vm_id, image, name, vcpus, mem_mib, key */
 	UI_OP_STOP = 2,        /* apid → pool: vm_id */
-	UI_OP_NET_ALLOC = 3,   /* pool → netd: vm_id; reply carries ip, mac, tap */
-	UI_OP_NET_RELEASE = 4, /* pool → netd: vm_id (tap deleted, lease freed) */
-	UI_OP_REPLY = 5,       /* any completion: req_id, status, fields, error */
+	UI_OP_NET_KICK = 3,    /* pool → netd: leases changed (vm_id, ip, tap:
+				* the lease that waits for its tap, or "") */
+	UI_OP_TAP_READY = 4,   /* netd → pool: tap (ip) of a lease is made:
+				* status 0, or -errno and error */
+	UI_OP_REPLY = 5,       /* a completion: req_id, status, flags, fields */
 };
 
-/* A successful RUN reply whose Idempotency-Key named an earlier run: the
- * reply's vm_id is that run's VM, nothing new was made (HTTP 200, not 201). */
-#define UI_REPLY_REPLAYED 1
+/* Reply flags. REPLAYED: a RUN whose Idempotency-Key named an earlier run
+ * (status 0): vm_id is that run's VM, nothing new was made (HTTP 200). */
+#define UI_REPLY_REPLAYED 0x1u
 
 /* One message; the same struct serves requests and completions. */
 struct ui_msg {
@@ -48,16 +50,16 @@ struct ui_msg {
 	uint32_t gen;          /* requester's generation (see ui_daemon_status) */
 	uint16_t op;           /* enum ui_op */
 	uint16_t req_op;       /* in a reply: the op it answers */
-	int32_t status;        /* reply: 0 ok, UI_REPLY_REPLAYED, or negative errno */
+	int32_t status;        /* reply: 0 or negative errno */
+	uint32_t flags;        /* reply: UI_REPLY_* */
 	uint32_t vcpus;        /* RUN: 0 = image default */
 	uint32_t mem_mib;      /* RUN: 0 = image default */
 	char vm_id[48];
 	char image[64];        /* RUN: configured image name */
 	char name[64];         /* RUN: optional VM name */
 	char key[128];         /* RUN: Idempotency-Key or "" */
-	char ip[16];           /* NET_ALLOC reply */
-	char mac[18];          /* NET_ALLOC reply */
-	char tap[16];          /* NET_ALLOC reply */
+	char ip[16];           /* NET_KICK, TAP_READY */
+	char tap[16];          /* NET_KICK, TAP_READY */
 	char error[160];       /* reply: message for the user when status != 0 */
 };
 

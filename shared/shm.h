@@ -10,13 +10,14 @@
  * Contents: header, per-daemon status, the pool table, and the four rings:
  *   UI_RING_API_TO_POOL  apid → pool-worker   requests  (RUN, STOP)
  *   UI_RING_POOL_TO_API  pool-worker → apid   replies
- *   UI_RING_POOL_TO_NET  pool-worker → netd   requests  (NET_ALLOC, NET_RELEASE)
- *   UI_RING_NET_TO_POOL  netd → pool-worker   replies
+ *   UI_RING_POOL_TO_NET  pool-worker → netd   NET_KICK: leases changed
+ *   UI_RING_NET_TO_POOL  netd → pool-worker   TAP_READY: a leased tap is made
  * Doorbells: uigniterd creates one eventfd per ring and every daemon gets
  * ring i's eventfd as fd UI_DOORBELL_FD(i) (3..6); the consumer polls it.
  *
  * Status: uigniterd writes pid/up on spawn and exit and bumps generation on
- * every (re)spawn; the daemon itself sets ready and heartbeat_ms.
+ * every (re)spawn; the daemon itself sets ready, heartbeat_ms and
+ * reg_commits (daemon.h: the skeleton does, each heartbeat).
  */
 #ifndef UI_SHM_H
 #define UI_SHM_H
@@ -27,7 +28,7 @@
 #include "ring.h"
 
 #define UI_SHM_MAGIC 0x55494749474e5452ull /* "UIGIGNTR" */
-#define UI_SHM_VERSION 1u
+#define UI_SHM_VERSION 2u
 
 enum ui_ring_id {
 	UI_RING_API_TO_POOL,
@@ -52,6 +53,7 @@ struct ui_daemon_status {
 	_Atomic uint32_t ready;        /* set by the daemon once serving */
 	_Atomic uint64_t heartbeat_ms; /* CLOCK_MONOTONIC ms, daemon writes */
 	_Atomic uint32_t restarts;     /* uigniterd counts */
+	_Atomic uint64_t reg_commits;  /* registry write transactions (daemon) */
 };
 
 /* Pool table: seqlock — writer (pool-worker) bumps seq to odd, writes, bumps

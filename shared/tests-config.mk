@@ -2,3 +2,4 @@
 # Makefile after tests/module.mk, which defines unit_test).
 $(eval $(call unit_test,test_config,))
 $(eval $(call unit_test,test_registry,))
+$(eval $(call unit_test,test_registry_change,))

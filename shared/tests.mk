@@ -2,3 +2,4 @@
 # (which defines unit_test).
 $(eval $(call unit_test,test_ring,))
 $(eval $(call unit_test,test_shm,))
+$(eval $(call unit_test,test_ipam,))

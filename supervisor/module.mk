@@ -5,3 +5,5 @@ PROGRAMS += $(BUILD)/bin/uigniterd
 $(BUILD)/bin/uigniterd: $(SUPERVISOR_OBJS) $(LIBSHARED)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $(SUPERVISOR_OBJS) $(LIBSHARED) $(LDLIBS)
+
+$(eval $(call unit_test,test_supervise,$(BUILD)/obj/supervisor/supervise.o))

@@ -5,14 +5,23 @@
  * Children are started with fork+exec by hand, not uv_spawn: uigniterd is the
  * child subreaper, so it must reap with waitpid(-1) — orphaned VMM processes
  * land here when a pool-worker dies — and libuv's per-pid reaping would race
- * with that. The child gets exactly: fd 0 /dev/null, fds 1/2 inherited (the
- * log), fds 3..6 the ring doorbells, env UIGNITER_SHM; every other fd of
- * ours is O_CLOEXEC.
+ * with that (sv->fork_fn is fork, replaceable by tests). The child gets
+ * exactly: fd 0 /dev/null, fds 1/2 inherited (the log), fds 3..6 the ring
+ * doorbells, fd 7 the write end of its readiness pipe (UI_READY_FD), env
+ * UIGNITER_SHM and UIGNITER_READY_FD; every other fd of ours is O_CLOEXEC.
  *
- * shm daemon status: uigniterd writes pid, up, generation, restarts; the
+ * shm daemon status: uigniterd writes pid, up, generation, restarts (exits
+ * that were followed by a scheduled restart; a failed fork is no exit); the
  * daemon writes ready and heartbeat_ms. A RUNNING child whose heartbeat is
  * older than UI_HEARTBEAT_DEADLINE_MS (hung, e.g. SIGSTOP) is SIGKILLed and
  * restarted like a crash.
+ *
+ * Every libuv call that can fail is checked. A BACKOFF slot leaves only by
+ * its restart timer, and the watchdog is what catches hung children: if
+ * either cannot be armed, supervision is broken, so uigniterd stops with
+ * UI_EXIT_TEMPORARY (supervisor_fail) for its own supervisor to restart it,
+ * rather than run on with a daemon silently down. Failing to arm the stop
+ * timer only loses the SIGKILL backstop; the child has had its SIGTERM.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -27,13 +36,10 @@
 #include "log.h"
 #include "supervise.h"
 
-#define UI_BACKOFF_MIN_MS 100
-#define UI_BACKOFF_MAX_MS 5000
 #define UI_LOUD_FAILURES 5            /* report loudly from this many on */
-#define UI_CRASH_WINDOW_MS 30000      /* crash-rate window ... */
-#define UI_CRASH_BURST 40             /* ... more crashes than this in it: cap */
 #define UI_HEARTBEAT_DEADLINE_MS 5000
 #define UI_STOP_TIMEOUT_MS 5000
+#define UI_FORK_RETRY_MS UI_BACKOFF_MAX_MS /* out of processes or memory */
 
 static const char *const state_names[] = {
 	"idle", "starting", "running", "backoff", "stopping", "done",
@@ -73,7 +79,7 @@ static void child_exec(const struct ui_supervisor *sv, const struct ui_child *c,
 	devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (devnull >= 0)
 		dup2(devnull, 0);
-	setenv("UIGNITER_SHM", sv->shm_name, 1);
+	setenv(UI_SHM_ENV, sv->shm_name, 1);
 	argv[argc++] = (char *)c->path;
 	if (sv->config_path) {
 		argv[argc++] = (char *)"--config";
@@ -118,46 +124,94 @@ static void on_ready(uv_poll_t *h, int status, int events)
 static int ready_pipe_open(struct ui_supervisor *sv, struct ui_child *c, int *wfd)
 {
 	struct ui_ready_pipe *rp;
-	int p[2];
+	int p[2], r;
 
 	ready_pipe_close(c);
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return -errno;
 	rp = calloc(1, sizeof(*rp));
 	if (!rp) {
-		close(p[0]);
-		close(p[1]);
-		return -ENOMEM;
+		r = -ENOMEM;
+		goto out_close_pipe;
 	}
 	rp->fd = p[0];
 	rp->child = c;
-	uv_poll_init(sv->loop, &rp->poll, p[0]);
+	r = uv_poll_init(sv->loop, &rp->poll, p[0]);
+	if (r < 0)
+		goto out_free;
 	rp->poll.data = rp;
-	uv_poll_start(&rp->poll, UV_READABLE, on_ready);
+	r = uv_poll_start(&rp->poll, UV_READABLE, on_ready);
+	if (r < 0)
+		goto out_close_poll;
 	c->ready = rp;
 	*wfd = p[1];
+	return 0;
+
+out_close_poll:
+	uv_close((uv_handle_t *)&rp->poll, on_ready_closed); /* closes p[0], frees rp */
+	close(p[1]);
+	return r;
+out_free:
+	free(rp);
+out_close_pipe:
+	close(p[0]);
+	close(p[1]);
+	return r;
+}
+
+/* Supervision is broken (a timer cannot be armed): stop everything and exit
+ * UI_EXIT_TEMPORARY, unless a permanent failure already set the code. */
+static void supervisor_fail(struct ui_supervisor *sv, const char *what, int r)
+{
+	ui_error("%s: %s; stopping uigniter", what, uv_strerror(r));
+	if (sv->exit_code == UI_EXIT_OK)
+		sv->exit_code = UI_EXIT_TEMPORARY;
+	ui_supervisor_stop(sv);
+}
+
+static void on_restart_timer(uv_timer_t *t);
+
+/* Arm the restart timer, then enter BACKOFF. The timer is the only way out
+ * of BACKOFF, so a slot whose timer cannot be armed goes DONE instead and
+ * the manager stops (libuv refuses only a closing handle or a NULL
+ * callback: a bug, or a supervisor being torn down). */
+static int child_backoff(struct ui_supervisor *sv, struct ui_child *c,
+			 unsigned delay, const char *why)
+{
+	int r = uv_timer_start(&c->restart_timer, on_restart_timer, delay, 0);
+
+	if (r < 0) {
+		child_set_state(c, UI_CHILD_DONE, "cannot schedule its restart");
+		supervisor_fail(sv, "restart timer", r);
+		return r;
+	}
+	child_set_state(c, UI_CHILD_BACKOFF, why);
 	return 0;
 }
 
 static void child_spawn(struct ui_supervisor *sv, struct ui_child *c)
 {
 	struct ui_daemon_status *st = &sv->shm->daemon[c->which];
-	int ready_w = -1;
+	int ready_w = -1, r, err;
 	pid_t pid;
 
 	atomic_store(&st->ready, 0);
 	atomic_store(&st->heartbeat_ms, ui_now_ms());
 	/* The generation changes before the new process can read it. */
 	atomic_fetch_add(&st->generation, 1);
-	if (ready_pipe_open(sv, c, &ready_w) < 0)
-		ui_warn("%s: no readiness pipe; the shm flag will do", ui_daemon_name(c->which));
-	pid = fork();
+	r = ready_pipe_open(sv, c, &ready_w);
+	if (r < 0)
+		ui_warn("%s: no readiness pipe (%s); the shm flag will do",
+			ui_daemon_name(c->which), strerror(-r));
+	pid = sv->fork_fn();
+	err = errno;
 	if (ready_w >= 0 && pid != 0)
 		close(ready_w);
 	if (pid < 0) {
-		ui_error("%s: fork: %s", ui_daemon_name(c->which), strerror(errno));
-		child_set_state(c, UI_CHILD_BACKOFF, "fork failed");
-		uv_timer_start(&c->restart_timer, NULL, UI_BACKOFF_MAX_MS, 0);
+		ui_error("%s: fork: %s; retrying in %u ms", ui_daemon_name(c->which),
+			 strerror(err), UI_FORK_RETRY_MS);
+		ready_pipe_close(c);
+		child_backoff(sv, c, UI_FORK_RETRY_MS, "fork failed");
 		return;
 	}
 	if (pid == 0)
@@ -171,6 +225,7 @@ static void child_spawn(struct ui_supervisor *sv, struct ui_child *c)
 		(int)pid, atomic_load(&st->generation));
 }
 
+/* BACKOFF is over: spawn again (the timer was stopped if we are stopping). */
 static void on_restart_timer(uv_timer_t *t)
 {
 	struct ui_child *c = t->data;
@@ -180,7 +235,7 @@ static void on_restart_timer(uv_timer_t *t)
 		child_spawn(sv, c);
 }
 
-static unsigned backoff_ms(unsigned failures)
+unsigned ui_backoff_ms(unsigned failures)
 {
 	unsigned ms = UI_BACKOFF_MIN_MS;
 
@@ -189,6 +244,13 @@ static unsigned backoff_ms(unsigned failures)
 	for (unsigned i = 2; i < failures && ms < UI_BACKOFF_MAX_MS; i++)
 		ms *= 2;
 	return ms < UI_BACKOFF_MAX_MS ? ms : UI_BACKOFF_MAX_MS;
+}
+
+unsigned ui_restart_delay_ms(unsigned fast_failures, unsigned window_crashes)
+{
+	if (window_crashes > UI_CRASH_BURST)
+		return UI_BACKOFF_MAX_MS;
+	return ui_backoff_ms(fast_failures);
 }
 
 static void describe_status(int status, char *buf, size_t len)
@@ -223,9 +285,8 @@ static unsigned restart_delay(struct ui_child *c, bool was_ready)
 	}
 	c->window_crashes++;
 	c->fast_failures = was_ready ? 0 : c->fast_failures + 1;
-	delay = backoff_ms(c->fast_failures);
+	delay = ui_restart_delay_ms(c->fast_failures, c->window_crashes);
 	if (c->window_crashes > UI_CRASH_BURST) {
-		delay = UI_BACKOFF_MAX_MS;
 		ui_error("%s has died %u times in %u s; restarting it every %u ms",
 			 ui_daemon_name(c->which), c->window_crashes,
 			 UI_CRASH_WINDOW_MS / 1000, delay);
@@ -239,7 +300,8 @@ static unsigned restart_delay(struct ui_child *c, bool was_ready)
 static void child_exited(struct ui_supervisor *sv, struct ui_child *c, int status)
 {
 	struct ui_daemon_status *st = &sv->shm->daemon[c->which];
-	bool was_ready = atomic_load(&st->ready);
+	/* Ready by the pipe (RUNNING) or by the shm flag. */
+	bool was_ready = c->state == UI_CHILD_RUNNING || atomic_load(&st->ready);
 	char why[128];
 	unsigned delay;
 
@@ -262,12 +324,11 @@ static void child_exited(struct ui_supervisor *sv, struct ui_child *c, int statu
 		ui_supervisor_stop(sv);
 		return;
 	}
-	atomic_fetch_add(&st->restarts, 1);
 	delay = restart_delay(c, was_ready);
 	snprintf(why + strlen(why), sizeof(why) - strlen(why),
 		 ", restart in %u ms", delay);
-	child_set_state(c, UI_CHILD_BACKOFF, why);
-	uv_timer_start(&c->restart_timer, on_restart_timer, delay, 0);
+	if (child_backoff(sv, c, delay, why) == 0)
+		atomic_fetch_add(&st->restarts, 1);
 }
 
 void ui_supervisor_reap(struct ui_supervisor *sv)
@@ -321,6 +382,7 @@ int ui_supervisor_init(struct ui_supervisor *sv, uv_loop_t *loop,
 	static const char *const bins[UI_D_COUNT] = {
 		[UI_D_NETD] = "netd", [UI_D_POOL] = "pool-worker", [UI_D_APID] = "apid",
 	};
+	int r;
 
 	memset(sv, 0, sizeof(*sv));
 	sv->loop = loop;
@@ -329,6 +391,7 @@ int ui_supervisor_init(struct ui_supervisor *sv, uv_loop_t *loop,
 	sv->config_path = config_path;
 	sv->shm_name = shm_name;
 	sv->shm = shm;
+	sv->fork_fn = fork;
 	for (int i = 0; i < UI_RING_COUNT; i++)
 		sv->doorbell[i] = -1;
 	for (int i = 0; i < UI_RING_COUNT; i++) {
@@ -345,21 +408,30 @@ int ui_supervisor_init(struct ui_supervisor *sv, uv_loop_t *loop,
 			ui_error("cannot execute %s: %s", c->path, strerror(errno));
 			return -ENOENT;
 		}
-		uv_timer_init(loop, &c->restart_timer);
+		if ((r = uv_timer_init(loop, &c->restart_timer)) < 0)
+			return r;
 		c->restart_timer.data = c;
 	}
-	uv_timer_init(loop, &sv->watchdog);
+	if ((r = uv_timer_init(loop, &sv->watchdog)) < 0 ||
+	    (r = uv_timer_init(loop, &sv->stop_timer)) < 0)
+		return r;
 	sv->watchdog.data = sv;
-	uv_timer_init(loop, &sv->stop_timer);
 	sv->stop_timer.data = sv;
 	return 0;
 }
 
 void ui_supervisor_start(struct ui_supervisor *sv)
 {
-	for (int i = 0; i < UI_D_COUNT; i++)
+	int r;
+
+	/* A failure (supervisor_fail) may stop us part way. */
+	for (int i = 0; i < UI_D_COUNT && !sv->stopping; i++)
 		child_spawn(sv, &sv->child[i]);
-	uv_timer_start(&sv->watchdog, on_watchdog, 1000, 1000);
+	if (sv->stopping)
+		return;
+	r = uv_timer_start(&sv->watchdog, on_watchdog, 1000, 1000);
+	if (r < 0)
+		supervisor_fail(sv, "watchdog timer", r);
 }
 
 /* Daemons stop in this order: no new requests (apid), then the VMs'
@@ -392,6 +464,8 @@ static void on_stop_timeout(uv_timer_t *t)
 /* SIGTERM the next child in stop_order that still runs; one at a time. */
 static void stop_next(struct ui_supervisor *sv)
 {
+	int r;
+
 	for (int i = 0; i < UI_D_COUNT; i++) {
 		struct ui_child *c = &sv->child[stop_order[i]];
 
@@ -406,11 +480,15 @@ static void stop_next(struct ui_supervisor *sv)
 		}
 		child_set_state(c, UI_CHILD_STOPPING, "SIGTERM");
 		kill(c->pid, SIGTERM);
-		uv_timer_start(&sv->stop_timer, on_stop_timeout,
-			       stop_timeout_ms(sv, c->which), 0);
+		r = uv_timer_start(&sv->stop_timer, on_stop_timeout,
+				   stop_timeout_ms(sv, c->which), 0);
+		if (r < 0)
+			ui_error("%s: stop timer: %s; it will not be SIGKILLed",
+				 ui_daemon_name(c->which), uv_strerror(r));
 		return;
 	}
 	uv_timer_stop(&sv->stop_timer);
+	uv_stop(sv->loop); /* every child is done: the manager's loop ends */
 }
 
 void ui_supervisor_stop(struct ui_supervisor *sv)

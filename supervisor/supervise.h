@@ -6,6 +6,8 @@
  *     ▲                 │ exit/crash                    │ exit/crash, or
  *     │                 ▼                               ▼ heartbeat lost (kill)
  *     └──timer──── BACKOFF ◄────────────────────────────┘
+ *   IDLE or BACKOFF ──spawn: fork fails──► BACKOFF (retry in 5 s)
+ *   (a restart timer that cannot be armed: DONE instead of BACKOFF, stop)
  *   any ──SIGTERM to manager──► STOPPING ──exit──► DONE
  *
  * Stop (SIGTERM/SIGINT to uigniterd, or a permanent failure): one child at
@@ -13,10 +15,14 @@
  * not exited in 5 s (pool-worker: stop_timeout_ms + 5 s with
  * shutdown_policy stop, as it stops the VMs first and needs netd for that).
  *
- * Restart policy (restart_delay): a child that was ready restarts at once
- * unless it crashes in bursts; one that dies before ready backs off 0, then
- * 100 ms doubling up to 5 s; a child that exits with UI_EXIT_PERMANENT (bad
- * configuration: restarting cannot help) stops the manager. Every
+ * Restart policy (ui_restart_delay_ms): a child that was ready restarts at
+ * once unless it crashes in bursts; one that dies before ready backs off 0,
+ * then 100 ms doubling up to 5 s; a child that exits with UI_EXIT_PERMANENT
+ * (bad configuration: restarting cannot help) stops the manager. A fork
+ * that fails (out of processes or memory) puts the slot in BACKOFF and is
+ * retried after UI_BACKOFF_MAX_MS. The restart timer is the only way out of
+ * BACKOFF: if it cannot be armed, the slot goes DONE and the manager stops
+ * with UI_EXIT_TEMPORARY rather than leave a daemon silently down. Every
  * transition is logged.
  */
 #ifndef UI_SUPERVISE_H
@@ -28,11 +34,14 @@
 #include <uv.h>
 
 #include "config.h"
+#include "daemon.h"
 #include "shm.h"
 
-#define UI_EXIT_OK 0
-#define UI_EXIT_PERMANENT 100
-#define UI_EXIT_TEMPORARY 111
+
+#define UI_BACKOFF_MIN_MS 100     /* second restart of a failing start */
+#define UI_BACKOFF_MAX_MS 5000    /* cap of every restart delay */
+#define UI_CRASH_WINDOW_MS 30000  /* crash-rate window ... */
+#define UI_CRASH_BURST 40         /* ... more crashes than this in it: cap */
 
 enum ui_child_state {
 	UI_CHILD_IDLE,
@@ -76,7 +85,18 @@ struct ui_supervisor {
 	uv_timer_t stop_timer;
 	bool stopping;
 	int exit_code;             /* what uigniterd exits with */
+	pid_t (*fork_fn)(void);    /* fork(2); a seam for tests to fail it */
 };
+
+/* Delay before the next restart of a child that has failed to become ready
+ * `failures` times in a row: 0 for the first (<= 1), then
+ * UI_BACKOFF_MIN_MS doubling, capped at UI_BACKOFF_MAX_MS. Pure. */
+unsigned ui_backoff_ms(unsigned failures);
+/* Delay before restarting a child that died: ui_backoff_ms(fast_failures)
+ * (fast_failures is 0 when it had been ready), but UI_BACKOFF_MAX_MS once
+ * window_crashes, its deaths in the current UI_CRASH_WINDOW_MS counting this
+ * one, exceeds UI_CRASH_BURST. Pure. */
+unsigned ui_restart_delay_ms(unsigned fast_failures, unsigned window_crashes);
 
 int ui_supervisor_init(struct ui_supervisor *sv, uv_loop_t *loop,
 		       const struct ui_config *cfg, const char *config_path,

@@ -5,7 +5,7 @@
 # tests/unit/name.c + objects + libuishared.
 define unit_test
 UNIT_TESTS += $(BUILD)/tests/$(1)
-$(BUILD)/tests/$(1): tests/unit/$(1).c $(2) $(LIBSHARED) tests/unit/t.h
+$(BUILD)/tests/$(1): tests/unit/$(1).c $(2) $(LIBSHARED) $(wildcard tests/unit/*.h)
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(CFLAGS) -Itests/unit $$(LDFLAGS) -o $$@ $$< $(2) $$(LIBSHARED) $$(LDLIBS)
 endef

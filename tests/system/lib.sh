@@ -37,6 +37,7 @@ st_fail() {
 # The config of the test instance; tests may append to it before st_start.
 # Optional hooks (unset: the defaults below): ST_DRIVER (vmm.driver),
 # ST_VMM_EXTRA (more lines for the vmm: section, indented two spaces),
+# ST_NETWORK_EXTRA (the same for network:),
 # ST_IMAGES_EXTRA (more images, indented two spaces), ST_NEED_GUEST=0 (no
 # built guest needed, e.g. with the Firecracker fake).
 st_write_config() {
@@ -50,6 +51,7 @@ network:
   bridge: uigt0
   subnet: 172.31.0.0/24
   gateway: 172.31.0.1
+${ST_NETWORK_EXTRA:-}
 vmm:
   driver: ${ST_DRIVER:-qemu}
   stop_timeout_ms: ${ST_STOP_TIMEOUT_MS:-8000}
@@ -172,6 +174,27 @@ st_guest_http() {
 }
 
 st_sql() { sqlite3 "$ST_DB" "$1"; }
+
+# Taps nothing accounts for (prints them; empty = none): a device with our
+# prefix that has no `taps` row — netd records every tap it makes, and a
+# spare of its stock is a 'ready' row no lease names — or a lease whose VM
+# is gone or final.
+st_unowned_taps() {
+	local devs rows
+	devs=$(ip -n "$ST_NS" -br link | awk '$1 ~ /^uit-/ {sub(/@.*/, "", $1); print $1}' | sort)
+	rows=$(st_sql "select name from taps where state in ('ready','deleting')" | sort)
+	comm -23 <(echo "$devs") <(echo "$rows") | tr '\n' ' '
+	st_sql "select l.tap from leases l left join vms v on v.id = l.vm_id
+		where v.state is null or v.state in ('stopped','failed')" | tr '\n' ' '
+}
+
+# st_tap_released TAP: no lease names TAP, and its device is gone or back
+# in netd's stock (a spare: reused by a later run, no kernel work).
+st_tap_released() {
+	[ "$(st_sql "select count(*) from leases where tap = '$1'")" = 0 ] || return 1
+	! ip -n "$ST_NS" link show "$1" >/dev/null 2>&1 && return 0
+	[ -n "$(st_sql "select name from taps where name = '$1' and state in ('ready','deleting')")" ]
+}
 
 # True if pid runs (a zombie waiting for its reaper does not: VMMs orphaned
 # by a manager kill -9 are reaped by init, a moment after they exit).

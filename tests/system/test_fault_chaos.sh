@@ -8,7 +8,7 @@
 #   client last asked for, and its VMM process exists iff it is running;
 # - no two running VMs share an IP, MAC or tap; no key names two VMs;
 # - no VMM process, tap, lease, API socket or console log without a row
-#   that owns it.
+#   that owns it (a tap: its `taps` row; spare taps outlive leases).
 #
 # CHAOS_DRIVER=qemu runs a smaller round with real QEMU guests
 # (test_fault_chaos_qemu.sh); CHAOS_RUNS, CHAOS_RUNS2, CHAOS_MS size it.
@@ -93,9 +93,18 @@ orphans=$(comm -13 <(echo "$running_pids") <(echo "$fake_pids") | tr '\n' ' ')
 [ -z "${orphans// /}" ] || st_fail "VMM processes without a running row: $orphans"
 leases=$(st_sql "select l.tap from leases l left join vms v on v.id = l.vm_id where v.state is null or v.state in ('stopped','failed')")
 [ -z "$leases" ] || st_fail "leases whose VM is gone: $leases"
+# Spare taps outlive leases (the stock), but every tap device has a `taps`
+# row ('ready', or 'deleting' while netd removes it), every 'ready' row has
+# its device, and every lease's tap is a 'ready' row.
 taps=$(ip -n "$ST_NS" -br link | awk '$1 ~ /^uit-/ {sub(/@.*/, "", $1); print $1}' | sort)
-owned=$(st_sql "select tap from leases" | sort)
-[ "$taps" = "$owned" ] || st_fail "taps and leases differ: taps [$taps] leases [$owned]"
+rows=$(st_sql "select name from taps where state in ('ready','deleting')" | sort)
+unowned=$(comm -23 <(echo "$taps") <(echo "$rows") | tr '\n' ' ')
+[ -z "${unowned// /}" ] || st_fail "tap devices without a ready or deleting row: $unowned"
+ready=$(st_sql "select name from taps where state = 'ready'" | sort)
+missing=$(comm -13 <(echo "$taps") <(echo "$ready") | tr '\n' ' ')
+[ -z "${missing// /}" ] || st_fail "ready taps rows without a device: $missing"
+unready=$(st_sql "select l.tap || ':' || coalesce(t.state, 'no row') from leases l left join taps t on t.name = l.tap where t.state is not 'ready'")
+[ -z "$unready" ] || st_fail "leases whose tap is not a ready row: $unready"
 for s in "$ST_DIR"/run/vms/*; do
 	[ -e "$s" ] || continue
 	case $s in *.calls.jsonl) continue ;; esac

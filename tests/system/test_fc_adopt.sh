@@ -55,7 +55,7 @@ st_expect 200 "stop after adoption"
 [ "$(calls "$sock.calls.jsonl" | tail -n1)" = '["PUT","/actions",204]' ] ||
 	st_fail "last call: $(calls "$sock.calls.jsonl" | tail -n1)"
 ! kill -0 "$pid" 2>/dev/null || st_fail "VMM pid $pid still alive"
-! ip -n "$ST_NS" link show "$tap" >/dev/null 2>&1 || st_fail "tap $tap left"
+st_tap_released "$tap" || st_fail "tap $tap left"
 [ "$(sql "select count(*) from leases")" = 0 ] || st_fail "lease left"
 [ ! -e "$sock" ] || st_fail "API socket left"
 st_pass

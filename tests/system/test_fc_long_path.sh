@@ -30,5 +30,5 @@ grep -q "firecracker API socket path too long (108 bytes, at most 107)" <<<"$(js
 [ "$(sql "select state from vms")" = failed ] || st_fail "row: $(sql "select state, error from vms")"
 [ "$(sql "select count(*) from vms where vmm_pid > 0")" = 0 ] || st_fail "a VMM was spawned"
 [ "$(sql "select count(*) from leases")" = 0 ] || st_fail "lease left"
-[ "$(ip -n "$ST_NS" -o link show | grep -c uit-)" = 0 ] || st_fail "tap left"
+[ -z "$(st_unowned_taps | tr -d ' ')" ] || st_fail "tap left: $(st_unowned_taps)"
 st_pass

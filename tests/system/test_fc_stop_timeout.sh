@@ -39,7 +39,7 @@ presses=$(jq -c 'select(.method == "PUT" and .path == "/actions" and .body.actio
 	"$sock.calls.jsonl" | sort -u | tr '\n' ' ')
 [ "$presses" = "204 " ] || st_fail "SendCtrlAltDel answers: '$presses'"
 ! kill -0 "$pid" 2>/dev/null || st_fail "VMM pid $pid still alive"
-! ip -n "$ST_NS" link show "$tap" >/dev/null 2>&1 || st_fail "tap $tap left"
+st_tap_released "$tap" || st_fail "tap $tap left"
 [ "$(sql "select count(*) from leases")" = 0 ] || st_fail "lease left"
 [ ! -e "$sock" ] || st_fail "API socket left"
 st_log "stopped by SIGKILL after $ms ms ($(jq -c 'select(.body.action_type == "SendCtrlAltDel")' "$sock.calls.jsonl" | wc -l) SendCtrlAltDel)"

@@ -38,7 +38,7 @@ grep -q "exited with status 1" <<<"$(json .error)" || st_fail "error: $(json .er
 [ "$(sql "select count(*) from events where vm_id = '$id' and kind = 'kill'")" = 0 ] ||
 	st_fail "the engine killed a VMM that had exited by itself"
 ! kill -0 "$pid" 2>/dev/null || st_fail "VMM pid $pid still alive"
-! ip -n "$ST_NS" link show "$tap" >/dev/null 2>&1 || st_fail "tap $tap left"
+st_tap_released "$tap" || st_fail "tap $tap left"
 [ "$(sql "select count(*) from leases")" = 0 ] || st_fail "lease left"
 [ ! -e "$sock" ] || st_fail "API socket left"
 st_log "failed: $(json .error)"

@@ -9,11 +9,14 @@
 #     in order, all 204, with the VM's tap, MAC, IP and shape;
 #   - stop → SendCtrlAltDel, the VMM exits 0, row stopped, tap, lease and
 #     API socket gone;
-#   - a stale socket file at the VM's API path does not stop a run;
+#   - a stale socket file at the VM's API path does not stop a run (no tap
+#     stock here, network.tap_stock: 0, so a run waits for netd to make its
+#     tap: stopping netd holds it in `creating`);
 #   - an image whose kernel does not exist → an API error carrying the
 #     fake's fault_message, row failed, nothing left behind.
 ST_DRIVER=firecracker
 ST_NEED_GUEST=0
+ST_NETWORK_EXTRA="  tap_stock: 0"
 ST_STOP_TIMEOUT_MS=${ST_STOP_TIMEOUT_MS:-5000}
 . "$(dirname "$0")/lib.sh"
 
@@ -87,7 +90,7 @@ st_start
 # Everything a VM held is gone: VMM process, tap, lease, API socket.
 assert_gone() { # id pid tap sock
 	! kill -0 "$2" 2>/dev/null || st_fail "$1: VMM pid $2 still alive"
-	! ip -n "$ST_NS" link show "$3" >/dev/null 2>&1 || st_fail "$1: tap $3 left"
+	st_tap_released "$3" || st_fail "$1: tap $3 left"
 	[ "$(sql "select count(*) from leases where vm_id = '$1'")" = 0 ] ||
 		st_fail "$1: lease left"
 	[ ! -e "$4" ] || st_fail "$1: API socket $4 left"
@@ -229,5 +232,5 @@ for v in "$id2" "$sid"; do
 done
 [ "$(sql "select count(*) from leases")" = 0 ] || st_fail "leases left"
 [ -z "$(ls "$ST_DIR"/run/vms/*.sock 2>/dev/null)" ] || st_fail "sockets left: $(ls "$ST_DIR"/run/vms/)"
-[ "$(ip -n "$ST_NS" -o link show | grep -c uit-)" = 0 ] || st_fail "taps left"
+[ -z "$(st_unowned_taps | tr -d ' ')" ] || st_fail "taps left: $(st_unowned_taps)"
 st_pass

@@ -55,5 +55,5 @@ st_pid_alive "$pid2" && st_fail "policy stop: qemu $pid2 still alive after the m
 [ "$(st_sql "select state from vms where id = '$id2'")" = stopped ] ||
 	st_fail "policy stop: row says $(st_sql "select state,error from vms where id = '$id2'")"
 [ "$(st_sql 'select count(*) from leases')" = 0 ] || st_fail "policy stop: leases left"
-[ "$(ip -n "$ST_NS" -br link | grep -c '^uit-' || true)" = 0 ] || st_fail "policy stop: taps left"
+[ -z "$(st_unowned_taps | tr -d ' ')" ] || st_fail "policy stop: taps left: $(st_unowned_taps)"
 st_pass

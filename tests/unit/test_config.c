@@ -84,6 +84,7 @@ static const char good_yaml[] =
 	"  subnet: 10.20.0.0/16\n"
 	"  gateway: 10.20.255.254\n"
 	"  tap_prefix: t-\n"
+	"  tap_stock: 0\n"
 	"vmm:\n"
 	"  driver: qemu\n"
 	"  qemu: ./bin/qemu\n"
@@ -136,6 +137,7 @@ static void t_good_file(void)
 	T_EQ_INT(cfg.prefix_len, 16);
 	T_EQ_INT(cfg.gateway, 0x0a14fffe);
 	T_EQ_STR(cfg.tap_prefix, "t-");
+	T_EQ_INT(cfg.tap_stock, 0);
 	T_EQ_INT(cfg.driver, UI_DRIVER_QEMU);
 	snprintf(want, sizeof(want), "%s/etc/bin/qemu", tmpdir);
 	T_EQ_STR(cfg.qemu_bin, want);
@@ -200,6 +202,7 @@ static void check_defaults(const struct ui_config *cfg)
 	T_EQ_INT(cfg->prefix_len, 24);
 	T_EQ_INT(cfg->gateway, 0xac1f0001);
 	T_EQ_STR(cfg->tap_prefix, "uit-");
+	T_EQ_INT(cfg->tap_stock, 8);
 	T_EQ_INT(cfg->driver, UI_DRIVER_AUTO);
 	T_EQ_STR(cfg->qemu_bin, "qemu-system-x86_64");
 	T_EQ_STR(cfg->firecracker_bin, "firecracker");
@@ -320,7 +323,7 @@ static void t_unknown_key(void)
 		     "run_dir, log_level, shutdown_policy, api, network, vmm, pool, limits, images)");
 	expect_error("network:\n  bridge: b\n  bridg: c\n",
 		     "3:3: unknown key \"bridg\" in network (expected one of: bridge, subnet, "
-		     "gateway, tap_prefix)");
+		     "gateway, tap_prefix, tap_stock)");
 	expect_error("images:\n  hello:\n    kernel: /k\n    memory: 5\n",
 		     "4:5: unknown key \"memory\" in images.hello (expected one of: kernel, initrd, "
 		     "rootfs, boot_args, vcpus, mem_mib, guest_ip, ready_pattern)");

@@ -68,11 +68,11 @@ static void t_to_spawn(void)
 
 /* ------------------------------------------------------------ pick */
 
-static bool fake_fits(const struct pw_vm *slot, const struct ui_image *img,
+static bool fake_fits(const struct pw_vmm *slot, const struct ui_image *img,
 		      unsigned vcpus, unsigned mem_mib)
 {
-	return strcmp(slot->row.image, img->name) == 0 &&
-	       slot->row.vcpus == vcpus && slot->row.mem_mib == mem_mib;
+	return strcmp(slot->row->image, img->name) == 0 &&
+	       slot->row->vcpus == vcpus && slot->row->mem_mib == mem_mib;
 }
 
 static const struct ui_vmm_driver drv_a = { .name = "a", .fits = fake_fits };
@@ -81,8 +81,7 @@ static const struct ui_vmm_driver drv_nofits = { .name = "c" };
 
 /* A list newest first, like the worker's. */
 static struct pw_vm *push(struct pw_vm **list, const struct ui_vmm_driver *drv,
-			  const char *id, const char *image, enum pw_phase phase,
-			  bool slot)
+			  const char *id, const char *image, enum pw_state state)
 {
 	struct pw_vm *vm = calloc(1, sizeof(*vm));
 
@@ -91,9 +90,9 @@ static struct pw_vm *push(struct pw_vm **list, const struct ui_vmm_driver *drv,
 	snprintf(vm->row.image, sizeof(vm->row.image), "%s", image);
 	vm->row.vcpus = 1;
 	vm->row.mem_mib = 128;
-	vm->drv = drv;
-	vm->phase = phase;
-	vm->slot = slot;
+	vm->vmm.row = &vm->row;
+	vm->vmm.drv = drv;
+	vm->state = state;
 	vm->next = *list;
 	*list = vm;
 	return vm;
@@ -106,15 +105,15 @@ static void t_pick(void)
 	struct pw_vm *list = NULL, *old, *young;
 
 	T_ASSERT(pw_pool_pick(NULL, &drv_a, &hello, 1, 128) == NULL);
-	push(&list, &drv_a, "warming", "hello", PW_STARTING, true);
-	push(&list, &drv_a, "taken", "hello", PW_RUNNING, false);
+	push(&list, &drv_a, "warming", "hello", PW_S_WARMING);
+	push(&list, &drv_a, "taken", "hello", PW_S_RUNNING);
 	T_ASSERT(pw_pool_pick(list, &drv_a, &hello, 1, 128) == NULL);
-	old = push(&list, &drv_a, "old", "hello", PW_WARM, true);
-	push(&list, &drv_b, "other-driver", "hello", PW_WARM, true);
-	young = push(&list, &drv_a, "young", "hello", PW_WARM, true);
+	old = push(&list, &drv_a, "old", "hello", PW_S_WARM);
+	push(&list, &drv_b, "other-driver", "hello", PW_S_WARM);
+	young = push(&list, &drv_a, "young", "hello", PW_S_WARM);
 	/* The oldest ready slot of the run's driver that fits. */
 	T_ASSERT(pw_pool_pick(list, &drv_a, &hello, 1, 128) == old);
-	old->fail_status = -5; /* failing: never handed out */
+	old->state = PW_S_RETIRING; /* being discarded: never handed out */
 	T_ASSERT(pw_pool_pick(list, &drv_a, &hello, 1, 128) == young);
 	/* Another shape or image: cold start. */
 	T_ASSERT(pw_pool_pick(list, &drv_a, &hello, 1, 96) == NULL);
@@ -137,7 +136,7 @@ static void t_slot_current(void)
 	struct ui_image hello = { .name = "hello", .kernel = "/k", .vcpus = 1,
 				  .mem_mib = 128 };
 	struct pw_vm *list = NULL;
-	struct pw_vm *vm = push(&list, &drv_a, "s", "hello", PW_WARM, true);
+	struct pw_vm *vm = push(&list, &drv_a, "s", "hello", PW_S_WARM);
 
 	snprintf(vm->row.kernel, sizeof(vm->row.kernel), "/k");
 	T_ASSERT(pw_pool_slot_current(vm, &drv_a, &hello));

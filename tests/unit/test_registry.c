@@ -14,104 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "registry.h"
-#include "t.h"
-
-static char tmpdir[PATH_MAX];
-static char dbpath[PATH_MAX + 32];
-
-static void cleanup(void)
-{
-	char cmd[PATH_MAX + 16];
-
-	if (!tmpdir[0])
-		return;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	if (system(cmd) != 0) {
-		/* best effort */
-	}
-}
-
-/* A fresh directory per case; returns <dir>/registry.db (not created). */
-static const char *db_path(void)
-{
-	char tmpl[] = "/tmp/test_registry.XXXXXX";
-
-	T_ASSERT(mkdtemp(tmpl));
-	snprintf(tmpdir, sizeof(tmpdir), "%s", tmpl);
-	snprintf(dbpath, sizeof(dbpath), "%s/registry.db", tmpdir);
-	atexit(cleanup);
-	return dbpath;
-}
-
-static sqlite3 *raw_open(const char *path)
-{
-	sqlite3 *db;
-
-	T_ASSERT(sqlite3_open(path, &db) == SQLITE_OK);
-	sqlite3_busy_timeout(db, 5000);
-	return db;
-}
-
-/* Runs sql (any number of statements) on a raw connection. */
-static void raw_exec(const char *path, const char *sql)
-{
-	sqlite3 *db = raw_open(path);
-	char *msg = NULL;
-
-	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
-		T_FAIL("raw exec %s: %s", sql, msg);
-	sqlite3_close(db);
-}
-
-/* The first column of the first row of a query (0 when no row). */
-static long long raw(const char *path, const char *sql)
-{
-	sqlite3 *db = raw_open(path);
-	sqlite3_stmt *st;
-	long long v = 0;
-
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-		T_FAIL("raw prepare %s: %s", sql, sqlite3_errmsg(db));
-	if (sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	sqlite3_close(db);
-	return v;
-}
-
-static struct ui_registry *open_ok(const char *path, int flags)
-{
-	struct ui_registry *reg = NULL;
-	int r = ui_registry_open(path, flags, &reg);
-
-	if (r != 0)
-		T_FAIL("ui_registry_open(%s, %d) = %d", path, flags, r);
-	T_ASSERT(reg);
-	return reg;
-}
-
-static void make_vm(struct ui_vm *vm, const char *id, const char *state, const char *created)
-{
-	memset(vm, 0, sizeof(*vm));
-	snprintf(vm->id, sizeof(vm->id), "%s", id);
-	snprintf(vm->state, sizeof(vm->state), "%s", state);
-	snprintf(vm->created_at, sizeof(vm->created_at), "%s", created);
-	snprintf(vm->image, sizeof(vm->image), "hello");
-	vm->vcpus = 1;
-	vm->mem_mib = 128;
-	vm->exit_status = -1;
-}
-
-static void make_lease(struct ui_lease *l, const char *ip, const char *mac, const char *tap,
-		       const char *vm_id)
-{
-	memset(l, 0, sizeof(*l));
-	snprintf(l->ip, sizeof(l->ip), "%s", ip);
-	snprintf(l->mac, sizeof(l->mac), "%s", mac);
-	snprintf(l->tap, sizeof(l->tap), "%s", tap);
-	snprintf(l->vm_id, sizeof(l->vm_id), "%s", vm_id);
-}
+#include "reg_helpers.h"
 
 /* ---- schema and migration --------------------------------------------- */
 
@@ -121,7 +24,7 @@ static void t_create_fresh(void)
 	struct ui_registry *reg = open_ok(path, UI_REG_CREATE);
 
 	T_EQ_INT(ui_registry_version(reg), UI_REGISTRY_VERSION);
-	T_EQ_INT(raw(path, "PRAGMA user_version"), 1);
+	T_EQ_INT(raw(path, "PRAGMA user_version"), UI_REGISTRY_VERSION);
 	T_EQ_INT(raw(path, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND "
 			   "name IN ('vms', 'leases', 'events')"), 3);
 	T_EQ_INT(raw(path, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND "
@@ -146,7 +49,7 @@ static void t_reopen_keeps_data(void)
 	/* a migration step re-run would fail on CREATE TABLE and lose nothing,
 	 * but the open would fail: both reopen modes must succeed */
 	reg = open_ok(path, UI_REG_CREATE);
-	T_EQ_INT(ui_registry_version(reg), 1);
+	T_EQ_INT(ui_registry_version(reg), UI_REGISTRY_VERSION);
 	T_EQ_INT(ui_reg_vm_get(reg, "vm-1", &vm), 0);
 	T_EQ_STR(vm.state, "running");
 	ui_registry_close(reg);
@@ -182,7 +85,7 @@ static void t_migrate_version0_with_foreign_table(void)
 	T_EQ_INT(ui_registry_open(path, 0, &reg), -EPROTO);
 	T_EQ_INT(ui_registry_open(path, UI_REG_RDONLY, &reg), -EPROTO);
 	reg = open_ok(path, UI_REG_CREATE);
-	T_EQ_INT(ui_registry_version(reg), 1);
+	T_EQ_INT(ui_registry_version(reg), UI_REGISTRY_VERSION);
 	ui_registry_close(reg);
 	T_EQ_INT(raw(path, "SELECT count(*) FROM notes WHERE x = 'keep me'"), 1);
 	T_EQ_INT(raw(path, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND "
@@ -209,7 +112,7 @@ static void t_readonly(void)
 	T_EQ_INT(ui_reg_lease_insert(reg, &l), 0);
 
 	ro = open_ok(path, UI_REG_RDONLY);
-	T_EQ_INT(ui_registry_version(ro), 1);
+	T_EQ_INT(ui_registry_version(ro), UI_REGISTRY_VERSION);
 	T_EQ_INT(ui_reg_vm_get(ro, "vm-1", &vm), 0);
 	T_EQ_INT(ui_reg_vm_count(ro, NULL, &n), 0);
 	T_EQ_INT(n, 1);

@@ -11,20 +11,20 @@
  * where host index = address - network, so a tap always names its lease.
  *
  * Addresses are uint32_t in host byte order throughout.
- * Ownership: struct ipam is caller-embedded and holds no pointers.
+ * Ownership: struct ui_ipam is caller-embedded and holds no pointers.
  */
-#ifndef NETD_IPAM_H
-#define NETD_IPAM_H
+#ifndef UI_IPAM_H
+#define UI_IPAM_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#define IPAM_IP_LEN 16   /* "255.255.255.255" + NUL */
-#define IPAM_MAC_LEN 18  /* "06:00:ac:1f:00:02" + NUL */
-#define IPAM_TAP_LEN 16  /* IFNAMSIZ: at most 15 chars + NUL */
+#define UI_IPAM_IP_LEN 16   /* "255.255.255.255" + NUL */
+#define UI_IPAM_MAC_LEN 18  /* "06:00:ac:1f:00:02" + NUL */
+#define UI_IPAM_TAP_LEN 16  /* IFNAMSIZ: at most 15 chars + NUL */
 
-struct ipam {
+struct ui_ipam {
 	uint32_t network;    /* subnet with the host bits cleared */
 	uint32_t broadcast;  /* network | ~mask */
 	uint32_t gateway;
@@ -32,36 +32,36 @@ struct ipam {
 };
 
 /* The strings that describe one lease; caller-embedded. */
-struct ipam_addr {
-	char ip[IPAM_IP_LEN];
-	char mac[IPAM_MAC_LEN];
-	char tap[IPAM_TAP_LEN];
+struct ui_ipam_addr {
+	char ip[UI_IPAM_IP_LEN];
+	char mac[UI_IPAM_MAC_LEN];
+	char tap[UI_IPAM_TAP_LEN];
 };
 
 /* -EINVAL unless prefix_len is 1..30 and gateway is a host address of the
  * subnet (host bits of subnet are ignored). */
-int ipam_init(struct ipam *p, uint32_t subnet, unsigned prefix_len, uint32_t gateway);
+int ui_ipam_init(struct ui_ipam *p, uint32_t subnet, unsigned prefix_len, uint32_t gateway);
 
 /* Picks the lowest free host address into *out; -ENOSPC when none is left.
  * used[] (addresses already leased; ones outside the subnet are ignored) is
  * sorted in place. */
-int ipam_pick(const struct ipam *p, uint32_t *used, size_t n_used, uint32_t *out);
+int ui_ipam_pick(const struct ui_ipam *p, uint32_t *used, size_t n_used, uint32_t *out);
 
-/* true if ip is an address ipam_pick could return (a host, not the gateway). */
-bool ipam_is_assignable(const struct ipam *p, uint32_t ip);
+/* true if ip is an address ui_ipam_pick could return (a host, not the gateway). */
+bool ui_ipam_is_assignable(const struct ui_ipam *p, uint32_t ip);
 
 /* Formatting. buf sizes as above. */
-void ipam_format_ip(uint32_t ip, char buf[IPAM_IP_LEN]);
-void ipam_format_mac(uint32_t ip, char buf[IPAM_MAC_LEN]);
+void ui_ipam_format_ip(uint32_t ip, char buf[UI_IPAM_IP_LEN]);
+void ui_ipam_format_mac(uint32_t ip, char buf[UI_IPAM_MAC_LEN]);
 /* -ENAMETOOLONG if the name would not fit IFNAMSIZ; -EINVAL if ip is
  * outside the subnet. */
-int ipam_format_tap(const struct ipam *p, const char *tap_prefix, uint32_t ip,
-		    char buf[IPAM_TAP_LEN]);
-/* All three at once (ipam_format_tap's errors). */
-int ipam_describe(const struct ipam *p, const char *tap_prefix, uint32_t ip,
-		  struct ipam_addr *out);
+int ui_ipam_format_tap(const struct ui_ipam *p, const char *tap_prefix, uint32_t ip,
+		    char buf[UI_IPAM_TAP_LEN]);
+/* All three at once (ui_ipam_format_tap's errors). */
+int ui_ipam_describe(const struct ui_ipam *p, const char *tap_prefix, uint32_t ip,
+		  struct ui_ipam_addr *out);
 
 /* Dotted quad -> host order; -EINVAL if s is not one. */
-int ipam_parse_ip(const char *s, uint32_t *out);
+int ui_ipam_parse_ip(const char *s, uint32_t *out);
 
 #endif

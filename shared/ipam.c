@@ -1,7 +1,7 @@
 /*
  * ipam.c — address choice and the names derived from an address; see ipam.h.
  *
- * ipam_pick sorts the used list and walks the host range upwards alongside
+ * ui_ipam_pick sorts the used list and walks the host range upwards alongside
  * it, so it costs O(n log n) in the number of leases, not in the size of the
  * subnet (a /16 has 65534 hosts, a host rarely more than a few dozen VMs).
  */
@@ -18,7 +18,7 @@ static uint32_t prefix_mask(unsigned prefix_len)
 	return prefix_len == 0 ? 0 : ~(uint32_t)0 << (32 - prefix_len);
 }
 
-int ipam_init(struct ipam *p, uint32_t subnet, unsigned prefix_len, uint32_t gateway)
+int ui_ipam_init(struct ui_ipam *p, uint32_t subnet, unsigned prefix_len, uint32_t gateway)
 {
 	uint32_t mask;
 
@@ -34,7 +34,7 @@ int ipam_init(struct ipam *p, uint32_t subnet, unsigned prefix_len, uint32_t gat
 	return 0;
 }
 
-bool ipam_is_assignable(const struct ipam *p, uint32_t ip)
+bool ui_ipam_is_assignable(const struct ui_ipam *p, uint32_t ip)
 {
 	return ip > p->network && ip < p->broadcast && ip != p->gateway;
 }
@@ -46,7 +46,7 @@ static int cmp_u32(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-int ipam_pick(const struct ipam *p, uint32_t *used, size_t n_used, uint32_t *out)
+int ui_ipam_pick(const struct ui_ipam *p, uint32_t *used, size_t n_used, uint32_t *out)
 {
 	size_t i = 0;
 
@@ -64,40 +64,40 @@ int ipam_pick(const struct ipam *p, uint32_t *used, size_t n_used, uint32_t *out
 	return -ENOSPC;
 }
 
-void ipam_format_ip(uint32_t ip, char buf[IPAM_IP_LEN])
+void ui_ipam_format_ip(uint32_t ip, char buf[UI_IPAM_IP_LEN])
 {
-	snprintf(buf, IPAM_IP_LEN, "%u.%u.%u.%u", ip >> 24, (ip >> 16) & 0xff,
+	snprintf(buf, UI_IPAM_IP_LEN, "%u.%u.%u.%u", ip >> 24, (ip >> 16) & 0xff,
 		 (ip >> 8) & 0xff, ip & 0xff);
 }
 
-void ipam_format_mac(uint32_t ip, char buf[IPAM_MAC_LEN])
+void ui_ipam_format_mac(uint32_t ip, char buf[UI_IPAM_MAC_LEN])
 {
-	snprintf(buf, IPAM_MAC_LEN, "06:00:%02x:%02x:%02x:%02x", ip >> 24,
+	snprintf(buf, UI_IPAM_MAC_LEN, "06:00:%02x:%02x:%02x:%02x", ip >> 24,
 		 (ip >> 16) & 0xff, (ip >> 8) & 0xff, ip & 0xff);
 }
 
-int ipam_format_tap(const struct ipam *p, const char *tap_prefix, uint32_t ip,
-		    char buf[IPAM_TAP_LEN])
+int ui_ipam_format_tap(const struct ui_ipam *p, const char *tap_prefix, uint32_t ip,
+		    char buf[UI_IPAM_TAP_LEN])
 {
 	int n;
 
 	if (ip <= p->network || ip >= p->broadcast)
 		return -EINVAL;
-	n = snprintf(buf, IPAM_TAP_LEN, "%s%u", tap_prefix, ip - p->network);
-	if (n < 0 || n >= IPAM_TAP_LEN)
+	n = snprintf(buf, UI_IPAM_TAP_LEN, "%s%u", tap_prefix, ip - p->network);
+	if (n < 0 || n >= UI_IPAM_TAP_LEN)
 		return -ENAMETOOLONG;
 	return 0;
 }
 
-int ipam_describe(const struct ipam *p, const char *tap_prefix, uint32_t ip,
-		  struct ipam_addr *out)
+int ui_ipam_describe(const struct ui_ipam *p, const char *tap_prefix, uint32_t ip,
+		  struct ui_ipam_addr *out)
 {
-	ipam_format_ip(ip, out->ip);
-	ipam_format_mac(ip, out->mac);
-	return ipam_format_tap(p, tap_prefix, ip, out->tap);
+	ui_ipam_format_ip(ip, out->ip);
+	ui_ipam_format_mac(ip, out->mac);
+	return ui_ipam_format_tap(p, tap_prefix, ip, out->tap);
 }
 
-int ipam_parse_ip(const char *s, uint32_t *out)
+int ui_ipam_parse_ip(const char *s, uint32_t *out)
 {
 	struct in_addr a;
 

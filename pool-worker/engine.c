@@ -1,0 +1,575 @@
+/*
+ * engine.c — firing events: look the transition up (fsm.c), record it in
+ * one registry transaction (record), then act (act); the driver reports,
+ * the timers, and what happens when the registry refuses a write. The
+ * requests that start it all are in engine_req.c, recovery in recover.c.
+ *
+ * Order inside one transition: an act-first spawn (engine.h says why), the
+ * failure noted (first reason wins), the row updated and written with its
+ * events, the state set, the state's timer stopped (a new state arms its
+ * own), the `changed` hook, the action. An action may fire further events
+ * (a KILL with no process is its own EXIT; a VM whose tap is ready goes on
+ * to spawn) and may free the VM (FINISH/DELETE): nothing touches vm after
+ * act().
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmdline.h"
+#include "engine.h"
+#include "log.h"
+#include "shm.h"
+#include "vmm_proc.h"
+
+/* Why an event happened: status (-errno of a failure), detail (the event
+ * row's), error (a failure's sentence; NULL: detail). */
+struct pw_cause {
+	int status;
+	const char *detail;
+	const char *error;
+};
+
+static int fire(struct pw_vm *vm, enum pw_event ev, const struct pw_cause *c);
+
+static struct pw_engine *eng(const struct pw_vm *vm)
+{
+	return vm->owner;
+}
+
+static bool has_process(const struct pw_vm *vm)
+{
+	return vm->vmm.drv && vm->vmm.data;
+}
+
+/* ---- failure bookkeeping ------------------------------------------------- */
+
+static void note_failure(struct pw_vm *vm, int status, const char *error)
+{
+	if (vm->fail_status)
+		return; /* the first reason is the one the user needs */
+	vm->fail_status = status ? status : -EIO;
+	snprintf(vm->row.error, sizeof(vm->row.error), "%s", error ? error : "failed");
+}
+
+/* Does this transition fail the VM (or the slot)? */
+static bool is_failure(enum pw_state from, enum pw_event ev, enum pw_state next)
+{
+	if (next == PW_S_FAILING || next == PW_S_FAILED)
+		return true;
+	if (next != PW_S_RETIRING && next != PW_S_GONE)
+		return false;
+	return from != PW_S_RETIRING && ev != PW_E_RETIRE;
+}
+
+/* ---- replies ----------------------------------------------------------------- */
+
+static void reply_all(struct pw_vm *vm, struct pw_waiter **list, int status,
+		      uint32_t flags, const char *err)
+{
+	struct pw_engine *e = eng(vm);
+	struct pw_waiter *x;
+
+	while ((x = pw_waiter_pop(list))) {
+		e->hooks.reply(e, x, status, flags, vm->row.id, status ? err : NULL);
+		free(x);
+	}
+}
+
+static void reply_running(struct pw_vm *vm)
+{
+	reply_all(vm, &vm->run_waiters, 0, 0, NULL);
+	reply_all(vm, &vm->replay_waiters, 0, UI_REPLY_REPLAYED, NULL);
+}
+
+static void reply_final(struct pw_vm *vm)
+{
+	if (vm->state == PW_S_STOPPED && !vm->fail_status)
+		reply_all(vm, &vm->run_waiters, -ECANCELED, 0,
+			  "VM was stopped before it was running");
+	else
+		reply_all(vm, &vm->run_waiters, vm->fail_status ? vm->fail_status : -EIO, 0,
+			  vm->row.error);
+	reply_all(vm, &vm->stop_waiters, 0, 0, NULL);
+	reply_all(vm, &vm->replay_waiters, 0, UI_REPLY_REPLAYED, NULL);
+}
+
+/* ---- recording ------------------------------------------------------------------ */
+
+static void add_event(struct ui_vm_change *ch, const char *kind, const char *detail)
+{
+	if (kind && ch->n_ev < UI_REG_MAX_EVENTS)
+		ch->ev[ch->n_ev++] = (struct ui_reg_event){ kind, detail };
+}
+
+/* The transition's row fields (set before the write). */
+static void prepare_row(struct pw_vm *vm, enum pw_state next)
+{
+	if (next == PW_S_RUNNING)
+		ui_registry_now(vm->row.started_at, sizeof(vm->row.started_at));
+	if (next == PW_S_STOPPED || next == PW_S_FAILED)
+		ui_registry_now(vm->row.stopped_at, sizeof(vm->row.stopped_at));
+}
+
+/* The events a transition records, by its kind and its action. rel holds
+ * the release detail; it must live until the write. */
+static void change_events(struct ui_vm_change *ch, const struct pw_vm *vm,
+			  const struct pw_transition *t, const struct pw_cause *c,
+			  char *rel, size_t rel_len)
+{
+	add_event(ch, t->kind, c->detail);
+	if (t->action == PW_A_KILL && has_process(vm))
+		add_event(ch, "kill", c->error ? c->error : c->detail);
+	if (t->action != PW_A_FINISH && t->action != PW_A_DELETE)
+		return;
+	snprintf(rel, rel_len, "ip=%s tap=%s", vm->row.ip, vm->row.tap);
+	if (t->action == PW_A_FINISH)
+		add_event(ch, pw_state_name(t->next),
+			  t->next == PW_S_FAILED ? vm->row.error : NULL);
+	else
+		add_event(ch, "delete", vm->fail_status ? vm->row.error : "warm slot retired");
+	add_event(ch, "release", rel);
+}
+
+/* Writes the transition to t->next; on success vm->stored follows. */
+static int record(struct pw_vm *vm, const struct pw_transition *t,
+		  const struct pw_cause *c, bool *tap_ready)
+{
+	struct pw_engine *e = eng(vm);
+	struct ui_vm_change ch = { 0 };
+	char old[sizeof(vm->row.state)], rel[64];
+	int rc;
+
+	ch.expect = vm->stored == PW_S_NEW ? NULL : pw_state_name(vm->stored);
+	ch.delete_row = t->action == PW_A_DELETE;
+	if (t->action == PW_A_CREATE) {
+		ch.lease = UI_LEASE_BIND;
+		ch.net = &e->net;
+		ch.tap_prefix = e->cfg->tap_prefix;
+	} else if (t->action == PW_A_FINISH || t->action == PW_A_DELETE) {
+		ch.lease = UI_LEASE_RELEASE;
+	}
+	change_events(&ch, vm, t, c, rel, sizeof(rel));
+	memcpy(old, vm->row.state, sizeof(old));
+	snprintf(vm->row.state, sizeof(vm->row.state), "%s", pw_state_name(t->next));
+	rc = ui_reg_vm_change(e->reg, &vm->row, &ch);
+	if (rc < 0) {
+		memcpy(vm->row.state, old, sizeof(old));
+		return rc;
+	}
+	vm->stored = t->next;
+	if (tap_ready)
+		*tap_ready = ch.tap_ready;
+	return 0;
+}
+
+/* PRESS (same state, nothing to say) is the only transition not written. */
+static bool needs_record(const struct pw_vm *vm, const struct pw_transition *t)
+{
+	return t->next != vm->stored || t->kind || t->action != PW_A_PRESS;
+}
+
+/* ---- actions ----------------------------------------------------------------- */
+
+static void on_timer(uv_timer_t *t);
+
+static void arm(struct pw_vm *vm, unsigned ms, unsigned repeat, uint64_t deadline_ms)
+{
+	vm->deadline_ms = deadline_ms;
+	if (pw_vm_timer_start(vm, eng(vm)->env.loop, ms, repeat, on_timer) < 0)
+		ui_error("%s: cannot arm the %s timer", vm->row.id, pw_state_name(vm->state));
+}
+
+static void boot(struct pw_vm *vm)
+{
+	int rc = vm->vmm.drv->boot(&vm->vmm);
+	struct pw_cause c = { rc, "cannot start the guest", NULL };
+
+	if (rc < 0)
+		fire(vm, PW_E_ERROR, &c);
+}
+
+static void kill_vmm(struct pw_vm *vm)
+{
+	struct pw_cause gone = { -ESRCH, "no vmm process", NULL };
+	int rc = has_process(vm) ? vm->vmm.drv->kill(&vm->vmm) : -ESRCH;
+
+	if (rc == -ESRCH) {
+		fire(vm, PW_E_EXIT_ERROR, &gone); /* nothing to wait for */
+		return;
+	}
+	if (rc < 0)
+		ui_warn("%s: kill: %s", vm->row.id, strerror(-rc));
+	arm(vm, PW_KILL_RETRY_MS, 0, 0);
+}
+
+static void poweroff(struct pw_vm *vm)
+{
+	unsigned timeout = eng(vm)->cfg->stop_timeout_ms;
+	unsigned tick = timeout < PW_POWERDOWN_RETRY_MS ? timeout : PW_POWERDOWN_RETRY_MS;
+	int rc = vm->vmm.drv->stop(&vm->vmm);
+	char err[128];
+	struct pw_cause c = { rc, err, NULL };
+
+	if (rc < 0) {
+		snprintf(err, sizeof(err), "power button: %s",
+			 rc == -ENOTSUP ? "no guest to power off" : strerror(-rc));
+		fire(vm, PW_E_ERROR, &c);
+		return;
+	}
+	arm(vm, tick, tick, ui_now_ms() + timeout);
+}
+
+static void press(struct pw_vm *vm)
+{
+	if (vm->vmm.drv->stop(&vm->vmm) < 0)
+		ui_debug("%s: power button press not sent", vm->row.id);
+}
+
+/* Final: the VMM is gone and the row says so (or will, engine tick). */
+static void finish(struct pw_vm *vm)
+{
+	struct pw_engine *e = eng(vm);
+
+	pw_vm_timer_stop(vm);
+	if (vm->row.api_socket[0] && unlink(vm->row.api_socket) < 0 && errno != ENOENT)
+		ui_warn("%s: cannot remove %s: %s", vm->row.id, vm->row.api_socket,
+			strerror(errno));
+	if (has_process(vm))
+		vm->vmm.drv->release(&vm->vmm);
+	vm->vmm.data = NULL;
+	reply_final(vm);
+	e->hooks.net_kick(e, &vm->row, false);
+	if (vm->stored == vm->state)
+		pw_vm_free(&e->vms, vm);
+}
+
+/* A new row: go on at once if the tap is ready, else wait for netd. */
+static void created(struct pw_vm *vm, bool tap_ready)
+{
+	struct pw_engine *e = eng(vm);
+	struct pw_cause now = { 0, NULL, NULL };
+	struct pw_cause down = { -EAGAIN, NULL, "network daemon unavailable" };
+
+	if (tap_ready) {
+		fire(vm, PW_E_TAP_READY, &now);
+		return;
+	}
+	if (!e->hooks.netd_up(e)) {
+		fire(vm, PW_E_ERROR, &down);
+		return;
+	}
+	e->hooks.net_kick(e, &vm->row, true);
+	arm(vm, PW_TAP_TIMEOUT_MS, 0, 0);
+}
+
+static void act(struct pw_vm *vm, const struct pw_transition *t, bool tap_ready)
+{
+	switch (t->action) {
+	case PW_A_NONE:
+		if (vm->state == PW_S_RUNNING)
+			reply_running(vm);
+		break;
+	case PW_A_CREATE: created(vm, tap_ready); break;
+	case PW_A_SPAWN:
+	case PW_A_BOOT: boot(vm); break;
+	case PW_A_POWEROFF: poweroff(vm); break;
+	case PW_A_PRESS: press(vm); break;
+	case PW_A_KILL: kill_vmm(vm); break;
+	case PW_A_FINISH:
+	case PW_A_DELETE: finish(vm); break;
+	case PW_A_SPAWN_WARM: /* the driver prepares it and reports */
+	case PW_A_IGNORE:
+	case PW_A_COUNT: break;
+	}
+}
+
+/* ---- spawning (before the record: its pid is part of it) -------------------- */
+
+/* The row's boot_args: the image's, with the VM's IP and id (cmdline.h). */
+int pw_engine_boot_args(struct pw_engine *e, struct pw_vm *vm, const struct ui_image *img)
+{
+	char extra[64] = "";
+
+	if (e->env.accel == UI_ACCEL_TCG && e->tsc_khz)
+		snprintf(extra, sizeof(extra), "tsc_early_khz=%u tsc=reliable", e->tsc_khz);
+	return pw_boot_args(e->cfg, img, vm->row.ip, vm->row.id, extra, vm->row.boot_args,
+			    sizeof(vm->row.boot_args));
+}
+
+static int spawn(struct pw_vm *vm, enum pw_action a, char *err, size_t len)
+{
+	struct pw_engine *e = eng(vm);
+	const struct ui_image *img = NULL;
+	int rc;
+
+	if (vm->row.image[0] && !(img = ui_config_image(e->cfg, vm->row.image))) {
+		snprintf(err, len, "unknown image %s", vm->row.image);
+		return -ENOENT;
+	}
+	if (img && pw_engine_boot_args(e, vm, img) < 0) {
+		snprintf(err, len, "kernel command line too long");
+		return -EINVAL;
+	}
+	rc = a == PW_A_SPAWN ? vm->vmm.drv->spawn(&vm->vmm, err, len)
+			     : vm->vmm.drv->warm(&vm->vmm, img, err, len);
+	if (rc < 0)
+		return rc;
+	if (pw_proc_start_time(vm->row.vmm_pid, &vm->row.vmm_start_time) < 0)
+		vm->row.vmm_start_time = 0; /* already gone: its exit is coming */
+	return 0;
+}
+
+/* ---- a write the registry refused ----------------------------------------- */
+
+/* A new row that could not be written: the run is refused, nothing exists. */
+static void refuse_new(struct pw_vm *vm, int rc)
+{
+	struct pw_engine *e = eng(vm);
+	int status = rc == -EEXIST ? -EEXIST : rc == -EADDRNOTAVAIL ? -ENOSPC :
+		     rc == -EBUSY ? -EAGAIN : rc == -ENOSPC ? -ENOSPC : -EIO;
+	const char *msg = rc == -EEXIST ? "VM id or Idempotency-Key already exists" :
+			  rc == -EADDRNOTAVAIL ? "no free address left in the VM subnet" :
+			  rc == -EBUSY ? "the registry is busy; try again" :
+			  rc == -ENOSPC ? "the registry's disk is full" : "registry error";
+
+	note_failure(vm, status, msg);
+	vm->state = PW_S_GONE;
+	e->hooks.changed(e, vm, PW_S_NEW);
+	reply_final(vm);
+	pw_vm_free(&e->vms, vm);
+}
+
+/*
+ * The action is not taken; the VM fails in memory: its VMM (if any) is
+ * killed and its exit leads to the final state, whose write is retried
+ * until the registry takes it (pw_engine_tick). A final transition that
+ * could not be written stands in memory the same way.
+ */
+static void record_failed(struct pw_vm *vm, const struct pw_transition *t, int rc,
+			  bool spawned)
+{
+	struct pw_engine *e = eng(vm);
+	enum pw_state from = vm->state;
+	bool slot = pw_state_is_slot(from) || pw_state_is_slot(t->next);
+	char err[256];
+
+	if (rc == -ESTALE)
+		snprintf(err, sizeof(err), "registry: the row changed underneath (was %s)",
+			 pw_state_name(vm->stored));
+	else
+		snprintf(err, sizeof(err), "registry: cannot record %s: %s",
+			 pw_state_name(t->next), strerror(-rc));
+	ui_error("%s: %s", vm->row.id, err);
+	if (vm->stored == PW_S_NEW) {
+		refuse_new(vm, rc);
+		return;
+	}
+	note_failure(vm, rc == -ENOSPC || rc == -EBUSY ? -EAGAIN : -EIO, err);
+	if (pw_state_is_final(t->next))
+		vm->state = t->next;
+	else if (spawned || (has_process(vm) && pw_state_has_vmm(from)))
+		vm->state = slot ? PW_S_RETIRING : PW_S_FAILING;
+	else
+		vm->state = slot ? PW_S_GONE : PW_S_FAILED;
+	pw_vm_timer_stop(vm);
+	e->hooks.changed(e, vm, from);
+	if (pw_state_is_final(vm->state))
+		finish(vm);
+	else
+		kill_vmm(vm);
+}
+
+/* ---- firing --------------------------------------------------------------------- */
+
+static int transition(struct pw_vm *vm, enum pw_event ev, const struct pw_transition *t,
+		      const struct pw_cause *c)
+{
+	struct pw_engine *e = eng(vm);
+	enum pw_state from = vm->state;
+	struct pw_cause sc = *c;
+	bool tap_ready = false, spawned = false;
+	char err[512], pid[32];
+	int rc;
+
+	if (t->action == PW_A_SPAWN || t->action == PW_A_SPAWN_WARM) {
+		struct pw_cause fail = { 0, NULL, err };
+
+		if ((fail.status = spawn(vm, t->action, err, sizeof(err))) < 0)
+			return fire(vm, PW_E_ERROR, &fail);
+		snprintf(pid, sizeof(pid), "pid %lld", (long long)vm->row.vmm_pid);
+		sc.detail = pid;
+		spawned = true;
+	}
+	if (is_failure(from, ev, t->next))
+		note_failure(vm, sc.status, sc.error ? sc.error : sc.detail);
+	prepare_row(vm, t->next);
+	if (needs_record(vm, t) && (rc = record(vm, t, &sc, &tap_ready)) < 0) {
+		record_failed(vm, t, rc, spawned);
+		return rc;
+	}
+	vm->state = t->next;
+	if (from != vm->state) {
+		pw_vm_timer_stop(vm);
+		ui_info("%s: %s -> %s (%s)%s%s", vm->row.id, pw_state_name(from),
+			pw_state_name(vm->state), pw_event_name(ev),
+			sc.error || sc.detail ? ": " : "",
+			sc.error ? sc.error : sc.detail ? sc.detail : "");
+	}
+	e->hooks.changed(e, vm, from);
+	act(vm, t, tap_ready);
+	return 0;
+}
+
+static int fire(struct pw_vm *vm, enum pw_event ev, const struct pw_cause *c)
+{
+	const struct pw_transition *t = pw_fsm_step(vm->state, ev);
+
+	if (!t) {
+		ui_warn("%s: event %s refused in state %s", vm->row.id, pw_event_name(ev),
+			pw_state_name(vm->state));
+		return -EPERM;
+	}
+	if (t->action == PW_A_IGNORE)
+		return 0;
+	return transition(vm, ev, t, c);
+}
+
+int pw_engine_fire(struct pw_vm *vm, enum pw_event ev, int status, const char *detail)
+{
+	struct pw_cause c = { status, detail, NULL };
+
+	return fire(vm, ev, &c);
+}
+
+/* ---- reports and timers ------------------------------------------------------ */
+
+static void on_report(struct pw_vmm *v, enum pw_vmm_report r, int status, const char *err)
+{
+	struct pw_cause c = { status, NULL, err };
+	enum pw_event ev = r == PW_VMM_BOOTED ? PW_E_BOOTED :
+			   r == PW_VMM_WARMED ? PW_E_WARMED : PW_E_ERROR;
+
+	fire(pw_vm_of(v), ev, &c);
+}
+
+static void on_exited(struct pw_vmm *v, const struct pw_exit_info *x)
+{
+	struct pw_vm *vm = pw_vm_of(v);
+	char how[128], why[128], tail[256], err[640];
+	enum pw_event ev = pw_exit_event(x, how, why, sizeof(how));
+	struct pw_cause c = { -EIO, how, why };
+
+	vm->row.exit_status = x->signal ? 128 + x->signal : x->status;
+	if (vm->state == PW_S_STARTING || vm->state == PW_S_WARMING ||
+	    vm->state == PW_S_WARM) {
+		pw_file_last_line(vm->row.console_log, tail, sizeof(tail));
+		snprintf(err, sizeof(err), "%s exited with %s%s%s", v->drv->name, how,
+			 tail[0] ? ": " : "", tail);
+		c.error = err;
+	}
+	fire(vm, ev, &c);
+}
+
+static void on_timer(uv_timer_t *t)
+{
+	struct pw_vm *vm = t->data;
+	char err[128];
+	struct pw_cause c = { -ETIMEDOUT, NULL, err };
+
+	if (vm->state == PW_S_STOPPING && vm->deadline_ms && ui_now_ms() < vm->deadline_ms) {
+		pw_engine_fire(vm, PW_E_TICK, 0, NULL);
+		return;
+	}
+	if (vm->state == PW_S_STOPPING) {
+		ui_warn("%s: no poweroff within %u ms, killing", vm->row.id,
+			eng(vm)->cfg->stop_timeout_ms);
+		c.error = "stop timeout";
+	} else if (vm->state == PW_S_CREATING || vm->state == PW_S_PENDING) {
+		snprintf(err, sizeof(err), "network: tap %s was not made within %u ms",
+			 vm->row.tap, PW_TAP_TIMEOUT_MS);
+	} else {
+		snprintf(err, sizeof(err), "vmm pid %lld: exit not seen %u ms after SIGKILL",
+			 (long long)vm->row.vmm_pid, PW_KILL_RETRY_MS);
+	}
+	fire(vm, PW_E_TIMEOUT, &c);
+}
+
+/* ---- lifetime and the tick ------------------------------------------------------ */
+
+int pw_engine_init(struct pw_engine *e, uv_loop_t *loop, const struct ui_config *cfg,
+		   struct ui_registry *reg, enum ui_accel accel,
+		   const struct pw_engine_hooks *hooks)
+{
+	memset(e, 0, sizeof(*e));
+	e->env = (struct pw_vmm_env){ loop, cfg, accel };
+	e->cfg = cfg;
+	e->reg = reg;
+	e->hooks = *hooks;
+	return ui_ipam_init(&e->net, cfg->subnet, cfg->prefix_len, cfg->gateway);
+}
+
+void pw_engine_fini(struct pw_engine *e)
+{
+	while (e->vms)
+		pw_vm_free(&e->vms, e->vms);
+}
+
+/* Hooks every VM's driver view gets. */
+void pw_engine_attach(struct pw_engine *e, struct pw_vm *vm, const struct ui_vmm_driver *drv)
+{
+	(void)e;
+	vm->vmm.drv = drv;
+	vm->vmm.report = on_report;
+	vm->vmm.exited = on_exited;
+}
+
+/* A final state the registry refused: written again; freed once it is. */
+static void retry_final(struct pw_vm *vm)
+{
+	struct pw_engine *e = eng(vm);
+	const struct pw_transition t = {
+		vm->state, vm->state == PW_S_GONE ? PW_A_DELETE : PW_A_FINISH, NULL
+	};
+	struct pw_cause c = { 0, NULL, NULL };
+	int rc = record(vm, &t, &c, NULL);
+
+	if (rc == 0 || rc == -ESTALE) {
+		if (rc == -ESTALE)
+			ui_error("%s: row changed underneath; giving it up", vm->row.id);
+		else
+			ui_info("%s: %s recorded after all", vm->row.id, pw_state_name(vm->state));
+		e->hooks.net_kick(e, &vm->row, false);
+		pw_vm_free(&e->vms, vm);
+	}
+}
+
+void pw_engine_tick(struct pw_engine *e)
+{
+	for (struct pw_vm *vm = e->vms, *next; vm; vm = next) {
+		next = vm->next;
+		if (pw_state_is_final(vm->state) && vm->stored != vm->state)
+			retry_final(vm);
+	}
+}
+
+unsigned pw_engine_count(const struct pw_engine *e, enum pw_state s)
+{
+	unsigned n = 0;
+
+	for (const struct pw_vm *vm = e->vms; vm; vm = vm->next)
+		n += vm->state == s;
+	return n;
+}
+
+unsigned pw_engine_active(const struct pw_engine *e)
+{
+	unsigned n = 0;
+
+	for (const struct pw_vm *vm = e->vms; vm; vm = vm->next)
+		n += vm->state != PW_S_NEW && !pw_state_is_slot(vm->state) &&
+		     !pw_state_is_final(vm->state);
+	return n;
+}

@@ -1,0 +1,214 @@
+/*
+ * daemon.c — the daemon skeleton (see daemon.h for the contract it keeps).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <linux/close_range.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "log.h"
+
+/* The --config argument, or NULL; -EINVAL on a bad command line. */
+static int parse_args(int argc, char **argv, const char **path)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	*path = NULL;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
+		if (c != 'c')
+			return -EINVAL;
+		*path = optarg;
+	}
+	return optind == argc ? 0 : -EINVAL;
+}
+
+int ui_daemon_init(struct ui_daemon_ctx *d, enum ui_daemon which, int argc, char **argv)
+{
+	const char *path;
+	char err[1024];
+
+	memset(d, 0, sizeof(*d));
+	d->which = which;
+	d->prog = ui_daemon_name(which);
+	ui_log_init(d->prog, UI_LOG_INFO);
+	signal(SIGPIPE, SIG_IGN); /* a peer that vanished is an EPIPE */
+	signal(SIGHUP, SIG_IGN);  /* until the loop's handler is on */
+	if (parse_args(argc, argv, &path) < 0) {
+		ui_error("usage: %s [--config PATH]", d->prog);
+		return UI_EXIT_PERMANENT;
+	}
+	if (!path) {
+		ui_config_defaults(&d->cfg);
+	} else if (ui_config_load(path, &d->cfg, err, sizeof(err)) < 0) {
+		ui_error("config: %s", err);
+		return UI_EXIT_PERMANENT;
+	}
+	ui_log_init(d->prog, d->cfg.log_level);
+	return 0;
+}
+
+/* The doorbells are inherited without O_CLOEXEC: VMMs must not get them,
+ * nor anything else a careless parent left open above them. */
+static int claim_fds(void)
+{
+	/* Linux >= 5.11; on older kernels the contract (fds 0..7) must hold. */
+	if (close_range(UI_DOORBELL_FD(UI_RING_COUNT), ~0u, CLOSE_RANGE_CLOEXEC) < 0)
+		ui_debug("close_range: %s", strerror(errno));
+	for (int ring = 0; ring < UI_RING_COUNT; ring++) {
+		int fd = UI_DOORBELL_FD(ring);
+		int flags = fcntl(fd, F_GETFD);
+
+		if (flags < 0 || fcntl(fd, F_SETFD, flags | FD_CLOEXEC) < 0) {
+			ui_error("doorbell fd %d is not open: daemons are started by "
+				 "uigniterd", fd);
+			return -EBADF;
+		}
+	}
+	return 0;
+}
+
+static int attach_shm(struct ui_daemon_ctx *d)
+{
+	const char *name = getenv(UI_SHM_ENV);
+	int rc;
+
+	if (!name || !name[0]) {
+		ui_error("%s is not set: daemons are started by uigniterd", UI_SHM_ENV);
+		return -EINVAL;
+	}
+	rc = ui_shm_attach(name, &d->shm);
+	if (rc < 0)
+		ui_error("shm %s: %s", name, strerror(-rc));
+	return rc;
+}
+
+static int open_registry(struct ui_daemon_ctx *d, int reg_flags)
+{
+	char path[PATH_MAX + 16];
+	int rc;
+
+	ui_config_registry_path(&d->cfg, path, sizeof(path));
+	rc = ui_registry_open(path, reg_flags, &d->reg);
+	if (rc < 0)
+		ui_error("registry %s: %s", path, strerror(-rc));
+	return rc;
+}
+
+int ui_daemon_attach(struct ui_daemon_ctx *d, int reg_flags)
+{
+	int rc;
+
+	if (claim_fds() < 0 || attach_shm(d) == -EINVAL)
+		return UI_EXIT_PERMANENT;
+	if (!d->shm || open_registry(d, reg_flags) < 0)
+		return UI_EXIT_TEMPORARY;
+	rc = uv_loop_init(&d->loop);
+	if (rc < 0) {
+		ui_error("event loop: %s", uv_strerror(rc));
+		return UI_EXIT_TEMPORARY;
+	}
+	d->loop_ok = true;
+	d->loop.data = d;
+	return 0;
+}
+
+static void on_heartbeat(uv_timer_t *t)
+{
+	struct ui_daemon_ctx *d = t->data;
+
+	ui_daemon_heartbeat(d->shm, d->which);
+	atomic_store_explicit(&d->shm->daemon[d->which].reg_commits,
+			      ui_registry_commits(d->reg), memory_order_relaxed);
+	if (d->on_tick)
+		d->on_tick(d);
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+	struct ui_daemon_ctx *d = s->data;
+
+	if (signum == SIGHUP) {
+		if (d->on_reload)
+			d->on_reload(d);
+		else
+			ui_info("SIGHUP: nothing to reload");
+		return;
+	}
+	if (d->exiting)
+		return; /* the loop is ending */
+	if (d->on_stop)
+		d->on_stop(d, signum);
+	else
+		ui_daemon_exit(d);
+}
+
+static int start_handles(struct ui_daemon_ctx *d)
+{
+	uv_signal_t *sig[3] = { &d->sig_term, &d->sig_int, &d->sig_hup };
+	static const int signums[3] = { SIGTERM, SIGINT, SIGHUP };
+	int rc = uv_timer_init(&d->loop, &d->heartbeat);
+
+	d->heartbeat.data = d;
+	if (rc == 0)
+		rc = uv_timer_start(&d->heartbeat, on_heartbeat, 1000, 1000);
+	for (int i = 0; i < 3 && rc == 0; i++) {
+		sig[i]->data = d;
+		rc = uv_signal_init(&d->loop, sig[i]);
+		if (rc == 0)
+			rc = uv_signal_start(sig[i], on_signal, signums[i]);
+	}
+	return rc;
+}
+
+int ui_daemon_run(struct ui_daemon_ctx *d)
+{
+	int rc = start_handles(d);
+
+	if (rc < 0) {
+		ui_error("heartbeat/signal handlers: %s", uv_strerror(rc));
+		ui_daemon_exit(d);
+		uv_run(&d->loop, UV_RUN_DEFAULT);
+		return UI_EXIT_TEMPORARY;
+	}
+	ui_daemon_set_ready(d->shm, d->which);
+	uv_run(&d->loop, UV_RUN_DEFAULT);
+	ui_info("stopped");
+	return UI_EXIT_OK;
+}
+
+static void close_walk(uv_handle_t *h, void *arg)
+{
+	(void)arg;
+	if (!uv_is_closing(h))
+		uv_close(h, NULL);
+}
+
+void ui_daemon_exit(struct ui_daemon_ctx *d)
+{
+	d->exiting = true;
+	uv_walk(&d->loop, close_walk, NULL);
+}
+
+void ui_daemon_fini(struct ui_daemon_ctx *d)
+{
+	if (d->loop_ok) {
+		uv_walk(&d->loop, close_walk, NULL);
+		uv_run(&d->loop, UV_RUN_DEFAULT);
+		if (uv_loop_close(&d->loop) < 0)
+			ui_warn("event loop closed with handles still open");
+	}
+	ui_registry_close(d->reg);
+	ui_shm_detach(d->shm);
+	ui_config_free(&d->cfg);
+}

@@ -1,0 +1,75 @@
+/*
+ * daemon.h — the skeleton every uigniter daemon (netd, pool-worker, apid)
+ * is built on: the contract with uigniterd, start-up, heartbeat, signals,
+ * readiness and exit codes, written once.
+ *
+ * The contract (docs/ARCHITECTURE.md "How a daemon is started"):
+ *   argv   <daemon> [--config PATH]    (no --config: embedded defaults)
+ *   env    UIGNITER_SHM=<segment>      required: daemons are started by
+ *                                      uigniterd, never alone
+ *   fds    0 /dev/null, 1+2 the log, 3..6 the ring doorbells (inherited
+ *          without CLOEXEC: the skeleton sets it, so VMMs never get them),
+ *          7 the readiness pipe (UIGNITER_READY_FD)
+ *   exit   0 stopped by SIGTERM/SIGINT, 100 permanent failure (bad command
+ *          line or config: restarting cannot help), 111 temporary failure
+ *
+ * Life of a daemon:
+ *   ui_daemon_init     argv, config, logging               → 0 or exit code
+ *   (daemon-specific checks that need only the config)
+ *   ui_daemon_attach   doorbells, shm, registry, loop      → 0 or exit code
+ *   (daemon-specific set-up on d->loop)
+ *   ui_daemon_run      heartbeat (1 s, also on_tick and the shm copy of the
+ *                      registry's commit count), SIGTERM/SIGINT → on_stop,
+ *                      SIGHUP → on_reload, ready flag + byte, the loop
+ *   ui_daemon_fini     loop, registry, shm, config
+ * on_stop must end with ui_daemon_exit() (at once, or after draining):
+ * it closes every handle still open so ui_daemon_run returns.
+ *
+ * Ownership: struct ui_daemon_ctx is caller-embedded (static: the config
+ * is large); it owns cfg, shm, reg and loop.
+ */
+#ifndef UI_DAEMON_H
+#define UI_DAEMON_H
+
+#include <stdbool.h>
+#include <uv.h>
+
+#include "config.h"
+#include "registry.h"
+#include "shm.h"
+
+#define UI_EXIT_OK 0
+#define UI_EXIT_PERMANENT 100
+#define UI_EXIT_TEMPORARY 111
+
+#define UI_SHM_ENV "UIGNITER_SHM"
+
+struct ui_daemon_ctx {
+	enum ui_daemon which;
+	const char *prog;
+	struct ui_config cfg;
+	struct ui_shm *shm;
+	struct ui_registry *reg;
+	uv_loop_t loop;
+	uv_timer_t heartbeat;
+	uv_signal_t sig_term, sig_int, sig_hup;
+	/* Set by the daemon before ui_daemon_run; NULL: default. */
+	void (*on_stop)(struct ui_daemon_ctx *d, int signum);  /* default: exit */
+	void (*on_reload)(struct ui_daemon_ctx *d);           /* default: ignore */
+	void (*on_tick)(struct ui_daemon_ctx *d);             /* each heartbeat */
+	void *data;
+	bool loop_ok;
+	bool exiting;
+};
+
+int ui_daemon_init(struct ui_daemon_ctx *d, enum ui_daemon which, int argc, char **argv);
+/* reg_flags: 0 (read-write) or UI_REG_RDONLY. */
+int ui_daemon_attach(struct ui_daemon_ctx *d, int reg_flags);
+/* Returns the exit code once the loop has ended. */
+int ui_daemon_run(struct ui_daemon_ctx *d);
+/* Closes every open handle of d->loop (those already closing are left to
+ * their own callbacks): the loop then ends. */
+void ui_daemon_exit(struct ui_daemon_ctx *d);
+void ui_daemon_fini(struct ui_daemon_ctx *d);
+
+#endif
