@@ -63,7 +63,8 @@ struct pw_engine_hooks {
 	/* netd is up and ready (a VM without a ready tap needs it). */
 	bool (*netd_up)(struct pw_engine *e);
 	/* vm moved from `from` to vm->state (it is freed right after when
-	 * final and recorded). */
+	 * final and recorded). Called inside the transition: it must not fire
+	 * events or free VMs itself (defer that to the loop). */
 	void (*changed)(struct pw_engine *e, struct pw_vm *vm, enum pw_state from);
 	void *arg;
 };

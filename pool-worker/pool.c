@@ -124,6 +124,11 @@ static void drain_finish(struct pw_pool *p, const char *how)
 	p->drained(p);
 }
 
+static void on_drain_over(uv_timer_t *t)
+{
+	drain_finish(t->data, "warm slots released");
+}
+
 void pw_pool_changed(struct pw_pool *p, struct pw_vm *vm, enum pw_state from)
 {
 	count_move(p, vm, from);
@@ -132,10 +137,14 @@ void pw_pool_changed(struct pw_pool *p, struct pw_vm *vm, enum pw_state from)
 	if (vm->state == PW_S_GONE && from != PW_S_GONE)
 		slot_gone(p, vm);
 	publish(p);
-	if (p->phase == PW_POOL_DRAINING && drain_done(p))
-		drain_finish(p, "warm slots released");
-	else if (vm->state != from)
+	if (p->phase == PW_POOL_DRAINING && drain_done(p)) {
+		/* Not from inside the transition that called us: the drain's end
+		 * frees every VM, this one included. */
+		if (uv_timer_start(&p->drain, on_drain_over, 0, 0) < 0)
+			ui_error("pool: cannot arm the drain timer");
+	} else if (vm->state != from) {
 		kick(p);
+	}
 }
 
 /* ---- refill ---------------------------------------------------------------------- */
@@ -249,8 +258,8 @@ void pw_pool_drain(struct pw_pool *p)
 		else if (stop && vm->state == PW_S_RUNNING)
 			pw_engine_stop_vm(vm, "manager stopping (shutdown_policy: stop)");
 	}
-	if (drain_done(p))
-		drain_finish(p, "nothing to release");
+	if (drain_done(p) && uv_timer_start(&p->drain, on_drain_over, 0, 0) < 0)
+		ui_error("pool: cannot arm the drain timer");
 }
 
 /* ---- SIGHUP ------------------------------------------------------------------------ */

@@ -32,10 +32,19 @@ static bool gate_closed(const struct ui_ring_reader *r)
 	return r->out && ui_ring_writer_busy(r->out);
 }
 
-static void on_resume(uv_timer_t *t);
+static void on_resume(uv_idle_t *h);
+
+/* Goes on in the next loop turn, after pending I/O (an idle handle: a 0 ms
+ * timer re-armed from its own callback would run again in the same turn
+ * on this libuv, 1.44). */
+static void resume_soon(struct ui_ring_reader *r)
+{
+	if (uv_idle_start(&r->resume, on_resume) < 0)
+		ui_error("ring reader: cannot arm the resume handle");
+}
 
 /* Takes messages until the ring is empty and we may sleep, a batch is done
- * (a 0 ms timer goes on), or the gate closed (the writer reopens it). */
+ * (the next loop turn goes on), or the gate closed (the writer reopens it). */
 static void serve(struct ui_ring_reader *r)
 {
 	struct ui_msg m;
@@ -44,8 +53,7 @@ static void serve(struct ui_ring_reader *r)
 		if (gate_closed(r))
 			return;
 		if (n == UI_RING_BATCH) {
-			if (uv_timer_start(&r->resume, on_resume, 0, 0) < 0)
-				ui_error("ring reader: cannot arm the resume timer");
+			resume_soon(r);
 			return;
 		}
 		if (ui_ring_pop(r->ring, &m) == 0) {
@@ -59,9 +67,10 @@ static void serve(struct ui_ring_reader *r)
 	}
 }
 
-static void on_resume(uv_timer_t *t)
+static void on_resume(uv_idle_t *h)
 {
-	serve(t->data);
+	uv_idle_stop(h);
+	serve(h->data);
 }
 
 static void on_doorbell(uv_poll_t *p, int status, int events)
@@ -95,7 +104,7 @@ int ui_ring_reader_init(struct ui_ring_reader *r, uv_loop_t *loop, struct ui_rin
 	if (rc < 0)
 		return rc;
 	r->poll.data = r;
-	rc = uv_timer_init(loop, &r->resume);
+	rc = uv_idle_init(loop, &r->resume);
 	r->resume.data = r;
 	return rc;
 }
@@ -128,13 +137,13 @@ void ui_ring_reader_stop(struct ui_ring_reader *r)
 {
 	r->stopped = true;
 	uv_poll_stop(&r->poll);
-	uv_timer_stop(&r->resume);
+	uv_idle_stop(&r->resume);
 }
 
 void ui_ring_reader_kick(struct ui_ring_reader *r)
 {
-	if (!r->stopped && uv_timer_start(&r->resume, on_resume, 0, 0) < 0)
-		ui_error("ring reader: cannot arm the resume timer");
+	if (!r->stopped)
+		resume_soon(r);
 }
 
 /* Closes h if it was initialised (a zeroed handle has no loop). */

@@ -4,7 +4,7 @@
  *
  * Reader (consumer of one ring): polls the ring's doorbell; on wake it
  * drains the eventfd, clears the waiting flag and takes messages — at most
- * UI_RING_BATCH per loop turn, then a 0 ms timer continues, so heartbeats,
+ * UI_RING_BATCH per loop turn, then the next turn continues, so heartbeats,
  * signals and other rings are never starved (the one fairness rule). It
  * goes back to the poll only when ui_ring_prepare_sleep() still sees the
  * ring empty (the ring.h protocol: no doorbell is ever lost). Every message
@@ -56,7 +56,7 @@ struct ui_ring_reader {
 	struct ui_ring *ring;
 	int fd;
 	uv_poll_t poll;
-	uv_timer_t resume;
+	uv_idle_t resume;
 	ui_ring_handler handle;
 	void *data;
 	struct ui_ring_writer *out;     /* gate: NULL or the writer we feed */

@@ -3,3 +3,4 @@
 $(eval $(call unit_test,test_ring,))
 $(eval $(call unit_test,test_shm,))
 $(eval $(call unit_test,test_ipam,))
+$(eval $(call unit_test,test_ringio,))
