@@ -166,15 +166,25 @@ static json_int_t commits(struct backend *b, enum ui_daemon d)
 	return (json_int_t)atomic_load(&b->shm->daemon[d].reg_commits);
 }
 
-/* Daemons' states, and the registry write transactions each has
- * committed since it started (as of its last heartbeat). */
+static json_int_t restarts(struct backend *b, enum ui_daemon d)
+{
+	return (json_int_t)atomic_load(&b->shm->daemon[d].restarts);
+}
+
+/* Daemons' states, how often uigniterd restarted each, and the registry
+ * write transactions the writers have committed since they started (as of
+ * their last heartbeat). */
 void backend_health(struct backend *b, struct http_response *r)
 {
-	api_json(r, 200, json_pack("{s:s,s:{s:s,s:s,s:s},s:{s:I,s:I}}", "status", "ok",
-				   "daemons",
+	api_json(r, 200, json_pack("{s:s,s:{s:s,s:s,s:s},s:{s:I,s:I,s:I},s:{s:I,s:I}}",
+				   "status", "ok", "daemons",
 				   ui_daemon_name(UI_D_NETD), daemon_state(b, UI_D_NETD),
 				   ui_daemon_name(UI_D_POOL), daemon_state(b, UI_D_POOL),
 				   ui_daemon_name(UI_D_APID), "up",
+				   "restarts",
+				   ui_daemon_name(UI_D_NETD), restarts(b, UI_D_NETD),
+				   ui_daemon_name(UI_D_POOL), restarts(b, UI_D_POOL),
+				   ui_daemon_name(UI_D_APID), restarts(b, UI_D_APID),
 				   "registry_commits",
 				   ui_daemon_name(UI_D_NETD), commits(b, UI_D_NETD),
 				   ui_daemon_name(UI_D_POOL), commits(b, UI_D_POOL)));

@@ -16,8 +16,19 @@ B_LOADGEN=$B_ROOT/build/bench/loadgen
 B_RESULTS=${BENCH_RESULTS:-$B_ROOT/bench/results}
 B_NS=uigb$$
 B_BRIDGE=uigb0
+# Laid out as on a host: state (registry, console logs) on a fresh ext4 of
+# its own (a loop-mounted image: on this workplace's shared disk, /tmp and
+# /var/tmp see so much create/delete churn from other test suites that
+# ext4 takes up to ~1 ms to allocate an inode there, vs ~27 µs on a fresh
+# file system — that would measure the machine, not the manager; fsync
+# still costs what a disk costs), sockets in a tmpfs, as /run is on a host
+# (the floor's sockets too).
+B_IMG=$(mktemp /var/tmp/uigniter-bench.XXXXXX.img)
 B_DIR=$(mktemp -d /tmp/uigniter-bench.XXXXXX)
+truncate -s 8G "$B_IMG" && mkfs.ext4 -q -F "$B_IMG" && mount -o loop "$B_IMG" "$B_DIR" ||
+	{ echo "bench: cannot mount a loop ext4 for the state" >&2; rm -f "$B_IMG"; exit 1; }
 chmod 0755 "$B_DIR" # libvirt's qemu user must reach the guest files below it
+B_RUNDIR=$(mktemp -d /dev/shm/uigniter-bench.XXXXXX)
 B_BIN=$B_DIR/bin
 B_STACKS=()      # state dirs of every stack started (cleanup kills their VMMs)
 B_PIDS=()        # other background processes we started
@@ -51,7 +62,7 @@ b_kill_wait() { # b_kill_wait PID [seconds]: TERM, wait, then KILL
 b_kill_vmms() {
 	local state=$1 pid
 	for pid in $(sqlite3 "$state/registry.db" 'select vmm_pid from vms where vmm_pid > 0' 2>/dev/null); do
-		if grep -qs "$B_DIR" "/proc/$pid/cmdline"; then
+		if grep -qsE "$B_DIR|$B_RUNDIR" "/proc/$pid/cmdline"; then
 			kill -KILL "$pid" 2>/dev/null || true
 		fi
 	done
@@ -70,11 +81,12 @@ b_cleanup() {
 	declare -F b_libvirt_cleanup >/dev/null && b_libvirt_cleanup
 	for p in "${B_PIDS[@]}"; do b_kill_wait "$p" 3; done
 	# Processes that survived all that and still run from our temp dir.
-	for p in $(pgrep -f "$B_DIR" 2>/dev/null); do
+	for p in $(pgrep -f "$B_DIR|$B_RUNDIR" 2>/dev/null); do
 		[ "$p" != $$ ] && kill -KILL "$p" 2>/dev/null
 	done
 	[ -n "$B_NETNS_MADE" ] && ip netns del "$B_NS" 2>/dev/null
-	rm -rf "$B_DIR"
+	umount "$B_DIR" 2>/dev/null || umount -l "$B_DIR"
+	rm -rf "$B_DIR" "$B_RUNDIR" "$B_IMG"
 	exit "$rc"
 }
 trap b_cleanup EXIT
@@ -123,10 +135,10 @@ b_config() {
 	[ -n "$fc" ] && fc_yaml="  firecracker: $fc"
 	cat >"$d/uigniter.yaml" <<EOF
 state_dir: $d/state
-run_dir: $d/run
+run_dir: $B_RUNDIR/$name/run
 log_level: $log_level
 api:
-  listen: ["127.0.0.1:6666", "unix:$d/run/api.sock"]
+  listen: ["127.0.0.1:6666", "unix:$B_RUNDIR/$name/run/api.sock"]
 network:
   bridge: $B_BRIDGE
   subnet: 172.31.0.0/22
@@ -164,7 +176,7 @@ api() {
 # b_stack_start NAME: uigniterd with $B_DIR/NAME/uigniter.yaml in the netns.
 b_stack_start() {
 	local d=$B_DIR/$1
-	B_SOCK=$d/run/api.sock B_DB=$d/state/registry.db B_LOG=$d/uigniter.log B_STATE=$d/state
+	B_SOCK=$B_RUNDIR/$1/run/api.sock B_DB=$d/state/registry.db B_LOG=$d/uigniter.log B_STATE=$d/state
 	B_STACKS+=("$d/state")
 	# Own session: a signal to the part's process group (bench/run forwards
 	# Ctrl-C that way) ends loadgen at once, the clean-up ends the stack.
@@ -214,6 +226,20 @@ b_stack_stop() {
 
 b_daemon_pid() { pgrep -P "$B_STACK_PID" -x "$1" | head -n1; }
 
+# b_health: the stack's counters as JSON {commits, restarts, heartbeat_kills}:
+# registry write transactions of pool-worker + netd (null on a stack that
+# does not report them), daemon restarts, and watchdog kills in the log.
+# The daemons publish their commit count each heartbeat (1 s): wait one.
+b_health() {
+	local kills
+	sleep 1.2
+	api GET /healthz
+	kills=$(grep -c 'no heartbeat for' "$B_LOG" || true)
+	jq -c --argjson k "$kills" '{commits: (if .registry_commits then
+		(.registry_commits["pool-worker"] + .registry_commits.netd) else null end),
+		restarts: (.restarts // null), heartbeat_kills: $k}' <<<"$API_BODY"
+}
+
 # ----------------------------------------------------------------- results
 
 b_host_json() {
@@ -261,8 +287,11 @@ b_event_times() {
 #   http_to_create   client sends POST → pool-worker has inserted the row
 #                    (HTTP parse, ring 0 hop, registry insert)
 #   create_to_running  all of pool-worker's part (cold or warm)
-#   create_to_lease  NET_ALLOC over ring 2, netd: lease row + tap via netlink
-#   lease_to_spawn   netd reply over ring 3, row update, VMM fork+exec
+#   create_to_lease  (before the engine redesign: NET_ALLOC over ring 2, netd's
+#                    lease row + tap; since: 0, the lease is bound in the
+#                    create transaction)
+#   lease_to_spawn   the tap (ready from netd's stock, or made by netd on a
+#                    kick), then the VMM's fork+exec and the spawn record
 #   spawn_to_running VMM API: QMP connect + query-status (qemu) / FC API calls
 #   warm_take_to_running  a run that took a warm slot: take → VMM running
 #   running_to_reply ring 1 hop, apid reads the row, HTTP answer reaches client

@@ -28,7 +28,7 @@ b_snapshot_bins
 cp "$FAKE" "$B_BIN/firecracker-fake"
 export FC_FAKE_CONTRACT=$CONTRACT
 b_netns
-mkdir -p "$B_DIR/floor"
+mkdir -p "$B_RUNDIR/floor"
 
 runs='[]'
 for c in $CONC; do
@@ -36,20 +36,28 @@ for c in $CONC; do
 	b_config "$name" driver=firecracker fc="$B_BIN/firecracker-fake" >/dev/null
 	b_stack_start "$name"
 	b_loadgen cycle --unix "$B_SOCK" --image hello -n 20 -c "$c" >/dev/null || true # warm-up
+	h0=$(b_health)
 	ours=$(b_loadgen cycle --unix "$B_SOCK" --image hello -n "$N" -c "$c" --out "$B_DIR/$name.tsv") ||
 		b_log "$name: errors"
+	h1=$(b_health)
 	phases=$(b_phases "$B_DIR/$name.tsv")
 	b_stack_stop
+	health=$(jq -n --argjson a "$h0" --argjson b "$h1" --argjson n "$N" '{
+		write_tx_per_cycle: (if $b.commits then ((($b.commits - $a.commits) / $n) * 100 | round) / 100
+				     else null end),
+		restarts: $b.restarts, heartbeat_kills: $b.heartbeat_kills}')
+	b_log "ours C=$c: $health"
 	b_log "ours C=$c: $(jq -c '{runs_per_s, run_p50: .run_ms.p50, run_p99: .run_ms.p99, errors}' <<<"$ours")"
-	b_loadgen floor --fc "$B_BIN/firecracker-fake" --dir "$B_DIR/floor" --kernel "$B_GUEST/vmlinuz" \
+	b_loadgen floor --fc "$B_BIN/firecracker-fake" --dir "$B_RUNDIR/floor" --kernel "$B_GUEST/vmlinuz" \
 		--initrd "$B_GUEST/initrd.cpio.gz" -n 20 -c "$c" >/dev/null || true # warm-up
-	floor=$(b_loadgen floor --fc "$B_BIN/firecracker-fake" --dir "$B_DIR/floor" --kernel "$B_GUEST/vmlinuz" \
+	floor=$(b_loadgen floor --fc "$B_BIN/firecracker-fake" --dir "$B_RUNDIR/floor" --kernel "$B_GUEST/vmlinuz" \
 		--initrd "$B_GUEST/initrd.cpio.gz" -n "$N" -c "$c") || b_log "floor C=$c: errors"
-	rm -f "$B_DIR/floor/"*
+	rm -f "$B_RUNDIR/floor/"*
 	b_log "floor C=$c: $(jq -c '{runs_per_s, run_p50: .run_ms.p50, run_p99: .run_ms.p99, errors}' <<<"$floor")"
-	row=$(jq -n --argjson c "$c" --argjson o "$ours" --argjson f "$floor" --argjson ph "$phases" '
+	row=$(jq -n --argjson c "$c" --argjson o "$ours" --argjson f "$floor" --argjson ph "$phases" \
+		--argjson h "$health" '
 		def r(a; b): if b > 0 then ((a / b) * 100 | round) / 100 else null end;
-		{concurrency:$c, ours:$o, floor:$f, ours_phases_ms:$ph,
+		{concurrency:$c, ours:$o, floor:$f, ours_phases_ms:$ph, ours_health:$h,
 		 ratio_ours_over_floor:{run_p50:r($o.run_ms.p50; $f.run_ms.p50),
 			run_p99:r($o.run_ms.p99; $f.run_ms.p99),
 			run_mean:r($o.run_ms.mean; $f.run_ms.mean),

@@ -7,7 +7,12 @@
 # the figure; for real QEMU guests see part 2 (API answer p50 with and
 # without the pool) and docs/BENCHMARKS.md.
 #
-# Environment: BENCH_WARM_N (cycles per block, 100), BENCH_WARM_BLOCKS (3).
+# Then the burst: a pool of BENCH_BURST (64) slots, and that many runs sent
+# at once (64 concurrent clients, one run+stop each); BENCH_BURST_ROUNDS (5)
+# bursts, the pool refilled between them; run latency p50/p99 over all.
+#
+# Environment: BENCH_WARM_N (cycles per block, 100), BENCH_WARM_BLOCKS (3),
+# BENCH_BURST (64), BENCH_BURST_ROUNDS (5).
 . "$(dirname "$0")/lib.sh"
 
 N=${BENCH_WARM_N:-100}
@@ -41,13 +46,34 @@ for ((blk = 0; blk < BLOCKS; blk++)); do
 		b_stack_stop
 	done
 done
+BURST=${BENCH_BURST:-64}
+ROUNDS=${BENCH_BURST_ROUNDS:-5}
+: >"$B_DIR/burst.ms"
+b_config burst driver=firecracker fc="$B_BIN/firecracker-fake" pool="$BURST" >/dev/null
+b_stack_start burst
+for ((r = 0; r < ROUNDS; r++)); do
+	b_wait_pool "$BURST" 120 || b_log "burst $r: pool not filled"
+	b_loadgen cycle --unix "$B_SOCK" --image hello -n "$BURST" -c "$BURST" \
+		--out "$B_DIR/burst-$r.tsv" >/dev/null || b_log "burst $r: errors"
+	awk -F'\t' '$7 == "ok" {print $4}' "$B_DIR/burst-$r.tsv" >>"$B_DIR/burst.ms"
+done
+api GET /pool
+burst_pool=$API_BODY
+burst_health=$(b_health)
+b_stack_stop
+burst=$(b_stats <"$B_DIR/burst.ms")
+b_log "burst of $BURST x $ROUNDS: $(jq -c '{n, p50, p99}' <<<"$burst") pool: $burst_pool"
+
 cold=$(b_stats <"$B_DIR/cold.ms")
 warm=$(b_stats <"$B_DIR/warm.ms")
 b_log "cold: $(jq -c '{n, p50, p99}' <<<"$cold")  warm: $(jq -c '{n, p50, p99}' <<<"$warm")  pool: $pool_after"
 b_write_result warm "$(jq -n --argjson c "$cold" --argjson w "$warm" --argjson p "$pool_after" \
-	--argjson n "$N" --argjson b "$BLOCKS" '
+	--argjson n "$N" --argjson b "$BLOCKS" --argjson bu "$burst" --argjson bp "$burst_pool" \
+	--argjson bh "$burst_health" --argjson bn "$BURST" --argjson br "$ROUNDS" '
 	def r(a; b): if b > 0 then ((a / b) * 100 | round) / 100 else null end;
 	{config:{driver:"firecracker (contract fake)", cycles_per_block:$n, blocks_each:$b,
 	  concurrency:1, warm_pool:{size:4, warm_image:"hello"}},
 	 cold_run_ms:$c, warm_run_ms:$w, last_warm_pool:$p,
+	 burst:{pool_size:$bn, concurrent_runs:$bn, rounds:$br, run_ms:$bu, pool_after:$bp,
+		health:$bh},
 	 ratio_warm_over_cold:{p50:r($w.p50; $c.p50), p99:r($w.p99; $c.p99)}}')"

@@ -72,6 +72,7 @@ struct pw_vmm_env {
 	uv_loop_t *loop;
 	const struct ui_config *cfg;
 	enum ui_accel accel;        /* resolved: KVM or TCG */
+	int vmm_nice;               /* the priority VMMs run at (daemon.h) */
 };
 
 struct ui_vmm_driver;

@@ -8,7 +8,7 @@
  *
  * Per VM (struct fc_vm, v->data):
  *   proc        the VMM process and our two timers:
- *     probe       10 ms: non-blocking connect() to the API socket until it
+ *     probe       1, 2 then 5 ms: non-blocking connect() to the API socket until it
  *                 accepts (the file exists before Firecracker listens);
  *     deadline    boot_timeout_ms for a boot or a warm-up, whole.
  *   api         the request queue to the API socket: requests run in order.
@@ -53,7 +53,10 @@
 #include "log.h"
 #include "vmm_proc.h"
 
-#define FC_PROBE_MS 10
+/* The API socket is probed every 1 ms at first (Firecracker listens a few
+ * ms after exec; a run waits on this), then every 2, then 5 ms. */
+#define FC_PROBE_FAST 8
+#define FC_PROBE_MS(n) ((n) < FC_PROBE_FAST ? 1 : (n) < 2 * FC_PROBE_FAST ? 2 : 5)
 #define FC_REQ_TIMEOUT_MS 10000u
 #define FC_STOP_REQ_TIMEOUT_MS 2000u
 
@@ -77,6 +80,7 @@ struct fc_vm {
 	bool stop_in_flight;
 	enum fc_mode mode;
 	unsigned steps;                /* the batch to run once the API is up */
+	unsigned probes;               /* API probes of this batch so far */
 	unsigned pending;              /* its requests not answered yet */
 	unsigned timeout_ms;
 	/* a warm slot: what was applied (see fits) */
@@ -130,6 +134,7 @@ static int fc_new(struct pw_vmm *v, struct fc_vm **out, char *err, size_t errlen
 		snprintf(err, errlen, "cannot set up timers: %s", uv_strerror(rc));
 		goto release;
 	}
+	q->proc.nice = v->env->vmm_nice;
 	rc = fc_queue_new(v->env->loop, v->row->api_socket, &q->api);
 	if (rc < 0) {
 		snprintf(err, errlen, "cannot set up the firecracker API client: %s",
@@ -371,7 +376,9 @@ static void on_probe(uv_timer_t *t)
 static void probe_later(struct fc_vm *q)
 {
 	char err[128];
-	int rc = uv_timer_start(timer(q, T_PROBE), on_probe, FC_PROBE_MS, 0);
+	int rc = uv_timer_start(timer(q, T_PROBE), on_probe, FC_PROBE_MS(q->probes), 0);
+
+	q->probes++;
 
 	if (rc < 0) {
 		snprintf(err, sizeof(err), "firecracker: cannot arm the API probe: %s",
@@ -391,6 +398,7 @@ static int batch_begin(struct fc_vm *q, enum fc_mode mode, unsigned steps)
 		return -ESRCH;
 	if (q->mode != FC_IDLE)
 		return -EBUSY;
+	q->probes = 0;
 	rc = uv_timer_start(timer(q, T_DEADLINE), on_deadline, q->timeout_ms, 0);
 	if (rc == 0)
 		rc = uv_timer_start(timer(q, T_PROBE), on_probe, 0, 0);

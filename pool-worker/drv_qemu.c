@@ -115,6 +115,7 @@ static int qemu_new(struct pw_vmm *v, struct qemu_vm **out, char *err,
 		qemu_release(v);
 		return rc;
 	}
+	q->proc.nice = v->env->vmm_nice;
 	*out = q;
 	return 0;
 }

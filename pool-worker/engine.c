@@ -16,9 +16,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "cmdline.h"
+#include "daemon.h"
 #include "engine.h"
 #include "log.h"
 #include "shm.h"
@@ -499,12 +501,28 @@ static void on_timer(uv_timer_t *t)
 
 /* ---- lifetime and the tick ------------------------------------------------------ */
 
+/* The priority VMMs run at: what uigniterd says (daemon.h), else ours. */
+static int vmm_nice(void)
+{
+	const char *s = getenv(UI_VMM_NICE_ENV);
+	char *end;
+	long v;
+
+	errno = 0;
+	v = s ? strtol(s, &end, 10) : 0;
+	if (s && !errno && *end == '\0' && v >= -20 && v <= 19)
+		return (int)v;
+	errno = 0;
+	v = getpriority(PRIO_PROCESS, 0);
+	return v == -1 && errno ? 0 : (int)v;
+}
+
 int pw_engine_init(struct pw_engine *e, uv_loop_t *loop, const struct ui_config *cfg,
 		   struct ui_registry *reg, enum ui_accel accel,
 		   const struct pw_engine_hooks *hooks)
 {
 	memset(e, 0, sizeof(*e));
-	e->env = (struct pw_vmm_env){ loop, cfg, accel };
+	e->env = (struct pw_vmm_env){ loop, cfg, accel, vmm_nice() };
 	e->cfg = cfg;
 	e->reg = reg;
 	e->hooks = *hooks;

@@ -21,27 +21,14 @@
 #include "accel.h"
 #include "daemon.h"
 #include "log.h"
+#include "vmm_proc.h"
 #include "worker.h"
 
-/* An executable regular file: prog itself if it has a '/', else in PATH
- * (as execvp will look it up). */
 static bool program_found(const char *prog)
 {
-	const char *path = getenv("PATH");
-	char buf[PATH_MAX];
-	struct stat st;
+	char path[PATH_MAX];
 
-	if (strchr(prog, '/'))
-		return stat(prog, &st) == 0 && S_ISREG(st.st_mode) && access(prog, X_OK) == 0;
-	for (const char *p = path ? path : "/usr/bin:/bin"; *p;) {
-		size_t n = strcspn(p, ":");
-
-		if (n && snprintf(buf, sizeof(buf), "%.*s/%s", (int)n, p, prog) < (int)sizeof(buf) &&
-		    stat(buf, &st) == 0 && S_ISREG(st.st_mode) && access(buf, X_OK) == 0)
-			return true;
-		p += n + (p[n] == ':');
-	}
-	return false;
+	return pw_find_program(prog, path, sizeof(path)) == 0;
 }
 
 /* Resolves vmm.driver into cfg->driver and the accelerator. -ENOENT:

@@ -4,13 +4,12 @@
  * Handles, all on p->loop, all owned here:
  *   timer[]     the driver's timers, initialised by pw_vmm_proc_init;
  *               data = p->owner until pw_vmm_proc_close (then p).
- *   proc        a VMM we spawned; initialised by uv_spawn even when it
- *               fails (have_proc), so it is closed either way. Its exit_cb
- *               gives the exit code or signal (we are the parent).
- *   pidfd_poll  a VMM we adopted (have_poll): pidfd_open() checked against
- *               the row's start time, then polled; readable = exited. The
- *               status is known only if it is our child (waitid P_PIDFD),
- *               else -1.
+ *   pidfd_poll  the VMM's pidfd, polled; readable = exited (have_poll).
+ *               A VMM we spawn is our child: fork + exec (start() says
+ *               why not posix_spawn), then pidfd_open; waitid P_PIDFD
+ *               reaps it and gives its code or signal. A VMM we
+ *               adopt is found by pid, checked against the row's start
+ *               time; its status is unknown (-1) unless it is our child.
  * open_handles counts the initialised ones; the close callback of the last
  * closes the pidfd and calls on_free, which frees the embedding struct.
  *
@@ -22,8 +21,11 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/pidfd.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -33,6 +35,8 @@
 #ifndef P_PIDFD
 #define P_PIDFD 3 /* linux/wait.h; glibc 2.36 does not define it */
 #endif
+
+extern char **environ;
 
 /* ----------------------------------------------------------- /proc, fds */
 
@@ -145,6 +149,10 @@ int pw_vmm_proc_init(struct pw_vmm_proc *p, uv_loop_t *loop, void *owner,
 	p->pidfd = -1;
 	p->on_exit = on_exit;
 	p->on_free = on_free;
+	errno = 0;
+	p->nice = getpriority(PRIO_PROCESS, 0);
+	if (p->nice == -1 && errno)
+		p->nice = 0;
 	for (int i = 0; i < PW_VMM_TIMERS; i++) {
 		rc = uv_timer_init(loop, &p->timer[i]);
 		if (rc < 0)
@@ -186,16 +194,14 @@ void pw_vmm_proc_close(struct pw_vmm_proc *p)
 	p->closing = true;
 	/* Timers are initialised first and in order; the rest of the count is
 	 * the process watch. */
-	timers = p->open_handles - p->have_proc - p->have_poll;
+	timers = p->open_handles - p->have_poll;
 	if (p->open_handles == 0) {
 		free_now(p);
 		return;
 	}
 	for (int i = 0; i < timers; i++)
 		close_handle(p, (uv_handle_t *)&p->timer[i]);
-	/* Closing the process handle stops watching; the VMM keeps running. */
-	if (p->have_proc)
-		close_handle(p, (uv_handle_t *)&p->proc);
+	/* Closing the watch stops watching; the VMM keeps running. */
 	if (p->have_poll)
 		close_handle(p, (uv_handle_t *)&p->pidfd_poll);
 }
@@ -209,11 +215,6 @@ static void report_exit(struct pw_vmm_proc *p, int64_t status, int sig)
 		return;
 	p->exited = true;
 	p->on_exit(p, status, sig); /* may close p: touch nothing after this */
-}
-
-static void on_proc_exit(uv_process_t *h, int64_t status, int sig)
-{
-	report_exit(h->data, status, sig);
 }
 
 static void on_pidfd(uv_poll_t *h, int status, int events)
@@ -233,60 +234,15 @@ static void on_pidfd(uv_poll_t *h, int status, int events)
 
 static bool watching(const struct pw_vmm_proc *p)
 {
-	return p->have_proc || p->have_poll;
+	return p->have_poll || p->pidfd >= 0;
 }
 
-int pw_vmm_proc_spawn(struct pw_vmm_proc *p, char *const argv[],
-		      const char *console_log, char *err, size_t errlen)
-{
-	uv_process_options_t opt = { 0 };
-	uv_stdio_container_t stdio[3];
-	int fd, rc;
-
-	if (p->closing || watching(p)) {
-		snprintf(err, errlen, "a VMM process is already set up here");
-		return -EBUSY;
-	}
-	fd = open_console(console_log, err, errlen);
-	if (fd < 0)
-		return fd;
-	stdio[0].flags = UV_IGNORE; /* /dev/null */
-	stdio[1].flags = stdio[2].flags = UV_INHERIT_FD;
-	stdio[1].data.fd = stdio[2].data.fd = fd;
-	opt.file = argv[0];
-	opt.args = (char **)argv;
-	opt.flags = UV_PROCESS_DETACHED; /* own session: survives us */
-	opt.stdio = stdio;
-	opt.stdio_count = 3;
-	opt.exit_cb = on_proc_exit;
-	p->proc.data = p;
-	rc = uv_spawn(p->loop, &p->proc, &opt);
-	/* Initialised even when it fails: it must be closed either way. */
-	p->have_proc = true;
-	p->open_handles++;
-	close(fd);
-	if (rc < 0) {
-		p->exited = true; /* nothing will ever report */
-		snprintf(err, errlen, "cannot start %s: %s", argv[0], uv_strerror(rc));
-		return rc;
-	}
-	p->pid = p->proc.pid;
-	return 0;
-}
-
-int pw_vmm_proc_adopt(struct pw_vmm_proc *p, const struct ui_vm *row, char *err,
-		      size_t errlen)
+/* Watches pid through pidfd (owned from here on: closed by free_now). */
+static int watch(struct pw_vmm_proc *p, int pidfd, pid_t pid, char *err, size_t errlen)
 {
 	int rc;
 
-	if (p->closing || watching(p) || p->pidfd >= 0) {
-		snprintf(err, errlen, "a VMM process is already set up here");
-		return -EBUSY;
-	}
-	rc = pidfd_for_row(row, err, errlen);
-	if (rc < 0)
-		return rc;
-	p->pidfd = rc; /* closed by free_now */
+	p->pidfd = pidfd;
 	rc = uv_poll_init(p->loop, &p->pidfd_poll, p->pidfd);
 	if (rc < 0) {
 		snprintf(err, errlen, "uv_poll_init(pidfd): %s", uv_strerror(rc));
@@ -300,8 +256,128 @@ int pw_vmm_proc_adopt(struct pw_vmm_proc *p, const struct ui_vm *row, char *err,
 		snprintf(err, errlen, "uv_poll_start(pidfd): %s", uv_strerror(rc));
 		return rc;
 	}
-	p->pid = (pid_t)row->vmm_pid;
+	p->pid = pid;
 	return 0;
+}
+
+int pw_find_program(const char *prog, char *out, size_t len)
+{
+	const char *path = getenv("PATH");
+	struct stat st;
+
+	if (strchr(prog, '/')) {
+		if (snprintf(out, len, "%s", prog) >= (int)len)
+			return -ENAMETOOLONG;
+		return stat(out, &st) == 0 && S_ISREG(st.st_mode) && access(out, X_OK) == 0 ?
+		       0 : -ENOENT;
+	}
+	for (const char *p = path ? path : "/usr/bin:/bin"; *p;) {
+		size_t n = strcspn(p, ":");
+
+		if (n && snprintf(out, len, "%.*s/%s", (int)n, p, prog) < (int)len &&
+		    stat(out, &st) == 0 && S_ISREG(st.st_mode) && access(out, X_OK) == 0)
+			return 0;
+		p += n + (p[n] == ':');
+	}
+	return -ENOENT;
+}
+
+/* The child, between fork and exec: async-signal-safe calls only. Own
+ * session (it survives us), stdin /dev/null, stdout and stderr the console
+ * log, no blocked signals and default dispositions (we ignore SIGPIPE),
+ * the VMMs' priority. An exec that fails says so on the console. */
+static void child(const char *file, char *const argv[], int console, int nice)
+{
+	static const char msg[] = "uigniter: exec of the VMM failed\n";
+	struct sigaction dfl = { .sa_handler = SIG_DFL };
+	sigset_t none;
+	int null = open("/dev/null", O_RDONLY);
+
+	if (null < 0 || dup2(null, 0) < 0 || dup2(console, 1) < 0 || dup2(console, 2) < 0 ||
+	    setsid() < 0)
+		_exit(126);
+	for (int sig = 1; sig < NSIG; sig++)
+		sigaction(sig, &dfl, NULL); /* SIGKILL, SIGSTOP: EINVAL, harmless */
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	setpriority(PRIO_PROCESS, 0, nice);
+	execve(file, argv, environ);
+	if (write(2, msg, sizeof(msg) - 1) < 0)
+		_exit(127);
+	_exit(127);
+}
+
+/*
+ * fork, not posix_spawn: posix_spawn (vfork) holds the caller until the
+ * child has exec'd — ~3 ms a VMM on a busy host, serialising every run in
+ * the loop — while after fork the loop goes on at once (the exec runs in
+ * the child, on the other core). The executable is checked first, so a
+ * missing binary is an error here, not an exit later.
+ */
+static int start(char *const argv[], int console, int nice, pid_t *pid, char *err,
+		 size_t errlen)
+{
+	char file[PATH_MAX];
+	int rc = pw_find_program(argv[0], file, sizeof(file));
+
+	if (rc < 0) {
+		snprintf(err, errlen, "cannot start %s: %s", argv[0], strerror(-rc));
+		return rc;
+	}
+	*pid = fork();
+	if (*pid == 0)
+		child(file, argv, console, nice);
+	if (*pid < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "cannot start %s: fork: %s", argv[0], strerror(errno));
+	}
+	return rc;
+}
+
+int pw_vmm_proc_spawn(struct pw_vmm_proc *p, char *const argv[],
+		      const char *console_log, char *err, size_t errlen)
+{
+	pid_t pid;
+	int fd, pidfd, rc;
+
+	if (p->closing || watching(p)) {
+		snprintf(err, errlen, "a VMM process is already set up here");
+		return -EBUSY;
+	}
+	if ((fd = open_console(console_log, err, errlen)) < 0)
+		return fd;
+	rc = start(argv, fd, p->nice, &pid, err, errlen);
+	close(fd);
+	if (rc < 0)
+		return rc;
+	if ((pidfd = pidfd_open(pid, 0)) < 0) { /* cannot watch it: end it */
+		rc = -errno;
+		snprintf(err, errlen, "pidfd_open(%d): %s", (int)pid, strerror(errno));
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		return rc;
+	}
+	if ((rc = watch(p, pidfd, pid, err, errlen)) < 0) {
+		pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
+		waitpid(pid, NULL, 0);
+		p->pid = 0;
+	}
+	return rc;
+}
+
+int pw_vmm_proc_adopt(struct pw_vmm_proc *p, const struct ui_vm *row, char *err,
+		      size_t errlen)
+{
+	int rc;
+
+	if (p->closing || watching(p)) {
+		snprintf(err, errlen, "a VMM process is already set up here");
+		return -EBUSY;
+	}
+	rc = pidfd_for_row(row, err, errlen);
+	if (rc < 0)
+		return rc;
+	return watch(p, rc, (pid_t)row->vmm_pid, err, errlen);
 }
 
 bool pw_vmm_proc_running(const struct pw_vmm_proc *p)
@@ -311,17 +387,11 @@ bool pw_vmm_proc_running(const struct pw_vmm_proc *p)
 
 int pw_vmm_proc_kill(struct pw_vmm_proc *p)
 {
-	int rc;
-
 	if (p->pid <= 0)
 		return -ESRCH; /* never a process: nothing will report an exit */
 	if (p->exited)
 		return 0;
-	if (p->have_proc) {
-		/* Our child: its pid cannot be reused before libuv reaps it. */
-		rc = uv_process_kill(&p->proc, SIGKILL);
-		return rc == UV_ESRCH ? 0 : rc;
-	}
+	/* Through the pidfd: never another process that reused the pid. */
 	if (pidfd_send_signal(p->pidfd, SIGKILL, NULL, 0) < 0)
 		return errno == ESRCH ? 0 : -errno;
 	return 0;

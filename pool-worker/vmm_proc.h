@@ -2,8 +2,9 @@
  * vmm_proc.h — the VMM process every driver has, as one struct the driver
  * embeds: spawn (own session, so it survives pool-worker; console log as
  * stdout/stderr; stdin /dev/null), adopt (a pidfd proven to be the process
- * a registry row names), the exit watch (our child: uv_process_t exit_cb;
- * an adopted one: pidfd poll), a pid-reuse-safe SIGKILL, and the lifetime
+ * a registry row names), the exit watch (a pidfd poll for both; our child
+ * is reaped through it with its status), a pid-reuse-safe SIGKILL (through
+ * the pidfd), and the lifetime
  * of the driver's libuv handles: the struct owns the driver's timers too,
  * and calls on_free once every handle it owns has closed, so a driver never
  * counts handles itself.
@@ -29,17 +30,17 @@
 struct pw_vmm_proc {
 	uv_loop_t *loop;
 	void *owner;                       /* the driver's struct */
-	uv_process_t proc;                 /* a VMM we spawned */
-	uv_poll_t pidfd_poll;              /* a VMM we adopted */
+	uv_poll_t pidfd_poll;              /* the VMM's pidfd (spawned or adopted) */
 	uv_timer_t timer[PW_VMM_TIMERS];   /* the driver's (data = owner) */
 	int pidfd;
 	int open_handles;
-	bool have_proc, have_poll;
+	bool have_poll;
 	bool exited;                       /* exit seen (or spawn failed) */
 	bool closing;
 	void (*on_exit)(struct pw_vmm_proc *p, int64_t status, int sig);
 	void (*on_free)(struct pw_vmm_proc *p);
 	pid_t pid;
+	int nice;                          /* the child's priority (init: ours) */
 };
 
 /* Initialises the timers (always: close must follow, even on failure). */
@@ -47,7 +48,9 @@ int pw_vmm_proc_init(struct pw_vmm_proc *p, uv_loop_t *loop, void *owner,
 		     void (*on_exit)(struct pw_vmm_proc *p, int64_t status, int sig),
 		     void (*on_free)(struct pw_vmm_proc *p));
 /* Spawns argv (argv[0] looked up in PATH) detached in its own session,
- * stdout/stderr appended to console_log. Sets p->pid. */
+ * stdout/stderr appended to console_log, stdin /dev/null, signals reset,
+ * at priority p->nice (daemon.h: VMMs below the daemons).
+ * Sets p->pid. Exec failures (a missing binary) are returned here. */
 int pw_vmm_proc_spawn(struct pw_vmm_proc *p, char *const argv[],
 		      const char *console_log, char *err, size_t errlen);
 /* Watches row's VMM through a pidfd after checking it is that very process
@@ -61,6 +64,10 @@ bool pw_vmm_proc_running(const struct pw_vmm_proc *p);
 int pw_vmm_proc_kill(struct pw_vmm_proc *p);
 /* Closes every handle (the process is left running); on_free follows. */
 void pw_vmm_proc_close(struct pw_vmm_proc *p);
+
+/* The file execvp would run for prog (PATH lookup without a '/'), into
+ * out: 0, or -ENOENT when there is no such executable regular file. */
+int pw_find_program(const char *prog, char *out, size_t len);
 
 /* Field 22 of /proc/PID/stat; -ESRCH when the process is gone or a zombie. */
 int pw_proc_start_time(int64_t pid, int64_t *out);

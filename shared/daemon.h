@@ -43,6 +43,13 @@
 #define UI_EXIT_TEMPORARY 111
 
 #define UI_SHM_ENV "UIGNITER_SHM"
+/* The daemons run UI_DAEMON_NICE_BOOST nice levels above the priority
+ * uigniterd was started with (when it may: root), so a host saturated by
+ * guests does not starve the control plane (its heartbeats, the API);
+ * VMMs run at the priority uigniterd was started with, which it passes in
+ * UI_VMM_NICE_ENV. */
+#define UI_DAEMON_NICE_BOOST 5
+#define UI_VMM_NICE_ENV "UIGNITER_VMM_NICE"
 
 struct ui_daemon_ctx {
 	enum ui_daemon which;

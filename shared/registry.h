@@ -170,8 +170,9 @@ enum ui_lease_op {
  *                      and unleased, else the lowest free one (never one
  *                      whose tap is being deleted); writes the lease and
  *                      sets row->ip/mac/tap; *tap_ready says whether its tap
- *                      was ready (else netd has to make it). -EADDRNOTAVAIL
- *                      when the subnet is full.
+ *                      was ready (else netd has to make it); a `lease`
+ *                      event (ip, mac, tap) follows the caller's events.
+ *                      -EADDRNOTAVAIL when the subnet is full.
  * -ESTALE: the row is not in state expect (or gone). An empty created_at of
  * a new row is filled with the current time.
  */

@@ -78,6 +78,15 @@ static int vm_delete(struct ui_registry *reg, const char *id, const char *expect
 
 /* ---- the guarded change ------------------------------------------------- */
 
+/* The `lease` event of a bound address (after the caller's own events). */
+static int lease_event(struct ui_registry *reg, const struct ui_vm *row)
+{
+	char detail[96];
+
+	snprintf(detail, sizeof(detail), "ip=%s mac=%s tap=%s", row->ip, row->mac, row->tap);
+	return ui_reg_event_add(reg, row->id, "lease", detail);
+}
+
 /* The row part of a change: insert, guarded update or guarded delete. */
 static int change_row(struct ui_registry *reg, struct ui_vm *row,
 		      const struct ui_vm_change *c)
@@ -101,6 +110,8 @@ static int change_body(struct ui_registry *reg, struct ui_vm *row, struct ui_vm_
 		r = ui_reg_lease_release(reg, row->id);
 	for (unsigned i = 0; r == 0 && i < c->n_ev; i++)
 		r = ui_reg_event_add(reg, row->id, c->ev[i].kind, c->ev[i].detail);
+	if (r == 0 && c->lease == UI_LEASE_BIND)
+		r = lease_event(reg, row);
 	return r;
 }
 

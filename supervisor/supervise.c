@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -60,6 +61,7 @@ static void child_exec(const struct ui_supervisor *sv, const struct ui_child *c,
 		       int ready_w)
 {
 	int high[UI_RING_COUNT];
+	char nice[16];
 	int devnull;
 	sigset_t none;
 	char *argv[4];
@@ -80,6 +82,12 @@ static void child_exec(const struct ui_supervisor *sv, const struct ui_child *c,
 	if (devnull >= 0)
 		dup2(devnull, 0);
 	setenv(UI_SHM_ENV, sv->shm_name, 1);
+	snprintf(nice, sizeof(nice), "%d", sv->base_nice);
+	setenv(UI_VMM_NICE_ENV, nice, 1);
+	/* Unprivileged: EACCES, the daemon runs at our priority. */
+	if (setpriority(PRIO_PROCESS, 0, sv->base_nice - UI_DAEMON_NICE_BOOST) < 0 &&
+	    errno != EACCES && errno != EPERM)
+		fprintf(stderr, "uigniterd: setpriority: %s\n", strerror(errno));
 	argv[argc++] = (char *)c->path;
 	if (sv->config_path) {
 		argv[argc++] = (char *)"--config";
@@ -392,6 +400,10 @@ int ui_supervisor_init(struct ui_supervisor *sv, uv_loop_t *loop,
 	sv->shm_name = shm_name;
 	sv->shm = shm;
 	sv->fork_fn = fork;
+	errno = 0;
+	sv->base_nice = getpriority(PRIO_PROCESS, 0);
+	if (sv->base_nice == -1 && errno)
+		sv->base_nice = 0;
 	for (int i = 0; i < UI_RING_COUNT; i++)
 		sv->doorbell[i] = -1;
 	for (int i = 0; i < UI_RING_COUNT; i++) {

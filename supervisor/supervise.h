@@ -86,6 +86,7 @@ struct ui_supervisor {
 	bool stopping;
 	int exit_code;             /* what uigniterd exits with */
 	pid_t (*fork_fn)(void);    /* fork(2); a seam for tests to fail it */
+	int base_nice;             /* uigniterd's own: the VMMs' (daemon.h) */
 };
 
 /* Delay before the next restart of a child that has failed to become ready

@@ -78,6 +78,9 @@ static void t_change_is_one_transaction(void)
 	T_EQ_INT(raw(path, "SELECT count(*) FROM leases WHERE vm_id = 'vm-a' AND "
 			   "ip = '172.31.0.2' AND mac = '06:00:ac:1f:00:02'"), 1);
 	T_EQ_INT(raw(path, "SELECT count(*) FROM events WHERE vm_id = 'vm-a' AND kind = 'create'"), 1);
+	T_EQ_INT(raw(path, "SELECT count(*) FROM events WHERE vm_id = 'vm-a' AND kind = 'lease' AND "
+			   "detail = 'ip=172.31.0.2 mac=06:00:ac:1f:00:02 tap=uit-2' AND "
+			   "seq > (SELECT seq FROM events WHERE kind = 'create')"), 1);
 	/* The guard: only from the state the registry holds. */
 	T_EQ_INT(move(reg, &vm, UI_VM_RUNNING, UI_VM_STOPPING, UI_LEASE_KEEP), -ESTALE);
 	T_EQ_INT(raw(path, "SELECT count(*) FROM vms WHERE state = 'creating'"), 1);
@@ -102,7 +105,7 @@ static void t_change_refuses_duplicates_whole(void)
 	T_EQ_INT(create(reg, &vm, "vm-a", NULL), -EEXIST);
 	/* Nothing of the refused change stays: no second lease, no event. */
 	T_EQ_INT(raw(path, "SELECT count(*) FROM leases"), 1);
-	T_EQ_INT(raw(path, "SELECT count(*) FROM events"), 1);
+	T_EQ_INT(raw(path, "SELECT count(*) FROM events"), 2); /* create, lease */
 	ui_registry_close(reg);
 }
 
