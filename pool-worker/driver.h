@@ -10,8 +10,11 @@
  *
  * Calls (engine → driver), all on the loop thread, none blocking:
  *   spawn   launch the VMM for v->row (ip/mac/tap, paths, boot_args set);
- *           synchronous; sets v->row->vmm_pid. The engine records pid and
- *           start time, then calls boot.
+ *           asynchronous (the exec happens off the loop, vmm_proc.h): 0 =
+ *           under way, then PW_VMM_SPAWNED (v->row->vmm_pid set) or
+ *           PW_VMM_FAILED once; an error found at once is returned
+ *           (-errno + err) and nothing follows. The engine records pid and
+ *           start time on SPAWNED, then calls boot.
  *   boot    make the guest run (connect the API, configure, start) within
  *           cfg->boot_timeout_ms; reports PW_VMM_BOOTED or PW_VMM_FAILED
  *           exactly once unless the VMM exits first or release is called.
@@ -34,18 +37,20 @@
  *   warm    (optional; NULL = the driver cannot warm, the pool keeps no
  *           slots) spawn the VMM for a slot and prepare it up to just
  *           before the guest starts: API answering, network and machine
- *           config applied, and — img != NULL — the image too. Returns once
- *           spawned (v->row->vmm_pid set); reports PW_VMM_WARMED or
- *           PW_VMM_FAILED once. -ENOTSUP (nothing spawned): cannot warm
- *           without an image (QEMU).
+ *           config applied, and — img != NULL — the image too. Spawns as
+ *           spawn does (PW_VMM_SPAWNED with the pid, or FAILED), then
+ *           reports PW_VMM_WARMED or PW_VMM_FAILED once. -ENOTSUP (nothing
+ *           spawned): cannot warm without an image (QEMU).
  *   fits    (optional) pure: can this prepared slot run img with vcpus and
  *           mem_mib (the run's resolved shape)?
  *
  * Reports (driver → engine), through the hooks in struct pw_vmm:
- *   report(v, PW_VMM_BOOTED|PW_VMM_WARMED, 0, NULL) or
+ *   report(v, PW_VMM_SPAWNED|PW_VMM_BOOTED|PW_VMM_WARMED, 0, NULL) or
  *   report(v, PW_VMM_FAILED, -errno, "sentence");
  *   exited(v, &info) once when the VMM process is gone; after it no more
  *   reports. A report may release v: the driver touches nothing after it.
+ *   No hook is called from inside a driver call (only from loop
+ *   callbacks); a failed spawn, warm or adopt leaves v->data NULL.
  */
 #ifndef PW_DRIVER_H
 #define PW_DRIVER_H
@@ -58,7 +63,7 @@
 #include "config.h"
 #include "registry.h"
 
-enum pw_vmm_report { PW_VMM_BOOTED, PW_VMM_WARMED, PW_VMM_FAILED };
+enum pw_vmm_report { PW_VMM_SPAWNED, PW_VMM_BOOTED, PW_VMM_WARMED, PW_VMM_FAILED };
 
 /* How a VMM process ended, as far as the driver could observe it. */
 struct pw_exit_info {

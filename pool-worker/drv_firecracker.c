@@ -81,6 +81,7 @@ struct fc_vm {
 	enum fc_mode mode;
 	unsigned steps;                /* the batch to run once the API is up */
 	unsigned probes;               /* API probes of this batch so far */
+	unsigned warm_steps;           /* a slot: the warm-up once spawned */
 	unsigned pending;              /* its requests not answered yet */
 	unsigned timeout_ms;
 	/* a warm slot: what was applied (see fits) */
@@ -452,8 +453,34 @@ static int socket_path(const struct ui_config *cfg, struct ui_vm *row,
 	return 0;
 }
 
-/* spawn and warm: the API socket path, a queue for it, the process. */
-static int launch(struct pw_vmm *v, char *err, size_t errlen)
+/* The spawn's outcome: the pid, and a warm slot's warm-up begins (before
+ * the report: the report may release us). */
+static void on_spawned(struct pw_vmm_proc *p, int status, const char *err)
+{
+	struct fc_vm *q = p->owner;
+	struct pw_vmm *v = q->v;
+	int rc = status;
+	char msg[128];
+
+	if (rc == 0) {
+		v->row->vmm_pid = p->pid;
+		ui_info("%s: spawned firecracker pid %d (api %s)", v->row->id, (int)p->pid,
+			v->row->api_socket);
+		if (q->warm_steps && (rc = batch_begin(q, FC_WARMING, q->warm_steps)) < 0) {
+			snprintf(msg, sizeof(msg), "firecracker: cannot start the warm-up: %s",
+				 uv_strerror(rc));
+			err = msg; /* a fresh timer cannot refuse; leave nothing behind */
+			pw_vmm_proc_kill(p);
+		}
+	}
+	if (rc < 0)
+		fc_release(v);
+	v->report(v, rc == 0 ? PW_VMM_SPAWNED : PW_VMM_FAILED, rc, err);
+}
+
+/* spawn and warm: the API socket path, a queue for it, the process (its
+ * spawn completes in on_spawned). */
+static int launch(struct pw_vmm *v, unsigned warm_steps, char *err, size_t errlen)
 {
 	struct ui_vm *row = v->row;
 	char *argv[] = { (char *)v->env->cfg->firecracker_bin, "--api-sock",
@@ -469,22 +496,19 @@ static int launch(struct pw_vmm *v, char *err, size_t errlen)
 	if (unlink(row->api_socket) < 0 && errno != ENOENT)
 		ui_warn("%s: cannot remove stale %s: %s", row->id, row->api_socket,
 			strerror(errno));
+	q->warm_steps = warm_steps;
+	q->proc.on_spawned = on_spawned;
 	rc = pw_vmm_proc_spawn(&q->proc, argv, row->console_log, err, errlen);
-	if (rc < 0) {
+	if (rc < 0)
 		fc_release(v);
-		return rc;
-	}
-	row->vmm_pid = q->proc.pid;
-	ui_info("%s: spawned %s pid %d (api %s)", row->id, argv[0], q->proc.pid,
-		row->api_socket);
-	return 0;
+	return rc;
 }
 
 /* ------------------------------------------------------- driver entries */
 
 static int fc_spawn(struct pw_vmm *v, char *err, size_t errlen)
 {
-	return launch(v, err, errlen);
+	return launch(v, 0, err, errlen);
 }
 
 static int fc_boot(struct pw_vmm *v)
@@ -502,9 +526,9 @@ static int fc_boot(struct pw_vmm *v)
 static int fc_warm(struct pw_vmm *v, const struct ui_image *img, char *err,
 		   size_t errlen)
 {
+	unsigned steps = FC_STEP_MACHINE | FC_STEP_NET | (img ? FC_STEP_IMAGE : 0);
 	struct fc_vm *q;
-	unsigned steps = FC_STEP_MACHINE | FC_STEP_NET;
-	int rc = launch(v, err, errlen);
+	int rc = launch(v, steps, err, errlen); /* on_spawned begins the warm-up */
 
 	if (rc < 0)
 		return rc;
@@ -512,16 +536,7 @@ static int fc_warm(struct pw_vmm *v, const struct ui_image *img, char *err,
 	q->vcpus = v->row->vcpus;
 	q->mem_mib = v->row->mem_mib;
 	q->image_applied = img != NULL;
-	if (img)
-		steps |= FC_STEP_IMAGE;
-	rc = batch_begin(q, FC_WARMING, steps);
-	if (rc < 0) { /* a fresh timer cannot refuse; leave nothing behind */
-		snprintf(err, errlen, "firecracker: cannot start the warm-up: %s",
-			 uv_strerror(rc));
-		pw_vmm_proc_kill(&q->proc);
-		fc_release(v);
-	}
-	return rc;
+	return 0;
 }
 
 static bool fc_fits(const struct pw_vmm *slot, const struct ui_image *img,

@@ -57,6 +57,7 @@ struct qemu_vm {
 	struct pw_vmm *v;              /* NULL once released */
 	struct pw_vmm_proc proc;       /* frees this struct (qemu_freed) */
 	enum qemu_mode mode;
+	bool paused;                   /* spawned with -S: a warm slot */
 	bool warm;                     /* spawned paused, reached prelaunch */
 	bool cont_sent;
 	unsigned connect_attempts;
@@ -355,7 +356,33 @@ static void on_vmm_exit(struct pw_vmm_proc *p, int64_t status, int sig)
 
 /* ------------------------------------------------------- driver entries */
 
-/* Spawns qemu for v->row; paused: with -S (a warm slot). */
+/* The spawn's outcome: the pid, and a warm slot's warm-up begins (before
+ * the report: the report may release us). */
+static void on_spawned(struct pw_vmm_proc *p, int status, const char *err)
+{
+	struct qemu_vm *q = p->owner;
+	struct pw_vmm *v = q->v;
+	int rc = status;
+	char msg[128];
+
+	if (rc == 0) {
+		v->row->vmm_pid = p->pid;
+		ui_info("%s: spawned qemu pid %d%s", v->row->id, (int)p->pid,
+			q->paused ? " (paused: warm slot)" : "");
+		if (q->paused && (rc = op_begin(q, Q_WARMING)) < 0) {
+			snprintf(msg, sizeof(msg), "cannot start the warm-up: %s", uv_strerror(rc));
+			err = msg; /* a fresh timer cannot refuse; leave nothing behind */
+			pw_vmm_proc_kill(p);
+		}
+		if (rc == 0 && q->paused)
+			qmp_try_connect(q);
+	}
+	if (rc < 0)
+		qemu_release(v);
+	v->report(v, rc == 0 ? PW_VMM_SPAWNED : PW_VMM_FAILED, rc, err);
+}
+
+/* Starts spawning qemu for v->row; paused: with -S (a warm slot). */
 static int spawn_qemu(struct pw_vmm *v, bool paused, char *err, size_t errlen)
 {
 	struct pw_argv *a = malloc(sizeof(*a));
@@ -378,14 +405,11 @@ static int spawn_qemu(struct pw_vmm *v, bool paused, char *err, size_t errlen)
 	if (unlink(row->api_socket) < 0 && errno != ENOENT)
 		ui_warn("%s: cannot remove stale %s: %s", row->id, row->api_socket,
 			strerror(errno));
+	q->paused = paused;
+	q->proc.on_spawned = on_spawned;
 	rc = pw_vmm_proc_spawn(&q->proc, a->argv, row->console_log, err, errlen);
-	if (rc < 0) {
+	if (rc < 0)
 		qemu_release(v);
-		goto free_argv;
-	}
-	row->vmm_pid = q->proc.pid;
-	ui_info("%s: spawned %s pid %d%s", row->id, a->argv[0], q->proc.pid,
-		paused ? " (paused: warm slot)" : "");
 free_argv:
 	free(a);
 	return rc;
@@ -399,27 +423,12 @@ static int qemu_spawn(struct pw_vmm *v, char *err, size_t errlen)
 static int qemu_warm(struct pw_vmm *v, const struct ui_image *img, char *err,
 		     size_t errlen)
 {
-	struct qemu_vm *q;
-	int rc;
-
 	if (!img) {
 		snprintf(err, errlen, "the qemu driver cannot warm a VMM without "
 			 "pool.warm_image (kernel and command line are fixed at spawn)");
 		return -ENOTSUP;
 	}
-	rc = spawn_qemu(v, true, err, errlen);
-	if (rc < 0)
-		return rc;
-	q = v->data;
-	rc = op_begin(q, Q_WARMING);
-	if (rc < 0) { /* a fresh timer cannot refuse; leave nothing behind */
-		snprintf(err, errlen, "cannot start the warm-up: %s", uv_strerror(rc));
-		pw_vmm_proc_kill(&q->proc);
-		qemu_release(v);
-		return rc;
-	}
-	qmp_try_connect(q);
-	return 0;
+	return spawn_qemu(v, true, err, errlen); /* on_spawned begins the warm-up */
 }
 
 static bool qemu_fits(const struct pw_vmm *slot, const struct ui_image *img,

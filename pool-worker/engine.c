@@ -4,10 +4,10 @@
  * the timers, and what happens when the registry refuses a write. The
  * requests that start it all are in engine_req.c, recovery in recover.c.
  *
- * Order inside one transition: an act-first spawn (engine.h says why), the
- * failure noted (first reason wins), the row updated and written with its
- * events, the state set, the state's timer stopped (a new state arms its
- * own), the `changed` hook, the action. An action may fire further events
+ * Order inside one transition: the failure noted (first reason wins), the
+ * row updated and written with its events (a SPAWNED event's pid and start
+ * time included), the state set, the state's timer stopped (a new state
+ * arms its own), the `changed` hook, the action. An action may fire further events
  * (a KILL with no process is its own EXIT; a VM whose tap is ready goes on
  * to spawn) and may free the VM (FINISH/DELETE): nothing touches vm after
  * act().
@@ -168,14 +168,22 @@ static int record(struct pw_vm *vm, const struct pw_transition *t,
 }
 
 /* PRESS (same state, nothing to say) is the only transition not written. */
+/* Not written: a transition that changes neither the stored state's name
+ * nor says anything — a press of the button, the start of a spawn (its
+ * pid is written when it exists). */
 static bool needs_record(const struct pw_vm *vm, const struct pw_transition *t)
 {
-	return t->next != vm->stored || t->kind || t->action != PW_A_PRESS;
+	bool silent = t->action == PW_A_PRESS || t->action == PW_A_SPAWN ||
+		      t->action == PW_A_SPAWN_WARM;
+
+	return strcmp(pw_state_name(t->next), pw_state_name(vm->stored)) != 0 || t->kind ||
+	       !silent;
 }
 
 /* ---- actions ----------------------------------------------------------------- */
 
 static void on_timer(uv_timer_t *t);
+static void start_spawn(struct pw_vm *vm, enum pw_action a);
 
 static void arm(struct pw_vm *vm, unsigned ms, unsigned repeat, uint64_t deadline_ms)
 {
@@ -276,13 +284,13 @@ static void act(struct pw_vm *vm, const struct pw_transition *t, bool tap_ready)
 		break;
 	case PW_A_CREATE: created(vm, tap_ready); break;
 	case PW_A_SPAWN:
+	case PW_A_SPAWN_WARM: start_spawn(vm, t->action); break;
 	case PW_A_BOOT: boot(vm); break;
 	case PW_A_POWEROFF: poweroff(vm); break;
 	case PW_A_PRESS: press(vm); break;
 	case PW_A_KILL: kill_vmm(vm); break;
 	case PW_A_FINISH:
 	case PW_A_DELETE: finish(vm); break;
-	case PW_A_SPAWN_WARM: /* the driver prepares it and reports */
 	case PW_A_IGNORE:
 	case PW_A_COUNT: break;
 	}
@@ -301,6 +309,7 @@ int pw_engine_boot_args(struct pw_engine *e, struct pw_vm *vm, const struct ui_i
 			    sizeof(vm->row.boot_args));
 }
 
+/* Starts spawning (SPAWNED follows); -errno + err when it cannot even start. */
 static int spawn(struct pw_vm *vm, enum pw_action a, char *err, size_t len)
 {
 	struct pw_engine *e = eng(vm);
@@ -317,11 +326,16 @@ static int spawn(struct pw_vm *vm, enum pw_action a, char *err, size_t len)
 	}
 	rc = a == PW_A_SPAWN ? vm->vmm.drv->spawn(&vm->vmm, err, len)
 			     : vm->vmm.drv->warm(&vm->vmm, img, err, len);
-	if (rc < 0)
-		return rc;
-	if (pw_proc_start_time(vm->row.vmm_pid, &vm->row.vmm_start_time) < 0)
-		vm->row.vmm_start_time = 0; /* already gone: its exit is coming */
-	return 0;
+	return rc < 0 ? rc : 0;
+}
+
+static void start_spawn(struct pw_vm *vm, enum pw_action a)
+{
+	char err[512];
+	struct pw_cause fail = { 0, NULL, err };
+
+	if ((fail.status = spawn(vm, a, err, sizeof(err))) < 0)
+		fire(vm, PW_E_ERROR, &fail);
 }
 
 /* ---- a write the registry refused ----------------------------------------- */
@@ -350,8 +364,7 @@ static void refuse_new(struct pw_vm *vm, int rc)
  * until the registry takes it (pw_engine_tick). A final transition that
  * could not be written stands in memory the same way.
  */
-static void record_failed(struct pw_vm *vm, const struct pw_transition *t, int rc,
-			  bool spawned)
+static void record_failed(struct pw_vm *vm, const struct pw_transition *t, int rc)
 {
 	struct pw_engine *e = eng(vm);
 	enum pw_state from = vm->state;
@@ -372,7 +385,7 @@ static void record_failed(struct pw_vm *vm, const struct pw_transition *t, int r
 	note_failure(vm, rc == -ENOSPC || rc == -EBUSY ? -EAGAIN : -EIO, err);
 	if (pw_state_is_final(t->next))
 		vm->state = t->next;
-	else if (spawned || (has_process(vm) && pw_state_has_vmm(from)))
+	else if (has_process(vm) && pw_state_has_vmm(from))
 		vm->state = slot ? PW_S_RETIRING : PW_S_FAILING;
 	else
 		vm->state = slot ? PW_S_GONE : PW_S_FAILED;
@@ -392,24 +405,21 @@ static int transition(struct pw_vm *vm, enum pw_event ev, const struct pw_transi
 	struct pw_engine *e = eng(vm);
 	enum pw_state from = vm->state;
 	struct pw_cause sc = *c;
-	bool tap_ready = false, spawned = false;
-	char err[512], pid[32];
+	bool tap_ready = false;
+	char pid[32];
 	int rc;
 
-	if (t->action == PW_A_SPAWN || t->action == PW_A_SPAWN_WARM) {
-		struct pw_cause fail = { 0, NULL, err };
-
-		if ((fail.status = spawn(vm, t->action, err, sizeof(err))) < 0)
-			return fire(vm, PW_E_ERROR, &fail);
+	if (ev == PW_E_SPAWNED) { /* the pid and start time go into the record */
+		if (pw_proc_start_time(vm->row.vmm_pid, &vm->row.vmm_start_time) < 0)
+			vm->row.vmm_start_time = 0; /* already gone: its exit is coming */
 		snprintf(pid, sizeof(pid), "pid %lld", (long long)vm->row.vmm_pid);
 		sc.detail = pid;
-		spawned = true;
 	}
 	if (is_failure(from, ev, t->next))
 		note_failure(vm, sc.status, sc.error ? sc.error : sc.detail);
 	prepare_row(vm, t->next);
 	if (needs_record(vm, t) && (rc = record(vm, t, &sc, &tap_ready)) < 0) {
-		record_failed(vm, t, rc, spawned);
+		record_failed(vm, t, rc);
 		return rc;
 	}
 	vm->state = t->next;
@@ -451,8 +461,8 @@ int pw_engine_fire(struct pw_vm *vm, enum pw_event ev, int status, const char *d
 static void on_report(struct pw_vmm *v, enum pw_vmm_report r, int status, const char *err)
 {
 	struct pw_cause c = { status, NULL, err };
-	enum pw_event ev = r == PW_VMM_BOOTED ? PW_E_BOOTED :
-			   r == PW_VMM_WARMED ? PW_E_WARMED : PW_E_ERROR;
+	enum pw_event ev = r == PW_VMM_SPAWNED ? PW_E_SPAWNED : r == PW_VMM_BOOTED ?
+			   PW_E_BOOTED : r == PW_VMM_WARMED ? PW_E_WARMED : PW_E_ERROR;
 
 	fire(pw_vm_of(v), ev, &c);
 }

@@ -13,10 +13,11 @@
  * A failed write (disk full, lock timeout, state changed underneath) means
  * the action is not taken and the VM fails with the reason, in memory
  * first (its VMM killed); its final write is retried every second until
- * the registry takes it. One exception, by necessity: a spawn is done
- * before its record, since the record is the pid it produced — a crash in
- * between leaves a row in `creating`/`warming`, which recovery fails, and a
- * VMM no row owns, which the orphan scan kills (orphans.h).
+ * the registry takes it. A spawn is the one act whose record can only
+ * follow it: the pid exists once the process does (SPAWNED writes it) — a
+ * crash in between leaves a row in `creating`/`warming`, which recovery
+ * fails, and a VMM no row owns, which the orphan scan kills (orphans.h).
+ * The exec runs off the loop (vmm_proc.h), so a spawn never holds it.
  *
  * Replies: a RUN is answered when its VM is running (or final), a STOP when
  * the VM is final; any number of requests may wait on one VM.

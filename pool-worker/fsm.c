@@ -23,20 +23,28 @@ static const struct pw_transition table[PW_S_COUNT][PW_E_COUNT] = {
 		[PW_E_SLOT] = T(PENDING, CREATE, "create"),
 	},
 	[PW_S_CREATING] = {
-		[PW_E_TAP_READY] = T(STARTING, SPAWN, "spawn"),
+		[PW_E_TAP_READY] = T(SPAWNING, SPAWN, NULL),
 		[PW_E_ERROR] = T(FAILED, FINISH, "error"),
 		[PW_E_STOP] = T(STOPPED, FINISH, "stop"),
 		[PW_E_TIMEOUT] = T(FAILED, FINISH, "error"),
 	},
 	[PW_S_PENDING] = {
-		[PW_E_TAP_READY] = T(WARMING, SPAWN_WARM, "spawn"),
+		[PW_E_TAP_READY] = T(WARMING, SPAWN_WARM, NULL),
 		[PW_E_ERROR] = T(GONE, DELETE, "error"),
 		[PW_E_TIMEOUT] = T(GONE, DELETE, "error"),
 		[PW_E_RETIRE] = T(GONE, DELETE, "retire"),
 		EXIT_TO(GONE, DELETE),
 	},
+	[PW_S_SPAWNING] = {
+		[PW_E_TAP_READY] = IGN(SPAWNING),
+		[PW_E_SPAWNED] = T(STARTING, BOOT, "spawn"),
+		[PW_E_ERROR] = T(FAILED, FINISH, "error"),
+		[PW_E_STOP] = T(STOPPING, KILL, "stop"),
+		EXIT_TO(FAILED, FINISH),
+	},
 	[PW_S_WARMING] = {
 		[PW_E_TAP_READY] = IGN(WARMING),
+		[PW_E_SPAWNED] = T(WARMING, NONE, "spawn"),
 		[PW_E_WARMED] = T(WARM, NONE, "warm"),
 		[PW_E_ERROR] = T(RETIRING, KILL, "error"),
 		[PW_E_TIMEOUT] = T(RETIRING, KILL, "error"),
@@ -71,6 +79,7 @@ static const struct pw_transition table[PW_S_COUNT][PW_E_COUNT] = {
 	},
 	[PW_S_STOPPING] = {
 		[PW_E_TAP_READY] = IGN(STOPPING),
+		[PW_E_SPAWNED] = IGN(STOPPING), /* stopped while spawning: killed */
 		[PW_E_BOOTED] = IGN(STOPPING),
 		[PW_E_ERROR] = T(STOPPING, KILL, NULL),
 		[PW_E_STOP] = IGN(STOPPING),
@@ -81,6 +90,7 @@ static const struct pw_transition table[PW_S_COUNT][PW_E_COUNT] = {
 	},
 	[PW_S_FAILING] = {
 		[PW_E_TAP_READY] = IGN(FAILING),
+		[PW_E_SPAWNED] = IGN(FAILING),
 		[PW_E_BOOTED] = IGN(FAILING),
 		[PW_E_ERROR] = IGN(FAILING),
 		[PW_E_STOP] = IGN(FAILING),
@@ -90,6 +100,7 @@ static const struct pw_transition table[PW_S_COUNT][PW_E_COUNT] = {
 	},
 	[PW_S_RETIRING] = {
 		[PW_E_TAP_READY] = IGN(RETIRING),
+		[PW_E_SPAWNED] = IGN(RETIRING),
 		[PW_E_WARMED] = IGN(RETIRING),
 		[PW_E_ERROR] = IGN(RETIRING),
 		[PW_E_RETIRE] = IGN(RETIRING),
@@ -130,7 +141,8 @@ const struct pw_transition *pw_fsm_step(enum pw_state s, enum pw_event ev)
 
 static const char *const state_names[PW_S_COUNT] = {
 	[PW_S_NEW] = "new", [PW_S_CREATING] = UI_VM_CREATING,
-	[PW_S_PENDING] = UI_VM_WARMING, [PW_S_WARMING] = UI_VM_WARMING, [PW_S_WARM] = UI_VM_WARM,
+	[PW_S_PENDING] = UI_VM_WARMING, [PW_S_SPAWNING] = UI_VM_CREATING,
+	[PW_S_WARMING] = UI_VM_WARMING, [PW_S_WARM] = UI_VM_WARM,
 	[PW_S_STARTING] = UI_VM_STARTING, [PW_S_RUNNING] = UI_VM_RUNNING,
 	[PW_S_STOPPING] = UI_VM_STOPPING, [PW_S_FAILING] = UI_VM_FAILING,
 	[PW_S_RETIRING] = UI_VM_RETIRING, [PW_S_STOPPED] = UI_VM_STOPPED,
@@ -138,7 +150,7 @@ static const char *const state_names[PW_S_COUNT] = {
 };
 
 static const char *const event_names[PW_E_COUNT] = {
-	"run", "slot", "tap-ready", "warmed", "booted", "error", "stop", "tick",
+	"run", "slot", "tap-ready", "spawned", "warmed", "booted", "error", "stop", "tick",
 	"timeout", "retire", "exit-clean", "exit-error", "adopted",
 };
 
@@ -162,12 +174,13 @@ const char *pw_action_name(enum pw_action a)
 	return (unsigned)a < PW_A_COUNT ? action_names[a] : "?";
 }
 
-/* PENDING and WARMING share "warming": a row in it parses as WARMING
- * (recovery treats both alike: adopt its VMM if there is one). */
+/* PENDING and WARMING share "warming", CREATING and SPAWNING "creating"
+ * (the spawn's pid is recorded with `starting`): a row parses as WARMING
+ * or CREATING (recovery treats the pairs alike). */
 int pw_state_parse(const char *name, enum pw_state *out)
 {
 	for (int s = PW_S_CREATING; s < PW_S_GONE; s++) {
-		if (s == PW_S_PENDING)
+		if (s == PW_S_PENDING || s == PW_S_SPAWNING)
 			continue;
 		if (strcmp(state_names[s], name) == 0) {
 			*out = (enum pw_state)s;
@@ -190,7 +203,7 @@ bool pw_state_is_slot(enum pw_state s)
 
 bool pw_state_has_vmm(enum pw_state s)
 {
-	return s >= PW_S_WARMING && s <= PW_S_RETIRING;
+	return s >= PW_S_SPAWNING && s <= PW_S_RETIRING;
 }
 
 static void describe_exit(const struct pw_exit_info *x, char *how, size_t len)

@@ -5,10 +5,10 @@
  * action. Unit-tested exhaustively (tests/unit/test_fsm.c): every state ×
  * every event.
  *
- *   run:   NEW ─RUN→ CREATING ─TAP_READY→ STARTING ─BOOTED→ RUNNING
- *          ─STOP→ STOPPING ─EXIT→ STOPPED
- *   slot:  NEW ─SLOT→ PENDING ─TAP_READY (spawn)→ WARMING ─WARMED→ WARM
- *          ─RUN→ STARTING …;  RETIRE/ERROR → RETIRING ─EXIT→ GONE
+ *   run:   NEW ─RUN→ CREATING ─TAP_READY→ SPAWNING ─SPAWNED→ STARTING
+ *          ─BOOTED→ RUNNING ─STOP→ STOPPING ─EXIT→ STOPPED
+ *   slot:  NEW ─SLOT→ PENDING ─TAP_READY→ WARMING (─SPAWNED: pid) ─WARMED→
+ *          WARM ─RUN→ STARTING …;  RETIRE/ERROR → RETIRING ─EXIT→ GONE
  *   failure: CREATING ─ERROR→ FAILED; STARTING/RUNNING ─ERROR→ FAILING
  *          ─EXIT→ FAILED
  *
@@ -29,6 +29,7 @@ enum pw_event {
 	PW_E_RUN,         /* a run: creates the VM, or takes a warm slot */
 	PW_E_SLOT,        /* the pool creates a slot */
 	PW_E_TAP_READY,   /* the lease's tap exists */
+	PW_E_SPAWNED,     /* driver: the VMM process exists (its pid) */
 	PW_E_WARMED,      /* driver: the slot is prepared */
 	PW_E_BOOTED,      /* driver: the guest runs */
 	PW_E_ERROR,       /* something failed: spawn, boot, warm, tap, registry */
@@ -46,8 +47,8 @@ enum pw_action {
 	PW_A_NONE,        /* record only */
 	PW_A_IGNORE,      /* legal; nothing recorded, nothing done */
 	PW_A_CREATE,      /* insert row + bind lease; go on once the tap is ready */
-	PW_A_SPAWN,       /* spawn the VMM, record it (pid), boot */
-	PW_A_SPAWN_WARM,  /* spawn the VMM, record it (pid), prepare it */
+	PW_A_SPAWN,       /* start spawning the VMM (SPAWNED follows) */
+	PW_A_SPAWN_WARM,  /* start spawning and preparing it (SPAWNED, WARMED) */
 	PW_A_BOOT,        /* (re)start the guest of a spawned VMM */
 	PW_A_POWEROFF,    /* press the power button; tick + deadline */
 	PW_A_PRESS,       /* press it again */

@@ -32,6 +32,7 @@ enum pw_state {
 	PW_S_NEW,       /* in memory only: no row yet */
 	PW_S_CREATING,  /* row + lease; its tap is being made */
 	PW_S_PENDING,   /* a slot: row + lease; its tap is being made */
+	PW_S_SPAWNING,  /* a run: its VMM being spawned (stored: creating) */
 	PW_S_WARMING,   /* a slot: its VMM spawned, being prepared */
 	PW_S_WARM,      /* a slot: prepared, idle, ready to be taken */
 	PW_S_STARTING,  /* VMM spawned (or slot taken); guest being started */

@@ -5,8 +5,8 @@
  *   timer[]     the driver's timers, initialised by pw_vmm_proc_init;
  *               data = p->owner until pw_vmm_proc_close (then p).
  *   pidfd_poll  the VMM's pidfd, polled; readable = exited (have_poll).
- *               A VMM we spawn is our child: fork + exec (start() says
- *               why not posix_spawn), then pidfd_open; waitid P_PIDFD
+ *               A VMM we spawn is our child (posix_spawn on libuv's thread
+ *               pool, see "spawning"), then pidfd_open; waitid P_PIDFD
  *               reaps it and gives its code or signal. A VMM we
  *               adopt is found by pid, checked against the row's start
  *               time; its status is unknown (-1) unless it is our child.
@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -171,11 +172,13 @@ static void free_now(struct pw_vmm_proc *p)
 	p->on_free(p); /* frees p: nothing after this */
 }
 
+/* The last handle closed frees p — unless a spawn is still running on the
+ * pool: its completion frees it then. */
 static void handle_closed(uv_handle_t *h)
 {
 	struct pw_vmm_proc *p = h->data;
 
-	if (--p->open_handles == 0)
+	if (--p->open_handles == 0 && !p->job)
 		free_now(p);
 }
 
@@ -196,7 +199,8 @@ void pw_vmm_proc_close(struct pw_vmm_proc *p)
 	 * the process watch. */
 	timers = p->open_handles - p->have_poll;
 	if (p->open_handles == 0) {
-		free_now(p);
+		if (!p->job)
+			free_now(p);
 		return;
 	}
 	for (int i = 0; i < timers; i++)
@@ -232,9 +236,10 @@ static void on_pidfd(uv_poll_t *h, int status, int events)
 	report_exit(p, code, sig);
 }
 
+/* A process is watched, or being spawned. */
 static bool watching(const struct pw_vmm_proc *p)
 {
-	return p->have_poll || p->pidfd >= 0;
+	return p->have_poll || p->pidfd >= 0 || p->job;
 }
 
 /* Watches pid through pidfd (owned from here on: closed by free_now). */
@@ -282,63 +287,156 @@ int pw_find_program(const char *prog, char *out, size_t len)
 	return -ENOENT;
 }
 
-/* The child, between fork and exec: async-signal-safe calls only. Own
- * session (it survives us), stdin /dev/null, stdout and stderr the console
- * log, no blocked signals and default dispositions (we ignore SIGPIPE),
- * the VMMs' priority. An exec that fails says so on the console. */
-static void child(const char *file, char *const argv[], int console, int nice)
-{
-	static const char msg[] = "uigniter: exec of the VMM failed\n";
-	struct sigaction dfl = { .sa_handler = SIG_DFL };
-	sigset_t none;
-	int null = open("/dev/null", O_RDONLY);
+/* ---- spawning: posix_spawn on a thread of libuv's pool ------------------------
+ *
+ * posix_spawn (vfork-like) holds its caller until the child has exec'd —
+ * ~1-3 ms a VMM on a busy host — and a fork of pool-worker costs ~1 ms of
+ * page-table copying here; either, on the loop, would serialise every run.
+ * So the loop opens the console log (a bad path is an error at once),
+ * checks the executable, and hands a self-contained job (argv copied) to
+ * the pool; the thread spawns and opens the pidfd; the loop then starts
+ * the watch and calls on_spawned. A kill asked for meanwhile is done as
+ * soon as the process exists; a struct closed meanwhile kills and reaps
+ * its process, then frees itself.
+ */
 
-	if (null < 0 || dup2(null, 0) < 0 || dup2(console, 1) < 0 || dup2(console, 2) < 0 ||
-	    setsid() < 0)
-		_exit(126);
-	for (int sig = 1; sig < NSIG; sig++)
-		sigaction(sig, &dfl, NULL); /* SIGKILL, SIGSTOP: EINVAL, harmless */
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	setpriority(PRIO_PROCESS, 0, nice);
-	execve(file, argv, environ);
-	if (write(2, msg, sizeof(msg) - 1) < 0)
-		_exit(127);
-	_exit(127);
+struct spawn_job {
+	uv_work_t work;
+	struct pw_vmm_proc *p;
+	int console, nice;
+	pid_t pid;
+	int pidfd, err;               /* results: err is an errno, 0 = fine */
+	const char *failed;           /* which call failed */
+	char file[PATH_MAX];
+	char *argv[PW_VMM_MAX_ARGS + 1];
+	char strings[];               /* argv's strings, copied */
+};
+
+static struct spawn_job *job_new(struct pw_vmm_proc *p, char *const argv[], int console)
+{
+	size_t total = 0, n = 0;
+	struct spawn_job *j;
+	char *at;
+
+	while (argv[n] && n < PW_VMM_MAX_ARGS)
+		total += strlen(argv[n++]) + 1;
+	if (argv[n] || !(j = calloc(1, sizeof(*j) + total)))
+		return NULL;
+	at = j->strings;
+	for (size_t i = 0; i < n; i++) {
+		j->argv[i] = strcpy(at, argv[i]);
+		at += strlen(at) + 1;
+	}
+	j->p = p;
+	j->console = console;
+	j->nice = p->nice;
+	j->pidfd = -1;
+	j->work.data = j;
+	return j;
 }
 
-/*
- * fork, not posix_spawn: posix_spawn (vfork) holds the caller until the
- * child has exec'd — ~3 ms a VMM on a busy host, serialising every run in
- * the loop — while after fork the loop goes on at once (the exec runs in
- * the child, on the other core). The executable is checked first, so a
- * missing binary is an error here, not an exit later.
- */
-static int start(char *const argv[], int console, int nice, pid_t *pid, char *err,
-		 size_t errlen)
+/* The child's start: own session (it survives us), stdin /dev/null,
+ * stdout and stderr the console log, no blocked signals, default
+ * dispositions (we ignore SIGPIPE). */
+static int spawn_attrs(posix_spawn_file_actions_t *fa, posix_spawnattr_t *at, int console)
 {
-	char file[PATH_MAX];
-	int rc = pw_find_program(argv[0], file, sizeof(file));
+	sigset_t none, all;
+	int rc;
 
-	if (rc < 0) {
-		snprintf(err, errlen, "cannot start %s: %s", argv[0], strerror(-rc));
+	sigemptyset(&none);
+	sigfillset(&all);
+	if ((rc = posix_spawn_file_actions_init(fa)) != 0)
+		return rc;
+	if ((rc = posix_spawnattr_init(at)) != 0) {
+		posix_spawn_file_actions_destroy(fa);
 		return rc;
 	}
-	*pid = fork();
-	if (*pid == 0)
-		child(file, argv, console, nice);
-	if (*pid < 0) {
-		rc = -errno;
-		snprintf(err, errlen, "cannot start %s: fork: %s", argv[0], strerror(errno));
+	if ((rc = posix_spawn_file_actions_addopen(fa, 0, "/dev/null", O_RDONLY, 0)) ||
+	    (rc = posix_spawn_file_actions_adddup2(fa, console, 1)) ||
+	    (rc = posix_spawn_file_actions_adddup2(fa, console, 2)) ||
+	    (rc = posix_spawnattr_setflags(at, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK |
+					   POSIX_SPAWN_SETSIGDEF)) ||
+	    (rc = posix_spawnattr_setsigmask(at, &none)) ||
+	    (rc = posix_spawnattr_setsigdefault(at, &all))) {
+		posix_spawnattr_destroy(at);
+		posix_spawn_file_actions_destroy(fa);
 	}
 	return rc;
+}
+
+/* On the pool's thread: touches only the job. */
+static void job_run(uv_work_t *w)
+{
+	struct spawn_job *j = w->data;
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t at;
+
+	if ((j->err = spawn_attrs(&fa, &at, j->console)) != 0) {
+		j->failed = "posix_spawn attributes";
+		return;
+	}
+	j->err = posix_spawn(&j->pid, j->file, &fa, &at, j->argv, environ);
+	posix_spawnattr_destroy(&at);
+	posix_spawn_file_actions_destroy(&fa);
+	if (j->err) {
+		j->failed = "exec";
+		return;
+	}
+	/* Refused to an unprivileged manager: the VMM keeps our priority. */
+	(void)setpriority(PRIO_PROCESS, j->pid, j->nice);
+	if ((j->pidfd = pidfd_open(j->pid, 0)) < 0) {
+		j->err = errno;
+		j->failed = "pidfd_open";
+		kill(j->pid, SIGKILL);
+		waitpid(j->pid, NULL, 0);
+	}
+}
+
+/* A process nobody wants any more (its struct closed while spawning). */
+static void job_discard(struct spawn_job *j)
+{
+	if (j->pidfd < 0)
+		return;
+	pidfd_send_signal(j->pidfd, SIGKILL, NULL, 0);
+	waitpid(j->pid, NULL, 0); /* dies at once: it has only just exec'd */
+	close(j->pidfd);
+}
+
+static void job_done(uv_work_t *w, int status)
+{
+	struct spawn_job *j = w->data;
+	struct pw_vmm_proc *p = j->p;
+	char err[PATH_MAX + 128];
+	int rc = j->err ? -j->err : status;
+
+	close(j->console);
+	p->job = NULL;
+	if (p->closing) {
+		job_discard(j);
+		free(j);
+		if (p->open_handles == 0)
+			free_now(p);
+		return;
+	}
+	if (rc == 0 && (rc = watch(p, j->pidfd, j->pid, err, sizeof(err))) < 0) {
+		p->pidfd = -1; /* job_discard closes it */
+		p->pid = 0;
+		job_discard(j);
+	}
+	else if (rc < 0)
+		snprintf(err, sizeof(err), "cannot start %s: %s: %s", j->argv[0],
+			 j->failed ? j->failed : "thread pool", strerror(-rc));
+	free(j);
+	if (rc == 0 && p->kill_pending && pidfd_send_signal(p->pidfd, SIGKILL, NULL, 0) < 0)
+		ui_warn("pid %d: SIGKILL: %s", (int)p->pid, strerror(errno));
+	p->on_spawned(p, rc, rc < 0 ? err : NULL); /* may close p */
 }
 
 int pw_vmm_proc_spawn(struct pw_vmm_proc *p, char *const argv[],
 		      const char *console_log, char *err, size_t errlen)
 {
-	pid_t pid;
-	int fd, pidfd, rc;
+	struct spawn_job *j;
+	int fd, rc;
 
 	if (p->closing || watching(p)) {
 		snprintf(err, errlen, "a VMM process is already set up here");
@@ -346,23 +444,22 @@ int pw_vmm_proc_spawn(struct pw_vmm_proc *p, char *const argv[],
 	}
 	if ((fd = open_console(console_log, err, errlen)) < 0)
 		return fd;
-	rc = start(argv, fd, p->nice, &pid, err, errlen);
-	close(fd);
-	if (rc < 0)
-		return rc;
-	if ((pidfd = pidfd_open(pid, 0)) < 0) { /* cannot watch it: end it */
-		rc = -errno;
-		snprintf(err, errlen, "pidfd_open(%d): %s", (int)pid, strerror(errno));
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
+	if (!(j = job_new(p, argv, fd))) {
+		close(fd);
+		snprintf(err, errlen, "out of memory (or more than %d arguments)",
+			 PW_VMM_MAX_ARGS);
+		return -ENOMEM;
+	}
+	if ((rc = pw_find_program(argv[0], j->file, sizeof(j->file))) < 0 ||
+	    (rc = uv_queue_work(p->loop, &j->work, job_run, job_done)) < 0) {
+		snprintf(err, errlen, "cannot start %s: %s", argv[0],
+			 rc == -ENOENT ? strerror(ENOENT) : uv_strerror(rc));
+		close(fd);
+		free(j);
 		return rc;
 	}
-	if ((rc = watch(p, pidfd, pid, err, errlen)) < 0) {
-		pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
-		waitpid(pid, NULL, 0);
-		p->pid = 0;
-	}
-	return rc;
+	p->job = j;
+	return 0;
 }
 
 int pw_vmm_proc_adopt(struct pw_vmm_proc *p, const struct ui_vm *row, char *err,
@@ -387,6 +484,10 @@ bool pw_vmm_proc_running(const struct pw_vmm_proc *p)
 
 int pw_vmm_proc_kill(struct pw_vmm_proc *p)
 {
+	if (p->job) { /* being spawned: killed as soon as it exists */
+		p->kill_pending = true;
+		return 0;
+	}
 	if (p->pid <= 0)
 		return -ESRCH; /* never a process: nothing will report an exit */
 	if (p->exited)

@@ -26,6 +26,9 @@
 #include "registry.h"
 
 #define PW_VMM_TIMERS 2
+#define PW_VMM_MAX_ARGS 64
+
+struct spawn_job;
 
 struct pw_vmm_proc {
 	uv_loop_t *loop;
@@ -39,18 +42,25 @@ struct pw_vmm_proc {
 	bool closing;
 	void (*on_exit)(struct pw_vmm_proc *p, int64_t status, int sig);
 	void (*on_free)(struct pw_vmm_proc *p);
+	/* A spawn's outcome (status 0: p->pid runs and is watched; else
+	 * -errno and a sentence). Set by the driver before spawning. */
+	void (*on_spawned)(struct pw_vmm_proc *p, int status, const char *err);
 	pid_t pid;
 	int nice;                          /* the child's priority (init: ours) */
+	struct spawn_job *job;             /* a spawn in progress */
+	bool kill_pending;                 /* kill asked for while spawning */
 };
 
 /* Initialises the timers (always: close must follow, even on failure). */
 int pw_vmm_proc_init(struct pw_vmm_proc *p, uv_loop_t *loop, void *owner,
 		     void (*on_exit)(struct pw_vmm_proc *p, int64_t status, int sig),
 		     void (*on_free)(struct pw_vmm_proc *p));
-/* Spawns argv (argv[0] looked up in PATH) detached in its own session,
- * stdout/stderr appended to console_log, stdin /dev/null, signals reset,
- * at priority p->nice (daemon.h: VMMs below the daemons).
- * Sets p->pid. Exec failures (a missing binary) are returned here. */
+/* Starts spawning argv (argv[0] looked up in PATH) detached in its own
+ * session, stdout/stderr appended to console_log, stdin /dev/null,
+ * signals reset, at priority p->nice (daemon.h: VMMs below the daemons).
+ * Asynchronous: 0 = under way, on_spawned follows once (p->pid set on
+ * success); a console log that cannot be opened or a missing executable
+ * fails here at once (-errno + sentence, nothing follows). */
 int pw_vmm_proc_spawn(struct pw_vmm_proc *p, char *const argv[],
 		      const char *console_log, char *err, size_t errlen);
 /* Watches row's VMM through a pidfd after checking it is that very process
@@ -59,8 +69,9 @@ int pw_vmm_proc_adopt(struct pw_vmm_proc *p, const struct ui_vm *row, char *err,
 		      size_t errlen);
 /* A process is being watched and has not exited. */
 bool pw_vmm_proc_running(const struct pw_vmm_proc *p);
-/* SIGKILL; 0 when sent or already exited, -ESRCH when there never was a
- * process (nothing spawned or adopted). */
+/* SIGKILL; 0 when sent, already exited or (spawning) to be sent once the
+ * process exists — its exit is reported; -ESRCH when there never was a
+ * process (nothing spawned or adopted, or the spawn failed). */
 int pw_vmm_proc_kill(struct pw_vmm_proc *p);
 /* Closes every handle (the process is left running); on_free follows. */
 void pw_vmm_proc_close(struct pw_vmm_proc *p);

@@ -25,11 +25,15 @@ struct want {
 /* Every legal pair that does something (IGNORE ones are listed apart). */
 static const struct want lifecycle[] = {
 	W(NEW, RUN, CREATING, CREATE), W(NEW, SLOT, PENDING, CREATE),
-	W(CREATING, TAP_READY, STARTING, SPAWN), W(CREATING, ERROR, FAILED, FINISH),
+	W(CREATING, TAP_READY, SPAWNING, SPAWN), W(CREATING, ERROR, FAILED, FINISH),
 	W(CREATING, STOP, STOPPED, FINISH), W(CREATING, TIMEOUT, FAILED, FINISH),
 	W(PENDING, TAP_READY, WARMING, SPAWN_WARM), W(PENDING, ERROR, GONE, DELETE),
 	W(PENDING, TIMEOUT, GONE, DELETE), W(PENDING, RETIRE, GONE, DELETE),
 	W(PENDING, EXIT_CLEAN, GONE, DELETE), W(PENDING, EXIT_ERROR, GONE, DELETE),
+	W(SPAWNING, SPAWNED, STARTING, BOOT), W(SPAWNING, ERROR, FAILED, FINISH),
+	W(SPAWNING, STOP, STOPPING, KILL), W(SPAWNING, EXIT_CLEAN, FAILED, FINISH),
+	W(SPAWNING, EXIT_ERROR, FAILED, FINISH),
+	W(WARMING, SPAWNED, WARMING, NONE),
 	W(WARMING, WARMED, WARM, NONE), W(WARMING, ERROR, RETIRING, KILL),
 	W(WARMING, TIMEOUT, RETIRING, KILL), W(WARMING, RETIRE, RETIRING, KILL),
 	W(WARMING, EXIT_CLEAN, GONE, DELETE), W(WARMING, EXIT_ERROR, GONE, DELETE),
@@ -54,10 +58,13 @@ static const struct want lifecycle[] = {
 
 /* Legal, but changing nothing: late reports and repeated requests. */
 static const struct { enum pw_state s; enum pw_event ev; } ignored[] = {
+	{ PW_S_SPAWNING, PW_E_TAP_READY },
 	{ PW_S_WARMING, PW_E_TAP_READY }, { PW_S_WARM, PW_E_TAP_READY },
 	{ PW_S_STARTING, PW_E_TAP_READY }, { PW_S_RUNNING, PW_E_TAP_READY },
 	{ PW_S_RUNNING, PW_E_BOOTED }, { PW_S_STOPPING, PW_E_TAP_READY },
 	{ PW_S_STOPPING, PW_E_BOOTED }, { PW_S_STOPPING, PW_E_STOP },
+	{ PW_S_STOPPING, PW_E_SPAWNED }, { PW_S_FAILING, PW_E_SPAWNED },
+	{ PW_S_RETIRING, PW_E_SPAWNED },
 	{ PW_S_FAILING, PW_E_TAP_READY }, { PW_S_FAILING, PW_E_BOOTED },
 	{ PW_S_FAILING, PW_E_ERROR }, { PW_S_FAILING, PW_E_STOP },
 	{ PW_S_RETIRING, PW_E_TAP_READY }, { PW_S_RETIRING, PW_E_WARMED },
@@ -236,6 +243,7 @@ static void t_recovery_resolves_every_stored_state(void)
 	T_EQ_INT(pw_state_parse("bogus", &(enum pw_state){ 0 }), -EINVAL);
 	T_EQ_INT(pw_state_parse("new", &(enum pw_state){ 0 }), -EINVAL);
 	T_EQ_STR(pw_state_name(PW_S_PENDING), UI_VM_WARMING);
+	T_EQ_STR(pw_state_name(PW_S_SPAWNING), UI_VM_CREATING);
 }
 
 static void t_slots_hidden_runs_visible(void)

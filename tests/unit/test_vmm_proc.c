@@ -35,6 +35,8 @@ struct obs {
 	int64_t status;
 	int sig;
 	bool close_in_exit;  /* close from inside on_exit (as the engine may) */
+	bool spawned;        /* on_spawned came */
+	int spawn_status;
 	int left_listed;     /* handles of p still on the loop when on_free ran */
 };
 
@@ -103,6 +105,16 @@ static void on_exit_cb(struct pw_vmm_proc *p, int64_t status, int sig)
 		pw_vmm_proc_close(p);
 }
 
+static void on_spawned_cb(struct pw_vmm_proc *p, int status, const char *err)
+{
+	struct obs *o = p->owner;
+
+	T_ASSERT(!o->spawned); /* once */
+	o->spawned = true;
+	o->spawn_status = status;
+	T_ASSERT(status == 0 ? err == NULL && p->pid > 0 : err && err[0]);
+}
+
 static void on_free_cb(struct pw_vmm_proc *p)
 {
 	struct obs *o = p->owner;
@@ -117,6 +129,7 @@ static void obs_init(struct obs *o, struct env *e)
 	o->loop = &e->loop;
 	o->status = -99;
 	T_EQ_INT(pw_vmm_proc_init(&o->p, &e->loop, o, on_exit_cb, on_free_cb), 0);
+	o->p.on_spawned = on_spawned_cb;
 	for (int i = 0; i < PW_VMM_TIMERS; i++)
 		T_ASSERT(o->p.timer[i].data == o);
 }
@@ -128,6 +141,22 @@ static void run_until(struct env *e, struct obs *o, size_t want)
 	while (strlen(o->order) < want)
 		uv_run(&e->loop, UV_RUN_ONCE);
 	uv_unref((uv_handle_t *)&e->watchdog);
+}
+
+/* Spawns argv (asynchronous: on_spawned comes from the loop) and waits
+ * for it to succeed. */
+static void spawn_ok(struct env *e, struct obs *o, char *const argv[], const char *log)
+{
+	char err[256] = "";
+
+	T_EQ_INT(pw_vmm_proc_spawn(&o->p, argv, log, err, sizeof(err)), 0);
+	T_ASSERT(!o->spawned && o->p.pid == 0); /* never from inside the call */
+	uv_ref((uv_handle_t *)&e->watchdog);
+	while (!o->spawned)
+		uv_run(&e->loop, UV_RUN_ONCE);
+	uv_unref((uv_handle_t *)&e->watchdog);
+	T_EQ_INT(o->spawn_status, 0);
+	T_ASSERT(o->p.pid > 0);
 }
 
 /* A few turns of the loop without waiting: late events would show here. */
@@ -220,7 +249,7 @@ static void t_spawn_exit_status(void)
 			       "echo hi; cut -d' ' -f6 /proc/$$/stat; exit 3", NULL };
 	struct env e;
 	struct obs o;
-	char err[256] = "", buf[512], want[64];
+	char buf[512], want[64];
 	int fd;
 
 	env_init(&e);
@@ -228,8 +257,7 @@ static void t_spawn_exit_status(void)
 	T_ASSERT(fd >= 0 && write(fd, "before\n", 7) == 7);
 	close(fd);
 	obs_init(&o, &e);
-	T_EQ_INT(pw_vmm_proc_spawn(&o.p, argv, e.log, err, sizeof(err)), 0);
-	T_ASSERT(o.p.pid > 0);
+	spawn_ok(&e, &o, argv, e.log);
 	T_ASSERT(pw_vmm_proc_running(&o.p));
 	run_until(&e, &o, 1);
 	T_EQ_STR(o.order, "E");
@@ -251,12 +279,11 @@ static void t_kill_spawned(void)
 	char *const argv[] = { "sleep", "30", NULL }; /* found in PATH */
 	struct env e;
 	struct obs o;
-	char err[256] = "";
 
 	env_init(&e);
 	obs_init(&o, &e);
 	o.close_in_exit = true;
-	T_EQ_INT(pw_vmm_proc_spawn(&o.p, argv, e.log, err, sizeof(err)), 0);
+	spawn_ok(&e, &o, argv, e.log);
 	spin(&e);
 	T_EQ_STR(o.order, ""); /* still sleeping */
 	T_EQ_INT(pw_vmm_proc_kill(&o.p), 0);
@@ -272,11 +299,10 @@ static void t_kill_after_exit(void)
 	char *const argv[] = { "/bin/true", NULL };
 	struct env e;
 	struct obs o;
-	char err[256] = "";
 
 	env_init(&e);
 	obs_init(&o, &e);
-	T_EQ_INT(pw_vmm_proc_spawn(&o.p, argv, e.log, err, sizeof(err)), 0);
+	spawn_ok(&e, &o, argv, e.log);
 	run_until(&e, &o, 1);
 	T_EQ_INT(o.status, 0);
 	T_EQ_INT(pw_vmm_proc_kill(&o.p), 0); /* already exited */
@@ -450,13 +476,12 @@ static void t_close_then_exit(void)
 	char *const argv[] = { "/bin/sleep", "30", NULL };
 	struct env e;
 	struct obs o;
-	char err[256] = "";
 	pid_t pid;
 	int st;
 
 	env_init(&e);
 	obs_init(&o, &e);
-	T_EQ_INT(pw_vmm_proc_spawn(&o.p, argv, e.log, err, sizeof(err)), 0);
+	spawn_ok(&e, &o, argv, e.log);
 	pid = o.p.pid;
 	close_and_free(&e, &o);
 	T_EQ_STR(o.order, "F");
@@ -491,6 +516,58 @@ static void t_spawn_twice(void)
 	env_fini(&e);
 }
 
+/* A kill asked for while the spawn is still under way: done as soon as the
+ * process exists, and its exit is reported (signal 9), once. */
+static void t_kill_while_spawning(void)
+{
+	char *const argv[] = { "/bin/sleep", "30", NULL };
+	struct env e;
+	struct obs o;
+	char err[256] = "";
+
+	env_init(&e);
+	obs_init(&o, &e);
+	T_EQ_INT(pw_vmm_proc_spawn(&o.p, argv, e.log, err, sizeof(err)), 0);
+	T_EQ_INT(pw_vmm_proc_kill(&o.p), 0);
+	run_until(&e, &o, 1);
+	T_ASSERT(o.spawned && o.spawn_status == 0);
+	spin(&e);
+	T_EQ_STR(o.order, "E");
+	T_EQ_INT(o.sig, SIGKILL);
+	close_and_free(&e, &o);
+	env_fini(&e);
+}
+
+/* Closed while the spawn is under way: nothing is reported, the process is
+ * killed and reaped, and on_free comes once the spawn is done. */
+static void t_close_while_spawning(void)
+{
+	char *const argv[] = { "/bin/sh", "-c", "echo $$ >>\"$0\"; exec sleep 30", NULL, NULL };
+	char *args[5];
+	struct env e;
+	struct obs o;
+	char err[256] = "", buf[64];
+	pid_t pid;
+
+	env_init(&e);
+	memcpy(args, argv, sizeof(argv));
+	args[3] = e.log; /* $0: where the child writes its pid */
+	args[4] = NULL;
+	obs_init(&o, &e);
+	T_EQ_INT(pw_vmm_proc_spawn(&o.p, args, e.log, err, sizeof(err)), 0);
+	pw_vmm_proc_close(&o.p);
+	run_until(&e, &o, 1);
+	T_EQ_STR(o.order, "F");
+	T_ASSERT(!o.spawned);
+	read_file(e.log, buf, sizeof(buf));
+	pid = (pid_t)atoi(buf);
+	/* The child may have been killed before it wrote its pid: then there
+	 * is no pid to check, and no process of ours left either. */
+	T_ASSERT(pid <= 0 || kill(pid, 0) < 0);
+	T_EQ_INT(waitpid(-1, NULL, WNOHANG), -1); /* nothing left to reap */
+	env_fini(&e);
+}
+
 static void t_start_time(void)
 {
 	int64_t a = 0, b = 0;
@@ -515,7 +592,8 @@ int main(int argc, char **argv)
 		T_CASE(t_adopt_own_child),
 		T_CASE(t_adopt_gone),
 		T_CASE(t_close_then_exit),
-		T_CASE(t_spawn_twice),
+		T_CASE(t_spawn_twice), T_CASE(t_kill_while_spawning),
+		T_CASE(t_close_while_spawning),
 		T_CASE(t_start_time),
 		{ 0 },
 	};
