@@ -78,6 +78,7 @@ struct pw_vmm_env {
 	const struct ui_config *cfg;
 	enum ui_accel accel;        /* resolved: KVM or TCG */
 	int vmm_nice;               /* the priority VMMs run at (daemon.h) */
+	int vmm_autogroup_nice;     /* their sessions' (PW_NO_AUTOGROUP: none) */
 };
 
 struct ui_vmm_driver;

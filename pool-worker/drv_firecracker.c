@@ -136,6 +136,7 @@ static int fc_new(struct pw_vmm *v, struct fc_vm **out, char *err, size_t errlen
 		goto release;
 	}
 	q->proc.nice = v->env->vmm_nice;
+	q->proc.autogroup_nice = v->env->vmm_autogroup_nice;
 	rc = fc_queue_new(v->env->loop, v->row->api_socket, &q->api);
 	if (rc < 0) {
 		snprintf(err, errlen, "cannot set up the firecracker API client: %s",

@@ -117,6 +117,7 @@ static int qemu_new(struct pw_vmm *v, struct qemu_vm **out, char *err,
 		return rc;
 	}
 	q->proc.nice = v->env->vmm_nice;
+	q->proc.autogroup_nice = v->env->vmm_autogroup_nice;
 	*out = q;
 	return 0;
 }

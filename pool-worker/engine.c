@@ -527,12 +527,22 @@ static int vmm_nice(void)
 	return v == -1 && errno ? 0 : (int)v;
 }
 
+/* VMM sessions run UI_DAEMON_NICE_BOOST below ours (vmm_proc.c says why). */
+static int vmm_autogroup_nice(void)
+{
+	int ours = pw_autogroup_nice();
+
+	if (ours < -20)
+		return PW_NO_AUTOGROUP;
+	return ours + UI_DAEMON_NICE_BOOST > 19 ? 19 : ours + UI_DAEMON_NICE_BOOST;
+}
+
 int pw_engine_init(struct pw_engine *e, uv_loop_t *loop, const struct ui_config *cfg,
 		   struct ui_registry *reg, enum ui_accel accel,
 		   const struct pw_engine_hooks *hooks)
 {
 	memset(e, 0, sizeof(*e));
-	e->env = (struct pw_vmm_env){ loop, cfg, accel, vmm_nice() };
+	e->env = (struct pw_vmm_env){ loop, cfg, accel, vmm_nice(), vmm_autogroup_nice() };
 	e->cfg = cfg;
 	e->reg = reg;
 	e->hooks = *hooks;

@@ -64,11 +64,18 @@ static int choose_vmm(struct ui_config *cfg, enum ui_accel *accel)
 	return 0;
 }
 
+/* libuv's thread pool runs the VMM spawns (vmm_proc.h): each thread waits
+ * while its child execs, so a burst of runs wants more than libuv's 4. */
+#define PW_SPAWN_THREADS "16"
+
 int main(int argc, char **argv)
 {
 	static struct ui_daemon_ctx d; /* large (config paths): not on the stack */
 	static struct pw_worker w;
 	enum ui_accel accel;
+
+	if (setenv("UV_THREADPOOL_SIZE", PW_SPAWN_THREADS, 0) < 0)
+		return UI_EXIT_TEMPORARY;
 	int code = ui_daemon_init(&d, UI_D_POOL, argc, argv);
 
 	if (code == 0 && choose_vmm(&d.cfg, &accel) < 0)

@@ -27,6 +27,7 @@
 #include <sys/pidfd.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -154,6 +155,7 @@ int pw_vmm_proc_init(struct pw_vmm_proc *p, uv_loop_t *loop, void *owner,
 	p->nice = getpriority(PRIO_PROCESS, 0);
 	if (p->nice == -1 && errno)
 		p->nice = 0;
+	p->autogroup_nice = PW_NO_AUTOGROUP;
 	for (int i = 0; i < PW_VMM_TIMERS; i++) {
 		rc = uv_timer_init(loop, &p->timer[i]);
 		if (rc < 0)
@@ -303,7 +305,7 @@ int pw_find_program(const char *prog, char *out, size_t len)
 struct spawn_job {
 	uv_work_t work;
 	struct pw_vmm_proc *p;
-	int console, nice;
+	int console, nice, autogroup_nice;
 	pid_t pid;
 	int pidfd, err;               /* results: err is an errno, 0 = fine */
 	const char *failed;           /* which call failed */
@@ -330,6 +332,7 @@ static struct spawn_job *job_new(struct pw_vmm_proc *p, char *const argv[], int 
 	j->p = p;
 	j->console = console;
 	j->nice = p->nice;
+	j->autogroup_nice = p->autogroup_nice;
 	j->pidfd = -1;
 	j->work.data = j;
 	return j;
@@ -364,6 +367,46 @@ static int spawn_attrs(posix_spawn_file_actions_t *fa, posix_spawnattr_t *at, in
 	return rc;
 }
 
+int pw_autogroup_nice(void)
+{
+	char buf[128];
+	int fd = open("/proc/self/autogroup", O_RDONLY | O_CLOEXEC), n, nice;
+	ssize_t len;
+
+	if (fd < 0)
+		return -ENOENT;
+	len = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[len > 0 ? len : 0] = '\0';
+	/* "/autogroup-123 nice 0" */
+	n = sscanf(buf, "%*s nice %d", &nice);
+	return n == 1 ? nice : -ENOENT;
+}
+
+/*
+ * A VMM is in a session of its own (it must survive us), and with the
+ * kernel's autogroups every session is scheduled as one unit whatever the
+ * nice of its tasks: 64 busy VMMs would be 64 units against the one the
+ * control plane's session is, and starve it (its heartbeat included).
+ * So a VMM's session gets the nice it would have had beside the daemons.
+ */
+static void set_autogroup(pid_t pid, int nice)
+{
+	char path[64], v[16];
+	int fd, n;
+
+	if (nice == PW_NO_AUTOGROUP)
+		return;
+	snprintf(path, sizeof(path), "/proc/%d/autogroup", (int)pid);
+	if ((fd = open(path, O_WRONLY | O_CLOEXEC)) < 0)
+		return; /* gone already, or no autogroups */
+	n = snprintf(v, sizeof(v), "%d", nice);
+	if (write(fd, v, (size_t)n) < 0) {
+		/* unprivileged, or gone: its session keeps the default */
+	}
+	close(fd);
+}
+
 /* On the pool's thread: touches only the job. */
 static void job_run(uv_work_t *w)
 {
@@ -371,6 +414,11 @@ static void job_run(uv_work_t *w)
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
 
+	/* Linux keeps nice per thread: this one takes the VMMs' priority, so
+	 * the child runs at it from its first instruction (dynamic loading
+	 * included), not at the daemons'. Refused to an unprivileged manager:
+	 * then the VMM runs at ours. */
+	(void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), j->nice);
 	if ((j->err = spawn_attrs(&fa, &at, j->console)) != 0) {
 		j->failed = "posix_spawn attributes";
 		return;
@@ -382,8 +430,7 @@ static void job_run(uv_work_t *w)
 		j->failed = "exec";
 		return;
 	}
-	/* Refused to an unprivileged manager: the VMM keeps our priority. */
-	(void)setpriority(PRIO_PROCESS, j->pid, j->nice);
+	set_autogroup(j->pid, j->autogroup_nice);
 	if ((j->pidfd = pidfd_open(j->pid, 0)) < 0) {
 		j->err = errno;
 		j->failed = "pidfd_open";

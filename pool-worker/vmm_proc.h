@@ -27,6 +27,7 @@
 
 #define PW_VMM_TIMERS 2
 #define PW_VMM_MAX_ARGS 64
+#define PW_NO_AUTOGROUP (-99)
 
 struct spawn_job;
 
@@ -47,6 +48,7 @@ struct pw_vmm_proc {
 	void (*on_spawned)(struct pw_vmm_proc *p, int status, const char *err);
 	pid_t pid;
 	int nice;                          /* the child's priority (init: ours) */
+	int autogroup_nice;                /* its session's (init: none, -99) */
 	struct spawn_job *job;             /* a spawn in progress */
 	bool kill_pending;                 /* kill asked for while spawning */
 };
@@ -79,6 +81,10 @@ void pw_vmm_proc_close(struct pw_vmm_proc *p);
 /* The file execvp would run for prog (PATH lookup without a '/'), into
  * out: 0, or -ENOENT when there is no such executable regular file. */
 int pw_find_program(const char *prog, char *out, size_t len);
+
+/* The nice value of our own scheduler autogroup (/proc/self/autogroup),
+ * or -ENOENT when the kernel has none. */
+int pw_autogroup_nice(void);
 
 /* Field 22 of /proc/PID/stat; -ESRCH when the process is gone or a zombie. */
 int pw_proc_start_time(int64_t pid, int64_t *out);

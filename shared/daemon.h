@@ -47,7 +47,9 @@
  * uigniterd was started with (when it may: root), so a host saturated by
  * guests does not starve the control plane (its heartbeats, the API);
  * VMMs run at the priority uigniterd was started with, which it passes in
- * UI_VMM_NICE_ENV. */
+ * UI_VMM_NICE_ENV, and — each in a session of its own, so each its own
+ * scheduler autogroup — their sessions UI_DAEMON_NICE_BOOST below the
+ * manager's (pool-worker/vmm_proc.c). */
 #define UI_DAEMON_NICE_BOOST 5
 #define UI_VMM_NICE_ENV "UIGNITER_VMM_NICE"
 
