@@ -16,7 +16,10 @@
  *                 the floor of part 1: per cycle spawn FAKE --api-sock, the
  *                 driver's API calls (machine-config, network-interfaces/eth0,
  *                 boot-source, InstanceStart = "run"), then SendCtrlAltDel
- *                 and wait for the exit ("stop"); no manager involved
+ *                 and wait for the exit ("stop"); no manager involved;
+ *                 --warm (with -n N -c N): every fake configured first, then
+ *                 all N InstanceStarts at once — the floor of a burst of
+ *                 runs on a warm pool ("run" = that last call)
  *   loadgen stats                                  numbers on stdin → JSON
  * Common: --out TSV (one line per request/VM), --poll-ms (20),
  * --connect-ms (50), --timeout-s (180).
@@ -140,7 +143,7 @@ static struct opts {
 	const char *unix_path, *tcp, *path, *image, *cmd, *targets, *out;
 	const char *fc, *dir, *kernel, *initrd;
 	unsigned n, c, mem, poll_ms, connect_ms, timeout_s;
-	bool no_poll;
+	bool no_poll, warm;
 	double duration_s;
 } o = { .n = 1, .c = 1, .poll_ms = 20, .connect_ms = 50, .timeout_s = 180,
 	.duration_s = 10, .path = "/healthz" };
@@ -154,7 +157,7 @@ static void parse_opts(int argc, char **argv)
 		{ "connect-ms", 1, 0, 'C' }, { "timeout-s", 1, 0, 'T' },
 		{ "duration", 1, 0, 'd' }, { "no-poll", 0, 0, 'N' },
 		{ "fc", 1, 0, 'F' }, { "dir", 1, 0, 'D' }, { "kernel", 1, 0, 'K' },
-		{ "initrd", 1, 0, 'I' }, { 0, 0, 0, 0 } };
+		{ "initrd", 1, 0, 'I' }, { "warm", 0, 0, 'W' }, { 0, 0, 0, 0 } };
 	const char *m = argc > 1 ? argv[1] : "";
 	int ch;
 
@@ -187,16 +190,20 @@ static void parse_opts(int argc, char **argv)
 		case 'D': o.dir = optarg; break;
 		case 'K': o.kernel = optarg; break;
 		case 'I': o.initrd = optarg; break;
+		case 'W': o.warm = true; break;
 		default: die("bad option");
 		}
 	}
 	if (!o.c)
 		die("-c must be > 0");
+	if (o.warm && (o.mode != M_FLOOR || o.n != o.c))
+		die("--warm is for floor with -n N -c N");
 }
 
 /* ---------------------------------------------------------------- tasks */
 
-enum phase { T_IDLE, T_API, T_SPAWNED, T_WAIT_POLL, T_POLL, T_STOP, T_FC, T_FC_EXIT, T_DONE };
+enum phase { T_IDLE, T_API, T_SPAWNED, T_WAIT_POLL, T_POLL, T_STOP, T_FC, T_FC_EXIT,
+	     T_BARRIER, T_DONE };
 
 struct task {
 	enum phase phase;
@@ -219,6 +226,7 @@ static struct run {
 	CURLM *multi;
 	struct task *tasks;
 	unsigned ntasks, next, active, done;
+	unsigned at_barrier;             /* floor --warm: configured, waiting */
 	double t_start, deadline;
 	struct samples lat, lat2;        /* run|get|stop latencies; guest HTTP or stop */
 	unsigned errors;
@@ -498,6 +506,19 @@ static void floor_begin(struct task *t)
 	floor_step(t);
 }
 
+/* floor --warm: every fake is configured; all InstanceStarts go out now. */
+static void floor_release(void)
+{
+	double now = mono_ms();
+
+	for (unsigned i = 0; i < r.ntasks; i++) {
+		if (r.tasks[i].phase != T_BARRIER)
+			continue;
+		r.tasks[i].t0 = now;
+		floor_step(&r.tasks[i]);
+	}
+}
+
 /* An answer from the fake; connection refused = not listening yet: retry. */
 static void floor_answered(struct task *t, CURLcode cc)
 {
@@ -512,6 +533,13 @@ static void floor_answered(struct task *t, CURLcode cc)
 		snprintf(why, sizeof(why), "step %u: curl %d status %d %.80s", t->step,
 			 (int)cc, t->status, t->body ? t->body : "");
 		task_fail(t, why);
+		return;
+	}
+	if (o.warm && t->step == 2) { /* configured: wait for every other one */
+		t->step = 3;
+		t->phase = T_BARRIER;
+		if (++r.at_barrier == r.ntasks)
+			floor_release();
 		return;
 	}
 	if (t->step == 3) {

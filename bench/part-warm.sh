@@ -9,7 +9,10 @@
 #
 # Then the burst: a pool of BENCH_BURST (64) slots, and that many runs sent
 # at once (64 concurrent clients, one run+stop each); BENCH_BURST_ROUNDS (5)
-# bursts, the pool refilled between them; run latency p50/p99 over all.
+# bursts, the pool refilled between them; run latency p50/p99 over all —
+# beside its floor, in the same run: 64 fakes configured straight by
+# loadgen (as a warm slot is), then all 64 InstanceStarts at once
+# (loadgen floor --warm).
 #
 # Environment: BENCH_WARM_N (cycles per block, 100), BENCH_WARM_BLOCKS (3),
 # BENCH_BURST (64), BENCH_BURST_ROUNDS (5).
@@ -62,18 +65,32 @@ burst_pool=$API_BODY
 burst_health=$(b_health)
 b_stack_stop
 burst=$(b_stats <"$B_DIR/burst.ms")
+: >"$B_DIR/burst-floor.ms"
+mkdir -p "$B_RUNDIR/floor"
+for ((r = 0; r < ROUNDS; r++)); do
+	b_loadgen floor --warm --fc "$B_BIN/firecracker-fake" --dir "$B_RUNDIR/floor" \
+		--kernel "$B_GUEST/vmlinuz" --initrd "$B_GUEST/initrd.cpio.gz" -n "$BURST" -c "$BURST" \
+		--out "$B_DIR/burst-floor-$r.tsv" >/dev/null || b_log "burst floor $r: errors"
+	awk -F'\t' '$7 == "ok" {print $4}' "$B_DIR/burst-floor-$r.tsv" >>"$B_DIR/burst-floor.ms"
+	rm -f "$B_RUNDIR/floor/"*
+done
+burst_floor=$(b_stats <"$B_DIR/burst-floor.ms")
 b_log "burst of $BURST x $ROUNDS: $(jq -c '{n, p50, p99}' <<<"$burst") pool: $burst_pool"
+b_log "burst floor: $(jq -c '{n, p50, p99}' <<<"$burst_floor")"
+
 
 cold=$(b_stats <"$B_DIR/cold.ms")
 warm=$(b_stats <"$B_DIR/warm.ms")
 b_log "cold: $(jq -c '{n, p50, p99}' <<<"$cold")  warm: $(jq -c '{n, p50, p99}' <<<"$warm")  pool: $pool_after"
 b_write_result warm "$(jq -n --argjson c "$cold" --argjson w "$warm" --argjson p "$pool_after" \
 	--argjson n "$N" --argjson b "$BLOCKS" --argjson bu "$burst" --argjson bp "$burst_pool" \
-	--argjson bh "$burst_health" --argjson bn "$BURST" --argjson br "$ROUNDS" '
+	--argjson bh "$burst_health" --argjson bn "$BURST" --argjson br "$ROUNDS" \
+	--argjson bf "$burst_floor" '
 	def r(a; b): if b > 0 then ((a / b) * 100 | round) / 100 else null end;
 	{config:{driver:"firecracker (contract fake)", cycles_per_block:$n, blocks_each:$b,
 	  concurrency:1, warm_pool:{size:4, warm_image:"hello"}},
 	 cold_run_ms:$c, warm_run_ms:$w, last_warm_pool:$p,
 	 burst:{pool_size:$bn, concurrent_runs:$bn, rounds:$br, run_ms:$bu, pool_after:$bp,
-		health:$bh},
+		health:$bh, floor_run_ms:$bf,
+		ratio_over_floor:{p50:r($bu.p50; $bf.p50), p99:r($bu.p99; $bf.p99)}},
 	 ratio_warm_over_cold:{p50:r($w.p50; $c.p50), p99:r($w.p99; $c.p99)}}')"

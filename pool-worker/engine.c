@@ -35,6 +35,10 @@ struct pw_cause {
 };
 
 static int fire(struct pw_vm *vm, enum pw_event ev, const struct pw_cause *c);
+static void on_commit(uv_idle_t *h);
+static void forget_deferred(struct pw_engine *e, struct pw_vm *vm);
+static void defer(struct pw_engine *e, struct pw_vm *vm, const struct pw_transition *t,
+		  bool tap_ready, enum pw_state prev);
 
 static struct pw_engine *eng(const struct pw_vm *vm)
 {
@@ -135,6 +139,20 @@ static void change_events(struct ui_vm_change *ch, const struct pw_vm *vm,
 	add_event(ch, "release", rel);
 }
 
+/* The loop turn's batch; committed by on_commit (an idle handle: the loop
+ * does not block in its poll while a batch is open). */
+static int open_batch(struct pw_engine *e)
+{
+	int rc = ui_reg_batch_begin(e->reg);
+
+	if (rc == 0 && (rc = uv_idle_start(&e->commit, on_commit)) < 0) {
+		ui_error("cannot arm the commit handle: %s", uv_strerror(rc));
+		if (ui_reg_batch_end(e->reg) < 0)
+			ui_error("registry: an empty batch did not commit");
+	}
+	return rc;
+}
+
 /* Writes the transition to t->next; on success vm->stored follows. */
 static int record(struct pw_vm *vm, const struct pw_transition *t,
 		  const struct pw_cause *c, bool *tap_ready)
@@ -154,6 +172,8 @@ static int record(struct pw_vm *vm, const struct pw_transition *t,
 		ch.lease = UI_LEASE_RELEASE;
 	}
 	change_events(&ch, vm, t, c, rel, sizeof(rel));
+	if (!ui_reg_in_batch(e->reg) && (rc = open_batch(e)) < 0)
+		return rc;
 	memcpy(old, vm->row.state, sizeof(old));
 	snprintf(vm->row.state, sizeof(vm->row.state), "%s", pw_state_name(t->next));
 	rc = ui_reg_vm_change(e->reg, &vm->row, &ch);
@@ -238,6 +258,12 @@ static void press(struct pw_vm *vm)
 		ui_debug("%s: power button press not sent", vm->row.id);
 }
 
+static void engine_free(struct pw_engine *e, struct pw_vm *vm)
+{
+	forget_deferred(e, vm);
+	pw_vm_free(&e->vms, vm);
+}
+
 /* Final: the VMM is gone and the row says so (or will, engine tick). */
 static void finish(struct pw_vm *vm)
 {
@@ -253,7 +279,7 @@ static void finish(struct pw_vm *vm)
 	reply_final(vm);
 	e->hooks.net_kick(e, &vm->row, false);
 	if (vm->stored == vm->state)
-		pw_vm_free(&e->vms, vm);
+		engine_free(e, vm);
 }
 
 /* A new row: go on at once if the tap is ready, else wait for netd. */
@@ -279,7 +305,7 @@ static void act(struct pw_vm *vm, const struct pw_transition *t, bool tap_ready)
 {
 	switch (t->action) {
 	case PW_A_NONE:
-		if (vm->state == PW_S_RUNNING)
+		if (t->next == PW_S_RUNNING) /* even if it has moved on since */
 			reply_running(vm);
 		break;
 	case PW_A_CREATE: created(vm, tap_ready); break;
@@ -355,7 +381,7 @@ static void refuse_new(struct pw_vm *vm, int rc)
 	vm->state = PW_S_GONE;
 	e->hooks.changed(e, vm, PW_S_NEW);
 	reply_final(vm);
-	pw_vm_free(&e->vms, vm);
+	engine_free(e, vm);
 }
 
 /*
@@ -364,11 +390,11 @@ static void refuse_new(struct pw_vm *vm, int rc)
  * until the registry takes it (pw_engine_tick). A final transition that
  * could not be written stands in memory the same way.
  */
-static void record_failed(struct pw_vm *vm, const struct pw_transition *t, int rc)
+static void record_failed(struct pw_vm *vm, enum pw_state target, int rc)
 {
 	struct pw_engine *e = eng(vm);
 	enum pw_state from = vm->state;
-	bool slot = pw_state_is_slot(from) || pw_state_is_slot(t->next);
+	bool slot = pw_state_is_slot(from) || pw_state_is_slot(target);
 	char err[256];
 
 	if (rc == -ESTALE)
@@ -376,15 +402,15 @@ static void record_failed(struct pw_vm *vm, const struct pw_transition *t, int r
 			 pw_state_name(vm->stored));
 	else
 		snprintf(err, sizeof(err), "registry: cannot record %s: %s",
-			 pw_state_name(t->next), strerror(-rc));
+			 pw_state_name(target), strerror(-rc));
 	ui_error("%s: %s", vm->row.id, err);
 	if (vm->stored == PW_S_NEW) {
 		refuse_new(vm, rc);
 		return;
 	}
 	note_failure(vm, rc == -ENOSPC || rc == -EBUSY ? -EAGAIN : -EIO, err);
-	if (pw_state_is_final(t->next))
-		vm->state = t->next;
+	if (pw_state_is_final(target))
+		vm->state = target;
 	else if (has_process(vm) && pw_state_has_vmm(from))
 		vm->state = slot ? PW_S_RETIRING : PW_S_FAILING;
 	else
@@ -397,6 +423,116 @@ static void record_failed(struct pw_vm *vm, const struct pw_transition *t, int r
 		kill_vmm(vm);
 }
 
+/* ---- group commit ------------------------------------------------------------- */
+
+static void defer(struct pw_engine *e, struct pw_vm *vm, const struct pw_transition *t,
+		  bool tap_ready, enum pw_state prev)
+{
+	struct pw_deferred_list *l = &e->deferred;
+
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 64;
+		struct pw_deferred *v = realloc(l->v, cap * sizeof(*v));
+
+		if (!v) { /* cannot wait for the commit: act now (logged) */
+			ui_error("%s: out of memory: acting before the commit", vm->row.id);
+			act(vm, t, tap_ready);
+			return;
+		}
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->n++] = (struct pw_deferred){ vm, *t, tap_ready, prev };
+}
+
+static bool in_list(const struct pw_deferred_list *l, const struct pw_vm *vm)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (l->v[i].vm == vm)
+			return true;
+	return false;
+}
+
+/* vm waits for the commit already: what follows for it waits too. */
+static bool has_deferred(const struct pw_engine *e, const struct pw_vm *vm)
+{
+	return in_list(&e->deferred, vm);
+}
+
+/* A deferred action whose VM has since moved on (a later transition of the
+ * same batch, whose own action follows) is moot — but for answers and
+ * final writes, which always stand. */
+static bool still_due(const struct pw_deferred *d)
+{
+	enum pw_action a = d->t.action;
+
+	return a == PW_A_NONE || a == PW_A_FINISH || a == PW_A_DELETE ||
+	       d->vm->state == d->t.next;
+}
+
+static void forget_in(struct pw_deferred_list *l, const struct pw_vm *vm)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (l->v[i].vm == vm)
+			l->v[i].vm = NULL;
+}
+
+static void forget_deferred(struct pw_engine *e, struct pw_vm *vm)
+{
+	forget_in(&e->deferred, vm);
+	forget_in(&e->acting, vm);
+}
+
+/* The batch did not commit: none of its writes happened. Each VM is given
+ * back the stored state it had (the first entry of a VM holds it) and
+ * fails as after a refused write. */
+static void batch_failed(struct pw_deferred_list *l, int rc)
+{
+	for (size_t i = l->n; i-- > 0;)
+		if (l->v[i].vm)
+			l->v[i].vm->stored = l->v[i].prev_stored;
+	for (size_t i = 0; i < l->n; i++) {
+		struct pw_vm *vm = l->v[i].vm;
+
+		if (!vm)
+			continue;
+		for (size_t k = i + 1; k < l->n; k++)
+			if (l->v[k].vm == vm)
+				l->v[k].vm = NULL; /* one failure per VM */
+		record_failed(vm, vm->state, rc);
+	}
+}
+
+/* Commits the open batch, then takes its actions in order; actions may
+ * record more (a new batch): until none is open. */
+static void flush(struct pw_engine *e)
+{
+	for (unsigned round = 0; ui_reg_in_batch(e->reg); round++) {
+		int rc;
+
+		if (round == 64) {
+			ui_warn("commit: still recording after 64 rounds; next turn");
+			return;
+		}
+		e->acting = e->deferred;
+		e->deferred = (struct pw_deferred_list){ 0 };
+		if ((rc = ui_reg_batch_end(e->reg)) < 0)
+			batch_failed(&e->acting, rc);
+		else
+			for (size_t i = 0; i < e->acting.n; i++)
+				if (e->acting.v[i].vm && still_due(&e->acting.v[i]))
+					act(e->acting.v[i].vm, &e->acting.v[i].t, e->acting.v[i].tap_ready);
+		free(e->acting.v);
+		e->acting = (struct pw_deferred_list){ 0 };
+	}
+	uv_idle_stop(&e->commit);
+}
+
+static void on_commit(uv_idle_t *h)
+{
+	flush(h->data);
+}
+
 /* ---- firing --------------------------------------------------------------------- */
 
 static int transition(struct pw_vm *vm, enum pw_event ev, const struct pw_transition *t,
@@ -405,7 +541,8 @@ static int transition(struct pw_vm *vm, enum pw_event ev, const struct pw_transi
 	struct pw_engine *e = eng(vm);
 	enum pw_state from = vm->state;
 	struct pw_cause sc = *c;
-	bool tap_ready = false;
+	enum pw_state prev = vm->stored;
+	bool tap_ready = false, recorded = needs_record(vm, t);
 	char pid[32];
 	int rc;
 
@@ -418,8 +555,8 @@ static int transition(struct pw_vm *vm, enum pw_event ev, const struct pw_transi
 	if (is_failure(from, ev, t->next))
 		note_failure(vm, sc.status, sc.error ? sc.error : sc.detail);
 	prepare_row(vm, t->next);
-	if (needs_record(vm, t) && (rc = record(vm, t, &sc, &tap_ready)) < 0) {
-		record_failed(vm, t, rc);
+	if (recorded && (rc = record(vm, t, &sc, &tap_ready)) < 0) {
+		record_failed(vm, t->next, rc);
 		return rc;
 	}
 	vm->state = t->next;
@@ -431,7 +568,10 @@ static int transition(struct pw_vm *vm, enum pw_event ev, const struct pw_transi
 			sc.error ? sc.error : sc.detail ? sc.detail : "");
 	}
 	e->hooks.changed(e, vm, from);
-	act(vm, t, tap_ready);
+	if (recorded || has_deferred(e, vm))
+		defer(e, vm, t, tap_ready, prev);
+	else
+		act(vm, t, tap_ready);
 	return 0;
 }
 
@@ -541,18 +681,28 @@ int pw_engine_init(struct pw_engine *e, uv_loop_t *loop, const struct ui_config 
 		   struct ui_registry *reg, enum ui_accel accel,
 		   const struct pw_engine_hooks *hooks)
 {
+	int rc;
+
 	memset(e, 0, sizeof(*e));
 	e->env = (struct pw_vmm_env){ loop, cfg, accel, vmm_nice(), vmm_autogroup_nice() };
 	e->cfg = cfg;
 	e->reg = reg;
 	e->hooks = *hooks;
+	if ((rc = uv_idle_init(loop, &e->commit)) < 0)
+		return rc;
+	e->commit.data = e;
 	return ui_ipam_init(&e->net, cfg->subnet, cfg->prefix_len, cfg->gateway);
 }
 
+/* What was recorded is committed and acted upon, then every VM forgotten
+ * (their VMMs keep running). */
 void pw_engine_fini(struct pw_engine *e)
 {
+	flush(e);
 	while (e->vms)
 		pw_vm_free(&e->vms, e->vms);
+	free(e->deferred.v);
+	e->deferred = (struct pw_deferred_list){ 0 };
 }
 
 /* Hooks every VM's driver view gets. */
@@ -572,15 +722,16 @@ static void retry_final(struct pw_vm *vm)
 		vm->state, vm->state == PW_S_GONE ? PW_A_DELETE : PW_A_FINISH, NULL
 	};
 	struct pw_cause c = { 0, NULL, NULL };
+	enum pw_state prev = vm->stored;
 	int rc = record(vm, &t, &c, NULL);
 
-	if (rc == 0 || rc == -ESTALE) {
-		if (rc == -ESTALE)
-			ui_error("%s: row changed underneath; giving it up", vm->row.id);
-		else
-			ui_info("%s: %s recorded after all", vm->row.id, pw_state_name(vm->state));
+	if (rc == 0) { /* finish() frees it once the batch has committed */
+		ui_info("%s: %s recorded after all", vm->row.id, pw_state_name(vm->state));
+		defer(e, vm, &t, false, prev);
+	} else if (rc == -ESTALE) {
+		ui_error("%s: row changed underneath; giving it up", vm->row.id);
 		e->hooks.net_kick(e, &vm->row, false);
-		pw_vm_free(&e->vms, vm);
+		engine_free(e, vm);
 	}
 }
 

@@ -7,9 +7,14 @@
  * the drivers (driver.h); it calls up only through the hooks it is given.
  *
  * The rule, for every event: look the transition up (fsm.h; an illegal
- * event is refused and logged), record it in ONE registry transaction —
- * the row's new state guarded by the state the registry holds, its events,
- * and its lease bound (creating) or released (final) — and only then act.
+ * event is refused and logged), record it in ONE registry change — the
+ * row's new state guarded by the state the registry holds, its events, and
+ * its lease bound (creating) or released (final), all or nothing — and
+ * only then act. Group commit: the changes of one loop turn are one
+ * registry transaction (a batch, registry.h); their actions — replies
+ * included — are taken once it has committed, at the start of the next
+ * turn (an idle handle), in the order they were recorded. A batch that
+ * does not commit fails its VMs as a failed write does.
  * A failed write (disk full, lock timeout, state changed underneath) means
  * the action is not taken and the VM fails with the reason, in memory
  * first (its VMM killed); its final write is retried every second until
@@ -70,6 +75,20 @@ struct pw_engine_hooks {
 	void *arg;
 };
 
+/* A transition recorded in the open batch: its action waits for the
+ * commit (engine.c). */
+struct pw_deferred {
+	struct pw_vm *vm;              /* NULL: the VM was freed meanwhile */
+	struct pw_transition t;
+	bool tap_ready;
+	enum pw_state prev_stored;     /* what the registry held before it */
+};
+
+struct pw_deferred_list {
+	struct pw_deferred *v;
+	size_t n, cap;
+};
+
 struct pw_engine {
 	struct pw_vmm_env env;
 	const struct ui_config *cfg;
@@ -78,6 +97,9 @@ struct pw_engine {
 	unsigned tsc_khz;              /* TCG: host TSC for Linux guests */
 	struct pw_vm *vms;             /* VMs and slots, newest first */
 	struct pw_engine_hooks hooks;
+	uv_idle_t commit;              /* ends the open batch (a loop turn's) */
+	struct pw_deferred_list deferred; /* actions waiting for its commit */
+	struct pw_deferred_list acting;   /* the ones being carried out */
 };
 
 int pw_engine_init(struct pw_engine *e, uv_loop_t *loop, const struct ui_config *cfg,

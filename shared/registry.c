@@ -105,6 +105,9 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_COMMIT] = "COMMIT",
 	[ST_ROLLBACK] = "ROLLBACK",
 	[ST_USER_VERSION] = "PRAGMA user_version",
+	[ST_SAVEPOINT] = "SAVEPOINT change",
+	[ST_RELEASE] = "RELEASE change",
+	[ST_ROLLBACK_TO] = "ROLLBACK TO change",
 	[ST_VM_INSERT] = "INSERT INTO vms (" UI_REG_VM_NAMES ") VALUES (" UI_REG_VM_PARAMS ")",
 	[ST_VM_UPDATE] = "UPDATE vms SET " UI_REG_VM_SETS " WHERE id = :id",
 	[ST_VM_UPDATE_IF] = "UPDATE vms SET " UI_REG_VM_SETS " WHERE id = :id AND state = :expect",
@@ -218,17 +221,49 @@ static void tx_rollback(struct ui_registry *reg)
 
 int ui_reg_tx_begin(struct ui_registry *reg)
 {
-	return stmt_exec(reg, ST_BEGIN, "begin");
+	return stmt_exec(reg, reg->batch ? ST_SAVEPOINT : ST_BEGIN, "begin");
 }
 
 int ui_reg_tx_end(struct ui_registry *reg, int r)
 {
+	if (reg->batch) {
+		if (r < 0 && stmt_exec(reg, ST_ROLLBACK_TO, "rollback to") < 0)
+			ui_warn("registry %s: rollback to a savepoint failed", reg->path);
+		if (stmt_exec(reg, ST_RELEASE, "release") < 0 && r == 0)
+			r = -EIO;
+		return r;
+	}
 	if (r == 0 && (r = stmt_exec(reg, ST_COMMIT, "commit")) == 0) {
 		reg->commits++;
 		return 0;
 	}
 	tx_rollback(reg);
 	return r;
+}
+
+int ui_reg_batch_begin(struct ui_registry *reg)
+{
+	int r;
+
+	if (reg->batch)
+		return -EALREADY;
+	if ((r = ui_reg_writable(reg, "batch")) < 0 || (r = stmt_exec(reg, ST_BEGIN, "begin")) < 0)
+		return r;
+	reg->batch = true;
+	return 0;
+}
+
+int ui_reg_batch_end(struct ui_registry *reg)
+{
+	if (!reg->batch)
+		return 0;
+	reg->batch = false;
+	return ui_reg_tx_end(reg, 0);
+}
+
+bool ui_reg_in_batch(const struct ui_registry *reg)
+{
+	return reg->batch;
 }
 
 int ui_reg_step_write(struct ui_registry *reg, sqlite3_stmt *st, bool must_change,

@@ -189,6 +189,17 @@ struct ui_vm_change {
 int ui_reg_vm_change(struct ui_registry *reg, struct ui_vm *row,
 		     struct ui_vm_change *c);
 
+/*
+ * A batch (group commit): the writes made until ui_reg_batch_end are one
+ * transaction — each still all-or-nothing on its own (a savepoint), and
+ * none of them durable, nor to be acted upon, before ui_reg_batch_end has
+ * returned 0. A failed batch end leaves none of them. pool-worker writes
+ * everything a loop turn records as one batch (engine.c).
+ */
+int ui_reg_batch_begin(struct ui_registry *reg);   /* -EALREADY if open */
+int ui_reg_batch_end(struct ui_registry *reg);     /* commit; 0 if none open */
+bool ui_reg_in_batch(const struct ui_registry *reg);
+
 /* Unguarded single writes (tools, tests): each its own transaction. */
 int ui_reg_vm_insert(struct ui_registry *reg, const struct ui_vm *vm); /* -EEXIST */
 int ui_reg_vm_update(struct ui_registry *reg, const struct ui_vm *vm); /* -ENOENT */

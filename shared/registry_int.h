@@ -44,6 +44,7 @@
 
 enum ui_reg_stmt {
 	ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_USER_VERSION,
+	ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO,
 	ST_VM_INSERT, ST_VM_UPDATE, ST_VM_UPDATE_IF, ST_VM_GET, ST_VM_GET_BY_KEY,
 	ST_VM_DELETE, ST_VM_DELETE_IF, ST_VM_LIST, ST_VM_LIST_STATE, ST_VM_COUNT,
 	ST_VM_COUNT_STATE,
@@ -59,6 +60,7 @@ struct ui_registry {
 	bool rdonly;
 	char *path;                    /* for log messages */
 	uint64_t commits;              /* write transactions committed */
+	bool batch;                    /* a batch is open (ui_reg_batch_begin) */
 	sqlite3_stmt *stmt[ST_COUNT];  /* prepared on first use */
 };
 
@@ -73,7 +75,9 @@ int ui_reg_stmt(struct ui_registry *reg, enum ui_reg_stmt id, sqlite3_stmt **out
 void ui_reg_stmt_done(sqlite3_stmt *st); /* reset + clear bindings */
 
 /* BEGIN IMMEDIATE ... then ui_reg_tx_end(reg, r): COMMIT if r == 0 (a
- * failed COMMIT becomes the result), else ROLLBACK; returns the result. */
+ * failed COMMIT becomes the result), else ROLLBACK; returns the result.
+ * Inside a batch they are a savepoint and its release (or rollback to it):
+ * the change is all-or-nothing, and commits with the batch. */
 int ui_reg_tx_begin(struct ui_registry *reg);
 int ui_reg_tx_end(struct ui_registry *reg, int r);
 

@@ -109,7 +109,7 @@ sleep 1
 # Tried once, told once (the slot's own transition line says it too).
 [ "$(grep -c 'pool: no warm slots: .*cannot warm a VMM without' "$ST_LOG")" = 1 ] ||
 	st_fail "not logged once"
-[ "$(grep -c -- '-> gone (error): .*cannot warm a VMM without' "$ST_LOG")" = 1 ] ||
+[ "$(grep -c -- ' (error): .*cannot warm a VMM without' "$ST_LOG")" = 1 ] ||
 	st_fail "more than one slot tried without a warm image"
 sed -i 's/^  warm_image: ""$/  warm_image: hello/' "$ST_CONF"
 kill -HUP "$ST_PID"
