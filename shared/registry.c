@@ -330,6 +330,27 @@ const char *ui_reg_col_or_empty(sqlite3_stmt *st, int i)
 	return t ? (const char *)t : "";
 }
 
+int ui_reg_walk(struct ui_registry *reg, enum ui_reg_stmt id, const char *arg,
+		int (*each)(sqlite3_stmt *st, void *ctx), void *ctx, const char *what)
+{
+	sqlite3_stmt *st = NULL;
+	int r, rc;
+
+	if ((r = ui_reg_stmt(reg, id, &st)) < 0)
+		return r;
+	if (sqlite3_stmt_busy(st))
+		return -EBUSY;
+	if (arg && sqlite3_bind_text(st, 1, arg, -1, SQLITE_TRANSIENT) != SQLITE_OK)
+		return ui_reg_bind_failed(reg, st);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		if ((r = each(st, ctx)) != 0)
+			break;
+	if (r == 0 && rc != SQLITE_DONE)
+		r = ui_reg_fail(reg, rc, what);
+	ui_reg_stmt_done(st);
+	return r;
+}
+
 int ui_reg_select_one(struct ui_registry *reg, enum ui_reg_stmt id, const char *arg,
 		      void (*read)(sqlite3_stmt *st, void *out), void *out)
 {

@@ -102,6 +102,13 @@ const char *ui_reg_col_or_empty(sqlite3_stmt *st, int i);
 #define UI_REG_BIND_STR(st, idx, field) ui_reg_bind_text(st, idx, field, sizeof(field))
 #define UI_REG_COL_STR(st, i, field) ui_reg_col_text(st, i, field, sizeof(field))
 
+/* Walks the select `id` (text parameter 1 = arg, unless arg is NULL):
+ * each(st, ctx) for every row; a non-zero return from each stops the walk
+ * and is returned. -EBUSY when the statement is already walking (each must
+ * not walk it again). */
+int ui_reg_walk(struct ui_registry *reg, enum ui_reg_stmt id, const char *arg,
+		int (*each)(sqlite3_stmt *st, void *ctx), void *ctx, const char *what);
+
 /* One-text-parameter select of one row; -ENOENT when none. */
 int ui_reg_select_one(struct ui_registry *reg, enum ui_reg_stmt id, const char *arg,
 		      void (*read)(sqlite3_stmt *st, void *out), void *out);

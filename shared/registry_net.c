@@ -107,27 +107,6 @@ int ui_reg_lease_get_by_vm(struct ui_registry *reg, const char *vm_id, struct ui
 	return ui_reg_select_one(reg, ST_LEASE_GET_BY_VM, vm_id, read_lease, out);
 }
 
-/* Steps the no-parameter select `id`, calling each(st, arg) for every row;
- * a non-zero return from each stops the walk and is returned. */
-static int walk(struct ui_registry *reg, enum ui_reg_stmt id,
-		int (*each)(sqlite3_stmt *st, void *arg), void *arg, const char *what)
-{
-	sqlite3_stmt *st = NULL;
-	int r, rc;
-
-	if ((r = ui_reg_stmt(reg, id, &st)) < 0)
-		return r;
-	if (sqlite3_stmt_busy(st))
-		return -EBUSY;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		if ((r = each(st, arg)) != 0)
-			break;
-	if (r == 0 && rc != SQLITE_DONE)
-		r = ui_reg_fail(reg, rc, what);
-	ui_reg_stmt_done(st);
-	return r;
-}
-
 struct lease_walk {
 	int (*cb)(const struct ui_lease *l, void *arg);
 	void *arg;
@@ -147,7 +126,7 @@ int ui_reg_lease_list(struct ui_registry *reg,
 {
 	struct lease_walk w = { cb, arg };
 
-	return walk(reg, ST_LEASE_LIST, each_lease, &w, "list leases");
+	return ui_reg_walk(reg, ST_LEASE_LIST, NULL, each_lease, &w, "list leases");
 }
 
 /* ---- taps ------------------------------------------------------------------ */
@@ -246,7 +225,7 @@ int ui_reg_tap_list(struct ui_registry *reg,
 {
 	struct tap_walk w = { cb, arg };
 
-	return walk(reg, ST_TAP_LIST, each_tap, &w, "list taps");
+	return ui_reg_walk(reg, ST_TAP_LIST, NULL, each_tap, &w, "list taps");
 }
 
 /* ---- allocation ------------------------------------------------------------ */
@@ -317,7 +296,8 @@ static int pick(struct ui_registry *reg, const struct ui_ipam *net, uint32_t *ip
 {
 	struct ips used = { 0 }, blocked = { 0 };
 	struct tap_scan s = { net, &used, &blocked, 0 };
-	int r = walk(reg, ST_LEASE_IPS, each_leased_ip, &used, "list leased addresses");
+	int r = ui_reg_walk(reg, ST_LEASE_IPS, NULL, each_leased_ip, &used,
+			    "list leased addresses");
 
 	if (r == 0)
 		r = ui_reg_tap_list(reg, scan_tap, &s);

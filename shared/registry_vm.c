@@ -188,6 +188,20 @@ int ui_reg_vm_get_by_key(struct ui_registry *reg, const char *idempotency_key,
 	return ui_reg_select_one(reg, ST_VM_GET_BY_KEY, idempotency_key, read_vm, out);
 }
 
+struct vm_walk {
+	int (*cb)(const struct ui_vm *vm, void *arg);
+	void *arg;
+	struct ui_vm *vm;           /* one row at a time (~20 KiB: not on the stack) */
+};
+
+static int each_vm(sqlite3_stmt *st, void *ctx)
+{
+	struct vm_walk *w = ctx;
+
+	read_vm(st, w->vm);
+	return w->cb(w->vm, w->arg);
+}
+
 /*
  * Streams rows to cb. cb must not call ui_reg_vm_list again (the statement is
  * in use: -EBUSY) and should not write through this connection (the walk
@@ -196,32 +210,14 @@ int ui_reg_vm_get_by_key(struct ui_registry *reg, const char *idempotency_key,
 int ui_reg_vm_list(struct ui_registry *reg, const char *state_filter,
 		   int (*cb)(const struct ui_vm *vm, void *arg), void *arg)
 {
-	enum ui_reg_stmt id = state_filter ? ST_VM_LIST_STATE : ST_VM_LIST;
-	struct ui_vm *vm;
-	sqlite3_stmt *st = NULL;
-	int r, rc;
+	struct vm_walk w = { cb, arg, malloc(sizeof(struct ui_vm)) };
+	int r;
 
-	if ((r = ui_reg_stmt(reg, id, &st)) < 0)
-		return r;
-	if (sqlite3_stmt_busy(st))
-		return -EBUSY;
-	if (!(vm = malloc(sizeof(*vm))))
+	if (!w.vm)
 		return -ENOMEM;
-	if (state_filter &&
-	    sqlite3_bind_text(st, 1, state_filter, -1, SQLITE_TRANSIENT) != SQLITE_OK) {
-		r = ui_reg_bind_failed(reg, st);
-		goto free_vm;
-	}
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		read_vm(st, vm);
-		if ((r = cb(vm, arg)) != 0)
-			break;
-	}
-	if (r == 0 && rc != SQLITE_DONE)
-		r = ui_reg_fail(reg, rc, "list vms");
-	ui_reg_stmt_done(st);
-free_vm:
-	free(vm);
+	r = ui_reg_walk(reg, state_filter ? ST_VM_LIST_STATE : ST_VM_LIST, state_filter,
+			each_vm, &w, "list vms");
+	free(w.vm);
 	return r;
 }
 
@@ -280,28 +276,25 @@ int ui_reg_event(struct ui_registry *reg, const char *vm_id, const char *kind,
 	return ui_reg_tx_end(reg, ui_reg_event_add(reg, vm_id, kind, detail));
 }
 
+struct event_walk {
+	int (*cb)(const char *time, const char *kind, const char *detail, void *arg);
+	void *arg;
+};
+
+static int each_event(sqlite3_stmt *st, void *ctx)
+{
+	struct event_walk *w = ctx;
+
+	return w->cb(ui_reg_col_or_empty(st, 0), ui_reg_col_or_empty(st, 1),
+		     ui_reg_col_or_empty(st, 2), w->arg);
+}
+
 int ui_reg_event_list(struct ui_registry *reg, const char *vm_id,
 		      int (*cb)(const char *time, const char *kind, const char *detail,
 				void *arg),
 		      void *arg)
 {
-	sqlite3_stmt *st = NULL;
-	int r, rc;
+	struct event_walk w = { cb, arg };
 
-	if ((r = ui_reg_stmt(reg, ST_EVENT_LIST, &st)) < 0)
-		return r;
-	if (sqlite3_stmt_busy(st))
-		return -EBUSY;
-	if (sqlite3_bind_text(st, 1, vm_id, -1, SQLITE_TRANSIENT) != SQLITE_OK)
-		return ui_reg_bind_failed(reg, st);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		r = cb(ui_reg_col_or_empty(st, 0), ui_reg_col_or_empty(st, 1),
-		       ui_reg_col_or_empty(st, 2), arg);
-		if (r != 0)
-			break;
-	}
-	if (r == 0 && rc != SQLITE_DONE)
-		r = ui_reg_fail(reg, rc, "list events");
-	ui_reg_stmt_done(st);
-	return r;
+	return ui_reg_walk(reg, ST_EVENT_LIST, vm_id, each_event, &w, "list events");
 }

@@ -17,6 +17,7 @@
 #ifndef UI_T_H
 #define UI_T_H
 
+#include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,6 +64,20 @@ struct t_case {
 		fprintf(stderr, "  skip: %s\n", why);                      \
 		exit(77);                                                  \
 	} while (0)
+
+/* How many fds this process has open (a leak check: compare before and
+ * after). */
+static inline int t_count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	int n = 0;
+
+	T_ASSERT(d);
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n;
+}
 
 static inline int t_run(int argc, char **argv, const struct t_case *cases)
 {

@@ -41,18 +41,6 @@ static const char *seg_name(void)
 	return names[n_names++];
 }
 
-static int count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	int n = 0;
-
-	T_ASSERT(d);
-	while (readdir(d))
-		n++;
-	closedir(d);
-	return n;
-}
-
 /* True if name (a /dev/shm object) is mapped in this process. */
 static bool is_mapped(const char *name)
 {
@@ -101,11 +89,11 @@ static void bad_ring_cap(struct ui_shm *s) { s->ring[UI_RING_NET_TO_POOL].cap = 
 static void expect_attach_fails(const char *name, int want)
 {
 	struct ui_shm *shm = NULL;
-	int fds = count_fds();
+	int fds = t_count_fds();
 
 	T_EQ_INT(ui_shm_attach(name, &shm), want);
 	T_ASSERT(shm == NULL);
-	T_EQ_INT(count_fds(), fds);
+	T_EQ_INT(t_count_fds(), fds);
 	T_ASSERT(!is_mapped(name));
 }
 
@@ -117,10 +105,10 @@ static void t_create_attach_roundtrip(void)
 	struct ui_shm *a, *b;
 	char path[128];
 	struct stat st;
-	int fds = count_fds();
+	int fds = t_count_fds();
 
 	T_EQ_INT(ui_shm_create(name, &a), 0);
-	T_EQ_INT(count_fds(), fds); /* no fd kept open */
+	T_EQ_INT(t_count_fds(), fds); /* no fd kept open */
 	T_ASSERT(a->magic == UI_SHM_MAGIC);
 	T_EQ_INT(a->version, UI_SHM_VERSION);
 	T_EQ_INT(a->size, sizeof(struct ui_shm));
@@ -137,7 +125,7 @@ static void t_create_attach_roundtrip(void)
 
 	T_EQ_INT(ui_shm_attach(name, &b), 0);
 	T_ASSERT(a != b);
-	T_EQ_INT(count_fds(), fds);
+	T_EQ_INT(t_count_fds(), fds);
 	atomic_store(&a->daemon[UI_D_POOL].pid, 1234);
 	T_EQ_INT(atomic_load(&b->daemon[UI_D_POOL].pid), 1234);
 	struct ui_msg m = { .req_id = 99 }, out;

@@ -216,19 +216,6 @@ static pid_t orphan_sleep(void)
 	return pid;
 }
 
-/* How many fds this process has open. */
-static int count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	int n = 0;
-
-	T_ASSERT(d);
-	while (readdir(d))
-		n++;
-	closedir(d);
-	return n;
-}
-
 /* A registry row naming pid with its real start time. */
 static void row_for(struct ui_vm *row, pid_t pid)
 {
@@ -384,7 +371,7 @@ static void t_adopt_orphan(void)
 
 	env_init(&e);
 	row_for(&row, pid);
-	fds = count_fds();
+	fds = t_count_fds();
 	obs_init(&wrong, &e);
 	row.vmm_start_time++;
 	T_EQ_INT(pw_vmm_proc_adopt(&wrong.p, &row, err, sizeof(err)), -ESRCH);
@@ -410,7 +397,7 @@ static void t_adopt_orphan(void)
 	T_EQ_INT(pw_vmm_proc_kill(&o.p), 0);
 	close_and_free(&e, &o);
 	T_EQ_STR(o.order, "EF");
-	T_EQ_INT(count_fds(), fds); /* the pidfds are closed */
+	T_EQ_INT(t_count_fds(), fds); /* the pidfds are closed */
 	env_fini(&e);
 }
 
