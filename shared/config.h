@@ -36,7 +36,7 @@ struct ui_image {
 	unsigned vcpus;                 /* default 1, 1..32 */
 	unsigned mem_mib;               /* default 128, 16..65536 */
 	enum ui_guest_ip guest_ip;      /* default linux */
-	char ready_pattern[128];        /* default "UIGNITER-READY" */
+	char ready_pattern[128];        /* default "UIGNITER-READY"; not used yet (wait: ready) */
 };
 
 struct ui_config {
