@@ -66,7 +66,8 @@ struct pw_engine_hooks {
 	/* Leases changed: row's lease was bound (tap_wait: the VM waits for
 	 * its tap) or released. */
 	void (*net_kick)(struct pw_engine *e, const struct ui_vm *row, bool tap_wait);
-	/* netd is up and ready (a VM without a ready tap needs it). */
+	/* netd runs, or is starting (a VM without a ready tap needs it: when
+	 * netd is down the run is refused at once, -EAGAIN). */
 	bool (*netd_up)(struct pw_engine *e);
 	/* vm moved from `from` to vm->state (it is freed right after when
 	 * final and recorded). Called inside the transition: it must not fire

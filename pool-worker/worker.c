@@ -51,11 +51,13 @@ static void hook_net_kick(struct pw_engine *e, const struct ui_vm *row, bool tap
 		ui_error("%s: out of memory: netd not told", row->id);
 }
 
+/* netd runs (spawned: it may still be starting — its start-up pass will
+ * make the taps kicked meanwhile), as opposed to down between restarts. */
 static bool hook_netd_up(struct pw_engine *e)
 {
 	struct ui_daemon_status *d = &of_engine(e)->d->shm->daemon[UI_D_NETD];
 
-	return atomic_load(&d->up) && atomic_load(&d->ready);
+	return atomic_load(&d->up);
 }
 
 static void hook_changed(struct pw_engine *e, struct pw_vm *vm, enum pw_state from)
