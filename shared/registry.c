@@ -86,13 +86,25 @@ static const char *const migrations[] = {
 	"  vm_id TEXT,"
 	"  kind TEXT NOT NULL,"
 	"  detail TEXT);",
-	/* 1 → 2: netd's taps (the tap stock), events by VM, `failing` (schema
-	 * 1 wrote a failing VM as `stopping` with its error set) */
+	/* 1 → 2: netd's taps (the tap stock); events by VM, and without
+	 * AUTOINCREMENT (seq stays increasing: events are never deleted; it
+	 * spares every event insert a write of sqlite_sequence); `failing`
+	 * (schema 1 wrote a failing VM as `stopping` with its error set) */
 	"CREATE TABLE taps ("
 	"  name TEXT PRIMARY KEY NOT NULL,"
 	"  ip TEXT NOT NULL UNIQUE,"
 	"  state TEXT NOT NULL,"
 	"  updated_at TEXT NOT NULL);"
+	"CREATE TABLE events2 ("
+	"  seq INTEGER PRIMARY KEY,"
+	"  time TEXT NOT NULL,"
+	"  vm_id TEXT,"
+	"  kind TEXT NOT NULL,"
+	"  detail TEXT);"
+	"INSERT INTO events2 (seq, time, vm_id, kind, detail) "
+	"  SELECT seq, time, vm_id, kind, detail FROM events;"
+	"DROP TABLE events;"
+	"ALTER TABLE events2 RENAME TO events;"
 	"CREATE INDEX events_vm_id ON events(vm_id);"
 	"UPDATE vms SET state = 'failing' WHERE state = 'stopping' AND error IS NOT NULL;",
 };

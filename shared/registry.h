@@ -19,7 +19,9 @@
  *       every tap device netd has made: 'creating' (row written, device
  *       being made), 'ready' (exists, enslaved, up: usable by the lease of
  *       its ip, or spare), 'deleting' (being removed; its ip is not leased).
- *   events(seq INTEGER PK AUTOINCREMENT, time, vm_id, kind, detail)
+ *   events(seq INTEGER PK, time, vm_id, kind, detail)   append-only: seq
+ *       increases (schema 1 had AUTOINCREMENT; 2 drops it: no event is
+ *       ever deleted, and it spared a page write per event)
  *
  * Who writes what — one owner per fact:
  *   pool-worker  vms (every state change, ui_reg_vm_change) and leases (bound

@@ -237,6 +237,7 @@ static void t_migrate_from_1(void)
 		 "INSERT INTO vms (id, state, vcpus, mem_mib, created_at, error) VALUES "
 		 "('vm-f', 'stopping', 1, 128, 'x', 'boot failed'), "
 		 "('vm-s', 'stopping', 1, 128, 'x', NULL);"
+		 "INSERT INTO events (seq, time, vm_id, kind) VALUES (7, 't', 'vm-f', 'create');"
 		 "PRAGMA user_version = 1;");
 	reg = open_ok(path, UI_REG_CREATE);
 	T_EQ_INT(ui_registry_version(reg), 2);
@@ -245,6 +246,10 @@ static void t_migrate_from_1(void)
 	/* Schema 1 wrote a failing VM as stopping with its error. */
 	T_EQ_INT(raw(path, "SELECT count(*) FROM vms WHERE id = 'vm-f' AND state = 'failing'"), 1);
 	T_EQ_INT(raw(path, "SELECT count(*) FROM vms WHERE id = 'vm-s' AND state = 'stopping'"), 1);
+	/* Events kept, with their seq; new ones follow them. */
+	T_EQ_INT(raw(path, "SELECT seq FROM events WHERE kind = 'create'"), 7);
+	T_EQ_INT(ui_reg_event(reg, "vm-f", "failed", NULL), 0);
+	T_EQ_INT(raw(path, "SELECT seq FROM events WHERE kind = 'failed'"), 8);
 	ui_registry_close(reg);
 }
 
