@@ -11,6 +11,7 @@
  * Bridge and taps are left in place on exit: VMs outlive manager restarts.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "daemon.h"
@@ -44,6 +45,36 @@ static void on_stop(struct ui_daemon_ctx *d, int signum)
 	ui_info("%s: stopping", strsignal(signum));
 	netd_close(d->data);
 	ui_daemon_exit(d);
+}
+
+/* SIGHUP: the stock's policy (network.tap_stock, pool.size) from the config
+ * file; the network itself (bridge, subnet) changes at the next start. */
+static void on_reload(struct ui_daemon_ctx *d)
+{
+	struct netd *n = d->data;
+	struct ui_config *nc;
+	char err[1024];
+
+	if (!d->cfg.path[0]) {
+		ui_warn("SIGHUP: running on built-in defaults, nothing to reload");
+		return;
+	}
+	if (!(nc = malloc(sizeof(*nc)))) {
+		ui_error("SIGHUP: out of memory; configuration unchanged");
+		return;
+	}
+	if (ui_config_load(d->cfg.path, nc, err, sizeof(err)) < 0) {
+		ui_error("SIGHUP: %s; configuration unchanged", err);
+	} else {
+		ui_info("SIGHUP: network.tap_stock %u -> %u, pool.size %u -> %u (the network "
+			"itself changes at the next start)", d->cfg.tap_stock, nc->tap_stock,
+			d->cfg.pool_size, nc->pool_size);
+		d->cfg.tap_stock = nc->tap_stock;
+		d->cfg.pool_size = nc->pool_size;
+		ui_config_free(nc);
+		reconcile_kick(&n->rec);
+	}
+	free(nc);
 }
 
 static int rings_init(struct netd *n)
@@ -98,6 +129,7 @@ int main(int argc, char **argv)
 	if (code == 0) {
 		n.d.data = &n;
 		n.d.on_stop = on_stop;
+		n.d.on_reload = on_reload;
 		code = ui_daemon_run(&n.d);
 	}
 	netd_close(&n);

@@ -160,6 +160,11 @@ static void on_timer(uv_timer_t *t)
 	pass_now(t->data, false); /* a failure is logged; retried on the next wake */
 }
 
+void reconcile_kick(struct reconciler *r)
+{
+	schedule(r, 0);
+}
+
 void reconcile_on_msg(struct ui_ring_reader *rd, struct ui_msg *m)
 {
 	struct reconciler *r = rd->data;

@@ -60,6 +60,8 @@ int reconcile_init(struct reconciler *r, struct ui_daemon_ctx *d, struct netlink
 		   struct ui_ring_writer *out);
 /* The start-up pass, then the timer; its error if the pass failed. */
 int reconcile_start(struct reconciler *r);
+/* A pass as soon as the loop can (the policy changed: SIGHUP). */
+void reconcile_kick(struct reconciler *r);
 /* The ring 2 handler (reader data: the reconciler). */
 void reconcile_on_msg(struct ui_ring_reader *rd, struct ui_msg *m);
 /* Closes the handles, frees the rest; safe on a zeroed or closed one. */

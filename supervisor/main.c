@@ -145,6 +145,21 @@ static int prepare_registry(const struct ui_config *cfg)
 	return 0;
 }
 
+/* SIGHUP to daemon d, which reloads what it can change live. */
+static void forward_hup(struct manager *m, enum ui_daemon d)
+{
+	pid_t pid = m->sv.child[d].pid;
+
+	if (pid <= 0 || m->sv.stopping) {
+		ui_info("SIGHUP: %s not running; not reloaded", ui_daemon_name(d));
+		return;
+	}
+	ui_info("SIGHUP: forwarded to %s (pid %d); other settings apply at the next "
+		"start", ui_daemon_name(d), (int)pid);
+	if (kill(pid, SIGHUP) < 0)
+		ui_warn("SIGHUP to %s: %s", ui_daemon_name(d), strerror(errno));
+}
+
 static void on_signal(uv_signal_t *h, int signum)
 {
 	struct manager *m = h->data;
@@ -153,15 +168,9 @@ static void on_signal(uv_signal_t *h, int signum)
 	case SIGCHLD:
 		ui_supervisor_reap(&m->sv);
 		break;
-	case SIGHUP: /* pool-worker reloads pool.size and pool.warm_image */
-		if (m->sv.child[UI_D_POOL].pid > 0 && !m->sv.stopping) {
-			ui_info("SIGHUP: forwarded to pool-worker (pid %d); other "
-				"settings apply at the next start",
-				(int)m->sv.child[UI_D_POOL].pid);
-			kill(m->sv.child[UI_D_POOL].pid, SIGHUP);
-		} else {
-			ui_info("SIGHUP: pool-worker not running; nothing reloaded");
-		}
+	case SIGHUP: /* pool.size, pool.warm_image (pool-worker), tap_stock (netd) */
+		forward_hup(m, UI_D_POOL);
+		forward_hup(m, UI_D_NETD);
 		break;
 	default:
 		if (!m->sv.stopping) {
