@@ -12,9 +12,14 @@
  * Invariants:
  *   - a queue has at most one transfer in the multi handle: its head,
  *     marked `inflight`; the next starts after the head's callback returned;
- *   - connections are not reused (CURLOPT_FORBID_REUSE): every request
- *     connects afresh, so no socket outlives its transfer and a VMM that
- *     died and a new one on the same path never share a cached connection;
+ *   - one kept connection per queue (per VMM), as Firecracker's API server
+ *     keeps HTTP/1.1 connections: a queue has its own connection cache (a
+ *     CURLSH sharing CURL_LOCK_DATA_CONNECT), so its requests reuse the
+ *     connection its first one made — no connect on a run's InstanceStart —
+ *     and freeing the queue closes it: no connection outlives its VMM's
+ *     queue, and no two queues (two VMMs, even on one path) ever share one.
+ *     A connection the VMM closed is noticed by curl at its next use and
+ *     made afresh;
  *   - a client is closed only outside its own dispatch (`depth` == 0), so a
  *     callback that frees the last queue does not pull the multi handle
  *     from under curl_multi_info_read();
@@ -30,9 +35,13 @@
 #include <curl/curl.h>
 
 #include "fc_client.h"
+#include "log.h"
 
 #define FC_MAX_RESPONSE (64u * 1024)
 #define FC_MAX_FAULT 400
+/* A kept connection idle longer than this is made afresh (curl's default,
+ * 118 s, is shorter than a warm slot may wait for its run). */
+#define FC_CONN_MAX_IDLE_S 86400L
 
 struct fc_client {
 	struct fc_client *next;      /* the per-loop list */
@@ -75,6 +84,7 @@ struct fc_queue {
 	bool inflight;
 	bool in_cb;                  /* a callback of this queue is running */
 	bool dead;                   /* freed during its callback */
+	CURLSH *share;               /* the queue's connection cache */
 	char sock[sizeof(((struct sockaddr_un *)0)->sun_path)];
 };
 
@@ -444,7 +454,9 @@ static int easy_setup(struct fc_queue *q, struct fc_req *r)
 	}
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->hdrs);
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)r->timeout_ms);
-	curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
+	if (curl_easy_setopt(e, CURLOPT_SHARE, q->share) != CURLE_OK)
+		return -ENOMEM;
+	curl_easy_setopt(e, CURLOPT_MAXAGE_CONN, FC_CONN_MAX_IDLE_S);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
@@ -481,8 +493,17 @@ int fc_queue_new(uv_loop_t *loop, const char *sock_path, struct fc_queue **out)
 	q = calloc(1, sizeof(*q));
 	if (!q)
 		return -ENOMEM;
+	q->share = curl_share_init();
+	if (!q->share ||
+	    curl_share_setopt(q->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT) != CURLSHE_OK) {
+		if (q->share)
+			curl_share_cleanup(q->share);
+		free(q);
+		return -ENOMEM;
+	}
 	q->c = client_get(loop);
 	if (!q->c) {
+		curl_share_cleanup(q->share);
 		free(q);
 		return -EIO;
 	}
@@ -516,6 +537,10 @@ void fc_queue_free(struct fc_queue *q)
 		q->dead = true; /* complete() finishes the job */
 		return;
 	}
+	/* Every easy handle of the queue is gone (cancel): the share is free,
+	 * and its cleanup closes the kept connection. */
+	if (curl_share_cleanup(q->share) != CURLSHE_OK)
+		ui_warn("fc client %s: connection cache still in use", q->sock);
 	client_unref(q->c);
 	free(q);
 }

@@ -34,9 +34,14 @@ static void publish(struct pw_pool *p)
 
 static void on_refill(uv_timer_t *t);
 
+/* Not a 0 ms timer: one armed from a timer callback (libcurl's answers come
+ * through one) runs in the same pass of the loop's timers, and the new
+ * slots' rows would join the batch whose commit answers the run that took
+ * a slot — ~0.2 ms more before its 201. One tick later, they commit alone. */
 static void kick(struct pw_pool *p)
 {
-	if (p->phase == PW_POOL_ON && uv_timer_start(&p->refill, on_refill, 0, 0) < 0)
+	if (p->phase == PW_POOL_ON &&
+	    uv_timer_start(&p->refill, on_refill, PW_POOL_REFILL_MS, 0) < 0)
 		ui_error("pool: cannot arm the refill timer");
 }
 

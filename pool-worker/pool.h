@@ -9,8 +9,9 @@
  * takes it and keeps the slot's id; any other run starts cold. The pool
  * never makes a run wait.
  *
- * Decisions here: refill after every change (a 0 ms timer, so after the
- * current replies), at most PW_POOL_MAX_WARMING preparing at once, none
+ * Decisions here: refill after every change, PW_POOL_REFILL_MS later (so
+ * never in the batch that answers a run: see pool.c's kick), at most
+ * PW_POOL_MAX_WARMING preparing at once, none
  * while a run that took a slot is still starting; backoff after a failed
  * slot (1 s doubling to 30 s, counted in refill_errors); retirement of
  * surplus or stale slots (SIGHUP reloads pool.size and pool.warm_image);
@@ -37,6 +38,7 @@
 #define PW_POOL_BACKOFF_MIN_MS 1000u
 #define PW_POOL_BACKOFF_MAX_MS 30000u
 #define PW_POOL_MAX_WARMING 4u     /* slots being prepared at once */
+#define PW_POOL_REFILL_MS 1u       /* from a change to its refill */
 #define PW_POOL_DRAIN_MS 2000u     /* SIGTERM: wait this long for the slots */
 
 enum pw_pool_phase { PW_POOL_OFF, PW_POOL_ON, PW_POOL_DRAINING, PW_POOL_DRAINED };

@@ -516,6 +516,68 @@ static void t_path_too_long(void)
 	ctx_fini(&c);
 }
 
+/* One kept connection per queue: its requests share the connection the
+ * first made (as on Firecracker's HTTP/1.1 API: no connect before a run's
+ * InstanceStart), a second queue on the same path makes its own, and
+ * freeing a queue closes its connection. */
+static void srv_expect_eof(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	char b;
+
+	if (poll(&p, 1, 5000) != 1 || read(fd, &b, 1) != 0) {
+		fprintf(stderr, "  server: the freed queue's connection stayed open\n");
+		_exit(9);
+	}
+	close(fd);
+}
+
+static void script_kept(int ls)
+{
+	struct http_req r;
+	int fd, fd2;
+
+	fd = srv_next(ls, &r, "PUT", "/machine-config");
+	srv_answer(fd, 204, NULL);
+	if (srv_read(fd, &r) < 0 || strcmp(r.path, "/actions") != 0)
+		_exit(7); /* the second request came on the same connection */
+	srv_answer(fd, 204, NULL);
+	fd2 = srv_next(ls, &r, "GET", "/"); /* the second queue: its own */
+	srv_answer(fd2, 200, "{\"state\":\"Running\"}");
+	srv_expect_eof(fd);  /* the first queue was freed */
+	srv_expect_idle(ls, 100);
+	srv_expect_eof(fd2);
+}
+
+static void t_kept_connection(void)
+{
+	struct srv s;
+	struct ctx c;
+	struct fc_queue *q, *q2;
+
+	srv_start(&s, "kept", script_kept);
+	ctx_init(&c, 1);
+	T_EQ_INT(fc_queue_new(&c.loop, s.path, &q), 0);
+	T_EQ_INT(fc_queue_new(&c.loop, s.path, &q2), 0);
+	T_EQ_INT(fc_request(q, "PUT", "/machine-config", "{\"vcpu_count\":1}", 2000,
+			    on_done, &c), 0);
+	ctx_run(&c);
+	c.expect = 2;
+	T_EQ_INT(fc_request(q, "PUT", "/actions", "{\"action_type\":\"InstanceStart\"}",
+			    2000, on_done, &c), 0);
+	ctx_run(&c);
+	c.expect = 3;
+	T_EQ_INT(fc_request(q2, "GET", "/", NULL, 2000, on_done, &c), 0);
+	ctx_run(&c);
+	for (int i = 0; i < 3; i++)
+		T_EQ_INT(c.seen[i].status, 0);
+	T_EQ_INT(c.seen[2].code, 200);
+	fc_queue_free(q);
+	fc_queue_free(q2);
+	ctx_fini(&c);
+	srv_done(&s);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct t_case cases[] = {
@@ -527,6 +589,7 @@ int main(int argc, char **argv)
 		T_CASE(t_free_in_callback),
 		T_CASE(t_cancel),
 		T_CASE(t_path_too_long),
+		T_CASE(t_kept_connection),
 		{ 0 },
 	};
 
