@@ -127,7 +127,9 @@ static int reg_result(struct plan_item *it, int rc, const char *what)
 		it->rc = rc;
 		return 0;
 	}
-	ui_warn("tap %s: %s: %s; pass aborted", it->name, what, strerror(-rc));
+	/* A locked or full registry is said once, by the schedule (reconcile.c). */
+	ui_log(rc == -EBUSY || rc == -ENOSPC ? UI_LOG_DEBUG : UI_LOG_WARN,
+	       "tap %s: %s: %s; pass aborted", it->name, what, strerror(-rc));
 	return rc;
 }
 

@@ -151,6 +151,18 @@ static int pass_now(struct reconciler *r, bool first)
 	bool more;
 	int rc = run_pass(r, first, &more);
 
+	if (rc == -EBUSY || rc == -ENOSPC) { /* locked elsewhere or full: soon again */
+		if (r->reg_down != rc)
+			ui_warn("registry %s: passes retried every %u ms until it takes writes",
+				rc == -EBUSY ? "locked by another process" : "full",
+				RECONCILE_RETRY_MS);
+		r->reg_down = rc;
+		schedule(r, RECONCILE_RETRY_MS);
+		return rc;
+	}
+	if (r->reg_down && rc == 0)
+		ui_info("registry takes writes again");
+	r->reg_down = rc == 0 ? 0 : r->reg_down;
 	schedule(r, rc == 0 && more ? RECONCILE_AGAIN_MS : RECONCILE_PERIOD_MS);
 	return rc;
 }
@@ -234,6 +246,11 @@ int reconcile_start(struct reconciler *r)
 {
 	int rc = pass_now(r, true);
 
+	if (rc == -EBUSY || rc == -ENOSPC) { /* the registry's fault, for now */
+		ui_warn("start-up pass: registry %s; retried in %u ms",
+			rc == -EBUSY ? "locked by another process" : "full", RECONCILE_RETRY_MS);
+		return 0;
+	}
 	if (rc < 0)
 		ui_error("start-up pass failed: %s", strerror(-rc));
 	return rc;

@@ -8,7 +8,8 @@
  * holds the next pass — 0 ms after a kick (kicks coalesce: many kicks in a
  * loop turn make one pass), 1 ms when the stock is still short, else
  * RECONCILE_PERIOD_MS. A pass that failed is retried on the next kick or
- * period.
+ * period — after RECONCILE_RETRY_MS when the registry was locked by another
+ * process (our busy timeout is short: registry.h) or full.
  *
  * Ring 2 (pool-worker → netd): UI_OP_NET_KICK {vm_id, ip, tap} says leases
  * changed; a non-empty tap is a lease waiting for its tap, remembered in
@@ -39,6 +40,7 @@
 #include "vec.h"
 
 #define RECONCILE_PERIOD_MS 10000
+#define RECONCILE_RETRY_MS 250
 #define RECONCILE_AGAIN_MS 1   /* not 0: see delq.h on libuv's 0 ms timers */
 
 struct reconciler {
@@ -51,6 +53,7 @@ struct reconciler {
 	struct ui_ring_writer *out;
 	struct plan_peak peak;
 	struct vec requested;      /* tap names a kick waits on */
+	int reg_down;              /* the last pass's -EBUSY/-ENOSPC, or 0 */
 };
 
 /* Checks the network config (-EINVAL), makes sure of the bridge and its

@@ -38,7 +38,8 @@ static int fire(struct pw_vm *vm, enum pw_event ev, const struct pw_cause *c);
 static void on_commit(uv_idle_t *h);
 static void forget_deferred(struct pw_engine *e, struct pw_vm *vm);
 static void defer(struct pw_engine *e, struct pw_vm *vm, const struct pw_transition *t,
-		  bool tap_ready, enum pw_state prev);
+		  bool tap_ready, enum pw_state prev_state, enum pw_state prev_stored,
+		  enum pw_event ev, const struct pw_cause *c);
 
 static struct pw_engine *eng(const struct pw_vm *vm)
 {
@@ -100,6 +101,120 @@ static void reply_final(struct pw_vm *vm)
 			  vm->row.error);
 	reply_all(vm, &vm->stop_waiters, 0, 0, NULL);
 	reply_all(vm, &vm->replay_waiters, 0, UI_REPLY_REPLAYED, NULL);
+}
+
+/* ---- a registry that cannot take writes for now ------------------------------ */
+
+#define REG_BUSY_MSG "the registry is busy (another process holds its write lock); try again"
+#define REG_FULL_MSG "the registry's disk is full (state_dir: no space left on device)"
+
+/* Locked past our busy timeout, or full: it will take writes again. */
+static bool unavailable(int rc)
+{
+	return rc == -EBUSY || rc == -ENOSPC;
+}
+
+/* Requests can be refused (their client retries); facts cannot. */
+static bool is_request(enum pw_event ev)
+{
+	return ev == PW_E_RUN || ev == PW_E_STOP;
+}
+
+static void on_retry(uv_timer_t *t);
+
+static void arm_retry(struct pw_engine *e)
+{
+	if (!uv_is_active((uv_handle_t *)&e->retry) &&
+	    uv_timer_start(&e->retry, on_retry, PW_REG_RETRY_MS, PW_REG_RETRY_MS) < 0)
+		ui_error("registry: cannot arm the retry timer");
+}
+
+/* No write is tried before the next retry: the loop does not wait on a lock
+ * again and again in one turn. */
+static void reg_down(struct pw_engine *e, int rc)
+{
+	if (!e->reg_down_rc || e->reg_down_rc != rc)
+		ui_warn("registry %s: holding events and refusing requests until it takes writes",
+			rc == -EBUSY ? "locked by another process" : "full");
+	e->reg_down_until = ui_now_ms() + PW_REG_RETRY_MS;
+	e->reg_down_rc = rc;
+	arm_retry(e);
+}
+
+static void reg_up(struct pw_engine *e)
+{
+	if (e->reg_down_rc)
+		ui_info("registry takes writes again");
+	e->reg_down_until = 0;
+	e->reg_down_rc = 0;
+}
+
+static void keep_cause(struct pw_held *h, enum pw_event ev, const struct pw_cause *c)
+{
+	memset(h, 0, sizeof(*h));
+	h->ev = (int)ev;
+	h->status = c->status;
+	if ((h->has_detail = c->detail != NULL))
+		snprintf(h->detail, sizeof(h->detail), "%s", c->detail);
+	if ((h->has_error = c->error != NULL))
+		snprintf(h->error, sizeof(h->error), "%s", c->error);
+}
+
+static struct pw_cause cause_of(const struct pw_held *h)
+{
+	return (struct pw_cause){ h->status, h->has_detail ? h->detail : NULL,
+				  h->has_error ? h->error : NULL };
+}
+
+/* The request's waiters are answered; the VM stays as it is. A slot a run
+ * wanted is again nobody's. */
+static void refuse(struct pw_vm *vm, enum pw_event ev, int rc)
+{
+	int status = rc == -ENOSPC ? -ENOSPC : -EAGAIN;
+	const char *msg = rc == -ENOSPC ? REG_FULL_MSG : REG_BUSY_MSG;
+
+	ui_warn("%s: %s refused: %s", vm->row.id, pw_event_name(ev), msg);
+	if (ev == PW_E_STOP) {
+		reply_all(vm, &vm->stop_waiters, status, 0, msg);
+		return;
+	}
+	reply_all(vm, &vm->run_waiters, status, 0, msg);
+	if (pw_state_is_slot(vm->state)) {
+		vm->row.name[0] = vm->row.idempotency_key[0] = '\0';
+		vm->origin = PW_ORIGIN_COLD;
+	}
+}
+
+/* Holds h (a copy) at the tail, or — one taken off to be fired again —
+ * back at the head. */
+static int hold_copy(struct pw_vm *vm, const struct pw_held *h, bool front)
+{
+	struct pw_held *x = malloc(sizeof(*x)), **pp = &vm->held;
+
+	if (!x)
+		return -ENOMEM;
+	*x = *h;
+	if (front) {
+		x->next = vm->held;
+		vm->held = x;
+	} else {
+		while (*pp)
+			pp = &(*pp)->next;
+		x->next = NULL;
+		*pp = x;
+	}
+	arm_retry(eng(vm));
+	return 0;
+}
+
+static int hold(struct pw_vm *vm, enum pw_event ev, const struct pw_cause *c, bool front)
+{
+	struct pw_held h;
+
+	keep_cause(&h, ev, c);
+	if (!vm->held && !front)
+		ui_info("%s: %s waits for the registry", vm->row.id, pw_event_name(ev));
+	return hold_copy(vm, &h, front);
 }
 
 /* ---- recording ------------------------------------------------------------------ */
@@ -172,13 +287,22 @@ static int record(struct pw_vm *vm, const struct pw_transition *t,
 		ch.lease = UI_LEASE_RELEASE;
 	}
 	change_events(&ch, vm, t, c, rel, sizeof(rel));
-	if (!ui_reg_in_batch(e->reg) && (rc = open_batch(e)) < 0)
-		return rc;
+	if (!ui_reg_in_batch(e->reg)) {
+		if (e->reg_down_until && ui_now_ms() < e->reg_down_until)
+			return e->reg_down_rc; /* not before the retry */
+		if ((rc = open_batch(e)) < 0) {
+			if (unavailable(rc))
+				reg_down(e, rc);
+			return rc;
+		}
+	}
 	memcpy(old, vm->row.state, sizeof(old));
 	snprintf(vm->row.state, sizeof(vm->row.state), "%s", pw_state_name(t->next));
 	rc = ui_reg_vm_change(e->reg, &vm->row, &ch);
 	if (rc < 0) {
 		memcpy(vm->row.state, old, sizeof(old));
+		if (unavailable(rc))
+			reg_down(e, rc);
 		return rc;
 	}
 	vm->stored = t->next;
@@ -374,8 +498,8 @@ static void refuse_new(struct pw_vm *vm, int rc)
 		     rc == -EBUSY ? -EAGAIN : rc == -ENOSPC ? -ENOSPC : -EIO;
 	const char *msg = rc == -EEXIST ? "VM id or Idempotency-Key already exists" :
 			  rc == -EADDRNOTAVAIL ? "no free address left in the VM subnet" :
-			  rc == -EBUSY ? "the registry is busy; try again" :
-			  rc == -ENOSPC ? "the registry's disk is full" : "registry error";
+			  rc == -EBUSY ? REG_BUSY_MSG : rc == -ENOSPC ? REG_FULL_MSG :
+			  "registry error";
 
 	note_failure(vm, status, msg);
 	vm->state = PW_S_GONE;
@@ -426,9 +550,11 @@ static void record_failed(struct pw_vm *vm, enum pw_state target, int rc)
 /* ---- group commit ------------------------------------------------------------- */
 
 static void defer(struct pw_engine *e, struct pw_vm *vm, const struct pw_transition *t,
-		  bool tap_ready, enum pw_state prev)
+		  bool tap_ready, enum pw_state prev_state, enum pw_state prev_stored,
+		  enum pw_event ev, const struct pw_cause *c)
 {
 	struct pw_deferred_list *l = &e->deferred;
+	struct pw_deferred *d;
 
 	if (l->n == l->cap) {
 		size_t cap = l->cap ? 2 * l->cap : 64;
@@ -442,7 +568,10 @@ static void defer(struct pw_engine *e, struct pw_vm *vm, const struct pw_transit
 		l->v = v;
 		l->cap = cap;
 	}
-	l->v[l->n++] = (struct pw_deferred){ vm, *t, tap_ready, prev };
+	d = &l->v[l->n++];
+	*d = (struct pw_deferred){ vm, *t, tap_ready, prev_state, prev_stored, ev, { 0 } };
+	if (c)
+		keep_cause(&d->why, ev, c);
 }
 
 static bool in_list(const struct pw_deferred_list *l, const struct pw_vm *vm)
@@ -483,11 +612,58 @@ static void forget_deferred(struct pw_engine *e, struct pw_vm *vm)
 	forget_in(&e->acting, vm);
 }
 
-/* The batch did not commit: none of its writes happened. Each VM is given
- * back the stored state it had (the first entry of a VM holds it) and
- * fails as after a refused write. */
-static void batch_failed(struct pw_deferred_list *l, int rc)
+/* A registry that could not take the batch for now: the VM is back where
+ * it was before the batch (d: its first entry), its requests refused, its
+ * other events held in order, ahead of any it held already. */
+static void batch_undo(struct pw_engine *e, struct pw_deferred_list *l, size_t first, int rc)
 {
+	struct pw_vm *vm = l->v[first].vm;
+	enum pw_state from = vm->state;
+	struct pw_held *mine = NULL, **tail = &mine;
+
+	vm->state = l->v[first].prev_state;
+	snprintf(vm->row.state, sizeof(vm->row.state), "%s", pw_state_name(vm->stored));
+	if (from != vm->state) {
+		pw_vm_timer_stop(vm);
+		ui_info("%s: %s -> %s (the registry did not take it)", vm->row.id,
+			pw_state_name(from), pw_state_name(vm->state));
+		e->hooks.changed(e, vm, from);
+	}
+	for (size_t k = first; k < l->n; k++) {
+		struct pw_held *x;
+
+		if (l->v[k].vm != vm)
+			continue;
+		l->v[k].vm = NULL;
+		if (l->v[k].ev == PW_E_COUNT)
+			continue; /* a final write: retried by the tick */
+		if (is_request(l->v[k].ev)) {
+			refuse(vm, l->v[k].ev, rc);
+		} else if ((x = malloc(sizeof(*x)))) {
+			*x = l->v[k].why;
+			x->next = NULL;
+			*tail = x;
+			tail = &x->next;
+		} else {
+			ui_error("%s: out of memory: %s lost", vm->row.id,
+				 pw_event_name(l->v[k].ev));
+		}
+	}
+	if (mine) {
+		*tail = vm->held;
+		vm->held = mine;
+		arm_retry(e);
+	}
+}
+
+/* The batch did not commit: none of its writes happened. Each VM is given
+ * back the stored state it had (the first entry of a VM holds it); when the
+ * registry is only locked or full, batch_undo, else it fails as after a
+ * refused write. */
+static void batch_failed(struct pw_engine *e, struct pw_deferred_list *l, int rc)
+{
+	if (unavailable(rc))
+		reg_down(e, rc);
 	for (size_t i = l->n; i-- > 0;)
 		if (l->v[i].vm)
 			l->v[i].vm->stored = l->v[i].prev_stored;
@@ -496,6 +672,10 @@ static void batch_failed(struct pw_deferred_list *l, int rc)
 
 		if (!vm)
 			continue;
+		if (unavailable(rc) && vm->stored != PW_S_NEW && l->v[i].ev != PW_E_COUNT) {
+			batch_undo(e, l, i, rc);
+			continue;
+		}
 		for (size_t k = i + 1; k < l->n; k++)
 			if (l->v[k].vm == vm)
 				l->v[k].vm = NULL; /* one failure per VM */
@@ -516,12 +696,14 @@ static void flush(struct pw_engine *e)
 		}
 		e->acting = e->deferred;
 		e->deferred = (struct pw_deferred_list){ 0 };
-		if ((rc = ui_reg_batch_end(e->reg)) < 0)
-			batch_failed(&e->acting, rc);
-		else
+		if ((rc = ui_reg_batch_end(e->reg)) < 0) {
+			batch_failed(e, &e->acting, rc);
+		} else {
+			reg_up(e);
 			for (size_t i = 0; i < e->acting.n; i++)
 				if (e->acting.v[i].vm && still_due(&e->acting.v[i]))
 					act(e->acting.v[i].vm, &e->acting.v[i].t, e->acting.v[i].tap_ready);
+		}
 		free(e->acting.v);
 		e->acting = (struct pw_deferred_list){ 0 };
 	}
@@ -556,6 +738,14 @@ static int transition(struct pw_vm *vm, enum pw_event ev, const struct pw_transi
 		note_failure(vm, sc.status, sc.error ? sc.error : sc.detail);
 	prepare_row(vm, t->next);
 	if (recorded && (rc = record(vm, t, &sc, &tap_ready)) < 0) {
+		if (unavailable(rc) && vm->stored != PW_S_NEW) { /* nothing changes */
+			if (is_request(ev)) {
+				refuse(vm, ev, rc);
+				return -EAGAIN;
+			}
+			if (hold(vm, ev, &sc, eng(vm)->replaying == vm) == 0)
+				return -EAGAIN;
+		}
 		record_failed(vm, t->next, rc);
 		return rc;
 	}
@@ -569,7 +759,7 @@ static int transition(struct pw_vm *vm, enum pw_event ev, const struct pw_transi
 	}
 	e->hooks.changed(e, vm, from);
 	if (recorded || has_deferred(e, vm))
-		defer(e, vm, t, tap_ready, prev);
+		defer(e, vm, t, tap_ready, from, prev, ev, &sc);
 	else
 		act(vm, t, tap_ready);
 	return 0;
@@ -577,7 +767,16 @@ static int transition(struct pw_vm *vm, enum pw_event ev, const struct pw_transi
 
 static int fire(struct pw_vm *vm, enum pw_event ev, const struct pw_cause *c)
 {
-	const struct pw_transition *t = pw_fsm_step(vm->state, ev);
+	const struct pw_transition *t;
+
+	if (vm->held && eng(vm)->replaying != vm) { /* after the ones that wait */
+		if (is_request(ev)) {
+			refuse(vm, ev, eng(vm)->reg_down_rc ? eng(vm)->reg_down_rc : -EBUSY);
+			return -EAGAIN;
+		}
+		return hold(vm, ev, c, false) == 0 ? -EAGAIN : -ENOMEM;
+	}
+	t = pw_fsm_step(vm->state, ev);
 
 	if (!t) {
 		ui_warn("%s: event %s refused in state %s", vm->row.id, pw_event_name(ev),
@@ -691,6 +890,9 @@ int pw_engine_init(struct pw_engine *e, uv_loop_t *loop, const struct ui_config 
 	if ((rc = uv_idle_init(loop, &e->commit)) < 0)
 		return rc;
 	e->commit.data = e;
+	if ((rc = uv_timer_init(loop, &e->retry)) < 0)
+		return rc;
+	e->retry.data = e;
 	return ui_ipam_init(&e->net, cfg->subnet, cfg->prefix_len, cfg->gateway);
 }
 
@@ -698,6 +900,7 @@ int pw_engine_init(struct pw_engine *e, uv_loop_t *loop, const struct ui_config 
  * (their VMMs keep running). */
 void pw_engine_fini(struct pw_engine *e)
 {
+	uv_timer_stop(&e->retry); /* held events are lost: recovery resolves them */
 	flush(e);
 	while (e->vms)
 		pw_vm_free(&e->vms, e->vms);
@@ -727,12 +930,49 @@ static void retry_final(struct pw_vm *vm)
 
 	if (rc == 0) { /* finish() frees it once the batch has committed */
 		ui_info("%s: %s recorded after all", vm->row.id, pw_state_name(vm->state));
-		defer(e, vm, &t, false, prev);
+		defer(e, vm, &t, false, vm->state, prev, PW_E_COUNT, NULL);
 	} else if (rc == -ESTALE) {
 		ui_error("%s: row changed underneath; giving it up", vm->row.id);
 		e->hooks.net_kick(e, &vm->row, false);
 		engine_free(e, vm);
 	}
+}
+
+static bool listed(const struct pw_engine *e, const struct pw_vm *vm)
+{
+	for (const struct pw_vm *v = e->vms; v; v = v->next)
+		if (v == vm)
+			return true;
+	return false;
+}
+
+/* Fires the held events again, oldest first per VM, until the registry
+ * refuses one (it goes back to the head; the rest wait for the next try). */
+static void on_retry(uv_timer_t *t)
+{
+	struct pw_engine *e = t->data;
+	bool left = false;
+
+	e->reg_down_until = 0; /* try */
+	for (struct pw_vm *vm = e->vms, *next; vm; vm = next) {
+		next = vm->next;
+		while (vm->held && !e->reg_down_until) {
+			struct pw_held *h = vm->held;
+			struct pw_cause c = cause_of(h);
+
+			vm->held = h->next;
+			e->replaying = vm;
+			fire(vm, (enum pw_event)h->ev, &c); /* held again: at the head */
+			e->replaying = NULL;
+			free(h);
+			if (!listed(e, vm))
+				break;
+		}
+		if (listed(e, vm) && vm->held)
+			left = true;
+	}
+	if (!left && !e->reg_down_until)
+		uv_timer_stop(&e->retry);
 }
 
 void pw_engine_tick(struct pw_engine *e)

@@ -14,8 +14,16 @@
  * registry transaction (a batch, registry.h); their actions — replies
  * included — are taken once it has committed, at the start of the next
  * turn (an idle handle), in the order they were recorded. A batch that
- * does not commit fails its VMs as a failed write does.
- * A failed write (disk full, lock timeout, state changed underneath) means
+ * does not commit is undone as its writes are: each VM as below.
+ * A registry that cannot take writes for now — its write lock held by
+ * another process past our short busy timeout (registry.h), or its disk
+ * full — changes nothing: a request (RUN, STOP) is refused with -EAGAIN /
+ * -ENOSPC and a sentence saying so (apid: 503, Retry-After), and any other
+ * event (a fact: a VMM spawned, booted, exited; a timer) is held on its VM,
+ * in order, and fired again every PW_REG_RETRY_MS until the registry takes
+ * it; the VM stays in the state the registry holds meanwhile, and no write
+ * is even tried before the next retry, so the loop never waits on the lock.
+ * Any other failed write (state changed underneath, I/O error) means
  * the action is not taken and the VM fails with the reason, in memory
  * first (its VMM killed); its final write is retried every second until
  * the registry takes it. A spawn is the one act whose record can only
@@ -55,6 +63,7 @@
 /* The shape of a slot warmed without an image (the image defaults). */
 #define PW_SLOT_VCPUS 1u
 #define PW_SLOT_MEM_MIB 128u
+#define PW_REG_RETRY_MS 250u       /* a locked or full registry: retried every */
 
 struct pw_engine;
 
@@ -82,7 +91,10 @@ struct pw_deferred {
 	struct pw_vm *vm;              /* NULL: the VM was freed meanwhile */
 	struct pw_transition t;
 	bool tap_ready;
+	enum pw_state prev_state;      /* the VM's state before it */
 	enum pw_state prev_stored;     /* what the registry held before it */
+	enum pw_event ev;              /* PW_E_COUNT: a final write retried */
+	struct pw_held why;            /* the event's cause (ev, strings copied) */
 };
 
 struct pw_deferred_list {
@@ -101,6 +113,10 @@ struct pw_engine {
 	uv_idle_t commit;              /* ends the open batch (a loop turn's) */
 	struct pw_deferred_list deferred; /* actions waiting for its commit */
 	struct pw_deferred_list acting;   /* the ones being carried out */
+	uv_timer_t retry;              /* replays held events (PW_REG_RETRY_MS) */
+	uint64_t reg_down_until;       /* no write tried before (0: registry up) */
+	int reg_down_rc;               /* why: -EBUSY (locked) or -ENOSPC (full) */
+	struct pw_vm *replaying;       /* on_retry is firing this VM's held events */
 };
 
 int pw_engine_init(struct pw_engine *e, uv_loop_t *loop, const struct ui_config *cfg,

@@ -51,6 +51,12 @@ void pw_vm_free(struct pw_vm **list, struct pw_vm *vm)
 	waiters_free(&vm->run_waiters);
 	waiters_free(&vm->stop_waiters);
 	waiters_free(&vm->replay_waiters);
+	while (vm->held) {
+		struct pw_held *h = vm->held;
+
+		vm->held = h->next;
+		free(h);
+	}
 	if (vm->prev)
 		vm->prev->next = vm->next;
 	else

@@ -8,8 +8,10 @@
  * Two states: `state` is where the VM is (the state machine's), `stored`
  * what the registry holds — equal after every committed transition, and
  * every write is guarded by `stored` (UPDATE … WHERE state = stored). They
- * differ only when a write failed (the engine then fails the VM in memory
- * and retries the final write, engine.c).
+ * differ when a write failed (the engine then fails the VM in memory and
+ * retries the final write, engine.c) and in states the registry names
+ * alike (SPAWNING is stored as creating). Events the registry could not
+ * take for now wait in `held`, in order.
  *
  * Ownership: struct pw_vm is heap-allocated by pw_vm_new(), linked in the
  * list given to it, and freed by pw_vm_free() (which releases the driver's
@@ -57,6 +59,18 @@ struct pw_waiter {
 	uint16_t op;
 };
 
+/* An event that waits for the registry (engine.c: held while the registry
+ * is locked by another process or its disk is full), with copies of its
+ * cause's strings. */
+struct pw_held {
+	struct pw_held *next;
+	int ev;                        /* enum pw_event (fsm.h, above this layer) */
+	int status;
+	bool has_detail, has_error;
+	char detail[128];
+	char error[512];
+};
+
 struct pw_vm {
 	struct pw_vm *next, *prev;     /* the engine's list */
 	struct pw_vmm vmm;             /* the driver's view: row, env, data */
@@ -70,6 +84,7 @@ struct pw_vm {
 	struct pw_waiter *run_waiters;
 	struct pw_waiter *stop_waiters;
 	struct pw_waiter *replay_waiters; /* replayed RUNs waiting for it to settle */
+	struct pw_held *held;          /* events waiting for the registry, oldest first */
 	void *owner;                   /* the engine */
 };
 

@@ -102,6 +102,8 @@ static int open_registry(struct ui_daemon_ctx *d, int reg_flags)
 	rc = ui_registry_open(path, reg_flags, &d->reg);
 	if (rc < 0)
 		ui_error("registry %s: %s", path, strerror(-rc));
+	else /* a lock held elsewhere must not stop our loop (registry.h) */
+		ui_registry_set_busy_timeout(d->reg, UI_REG_LOOP_BUSY_MS);
 	return rc;
 }
 

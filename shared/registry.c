@@ -5,7 +5,8 @@
  * row operations).
  *
  * One connection per process (struct ui_registry), opened after exec; sqlite
- * opens its files O_CLOEXEC. Every connection sets busy_timeout 5 s; a writer
+ * opens its files O_CLOEXEC. Every connection sets busy_timeout 5 s (the
+ * daemons then shorten it: registry.h); a writer
  * (any connection not UI_REG_RDONLY) puts the file in WAL mode and sets
  * synchronous=NORMAL (registry.h says what that keeps across which crash).
  * Statements are prepared on first use and kept (SQLITE_PREPARE_PERSISTENT)
@@ -42,7 +43,6 @@
 #include "log.h"
 #include "registry_int.h"
 
-#define BUSY_TIMEOUT_MS 5000
 
 static const char *const migrations[] = {
 	/* 0 → 1: the first schema */
@@ -171,8 +171,14 @@ static int map_rc(int rc)
 
 int ui_reg_fail(struct ui_registry *reg, int rc, const char *what)
 {
-	ui_error("registry %s: %s: %s", reg->path, what, sqlite3_errmsg(reg->db));
-	return map_rc(rc);
+	int r = map_rc(rc);
+
+	/* A lock held elsewhere, a full disk: retried from the daemons' loops
+	 * every fraction of a second; their callers say once what it means
+	 * (engine.c, netd). */
+	ui_log(r == -EBUSY || r == -ENOSPC ? UI_LOG_DEBUG : UI_LOG_ERROR, "registry %s: %s: %s", reg->path,
+	       what, sqlite3_errmsg(reg->db));
+	return r;
 }
 
 int ui_reg_bind_failed(struct ui_registry *reg, sqlite3_stmt *st)
@@ -528,7 +534,7 @@ int ui_registry_open(const char *path, int flags, struct ui_registry **out)
 	reg->rdonly = flags & UI_REG_RDONLY;
 	if ((r = open_db(reg, path, flags)) < 0)
 		goto close;
-	sqlite3_busy_timeout(reg->db, BUSY_TIMEOUT_MS);
+	sqlite3_busy_timeout(reg->db, UI_REG_BUSY_MS);
 	if (!reg->rdonly && (r = set_write_mode(reg)) < 0)
 		goto close;
 	r = flags & UI_REG_CREATE ? migrate(reg, UI_REGISTRY_VERSION) : check_version(reg);
@@ -539,6 +545,11 @@ int ui_registry_open(const char *path, int flags, struct ui_registry **out)
 close:
 	ui_registry_close(reg);
 	return r;
+}
+
+void ui_registry_set_busy_timeout(struct ui_registry *reg, int ms)
+{
+	sqlite3_busy_timeout(reg->db, ms); /* SQLITE_OK always: it sets a handler */
 }
 
 void ui_registry_close(struct ui_registry *reg)

@@ -1,7 +1,8 @@
 /*
  * registry.h — the sqlite3 registry of VMs, leases, taps and events.
  *
- * <state_dir>/registry.db, WAL, synchronous=NORMAL, busy_timeout 5 s, every
+ * <state_dir>/registry.db, WAL, synchronous=NORMAL, busy_timeout 5 s (20 ms
+ * in the daemons: ui_registry_set_busy_timeout), every
  * write one BEGIN IMMEDIATE transaction. One connection per process, opened
  * after exec. The schema is versioned with PRAGMA user_version and migrated
  * forward by ui_registry_open(UI_REG_CREATE); it is a documented interface
@@ -137,6 +138,14 @@ struct ui_tap {
 
 /* Opens (and with UI_REG_CREATE creates + migrates) path. */
 int ui_registry_open(const char *path, int flags, struct ui_registry **out);
+
+/* How long a write waits for another process's lock before -EBUSY: 5 s as
+ * opened (tools, the supervisor's migration), UI_REG_LOOP_BUSY_MS for the
+ * daemons, whose loops must not stop on a lock another process holds (the
+ * watchdog would kill them): they retry from the loop instead. */
+#define UI_REG_BUSY_MS 5000
+#define UI_REG_LOOP_BUSY_MS 20
+void ui_registry_set_busy_timeout(struct ui_registry *reg, int ms);
 void ui_registry_close(struct ui_registry *reg); /* NULL-safe */
 
 /* The file's PRAGMA user_version. */

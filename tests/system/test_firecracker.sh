@@ -168,6 +168,13 @@ jq -e 'has("initrd_path") | not' <<<"$(body_of "$log2" /boot-source)" >/dev/null
 
 # netd held (SIGSTOP, well under the supervisor's heartbeat deadline) keeps
 # the run in `creating`: time to leave a dead socket at its API path.
+# First the spares of the stops above gone (tap_stock 0): a run would take
+# one at once, and spawn before anything can be planted.
+for _ in $(seq 100); do
+	[ "$(sql "select count(*) from taps t where not exists
+		(select 1 from leases l where l.tap = t.name)")" = 0 ] && break
+	sleep 0.05
+done
 netd=$(st_daemon_pid netd)
 kill -STOP "$netd"
 (
