@@ -93,6 +93,9 @@ static void reply_running(struct pw_vm *vm)
 
 static void reply_final(struct pw_vm *vm)
 {
+	struct pw_engine *e = eng(vm);
+	struct pw_waiter *x;
+
 	if (vm->state == PW_S_STOPPED && !vm->fail_status)
 		reply_all(vm, &vm->run_waiters, -ECANCELED, 0,
 			  "VM was stopped before it was running");
@@ -100,7 +103,10 @@ static void reply_final(struct pw_vm *vm)
 		reply_all(vm, &vm->run_waiters, vm->fail_status ? vm->fail_status : -EIO, 0,
 			  vm->row.error);
 	reply_all(vm, &vm->stop_waiters, 0, 0, NULL);
-	reply_all(vm, &vm->replay_waiters, 0, UI_REPLY_REPLAYED, NULL);
+	while ((x = pw_waiter_pop(&vm->replay_waiters))) { /* a failure stays one */
+		pw_engine_replay_final(e, x, &vm->row);
+		free(x);
+	}
 }
 
 /* ---- a registry that cannot take writes for now ------------------------------ */

@@ -133,6 +133,9 @@ const struct ui_vmm_driver *pw_engine_driver(const struct pw_engine *e);
 /* A RUN with an Idempotency-Key that names an earlier run: answered (or
  * queued until that VM settles) — true; false: no such run, go on. */
 bool pw_engine_replay(struct pw_engine *e, const struct ui_msg *m);
+/* The answer to a replayed RUN (w) of a VM that is final (row). */
+void pw_engine_replay_final(struct pw_engine *e, const struct pw_waiter *w,
+			    const struct ui_vm *row);
 /* Checks a RUN (id, image, driver, max_vms): 0 with *img, or -errno with
  * a sentence in *err. */
 int pw_engine_admit(struct pw_engine *e, const struct ui_msg *m,

@@ -10,6 +10,7 @@
 
 #include "engine.h"
 #include "log.h"
+#include "shm.h"
 #include "vmid.h"
 
 const struct ui_vmm_driver *pw_engine_driver(const struct pw_engine *e)
@@ -32,23 +33,56 @@ static int wait_on(struct pw_waiter **list, const struct ui_msg *m)
 
 /* ---- RUN ------------------------------------------------------------------ */
 
+/* A replayed RUN of a final VM: a failed one is answered as the failure it
+ * was (never as a success), a stopped one with the VM. */
+void pw_engine_replay_final(struct pw_engine *e, const struct pw_waiter *w,
+			    const struct ui_vm *row)
+{
+	char err[512]; /* the reply keeps what fits */
+
+	if (strcmp(row->state, UI_VM_FAILED) != 0) {
+		e->hooks.reply(e, w, 0, UI_REPLY_REPLAYED, row->id, NULL);
+		return;
+	}
+	snprintf(err, sizeof(err), "%s %s: %.100s",
+		 row->started_at[0] ? "the VM of this Idempotency-Key ran and failed" :
+				      "the run of this Idempotency-Key failed",
+		 row->id, row->error[0] ? row->error : "failed");
+	e->hooks.reply(e, w, -EIO, 0, row->id, err);
+}
+
 /* Joins the run in progress, waits for the VM to settle, or answers now. */
 static void replay(struct pw_engine *e, const struct ui_msg *m, const struct ui_vm *row)
 {
 	struct pw_vm *vm = pw_vm_find(e->vms, row->id);
 	bool starting = vm && (vm->state == PW_S_CREATING || vm->state == PW_S_STARTING);
 	bool settling = vm && !starting && vm->state != PW_S_RUNNING;
+	struct pw_waiter w = { NULL, m->req_id, m->gen, m->op };
 
 	if (starting && wait_on(&vm->run_waiters, m) == 0)
 		ui_info("%s: idempotent RUN joins the run in progress", row->id);
 	else if (settling && wait_on(&vm->replay_waiters, m) == 0)
 		ui_info("%s: idempotent RUN waits for the VM to settle", row->id);
+	else if (vm)
+		reply_now(e, m, 0, UI_REPLY_REPLAYED, row->id, NULL); /* running */
 	else
-		reply_now(e, m, 0, UI_REPLY_REPLAYED, row->id, NULL);
+		pw_engine_replay_final(e, &w, row);
+}
+
+/* A failed run that never had a VMM (it failed creating: no tap, netd
+ * down, a pool-worker restart, a VMM that could not be spawned) produced
+ * nothing the client could use: a retry with its key runs anew, and the
+ * old row gives the key up in the same turn (a `retried` event names the
+ * new VM). */
+static bool never_ran(const struct pw_engine *e, const struct ui_vm *row)
+{
+	return strcmp(row->state, UI_VM_FAILED) == 0 && row->vmm_pid <= 0 &&
+	       !row->started_at[0] && !pw_vm_find(e->vms, row->id);
 }
 
 bool pw_engine_replay(struct pw_engine *e, const struct ui_msg *m)
 {
+	char detail[96];
 	struct ui_vm *row;
 	int rc;
 
@@ -59,11 +93,22 @@ bool pw_engine_replay(struct pw_engine *e, const struct ui_msg *m)
 		return true;
 	}
 	rc = ui_reg_vm_get_by_key(e->reg, m->key, row);
-	if (rc == 0)
+	if (rc == 0 && never_ran(e, row)) {
+		snprintf(detail, sizeof(detail), "as %s", m->vm_id);
+		rc = e->reg_down_until && ui_now_ms() < e->reg_down_until ? e->reg_down_rc :
+		     ui_reg_vm_release_key(e->reg, row->id, detail);
+		if (rc == 0)
+			ui_info("%s: failed before it had a VMM; its Idempotency-Key runs anew as %s",
+				row->id, m->vm_id);
+		rc = rc == 0 ? -ENOENT : rc == -ESTALE ? -EBUSY : rc;
+	} else if (rc == 0) {
 		replay(e, m, row);
-	else if (rc != -ENOENT)
-		reply_now(e, m, rc == -EBUSY ? -EAGAIN : -EIO, 0, NULL,
-			  rc == -EBUSY ? "the registry is busy; try again" : "registry error");
+	}
+	if (rc < 0 && rc != -ENOENT)
+		reply_now(e, m, rc == -EBUSY ? -EAGAIN : rc == -ENOSPC ? -ENOSPC : -EIO, 0, NULL,
+			  rc == -EBUSY ? "the registry is busy; try again" :
+			  rc == -ENOSPC ? "the registry's disk is full (state_dir: no space left on device)" :
+			  "registry error");
 	free(row);
 	return rc != -ENOENT;
 }

@@ -151,6 +151,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_TAP_LIST] = "SELECT " UI_REG_TAP_COLS " FROM taps ORDER BY rowid",
 	[ST_EVENT_INSERT] = "INSERT INTO events (time, vm_id, kind, detail) VALUES (?1, ?2, ?3, ?4)",
 	[ST_EVENT_LIST] = "SELECT time, kind, detail FROM events WHERE vm_id = ?1 ORDER BY seq",
+	[ST_VM_RELEASE_KEY] = "UPDATE vms SET idempotency_key = NULL "
+			      "WHERE id = ?1 AND state = 'failed' AND idempotency_key IS NOT NULL",
 };
 
 /* ---- errors ----------------------------------------------------------- */

@@ -217,6 +217,10 @@ int ui_reg_vm_update(struct ui_registry *reg, const struct ui_vm *vm); /* -ENOEN
 int ui_reg_vm_delete(struct ui_registry *reg, const char *id);        /* -ENOENT */
 
 int ui_reg_vm_get(struct ui_registry *reg, const char *id, struct ui_vm *out); /* -ENOENT */
+/* A failed VM gives its Idempotency-Key up (a retry with the key runs
+ * anew), with a `retried` event saying detail; -ESTALE if id is not a
+ * failed VM holding a key. One transaction (a savepoint in a batch). */
+int ui_reg_vm_release_key(struct ui_registry *reg, const char *id, const char *detail);
 int ui_reg_vm_get_by_key(struct ui_registry *reg, const char *idempotency_key,
 			 struct ui_vm *out);
 /* Calls cb for each row (state_filter NULL = all), ordered by created_at.

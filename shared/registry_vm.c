@@ -276,6 +276,26 @@ int ui_reg_event(struct ui_registry *reg, const char *vm_id, const char *kind,
 	return ui_reg_tx_end(reg, ui_reg_event_add(reg, vm_id, kind, detail));
 }
 
+int ui_reg_vm_release_key(struct ui_registry *reg, const char *id, const char *detail)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if ((r = ui_reg_writable(reg, "release a key")) < 0 ||
+	    (r = ui_reg_stmt(reg, ST_VM_RELEASE_KEY, &st)) < 0)
+		return r;
+	if (ui_reg_bind_text(st, 1, id, 4096) != SQLITE_OK)
+		return ui_reg_bind_failed(reg, st);
+	if ((r = ui_reg_tx_begin(reg)) < 0) {
+		ui_reg_stmt_done(st);
+		return r;
+	}
+	r = ui_reg_step_write(reg, st, true, -ESTALE, "release a key");
+	if (r == 0)
+		r = ui_reg_event_add(reg, id, "retried", detail);
+	return ui_reg_tx_end(reg, r);
+}
+
 struct event_walk {
 	int (*cb)(const char *time, const char *kind, const char *detail, void *arg);
 	void *arg;

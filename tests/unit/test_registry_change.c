@@ -129,6 +129,30 @@ static void t_delete_row_with_lease(void)
 	ui_registry_close(reg);
 }
 
+/* A failed VM gives its key up once, with a `retried` event; no other. */
+static void t_release_key(void)
+{
+	const char *path = db_path();
+	struct ui_registry *reg = open_ok(path, UI_REG_CREATE);
+	struct ui_vm vm, run;
+
+	make_vm(&vm, "vm-f", UI_VM_FAILED, "2026-01-01T00:00:00.000Z");
+	snprintf(vm.idempotency_key, sizeof(vm.idempotency_key), "k1");
+	T_EQ_INT(ui_reg_vm_insert(reg, &vm), 0);
+	make_vm(&run, "vm-r", UI_VM_RUNNING, "2026-01-01T00:00:01.000Z");
+	snprintf(run.idempotency_key, sizeof(run.idempotency_key), "k2");
+	T_EQ_INT(ui_reg_vm_insert(reg, &run), 0);
+	T_EQ_INT(ui_reg_vm_release_key(reg, "vm-r", "as vm-x"), -ESTALE); /* not failed */
+	T_EQ_INT(ui_reg_vm_release_key(reg, "vm-f", "as vm-n"), 0);
+	T_EQ_INT(raw(path, "SELECT count(*) FROM vms WHERE idempotency_key IS NULL"), 1);
+	T_EQ_INT(raw(path, "SELECT count(*) FROM events WHERE vm_id = 'vm-f' AND kind = 'retried'"
+		      " AND detail = 'as vm-n'"), 1);
+	T_EQ_INT(ui_reg_vm_release_key(reg, "vm-f", "again"), -ESTALE); /* no key left */
+	T_EQ_INT(raw(path, "SELECT count(*) FROM events WHERE kind = 'retried'"), 1);
+	T_EQ_INT(ui_reg_vm_get_by_key(reg, "k1", &vm), -ENOENT);
+	ui_registry_close(reg);
+}
+
 /* ---- allocation ----------------------------------------------------------- */
 
 static void t_bind_prefers_ready_taps(void)
@@ -340,6 +364,7 @@ int main(int argc, char **argv)
 		T_CASE(t_change_is_one_transaction),
 		T_CASE(t_change_refuses_duplicates_whole),
 		T_CASE(t_delete_row_with_lease),
+		T_CASE(t_release_key),
 		T_CASE(t_bind_prefers_ready_taps),
 		T_CASE(t_bind_full_subnet),
 		T_CASE(t_tap_retire_is_guarded),
