@@ -2,7 +2,9 @@
  * engine.c — firing events: look the transition up (fsm.c), record it in
  * one registry transaction (record), then act (act); the driver reports,
  * the timers, and what happens when the registry refuses a write. The
- * requests that start it all are in engine_req.c, recovery in recover.c.
+ * requests that start it all are in engine_req.c, recovery in recover.c,
+ * the batch and a registry that cannot take writes for now in
+ * engine_commit.c (engine_int.h is what they share).
  *
  * Order inside one transition: the failure noted (first reason wins), the
  * row updated and written with its events (a SPAWNED event's pid and start
@@ -10,7 +12,7 @@
  * arms its own), the `changed` hook, the action. An action may fire further events
  * (a KILL with no process is its own EXIT; a VM whose tap is ready goes on
  * to spawn) and may free the VM (FINISH/DELETE): nothing touches vm after
- * act().
+ * pw_eng_act().
  */
 #include <errno.h>
 #include <stdio.h>
@@ -22,29 +24,10 @@
 #include "cmdline.h"
 #include "daemon.h"
 #include "engine.h"
+#include "engine_int.h"
 #include "log.h"
 #include "shm.h"
 #include "vmm_proc.h"
-
-/* Why an event happened: status (-errno of a failure), detail (the event
- * row's), error (a failure's sentence; NULL: detail). */
-struct pw_cause {
-	int status;
-	const char *detail;
-	const char *error;
-};
-
-static int fire(struct pw_vm *vm, enum pw_event ev, const struct pw_cause *c);
-static void on_commit(uv_idle_t *h);
-static void forget_deferred(struct pw_engine *e, struct pw_vm *vm);
-static void defer(struct pw_engine *e, struct pw_vm *vm, const struct pw_transition *t,
-		  bool tap_ready, enum pw_state prev_state, enum pw_state prev_stored,
-		  enum pw_event ev, const struct pw_cause *c);
-
-static struct pw_engine *eng(const struct pw_vm *vm)
-{
-	return vm->owner;
-}
 
 static bool has_process(const struct pw_vm *vm)
 {
@@ -73,10 +56,10 @@ static bool is_failure(enum pw_state from, enum pw_event ev, enum pw_state next)
 
 /* ---- replies ----------------------------------------------------------------- */
 
-static void reply_all(struct pw_vm *vm, struct pw_waiter **list, int status,
+void pw_eng_reply_all(struct pw_vm *vm, struct pw_waiter **list, int status,
 		      uint32_t flags, const char *err)
 {
-	struct pw_engine *e = eng(vm);
+	struct pw_engine *e = pw_eng(vm);
 	struct pw_waiter *x;
 
 	while ((x = pw_waiter_pop(list))) {
@@ -87,140 +70,26 @@ static void reply_all(struct pw_vm *vm, struct pw_waiter **list, int status,
 
 static void reply_running(struct pw_vm *vm)
 {
-	reply_all(vm, &vm->run_waiters, 0, 0, NULL);
-	reply_all(vm, &vm->replay_waiters, 0, UI_REPLY_REPLAYED, NULL);
+	pw_eng_reply_all(vm, &vm->run_waiters, 0, 0, NULL);
+	pw_eng_reply_all(vm, &vm->replay_waiters, 0, UI_REPLY_REPLAYED, NULL);
 }
 
 static void reply_final(struct pw_vm *vm)
 {
-	struct pw_engine *e = eng(vm);
+	struct pw_engine *e = pw_eng(vm);
 	struct pw_waiter *x;
 
 	if (vm->state == PW_S_STOPPED && !vm->fail_status)
-		reply_all(vm, &vm->run_waiters, -ECANCELED, 0,
+		pw_eng_reply_all(vm, &vm->run_waiters, -ECANCELED, 0,
 			  "VM was stopped before it was running");
 	else
-		reply_all(vm, &vm->run_waiters, vm->fail_status ? vm->fail_status : -EIO, 0,
+		pw_eng_reply_all(vm, &vm->run_waiters, vm->fail_status ? vm->fail_status : -EIO, 0,
 			  vm->row.error);
-	reply_all(vm, &vm->stop_waiters, 0, 0, NULL);
+	pw_eng_reply_all(vm, &vm->stop_waiters, 0, 0, NULL);
 	while ((x = pw_waiter_pop(&vm->replay_waiters))) { /* a failure stays one */
 		pw_engine_replay_final(e, x, &vm->row);
 		free(x);
 	}
-}
-
-/* ---- a registry that cannot take writes for now ------------------------------ */
-
-#define REG_BUSY_MSG "the registry is busy (another process holds its write lock); try again"
-#define REG_FULL_MSG "the registry's disk is full (state_dir: no space left on device)"
-
-/* Locked past our busy timeout, or full: it will take writes again. */
-static bool unavailable(int rc)
-{
-	return rc == -EBUSY || rc == -ENOSPC;
-}
-
-/* Requests can be refused (their client retries); facts cannot. */
-static bool is_request(enum pw_event ev)
-{
-	return ev == PW_E_RUN || ev == PW_E_STOP;
-}
-
-static void on_retry(uv_timer_t *t);
-
-static void arm_retry(struct pw_engine *e)
-{
-	if (!uv_is_active((uv_handle_t *)&e->retry) &&
-	    uv_timer_start(&e->retry, on_retry, PW_REG_RETRY_MS, PW_REG_RETRY_MS) < 0)
-		ui_error("registry: cannot arm the retry timer");
-}
-
-/* No write is tried before the next retry: the loop does not wait on a lock
- * again and again in one turn. */
-static void reg_down(struct pw_engine *e, int rc)
-{
-	if (!e->reg_down_rc || e->reg_down_rc != rc)
-		ui_warn("registry %s: holding events and refusing requests until it takes writes",
-			rc == -EBUSY ? "locked by another process" : "full");
-	e->reg_down_until = ui_now_ms() + PW_REG_RETRY_MS;
-	e->reg_down_rc = rc;
-	arm_retry(e);
-}
-
-static void reg_up(struct pw_engine *e)
-{
-	if (e->reg_down_rc)
-		ui_info("registry takes writes again");
-	e->reg_down_until = 0;
-	e->reg_down_rc = 0;
-}
-
-static void keep_cause(struct pw_held *h, enum pw_event ev, const struct pw_cause *c)
-{
-	memset(h, 0, sizeof(*h));
-	h->ev = (int)ev;
-	h->status = c->status;
-	if ((h->has_detail = c->detail != NULL))
-		snprintf(h->detail, sizeof(h->detail), "%s", c->detail);
-	if ((h->has_error = c->error != NULL))
-		snprintf(h->error, sizeof(h->error), "%s", c->error);
-}
-
-static struct pw_cause cause_of(const struct pw_held *h)
-{
-	return (struct pw_cause){ h->status, h->has_detail ? h->detail : NULL,
-				  h->has_error ? h->error : NULL };
-}
-
-/* The request's waiters are answered; the VM stays as it is. A slot a run
- * wanted is again nobody's. */
-static void refuse(struct pw_vm *vm, enum pw_event ev, int rc)
-{
-	int status = rc == -ENOSPC ? -ENOSPC : -EAGAIN;
-	const char *msg = rc == -ENOSPC ? REG_FULL_MSG : REG_BUSY_MSG;
-
-	ui_warn("%s: %s refused: %s", vm->row.id, pw_event_name(ev), msg);
-	if (ev == PW_E_STOP) {
-		reply_all(vm, &vm->stop_waiters, status, 0, msg);
-		return;
-	}
-	reply_all(vm, &vm->run_waiters, status, 0, msg);
-	if (pw_state_is_slot(vm->state)) {
-		vm->row.name[0] = vm->row.idempotency_key[0] = '\0';
-		vm->origin = PW_ORIGIN_COLD;
-	}
-}
-
-/* Holds h (a copy) at the tail, or — one taken off to be fired again —
- * back at the head. */
-static int hold_copy(struct pw_vm *vm, const struct pw_held *h, bool front)
-{
-	struct pw_held *x = malloc(sizeof(*x)), **pp = &vm->held;
-
-	if (!x)
-		return -ENOMEM;
-	*x = *h;
-	if (front) {
-		x->next = vm->held;
-		vm->held = x;
-	} else {
-		while (*pp)
-			pp = &(*pp)->next;
-		x->next = NULL;
-		*pp = x;
-	}
-	arm_retry(eng(vm));
-	return 0;
-}
-
-static int hold(struct pw_vm *vm, enum pw_event ev, const struct pw_cause *c, bool front)
-{
-	struct pw_held h;
-
-	keep_cause(&h, ev, c);
-	if (!vm->held && !front)
-		ui_info("%s: %s waits for the registry", vm->row.id, pw_event_name(ev));
-	return hold_copy(vm, &h, front);
 }
 
 /* ---- recording ------------------------------------------------------------------ */
@@ -260,25 +129,11 @@ static void change_events(struct ui_vm_change *ch, const struct pw_vm *vm,
 	add_event(ch, "release", rel);
 }
 
-/* The loop turn's batch; committed by on_commit (an idle handle: the loop
- * does not block in its poll while a batch is open). */
-static int open_batch(struct pw_engine *e)
-{
-	int rc = ui_reg_batch_begin(e->reg);
-
-	if (rc == 0 && (rc = uv_idle_start(&e->commit, on_commit)) < 0) {
-		ui_error("cannot arm the commit handle: %s", uv_strerror(rc));
-		if (ui_reg_batch_end(e->reg) < 0)
-			ui_error("registry: an empty batch did not commit");
-	}
-	return rc;
-}
-
 /* Writes the transition to t->next; on success vm->stored follows. */
 static int record(struct pw_vm *vm, const struct pw_transition *t,
 		  const struct pw_cause *c, bool *tap_ready)
 {
-	struct pw_engine *e = eng(vm);
+	struct pw_engine *e = pw_eng(vm);
 	struct ui_vm_change ch = { 0 };
 	char old[sizeof(vm->row.state)], rel[64];
 	int rc;
@@ -296,9 +151,9 @@ static int record(struct pw_vm *vm, const struct pw_transition *t,
 	if (!ui_reg_in_batch(e->reg)) {
 		if (e->reg_down_until && ui_now_ms() < e->reg_down_until)
 			return e->reg_down_rc; /* not before the retry */
-		if ((rc = open_batch(e)) < 0) {
-			if (unavailable(rc))
-				reg_down(e, rc);
+		if ((rc = pw_eng_open_batch(e)) < 0) {
+			if (pw_eng_unavailable(rc))
+				pw_eng_reg_down(e, rc);
 			return rc;
 		}
 	}
@@ -307,8 +162,8 @@ static int record(struct pw_vm *vm, const struct pw_transition *t,
 	rc = ui_reg_vm_change(e->reg, &vm->row, &ch);
 	if (rc < 0) {
 		memcpy(vm->row.state, old, sizeof(old));
-		if (unavailable(rc))
-			reg_down(e, rc);
+		if (pw_eng_unavailable(rc))
+			pw_eng_reg_down(e, rc);
 		return rc;
 	}
 	vm->stored = t->next;
@@ -338,7 +193,7 @@ static void start_spawn(struct pw_vm *vm, enum pw_action a);
 static void arm(struct pw_vm *vm, unsigned ms, unsigned repeat, uint64_t deadline_ms)
 {
 	vm->deadline_ms = deadline_ms;
-	if (pw_vm_timer_start(vm, eng(vm)->env.loop, ms, repeat, on_timer) < 0)
+	if (pw_vm_timer_start(vm, pw_eng(vm)->env.loop, ms, repeat, on_timer) < 0)
 		ui_error("%s: cannot arm the %s timer", vm->row.id, pw_state_name(vm->state));
 }
 
@@ -348,7 +203,7 @@ static void boot(struct pw_vm *vm)
 	struct pw_cause c = { rc, "cannot start the guest", NULL };
 
 	if (rc < 0)
-		fire(vm, PW_E_ERROR, &c);
+		pw_eng_fire(vm, PW_E_ERROR, &c);
 }
 
 static void kill_vmm(struct pw_vm *vm)
@@ -357,7 +212,7 @@ static void kill_vmm(struct pw_vm *vm)
 	int rc = has_process(vm) ? vm->vmm.drv->kill(&vm->vmm) : -ESRCH;
 
 	if (rc == -ESRCH) {
-		fire(vm, PW_E_EXIT_ERROR, &gone); /* nothing to wait for */
+		pw_eng_fire(vm, PW_E_EXIT_ERROR, &gone); /* nothing to wait for */
 		return;
 	}
 	if (rc < 0)
@@ -367,7 +222,7 @@ static void kill_vmm(struct pw_vm *vm)
 
 static void poweroff(struct pw_vm *vm)
 {
-	unsigned timeout = eng(vm)->cfg->stop_timeout_ms;
+	unsigned timeout = pw_eng(vm)->cfg->stop_timeout_ms;
 	unsigned tick = timeout < PW_POWERDOWN_RETRY_MS ? timeout : PW_POWERDOWN_RETRY_MS;
 	int rc = vm->vmm.drv->stop(&vm->vmm);
 	char err[128];
@@ -376,7 +231,7 @@ static void poweroff(struct pw_vm *vm)
 	if (rc < 0) {
 		snprintf(err, sizeof(err), "power button: %s",
 			 rc == -ENOTSUP ? "no guest to power off" : strerror(-rc));
-		fire(vm, PW_E_ERROR, &c);
+		pw_eng_fire(vm, PW_E_ERROR, &c);
 		return;
 	}
 	arm(vm, tick, tick, ui_now_ms() + timeout);
@@ -390,14 +245,14 @@ static void press(struct pw_vm *vm)
 
 static void engine_free(struct pw_engine *e, struct pw_vm *vm)
 {
-	forget_deferred(e, vm);
+	pw_eng_forget_deferred(e, vm);
 	pw_vm_free(&e->vms, vm);
 }
 
 /* Final: the VMM is gone and the row says so (or will, engine tick). */
 static void finish(struct pw_vm *vm)
 {
-	struct pw_engine *e = eng(vm);
+	struct pw_engine *e = pw_eng(vm);
 
 	pw_vm_timer_stop(vm);
 	if (vm->row.api_socket[0] && unlink(vm->row.api_socket) < 0 && errno != ENOENT)
@@ -415,23 +270,23 @@ static void finish(struct pw_vm *vm)
 /* A new row: go on at once if the tap is ready, else wait for netd. */
 static void created(struct pw_vm *vm, bool tap_ready)
 {
-	struct pw_engine *e = eng(vm);
+	struct pw_engine *e = pw_eng(vm);
 	struct pw_cause now = { 0, NULL, NULL };
 	struct pw_cause down = { -EAGAIN, NULL, "network daemon unavailable" };
 
 	if (tap_ready) {
-		fire(vm, PW_E_TAP_READY, &now);
+		pw_eng_fire(vm, PW_E_TAP_READY, &now);
 		return;
 	}
 	if (!e->hooks.netd_up(e)) {
-		fire(vm, PW_E_ERROR, &down);
+		pw_eng_fire(vm, PW_E_ERROR, &down);
 		return;
 	}
 	e->hooks.net_kick(e, &vm->row, true);
 	arm(vm, PW_TAP_TIMEOUT_MS, 0, 0);
 }
 
-static void act(struct pw_vm *vm, const struct pw_transition *t, bool tap_ready)
+void pw_eng_act(struct pw_vm *vm, const struct pw_transition *t, bool tap_ready)
 {
 	switch (t->action) {
 	case PW_A_NONE:
@@ -468,7 +323,7 @@ int pw_engine_boot_args(struct pw_engine *e, struct pw_vm *vm, const struct ui_i
 /* Starts spawning (SPAWNED follows); -errno + err when it cannot even start. */
 static int spawn(struct pw_vm *vm, enum pw_action a, char *err, size_t len)
 {
-	struct pw_engine *e = eng(vm);
+	struct pw_engine *e = pw_eng(vm);
 	const struct ui_image *img = NULL;
 	int rc;
 
@@ -491,7 +346,7 @@ static void start_spawn(struct pw_vm *vm, enum pw_action a)
 	struct pw_cause fail = { 0, NULL, err };
 
 	if ((fail.status = spawn(vm, a, err, sizeof(err))) < 0)
-		fire(vm, PW_E_ERROR, &fail);
+		pw_eng_fire(vm, PW_E_ERROR, &fail);
 }
 
 /* ---- a write the registry refused ----------------------------------------- */
@@ -499,7 +354,7 @@ static void start_spawn(struct pw_vm *vm, enum pw_action a)
 /* A new row that could not be written: the run is refused, nothing exists. */
 static void refuse_new(struct pw_vm *vm, int rc)
 {
-	struct pw_engine *e = eng(vm);
+	struct pw_engine *e = pw_eng(vm);
 	int status = rc == -EEXIST ? -EEXIST : rc == -EADDRNOTAVAIL ? -ENOSPC :
 		     rc == -EBUSY ? -EAGAIN : rc == -ENOSPC ? -ENOSPC : -EIO;
 	const char *msg = rc == -EEXIST ? "VM id or Idempotency-Key already exists" :
@@ -520,9 +375,9 @@ static void refuse_new(struct pw_vm *vm, int rc)
  * until the registry takes it (pw_engine_tick). A final transition that
  * could not be written stands in memory the same way.
  */
-static void record_failed(struct pw_vm *vm, enum pw_state target, int rc)
+void pw_eng_record_failed(struct pw_vm *vm, enum pw_state target, int rc)
 {
-	struct pw_engine *e = eng(vm);
+	struct pw_engine *e = pw_eng(vm);
 	enum pw_state from = vm->state;
 	bool slot = pw_state_is_slot(from) || pw_state_is_slot(target);
 	char err[256];
@@ -553,180 +408,12 @@ static void record_failed(struct pw_vm *vm, enum pw_state target, int rc)
 		kill_vmm(vm);
 }
 
-/* ---- group commit ------------------------------------------------------------- */
-
-static void defer(struct pw_engine *e, struct pw_vm *vm, const struct pw_transition *t,
-		  bool tap_ready, enum pw_state prev_state, enum pw_state prev_stored,
-		  enum pw_event ev, const struct pw_cause *c)
-{
-	struct pw_deferred_list *l = &e->deferred;
-	struct pw_deferred *d;
-
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? 2 * l->cap : 64;
-		struct pw_deferred *v = realloc(l->v, cap * sizeof(*v));
-
-		if (!v) { /* cannot wait for the commit: act now (logged) */
-			ui_error("%s: out of memory: acting before the commit", vm->row.id);
-			act(vm, t, tap_ready);
-			return;
-		}
-		l->v = v;
-		l->cap = cap;
-	}
-	d = &l->v[l->n++];
-	*d = (struct pw_deferred){ vm, *t, tap_ready, prev_state, prev_stored, ev, { 0 } };
-	if (c)
-		keep_cause(&d->why, ev, c);
-}
-
-static bool in_list(const struct pw_deferred_list *l, const struct pw_vm *vm)
-{
-	for (size_t i = 0; i < l->n; i++)
-		if (l->v[i].vm == vm)
-			return true;
-	return false;
-}
-
-/* vm waits for the commit already: what follows for it waits too. */
-static bool has_deferred(const struct pw_engine *e, const struct pw_vm *vm)
-{
-	return in_list(&e->deferred, vm);
-}
-
-/* A deferred action whose VM has since moved on (a later transition of the
- * same batch, whose own action follows) is moot — but for answers and
- * final writes, which always stand. */
-static bool still_due(const struct pw_deferred *d)
-{
-	enum pw_action a = d->t.action;
-
-	return a == PW_A_NONE || a == PW_A_FINISH || a == PW_A_DELETE ||
-	       d->vm->state == d->t.next;
-}
-
-static void forget_in(struct pw_deferred_list *l, const struct pw_vm *vm)
-{
-	for (size_t i = 0; i < l->n; i++)
-		if (l->v[i].vm == vm)
-			l->v[i].vm = NULL;
-}
-
-static void forget_deferred(struct pw_engine *e, struct pw_vm *vm)
-{
-	forget_in(&e->deferred, vm);
-	forget_in(&e->acting, vm);
-}
-
-/* A registry that could not take the batch for now: the VM is back where
- * it was before the batch (d: its first entry), its requests refused, its
- * other events held in order, ahead of any it held already. */
-static void batch_undo(struct pw_engine *e, struct pw_deferred_list *l, size_t first, int rc)
-{
-	struct pw_vm *vm = l->v[first].vm;
-	enum pw_state from = vm->state;
-	struct pw_held *mine = NULL, **tail = &mine;
-
-	vm->state = l->v[first].prev_state;
-	snprintf(vm->row.state, sizeof(vm->row.state), "%s", pw_state_name(vm->stored));
-	if (from != vm->state) {
-		pw_vm_timer_stop(vm);
-		ui_info("%s: %s -> %s (the registry did not take it)", vm->row.id,
-			pw_state_name(from), pw_state_name(vm->state));
-		e->hooks.changed(e, vm, from);
-	}
-	for (size_t k = first; k < l->n; k++) {
-		struct pw_held *x;
-
-		if (l->v[k].vm != vm)
-			continue;
-		l->v[k].vm = NULL;
-		if (l->v[k].ev == PW_E_COUNT)
-			continue; /* a final write: retried by the tick */
-		if (is_request(l->v[k].ev)) {
-			refuse(vm, l->v[k].ev, rc);
-		} else if ((x = malloc(sizeof(*x)))) {
-			*x = l->v[k].why;
-			x->next = NULL;
-			*tail = x;
-			tail = &x->next;
-		} else {
-			ui_error("%s: out of memory: %s lost", vm->row.id,
-				 pw_event_name(l->v[k].ev));
-		}
-	}
-	if (mine) {
-		*tail = vm->held;
-		vm->held = mine;
-		arm_retry(e);
-	}
-}
-
-/* The batch did not commit: none of its writes happened. Each VM is given
- * back the stored state it had (the first entry of a VM holds it); when the
- * registry is only locked or full, batch_undo, else it fails as after a
- * refused write. */
-static void batch_failed(struct pw_engine *e, struct pw_deferred_list *l, int rc)
-{
-	if (unavailable(rc))
-		reg_down(e, rc);
-	for (size_t i = l->n; i-- > 0;)
-		if (l->v[i].vm)
-			l->v[i].vm->stored = l->v[i].prev_stored;
-	for (size_t i = 0; i < l->n; i++) {
-		struct pw_vm *vm = l->v[i].vm;
-
-		if (!vm)
-			continue;
-		if (unavailable(rc) && vm->stored != PW_S_NEW && l->v[i].ev != PW_E_COUNT) {
-			batch_undo(e, l, i, rc);
-			continue;
-		}
-		for (size_t k = i + 1; k < l->n; k++)
-			if (l->v[k].vm == vm)
-				l->v[k].vm = NULL; /* one failure per VM */
-		record_failed(vm, vm->state, rc);
-	}
-}
-
-/* Commits the open batch, then takes its actions in order; actions may
- * record more (a new batch): until none is open. */
-static void flush(struct pw_engine *e)
-{
-	for (unsigned round = 0; ui_reg_in_batch(e->reg); round++) {
-		int rc;
-
-		if (round == 64) {
-			ui_warn("commit: still recording after 64 rounds; next turn");
-			return;
-		}
-		e->acting = e->deferred;
-		e->deferred = (struct pw_deferred_list){ 0 };
-		if ((rc = ui_reg_batch_end(e->reg)) < 0) {
-			batch_failed(e, &e->acting, rc);
-		} else {
-			reg_up(e);
-			for (size_t i = 0; i < e->acting.n; i++)
-				if (e->acting.v[i].vm && still_due(&e->acting.v[i]))
-					act(e->acting.v[i].vm, &e->acting.v[i].t, e->acting.v[i].tap_ready);
-		}
-		free(e->acting.v);
-		e->acting = (struct pw_deferred_list){ 0 };
-	}
-	uv_idle_stop(&e->commit);
-}
-
-static void on_commit(uv_idle_t *h)
-{
-	flush(h->data);
-}
-
 /* ---- firing --------------------------------------------------------------------- */
 
 static int transition(struct pw_vm *vm, enum pw_event ev, const struct pw_transition *t,
 		      const struct pw_cause *c)
 {
-	struct pw_engine *e = eng(vm);
+	struct pw_engine *e = pw_eng(vm);
 	enum pw_state from = vm->state;
 	struct pw_cause sc = *c;
 	enum pw_state prev = vm->stored;
@@ -744,15 +431,15 @@ static int transition(struct pw_vm *vm, enum pw_event ev, const struct pw_transi
 		note_failure(vm, sc.status, sc.error ? sc.error : sc.detail);
 	prepare_row(vm, t->next);
 	if (recorded && (rc = record(vm, t, &sc, &tap_ready)) < 0) {
-		if (unavailable(rc) && vm->stored != PW_S_NEW) { /* nothing changes */
-			if (is_request(ev)) {
-				refuse(vm, ev, rc);
+		if (pw_eng_unavailable(rc) && vm->stored != PW_S_NEW) { /* nothing changes */
+			if (pw_eng_is_request(ev)) {
+				pw_eng_refuse(vm, ev, rc);
 				return -EAGAIN;
 			}
-			if (hold(vm, ev, &sc, eng(vm)->replaying == vm) == 0)
+			if (pw_eng_hold(vm, ev, &sc, pw_eng(vm)->replaying == vm) == 0)
 				return -EAGAIN;
 		}
-		record_failed(vm, t->next, rc);
+		pw_eng_record_failed(vm, t->next, rc);
 		return rc;
 	}
 	vm->state = t->next;
@@ -764,23 +451,23 @@ static int transition(struct pw_vm *vm, enum pw_event ev, const struct pw_transi
 			sc.error ? sc.error : sc.detail ? sc.detail : "");
 	}
 	e->hooks.changed(e, vm, from);
-	if (recorded || has_deferred(e, vm))
-		defer(e, vm, t, tap_ready, from, prev, ev, &sc);
+	if (recorded || pw_eng_has_deferred(e, vm))
+		pw_eng_defer(e, vm, t, tap_ready, from, prev, ev, &sc);
 	else
-		act(vm, t, tap_ready);
+		pw_eng_act(vm, t, tap_ready);
 	return 0;
 }
 
-static int fire(struct pw_vm *vm, enum pw_event ev, const struct pw_cause *c)
+int pw_eng_fire(struct pw_vm *vm, enum pw_event ev, const struct pw_cause *c)
 {
 	const struct pw_transition *t;
 
-	if (vm->held && eng(vm)->replaying != vm) { /* after the ones that wait */
-		if (is_request(ev)) {
-			refuse(vm, ev, eng(vm)->reg_down_rc ? eng(vm)->reg_down_rc : -EBUSY);
+	if (vm->held && pw_eng(vm)->replaying != vm) { /* after the ones that wait */
+		if (pw_eng_is_request(ev)) {
+			pw_eng_refuse(vm, ev, pw_eng(vm)->reg_down_rc ? pw_eng(vm)->reg_down_rc : -EBUSY);
 			return -EAGAIN;
 		}
-		return hold(vm, ev, c, false) == 0 ? -EAGAIN : -ENOMEM;
+		return pw_eng_hold(vm, ev, c, false) == 0 ? -EAGAIN : -ENOMEM;
 	}
 	t = pw_fsm_step(vm->state, ev);
 
@@ -798,7 +485,7 @@ int pw_engine_fire(struct pw_vm *vm, enum pw_event ev, int status, const char *d
 {
 	struct pw_cause c = { status, detail, NULL };
 
-	return fire(vm, ev, &c);
+	return pw_eng_fire(vm, ev, &c);
 }
 
 /* ---- reports and timers ------------------------------------------------------ */
@@ -809,7 +496,7 @@ static void on_report(struct pw_vmm *v, enum pw_vmm_report r, int status, const 
 	enum pw_event ev = r == PW_VMM_SPAWNED ? PW_E_SPAWNED : r == PW_VMM_BOOTED ?
 			   PW_E_BOOTED : r == PW_VMM_WARMED ? PW_E_WARMED : PW_E_ERROR;
 
-	fire(pw_vm_of(v), ev, &c);
+	pw_eng_fire(pw_vm_of(v), ev, &c);
 }
 
 static void on_exited(struct pw_vmm *v, const struct pw_exit_info *x)
@@ -827,7 +514,7 @@ static void on_exited(struct pw_vmm *v, const struct pw_exit_info *x)
 			 tail[0] ? ": " : "", tail);
 		c.error = err;
 	}
-	fire(vm, ev, &c);
+	pw_eng_fire(vm, ev, &c);
 }
 
 static void on_timer(uv_timer_t *t)
@@ -842,7 +529,7 @@ static void on_timer(uv_timer_t *t)
 	}
 	if (vm->state == PW_S_STOPPING) {
 		ui_warn("%s: no poweroff within %u ms, killing", vm->row.id,
-			eng(vm)->cfg->stop_timeout_ms);
+			pw_eng(vm)->cfg->stop_timeout_ms);
 		c.error = "stop timeout";
 	} else if (vm->state == PW_S_CREATING || vm->state == PW_S_PENDING) {
 		snprintf(err, sizeof(err), "network: tap %s was not made within %u ms",
@@ -851,7 +538,7 @@ static void on_timer(uv_timer_t *t)
 		snprintf(err, sizeof(err), "vmm pid %lld: exit not seen %u ms after SIGKILL",
 			 (long long)vm->row.vmm_pid, PW_KILL_RETRY_MS);
 	}
-	fire(vm, PW_E_TIMEOUT, &c);
+	pw_eng_fire(vm, PW_E_TIMEOUT, &c);
 }
 
 /* ---- lifetime and the tick ------------------------------------------------------ */
@@ -907,7 +594,7 @@ int pw_engine_init(struct pw_engine *e, uv_loop_t *loop, const struct ui_config 
 void pw_engine_fini(struct pw_engine *e)
 {
 	uv_timer_stop(&e->retry); /* held events are lost: recovery resolves them */
-	flush(e);
+	pw_eng_flush(e);
 	while (e->vms)
 		pw_vm_free(&e->vms, e->vms);
 	free(e->deferred.v);
@@ -926,7 +613,7 @@ void pw_engine_attach(struct pw_engine *e, struct pw_vm *vm, const struct ui_vmm
 /* A final state the registry refused: written again; freed once it is. */
 static void retry_final(struct pw_vm *vm)
 {
-	struct pw_engine *e = eng(vm);
+	struct pw_engine *e = pw_eng(vm);
 	const struct pw_transition t = {
 		vm->state, vm->state == PW_S_GONE ? PW_A_DELETE : PW_A_FINISH, NULL
 	};
@@ -936,49 +623,12 @@ static void retry_final(struct pw_vm *vm)
 
 	if (rc == 0) { /* finish() frees it once the batch has committed */
 		ui_info("%s: %s recorded after all", vm->row.id, pw_state_name(vm->state));
-		defer(e, vm, &t, false, vm->state, prev, PW_E_COUNT, NULL);
+		pw_eng_defer(e, vm, &t, false, vm->state, prev, PW_E_COUNT, NULL);
 	} else if (rc == -ESTALE) {
 		ui_error("%s: row changed underneath; giving it up", vm->row.id);
 		e->hooks.net_kick(e, &vm->row, false);
 		engine_free(e, vm);
 	}
-}
-
-static bool listed(const struct pw_engine *e, const struct pw_vm *vm)
-{
-	for (const struct pw_vm *v = e->vms; v; v = v->next)
-		if (v == vm)
-			return true;
-	return false;
-}
-
-/* Fires the held events again, oldest first per VM, until the registry
- * refuses one (it goes back to the head; the rest wait for the next try). */
-static void on_retry(uv_timer_t *t)
-{
-	struct pw_engine *e = t->data;
-	bool left = false;
-
-	e->reg_down_until = 0; /* try */
-	for (struct pw_vm *vm = e->vms, *next; vm; vm = next) {
-		next = vm->next;
-		while (vm->held && !e->reg_down_until) {
-			struct pw_held *h = vm->held;
-			struct pw_cause c = cause_of(h);
-
-			vm->held = h->next;
-			e->replaying = vm;
-			fire(vm, (enum pw_event)h->ev, &c); /* held again: at the head */
-			e->replaying = NULL;
-			free(h);
-			if (!listed(e, vm))
-				break;
-		}
-		if (listed(e, vm) && vm->held)
-			left = true;
-	}
-	if (!left && !e->reg_down_until)
-		uv_timer_stop(&e->retry);
 }
 
 void pw_engine_tick(struct pw_engine *e)

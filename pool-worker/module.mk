@@ -1,5 +1,6 @@
 # pool-worker/ — the VM lifecycle engine: rings, per-VM state machine, VMM
-# drivers (QEMU now), QMP client, KVM probe (see pool-worker/*.c).
+# drivers (QEMU, Firecracker), QMP and Firecracker API clients, KVM probe
+# (see pool-worker/*.c).
 POOL_SRCS := $(wildcard pool-worker/*.c)
 POOL_OBJS := $(POOL_SRCS:%.c=$(BUILD)/obj/%.o)
 
