@@ -42,6 +42,8 @@ struct conn {
 	bool reading;                /* uv_read_start is active */
 	bool write_blocked;          /* unsent output above the high mark */
 	bool peer_eof;               /* client shut its write side */
+	bool is_unix;                /* accepted on the unix socket (its own limit) */
+	uint64_t idle_since;         /* ms: entered IDLE (the reaping order) */
 	bool keep_alive, http10, head; /* of the request being answered */
 	char *held;                  /* received, not yet parsed (pipelining) */
 	size_t held_len;

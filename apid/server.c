@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -25,6 +26,7 @@
 #include "log.h"
 #include "routes.h"
 #include "server.h"
+#include "shm.h"
 
 void apid_server_opts_from_config(struct apid_server_opts *o, const struct ui_config *cfg)
 {
@@ -33,9 +35,49 @@ void apid_server_opts_from_config(struct apid_server_opts *o, const struct ui_co
 	o->max_body_bytes = cfg->max_body_bytes;
 	o->request_timeout_ms = cfg->request_timeout_ms;
 	o->run_timeout_ms = cfg->run_timeout_ms;
-	o->idle_timeout_ms = 30000;
+	o->idle_timeout_ms = cfg->idle_timeout_ms;
 	o->linger_ms = 2000;
-	o->max_conns = 1024;
+	o->max_conns_tcp = cfg->max_conns_tcp;
+	o->max_conns_unix = cfg->max_conns_unix;
+}
+
+/* fds apid needs besides its connections: registry (db, wal, shm), the shm
+ * segment, doorbells, listeners, log, a rejected connection's moment. */
+#define APID_FD_RESERVE 64
+
+void apid_server_fit_fds(struct apid_server_opts *o)
+{
+	rlim_t want = (rlim_t)o->max_conns_tcp + o->max_conns_unix + APID_FD_RESERVE;
+	struct rlimit rl;
+	rlim_t budget;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
+		ui_warn("getrlimit(RLIMIT_NOFILE): %s; connection limits not checked",
+			strerror(errno));
+		return;
+	}
+	if (rl.rlim_cur < want && rl.rlim_cur < rl.rlim_max) {
+		struct rlimit up = { want < rl.rlim_max ? want : rl.rlim_max, rl.rlim_max };
+
+		if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+			rl.rlim_cur = up.rlim_cur;
+		else
+			ui_warn("raising RLIMIT_NOFILE to %llu: %s",
+				(unsigned long long)up.rlim_cur, strerror(errno));
+	}
+	o->fd_ceiling = (unsigned long long)rl.rlim_cur;
+	budget = rl.rlim_cur > APID_FD_RESERVE + 2 ? rl.rlim_cur - APID_FD_RESERVE : 2;
+	if (want - APID_FD_RESERVE > budget) {
+		/* the unix socket (the operator's way in) keeps its share first */
+		if (o->max_conns_unix > budget / 4)
+			o->max_conns_unix = budget / 4 ? (unsigned)(budget / 4) : 1;
+		o->max_conns_tcp = (unsigned)(budget - o->max_conns_unix);
+		ui_warn("fd ceiling %llu (RLIMIT_NOFILE) is below limits.max_conns_tcp + "
+			"max_conns_unix + %u: connections capped", o->fd_ceiling,
+			APID_FD_RESERVE);
+	}
+	ui_info("connections: at most %u TCP and %u on the unix socket (fd ceiling %llu)",
+		o->max_conns_tcp, o->max_conns_unix, o->fd_ceiling);
 }
 
 /*
@@ -229,7 +271,14 @@ static void on_connection(uv_stream_t *listener, int status)
 	struct apid_server *s = listener->data;
 
 	if (status < 0) {
-		ui_warn("accept: %s", uv_strerror(status));
+		uint64_t now = ui_now_ms();
+
+		if (!s->accept_err_ms || now - s->accept_err_ms >= 10000) {
+			ui_warn("accept: %s (%u TCP and %u unix connections open, fd ceiling %llu)",
+				uv_strerror(status), s->n_conns[0], s->n_conns[1],
+				s->opt.fd_ceiling);
+			s->accept_err_ms = now;
+		}
 		return;
 	}
 	conn_accept(s, listener, listener == (uv_stream_t *)&s->pipe);

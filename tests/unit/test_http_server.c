@@ -777,33 +777,54 @@ static void t_srv_http10_continue(void)
 	env_stop();
 }
 
+/* Per-listener limits: a full TCP side closes its longest idle connection
+ * for a new one, refuses when every connection is busy, and never takes
+ * the unix socket's room; idle keep-alive connections time out silently. */
 static void t_srv_limits_conns_idle(void)
 {
+	struct client *c3 = malloc(sizeof(*c3)), *u1 = malloc(sizeof(*u1));
+
+	T_ASSERT(c3 && u1);
 	env_init();
-	E.opts.max_conns = 2;
-	E.opts.idle_timeout_ms = 300;
+	E.opts.max_conns_tcp = 2;
+	E.opts.max_conns_unix = 1;
+	E.opts.idle_timeout_ms = 1500;
 	env_start();
 	cli_connect(&C);
-	cli_connect(&C2);
 	request(&C, "GET /healthz HTTP/1.1\r\n\r\n");
-	request(&C2, "GET /healthz HTTP/1.1\r\n\r\n");
-	{
-		struct client *c3 = malloc(sizeof(*c3));
-
-		cli_connect(c3);
-		cli_expect_eof(c3); /* over the limit: accepted and closed */
-		cli_close(c3);
-		free(c3);
-	}
-	/* idle keep-alive connections are closed silently */
-	cli_expect_eof(&C);
+	cli_connect(&C2);
+	request(&C2, "GET /healthz HTTP/1.1\r\n\r\n"); /* C is idle the longest */
+	cli_connect(c3);
+	request(c3, "GET /healthz HTTP/1.1\r\n\r\n");
+	T_EQ_INT(R.status, 200);
+	cli_expect_eof(&C);                           /* reaped for c3 */
 	T_EQ_INT(C.len, 0);
 	cli_close(&C);
+	/* the unix socket has its own room while TCP is full */
+	cli_connect_unix(u1);
+	request(u1, "GET /healthz HTTP/1.1\r\n\r\n");
+	T_EQ_INT(R.status, 200);
+	/* a unix connection mid-request (begun just now) is not cut: refused */
+	cli_send(u1, "GET /healthz HTTP/1.1\r\n", 23);
+	usleep(100 * 1000);
+	cli_connect_unix(&C);
+	cli_expect_eof(&C);
+	cli_close(&C);
+	cli_send(u1, "\r\n", 2);
+	cli_read(u1, &R);
+	T_EQ_INT(R.status, 200);
+	/* idle keep-alive connections are closed silently */
+	cli_expect_eof(&C2);
+	T_EQ_INT(C2.len, 0);
 	cli_close(&C2);
+	cli_close(c3);
+	cli_close(u1);
 	cli_connect(&C);
 	request(&C, "GET /healthz HTTP/1.1\r\n\r\n");
 	T_EQ_INT(R.status, 200);
 	cli_close(&C);
+	free(c3);
+	free(u1);
 	env_stop();
 }
 
