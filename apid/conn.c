@@ -88,6 +88,8 @@ void conn_close(struct conn *c)
 		return;
 	c->phase = CONN_CLOSED;
 	c->req_id = 0;
+	if (c->list)
+		server_list_cancel(c);
 	if (c->prev)
 		c->prev->next = c->next;
 	else

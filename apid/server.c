@@ -9,6 +9,12 @@
  * over at most max_conns is enough); if that client has gone, or timed out,
  * nobody waits for the id and the reply is dropped.
  * apid never writes the registry: after a successful reply it reads the row.
+ *
+ * A GET /vm page (up to ROUTE_LIST_MAX rows) is built in slices of
+ * LIST_SLICE rows, one slice per job per loop turn (an idle handle), each
+ * its own keyset query after the last id so far: other connections are
+ * served between slices, and no read snapshot is held across turns. The
+ * connection stays BUSY meanwhile; closing it cancels its job.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -110,6 +116,95 @@ static void on_pool_watch(uv_timer_t *t)
 }
 
 #define APID_POOL_WATCH_MS 200
+#define LIST_SLICE 100
+
+struct list_job {
+	struct list_job *next;
+	struct conn *c;
+	char state[16];
+	char after[48];              /* the last id appended so far */
+	unsigned left;               /* rows still wanted */
+	json_t *arr;
+};
+
+static void list_job_free(struct apid_server *s, struct list_job *j)
+{
+	struct list_job **pp;
+
+	for (pp = &s->list_jobs; *pp && *pp != j; pp = &(*pp)->next)
+		;
+	if (*pp)
+		*pp = j->next;
+	j->c->list = NULL;
+	json_decref(j->arr);
+	free(j);
+	if (!s->list_jobs)
+		uv_idle_stop(&s->list_idle);
+}
+
+void server_list_cancel(struct conn *c)
+{
+	list_job_free(c->srv, c->list);
+}
+
+/* One slice of j; answers the request when the page is complete. */
+static void list_step(struct apid_server *s, struct list_job *j)
+{
+	struct http_response r = { 0 };
+	unsigned n = j->left < LIST_SLICE ? j->left : LIST_SLICE;
+	size_t before = json_array_size(j->arr);
+	struct conn *c = j->c;
+	bool more = false;
+	int rc = backend_list_slice(s->be, j->state, j->after, n, j->arr, &more);
+	size_t got = json_array_size(j->arr) - before;
+
+	if (rc == 0 && got) {
+		json_t *last = json_array_get(j->arr, json_array_size(j->arr) - 1);
+
+		last = json_object_get(last, "id");
+		snprintf(j->after, sizeof(j->after), "%s", json_string_value(last));
+		j->left -= (unsigned)got;
+	}
+	if (rc == 0 && more && j->left)
+		return;
+	backend_list_answer(rc, json_incref(j->arr), more, &r);
+	list_job_free(s, j);
+	conn_respond(c, &r);
+	conn_resume(c);
+}
+
+static void on_list_idle(uv_idle_t *h)
+{
+	struct apid_server *s = h->data;
+	struct list_job *j, *next;
+
+	for (j = s->list_jobs; j; j = next) {
+		next = j->next;
+		list_step(s, j);
+	}
+}
+
+/* Starts building the page of rt for c; else fills r. 0 = building. */
+static int dispatch_list(struct conn *c, const struct route *rt, struct http_response *r)
+{
+	struct apid_server *s = c->srv;
+	struct list_job *j = calloc(1, sizeof(*j));
+
+	if (!j || !(j->arr = json_array())) {
+		free(j);
+		api_error(r, 500, "internal", "out of memory");
+		return -ENOMEM;
+	}
+	j->c = c;
+	snprintf(j->state, sizeof(j->state), "%s", rt->state);
+	snprintf(j->after, sizeof(j->after), "%s", rt->after);
+	j->left = rt->limit;
+	j->next = s->list_jobs;
+	s->list_jobs = j;
+	c->list = j;
+	uv_idle_start(&s->list_idle, on_list_idle);
+	return 0;
+}
 
 void apid_server_init(struct apid_server *s, uv_loop_t *loop, const struct ui_config *cfg,
 		      const struct apid_server_opts *o, struct backend *be)
@@ -124,6 +219,8 @@ void apid_server_init(struct apid_server *s, uv_loop_t *loop, const struct ui_co
 	uv_timer_start(&s->pool_watch, on_pool_watch, APID_POOL_WATCH_MS,
 		       APID_POOL_WATCH_MS);
 	uv_unref((uv_handle_t *)&s->pool_watch);
+	uv_idle_init(loop, &s->list_idle);
+	s->list_idle.data = s;
 }
 
 static void unavailable(struct http_response *r, const char *msg)
@@ -223,7 +320,8 @@ void server_dispatch(struct conn *c, const struct http_req *req)
 		backend_get_vm(s->be, rt.vm_id, 200, &r);
 		break;
 	case RA_LIST_VMS:
-		backend_list_vms(s->be, rt.state, &r);
+		if (dispatch_list(c, &rt, &r) == 0)
+			return;
 		break;
 	case RA_HEALTH:
 		backend_health(s->be, &r);
@@ -397,5 +495,7 @@ void apid_server_close(struct apid_server *s)
 		s->unix_path[0] = '\0';
 	}
 	while (s->conns)
-		conn_close(s->conns);
+		conn_close(s->conns); /* cancels their list jobs */
+	if (!uv_is_closing((uv_handle_t *)&s->list_idle))
+		uv_close((uv_handle_t *)&s->list_idle, NULL);
 }

@@ -23,6 +23,7 @@
 #include "config.h"
 
 struct conn;
+struct list_job;
 
 struct apid_server_opts {
 	size_t max_header_bytes;     /* → 431 */
@@ -57,6 +58,8 @@ struct apid_server {
 	uint64_t accept_err_ms;      /* last accept error logged */
 	bool stopping;
 	uv_timer_t pool_watch;       /* answers requests orphaned by a pool-worker crash */
+	uv_idle_t list_idle;         /* builds the pages of list_jobs, a slice a turn */
+	struct list_job *list_jobs;  /* pages being built (server.c) */
 	char readbuf[65536];         /* shared: every read is consumed at once */
 };
 
