@@ -756,6 +756,57 @@ static void t_srv_unix_list_health(void)
 	env_stop();
 }
 
+/* A page longer than one slice (100 rows a loop turn) is whole and in id
+ * order; next leads to the rest. */
+static void t_srv_list_pages(void)
+{
+	struct ui_registry *reg;
+	json_t *vms;
+	char id[32], next[48];
+
+	env_init();
+	T_EQ_INT(ui_registry_open(E.db, 0, &reg), 0);
+	for (unsigned i = 0; i < 148; i++) {
+		snprintf(id, sizeof(id), "vm-1%03u", i);
+		insert_vm(reg, id, UI_VM_STOPPED);
+	}
+	ui_registry_close(reg);
+	env_start();
+	cli_connect(&C);
+	request(&C, "GET /vm?limit=120 HTTP/1.1\r\n\r\n");
+	T_EQ_INT(R.status, 200);
+	vms = json_object_get(R.json, "vms");
+	T_EQ_INT(json_array_size(vms), 120);
+	T_EQ_STR(json_string_value(json_object_get(json_array_get(vms, 0), "id")), VM_RUNNING);
+	T_EQ_STR(json_string_value(json_object_get(json_array_get(vms, 119), "id")), "vm-1117");
+	T_EQ_STR(json_string_value(json_object_get(R.json, "next")), "vm-1117");
+	snprintf(next, sizeof(next), "%s", json_string_value(json_object_get(R.json, "next")));
+	/* pipelined: the second page waits for the first to be answered */
+	{
+		char req[256];
+
+		snprintf(req, sizeof(req), "GET /vm?limit=120&after=%s HTTP/1.1\r\n\r\n"
+			 "GET /healthz HTTP/1.1\r\n\r\n", next);
+		request(&C, req);
+	}
+	T_EQ_INT(R.status, 200);
+	vms = json_object_get(R.json, "vms");
+	T_EQ_INT(json_array_size(vms), 30);
+	T_EQ_STR(json_string_value(json_object_get(json_array_get(vms, 0), "id")), "vm-1118");
+	T_ASSERT(json_is_null(json_object_get(R.json, "next")));
+	cli_read(&C, &R);
+	T_EQ_INT(R.status, 200);
+	T_ASSERT(json_object_get(R.json, "daemons"));
+	/* a client that leaves while its page is built cancels it */
+	SEND(&C, "GET /vm?limit=1000 HTTP/1.1\r\n\r\n");
+	cli_close(&C);
+	cli_connect(&C);
+	request(&C, "GET /vm?limit=1 HTTP/1.1\r\n\r\n");
+	T_EQ_INT(R.status, 200);
+	cli_close(&C);
+	env_stop();
+}
+
 static void t_srv_http10_continue(void)
 {
 	env_up();
@@ -846,6 +897,7 @@ int main(int argc, char **argv)
 		T_CASE(t_srv_client_gone),
 		T_CASE(t_srv_unix_list_health),
 		T_CASE(t_srv_http10_continue),
+		T_CASE(t_srv_list_pages),
 		T_CASE(t_srv_limits_conns_idle),
 		{ 0 },
 	};
