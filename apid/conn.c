@@ -12,6 +12,12 @@
  * for queued writes — and a lingering read that discards input until EOF or
  * the linger timer, so a client still sending a refused body gets to read
  * the answer instead of a reset.
+ *
+ * Limits: each listener (TCP, unix socket) counts its own connections. At
+ * its limit a new connection replaces the longest idle one, else the
+ * oldest still sending a request begun over REAP_READING_MS ago; with
+ * none of those it is accepted and closed. Either is counted and logged at
+ * most every LIMIT_LOG_MS per listener.
  */
 #include <errno.h>
 #include <stdio.h>

@@ -20,8 +20,11 @@
  *       being made), 'ready' (exists, enslaved, up: usable by the lease of
  *       its ip, or spare), 'deleting' (being removed; its ip is not leased).
  *   events(seq INTEGER PK, time, vm_id, kind, detail)   append-only: seq
- *       increases (schema 1 had AUTOINCREMENT; 2 drops it: no event is
- *       ever deleted, and it spared a page write per event)
+ *       increases (schema 1 had AUTOINCREMENT; 2 drops it: it spared a
+ *       page write per event); deleted only with their VM, when
+ *       limits.keep_stopped prunes old stopped/failed rows (pool-worker)
+ *   index vms(state, id)                                   (schema 3)
+ *       the list's pages by id, per state too
  *
  * Who writes what — one owner per fact:
  *   pool-worker  vms (every state change, ui_reg_vm_change) and leases (bound
