@@ -125,31 +125,27 @@ static int list_one(const struct ui_vm *vm, void *arg)
 	return json_array_append_new(arg, j) < 0 ? -ENOMEM : 0;
 }
 
-/* The unfiltered list hides warm slots (?state=warm shows them). */
-static int list_one_visible(const struct ui_vm *vm, void *arg)
+/* A slice goes through the (state, id) or the id index: a bounded piece
+ * of work, whatever the table holds. */
+int backend_list_slice(struct backend *b, const char *state, const char *after,
+		       unsigned limit, json_t *arr, bool *more)
 {
-	return ui_vm_state_is_slot(vm->state) ? 0 : list_one(vm, arg);
+	return ui_reg_vm_page(b->reg, state && state[0] ? state : NULL, after, limit,
+			      list_one, arr, more);
 }
 
-void backend_list_vms(struct backend *b, const char *state, struct http_response *r)
+void backend_list_answer(int rc, json_t *arr, bool more, struct http_response *r)
 {
-	json_t *arr = json_array();
-	int rc;
+	json_t *next = NULL;
 
-	if (!arr) {
-		api_json(r, 500, NULL);
-		return;
-	}
-	if (state && state[0])
-		rc = ui_reg_vm_list(b->reg, state, list_one, arr);
-	else
-		rc = ui_reg_vm_list(b->reg, NULL, list_one_visible, arr);
 	if (rc < 0) {
 		json_decref(arr);
 		registry_error(r, rc);
 		return;
 	}
-	api_json(r, 200, json_pack("{s:o}", "vms", arr));
+	if (more && json_array_size(arr))
+		next = json_object_get(json_array_get(arr, json_array_size(arr) - 1), "id");
+	api_json(r, 200, json_pack("{s:o,s:O?}", "vms", arr, "next", next));
 }
 
 static const char *daemon_state(struct backend *b, enum ui_daemon d)

@@ -15,6 +15,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <jansson.h>
 #include <uv.h>
 
 #include "config.h"
@@ -66,7 +67,14 @@ int backend_send(struct backend *b, struct ui_msg *m);
 int backend_read_vm(struct backend *b, const char *id, struct ui_vm *vm);
 void backend_get_vm(struct backend *b, const char *id, int ok_status,
 		    struct http_response *r);
-void backend_list_vms(struct backend *b, const char *state, struct http_response *r);
+/* Appends up to limit rows after `after` ("" = from the first) in state
+ * ("" = every state but the slot states) to arr as VM JSON; *more: rows
+ * follow the last one appended. */
+int backend_list_slice(struct backend *b, const char *state, const char *after,
+		       unsigned limit, json_t *arr, bool *more);
+/* The answer of a page: {"vms": arr (consumed), "next": the last id when
+ * more, else null}; an error rc (< 0) becomes a 500. */
+void backend_list_answer(int rc, json_t *arr, bool more, struct http_response *r);
 void backend_health(struct backend *b, struct http_response *r);
 void backend_pool(struct backend *b, struct http_response *r);
 

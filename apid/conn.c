@@ -12,6 +12,12 @@
  * for queued writes — and a lingering read that discards input until EOF or
  * the linger timer, so a client still sending a refused body gets to read
  * the answer instead of a reset.
+ *
+ * Limits: each listener (TCP, unix socket) counts its own connections. At
+ * its limit a new connection replaces the longest idle one, else the
+ * oldest still sending a request begun over REAP_READING_MS ago; with
+ * none of those it is accepted and closed. Either is counted and logged at
+ * most every LIMIT_LOG_MS per listener.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -88,13 +94,15 @@ void conn_close(struct conn *c)
 		return;
 	c->phase = CONN_CLOSED;
 	c->req_id = 0;
+	if (c->list)
+		server_list_cancel(c);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
 		s->conns = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
-	s->n_conns--;
+	s->n_conns[c->is_unix]--;
 	uv_close(&c->io.h, on_handle_closed);
 	uv_close((uv_handle_t *)&c->timer, on_handle_closed);
 }
@@ -168,6 +176,7 @@ void conn_respond(struct conn *c, struct http_response *r)
 		return;
 	}
 	c->phase = CONN_IDLE;
+	c->idle_since = ui_now_ms();
 	timer_set(c, c->srv->opt.idle_timeout_ms);
 	if (uv_stream_get_write_queue_size(&c->io.s) > WRITE_HIGH)
 		c->write_blocked = true;
@@ -410,6 +419,60 @@ static void on_timer(uv_timer_t *t)
 	}
 }
 
+/* ---- the connection limit of each listener -------------------------------- */
+
+#define LIMIT_LOG_MS 10000      /* at most one limit line per listener per 10 s */
+#define REAP_READING_MS 1000    /* a request this slow may be cut for a new client */
+
+static const char *listener_name(bool is_unix)
+{
+	return is_unix ? "unix socket" : "TCP";
+}
+
+/* A listener at its limit reaped or refused one: logs now and then. */
+static void limit_note(struct apid_server *s, bool is_unix, bool reaped)
+{
+	struct apid_limit_log *l = &s->limit_log[is_unix];
+	uint64_t now = ui_now_ms();
+
+	if (reaped)
+		l->reaped++;
+	else
+		l->refused++;
+	if (l->last_ms && now - l->last_ms < LIMIT_LOG_MS)
+		return;
+	ui_warn("%s connection limit (%u, limits.max_conns_%s; fd ceiling %llu) reached: "
+		"%u idle or slow connection(s) closed for new ones, %u new one(s) refused",
+		listener_name(is_unix), is_unix ? s->opt.max_conns_unix : s->opt.max_conns_tcp,
+		is_unix ? "unix" : "tcp", s->opt.fd_ceiling, l->reaped, l->refused);
+	l->last_ms = now;
+	l->reaped = l->refused = 0;
+}
+
+/*
+ * The connection of this listener to close for a new one: the longest idle
+ * (nothing of a next request received), else the oldest still sending a
+ * request it began more than REAP_READING_MS ago (a slowloris). A request
+ * being answered is never cut. NULL when there is none.
+ */
+static struct conn *reap_victim(struct apid_server *s, bool is_unix)
+{
+	uint64_t now = ui_now_ms();
+	struct conn *c, *idle = NULL, *slow = NULL;
+
+	for (c = s->conns; c; c = c->next) {
+		if (c->is_unix != is_unix)
+			continue;
+		if (c->phase == CONN_IDLE && !c->held_len &&
+		    (!idle || c->idle_since < idle->idle_since))
+			idle = c;
+		else if (c->phase == CONN_READING && now - c->t_start >= REAP_READING_MS &&
+			 (!slow || c->t_start < slow->t_start))
+			slow = c;
+	}
+	return idle ? idle : slow;
+}
+
 /* Accepting and dropping keeps the listen queue moving when full. */
 static void reject_closed(uv_handle_t *h)
 {
@@ -426,10 +489,8 @@ static void conn_reject(struct apid_server *s, uv_stream_t *listener, bool is_un
 		uv_pipe_init(s->loop, (uv_pipe_t *)tmp, 0);
 	else
 		uv_tcp_init(s->loop, (uv_tcp_t *)tmp);
-	if (uv_accept(listener, tmp) == 0 && !s->at_limit)
-		ui_warn("connection limit (%u) reached: closing new connections",
-			s->opt.max_conns);
-	s->at_limit = true;
+	if (uv_accept(listener, tmp) == 0)
+		limit_note(s, is_unix, false);
 	uv_close((uv_handle_t *)tmp, reject_closed);
 }
 
@@ -439,19 +500,28 @@ static void conn_link(struct apid_server *s, struct conn *c)
 	if (s->conns)
 		s->conns->prev = c;
 	s->conns = c;
-	s->n_conns++;
+	s->n_conns[c->is_unix]++;
 }
 
 void conn_accept(struct apid_server *s, uv_stream_t *listener, bool is_unix)
 {
+	unsigned max = is_unix ? s->opt.max_conns_unix : s->opt.max_conns_tcp;
 	struct conn *c;
 
-	if (s->n_conns >= s->opt.max_conns || !(c = calloc(1, sizeof(*c)))) {
+	if (s->n_conns[is_unix] >= max) {
+		if (!(c = reap_victim(s, is_unix))) {
+			conn_reject(s, listener, is_unix);
+			return;
+		}
+		conn_close(c); /* its fd is closed at once: room for the new one */
+		limit_note(s, is_unix, true);
+	}
+	if (!(c = calloc(1, sizeof(*c)))) {
 		conn_reject(s, listener, is_unix);
 		return;
 	}
 	c->srv = s;
-	s->at_limit = false;
+	c->is_unix = is_unix;
 	if (is_unix)
 		uv_pipe_init(s->loop, &c->io.pipe, 0);
 	else
@@ -469,6 +539,7 @@ void conn_accept(struct apid_server *s, uv_stream_t *listener, bool is_unix)
 	}
 	if (!is_unix)
 		uv_tcp_nodelay(&c->io.tcp, 1);
+	c->idle_since = c->t_start;
 	timer_set(c, s->opt.idle_timeout_ms);
 	read_start(c);
 }

@@ -42,10 +42,13 @@ struct conn {
 	bool reading;                /* uv_read_start is active */
 	bool write_blocked;          /* unsent output above the high mark */
 	bool peer_eof;               /* client shut its write side */
+	bool is_unix;                /* accepted on the unix socket (its own limit) */
+	uint64_t idle_since;         /* ms: entered IDLE (the reaping order) */
 	bool keep_alive, http10, head; /* of the request being answered */
 	char *held;                  /* received, not yet parsed (pipelining) */
 	size_t held_len;
 	uint64_t req_id;             /* awaited ring reply; 0 = none */
+	struct list_job *list;       /* page being built for this request (server.c) */
 	int req_op;                  /* UI_OP_RUN or UI_OP_STOP */
 	uint32_t pool_gen;           /* pool-worker generation when sent */
 	uint64_t t_start;            /* ms: first byte of the current request */
@@ -65,5 +68,7 @@ void conn_close(struct conn *c);
 
 /* server.c: handles one complete request (answers or leaves it BUSY). */
 void server_dispatch(struct conn *c, const struct http_req *req);
+/* server.c: drops the page being built for c (c is closing). */
+void server_list_cancel(struct conn *c);
 
 #endif

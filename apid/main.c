@@ -69,6 +69,7 @@ static int serve(struct apid *a)
 	int rc;
 
 	apid_server_opts_from_config(&opts, &a->d.cfg);
+	apid_server_fit_fds(&opts);
 	apid_server_init(&a->srv, &a->d.loop, &a->d.cfg, &opts, &a->be);
 	if ((rc = backend_init(&a->be, &a->d.loop, &deps, apid_server_on_reply, &a->srv)) < 0) {
 		ui_error("reply doorbell: %s", uv_strerror(rc));

@@ -118,11 +118,54 @@ static void allow_add(char *allow, size_t len, const char *m)
 	strncat(allow, m, len - strlen(allow) - 1);
 }
 
-/* Parses "state=<s>" (the only query parameter GET /vm knows). */
+static int list_state(const char *val, struct route *out)
+{
+	for (size_t i = 0; val && i < sizeof(vm_states) / sizeof(vm_states[0]); i++)
+		if (strcmp(val, vm_states[i]) == 0) {
+			snprintf(out->state, sizeof(out->state), "%s", val);
+			return 0;
+		}
+	api_error(&out->resp, 400, "invalid_argument",
+		  "state must be one of creating, starting, running, stopping, failing, "
+		  "stopped, failed, warming, warm, retiring");
+	return -EINVAL;
+}
+
+/* limit: a decimal integer in 1..ROUTE_LIST_MAX. */
+static int list_limit(const char *val, struct route *out)
+{
+	unsigned long n = 0;
+	size_t i = 0;
+
+	for (; val && val[i] >= '0' && val[i] <= '9' && i < 8; i++)
+		n = n * 10 + (unsigned long)(val[i] - '0');
+	if (!val || i == 0 || val[i] || n < 1 || n > ROUTE_LIST_MAX) {
+		api_error(&out->resp, 400, "invalid_argument",
+			  "limit must be an integer between 1 and %u", ROUTE_LIST_MAX);
+		return -EINVAL;
+	}
+	out->limit = (unsigned)n;
+	return 0;
+}
+
+/* after: a VM id (the `next` of the previous page). */
+static int list_after(const char *val, struct route *out)
+{
+	if (!val || !valid_name(val, strlen(val), sizeof(out->after) - 1)) {
+		api_error(&out->resp, 400, "invalid_argument",
+			  "after must be a VM id (the next of the previous page)");
+		return -EINVAL;
+	}
+	snprintf(out->after, sizeof(out->after), "%s", val);
+	return 0;
+}
+
+/* Parses state=, limit= and after= (each at most once) of GET /vm. */
 static int parse_list_query(const char *q, size_t n, struct route *out)
 {
 	char buf[128], echo[64];
 	char *save = NULL, *tok;
+	unsigned seen = 0;
 
 	if (n >= sizeof(buf)) {
 		api_error(&out->resp, 400, "invalid_argument", "query string too long");
@@ -131,27 +174,26 @@ static int parse_list_query(const char *q, size_t n, struct route *out)
 	memcpy(buf, q, n);
 	buf[n] = '\0';
 	for (tok = strtok_r(buf, "&", &save); tok; tok = strtok_r(NULL, "&", &save)) {
+		static const char *const names[] = { "state", "limit", "after" };
 		char *val = strchr(tok, '=');
-		bool known = false;
+		unsigned k = 0;
+		int rc;
 
 		if (val)
 			*val++ = '\0';
-		if (strcmp(tok, "state") != 0) {
-			safe_echo(tok, echo, sizeof(echo));
-			api_error(&out->resp, 400, "invalid_argument",
-				  "unknown query parameter \"%s\"", echo);
+		while (k < 3 && strcmp(tok, names[k]) != 0)
+			k++;
+		safe_echo(tok, echo, sizeof(echo));
+		if (k == 3 || (seen & (1u << k))) {
+			api_error(&out->resp, 400, "invalid_argument", k == 3 ?
+				  "unknown query parameter \"%s\"" : "%s given twice", echo);
 			return -EINVAL;
 		}
-		for (size_t i = 0; val && i < sizeof(vm_states) / sizeof(vm_states[0]); i++)
-			known = known || strcmp(val, vm_states[i]) == 0;
-		if (!known) {
-			api_error(&out->resp, 400, "invalid_argument",
-				  "state must be one of creating, starting, running, "
-				  "stopping, failing, stopped, failed, warming, warm, "
-				  "retiring");
-			return -EINVAL;
-		}
-		snprintf(out->state, sizeof(out->state), "%s", val);
+		seen |= 1u << k;
+		rc = k == 0 ? list_state(val, out) : k == 1 ? list_limit(val, out)
+							     : list_after(val, out);
+		if (rc < 0)
+			return rc;
 	}
 	return 0;
 }
@@ -188,6 +230,8 @@ static void route_matched(const struct route_def *d, const struct http_req *req,
 		api_error(&out->resp, 404, "not_found", "no such VM");
 		return;
 	}
+	if (d->action == RA_LIST_VMS)
+		out->limit = ROUTE_LIST_DEFAULT;
 	if (d->action == RA_LIST_VMS && query && parse_list_query(query, qlen, out) < 0) {
 		out->action = RA_RESPOND;
 		return;

@@ -6,7 +6,7 @@
  *
  * Routes:  POST /vm/run         RA_RUN        (body validated → run_params)
  *          POST /vm/{id}/stop   RA_STOP
- *          GET  /vm[?state=S]   RA_LIST_VMS
+ *          GET  /vm[?state=S&limit=N&after=ID]   RA_LIST_VMS (one page)
  *          GET  /vm/{id}        RA_GET_VM
  *          GET  /healthz        RA_HEALTH
  *          GET  /pool           RA_POOL
@@ -36,6 +36,9 @@ enum route_action {
 	RA_POOL,
 };
 
+#define ROUTE_LIST_DEFAULT 100 /* rows of a GET /vm page without ?limit= */
+#define ROUTE_LIST_MAX 1000    /* ?limit= at most */
+
 struct run_params {
 	char image[64];
 	char name[64];          /* "" = none */
@@ -48,6 +51,8 @@ struct route {
 	enum route_action action;
 	char vm_id[48];         /* RA_STOP, RA_GET_VM */
 	char state[16];         /* RA_LIST_VMS filter, "" = all */
+	char after[48];         /* RA_LIST_VMS cursor: rows after this id, "" = first */
+	unsigned limit;         /* RA_LIST_VMS rows at most, 1..ROUTE_LIST_MAX */
 	struct run_params run;  /* RA_RUN */
 	struct http_response resp; /* RA_RESPOND */
 };

@@ -9,12 +9,19 @@
  * over at most max_conns is enough); if that client has gone, or timed out,
  * nobody waits for the id and the reply is dropped.
  * apid never writes the registry: after a successful reply it reads the row.
+ *
+ * A GET /vm page (up to ROUTE_LIST_MAX rows) is built in slices of
+ * LIST_SLICE rows, one slice per job per loop turn (an idle handle), each
+ * its own keyset query after the last id so far: other connections are
+ * served between slices, and no read snapshot is held across turns. The
+ * connection stays BUSY meanwhile; closing it cancels its job.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -25,6 +32,7 @@
 #include "log.h"
 #include "routes.h"
 #include "server.h"
+#include "shm.h"
 
 void apid_server_opts_from_config(struct apid_server_opts *o, const struct ui_config *cfg)
 {
@@ -33,9 +41,49 @@ void apid_server_opts_from_config(struct apid_server_opts *o, const struct ui_co
 	o->max_body_bytes = cfg->max_body_bytes;
 	o->request_timeout_ms = cfg->request_timeout_ms;
 	o->run_timeout_ms = cfg->run_timeout_ms;
-	o->idle_timeout_ms = 30000;
+	o->idle_timeout_ms = cfg->idle_timeout_ms;
 	o->linger_ms = 2000;
-	o->max_conns = 1024;
+	o->max_conns_tcp = cfg->max_conns_tcp;
+	o->max_conns_unix = cfg->max_conns_unix;
+}
+
+/* fds apid needs besides its connections: registry (db, wal, shm), the shm
+ * segment, doorbells, listeners, log, a rejected connection's moment. */
+#define APID_FD_RESERVE 64
+
+void apid_server_fit_fds(struct apid_server_opts *o)
+{
+	rlim_t want = (rlim_t)o->max_conns_tcp + o->max_conns_unix + APID_FD_RESERVE;
+	struct rlimit rl;
+	rlim_t budget;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
+		ui_warn("getrlimit(RLIMIT_NOFILE): %s; connection limits not checked",
+			strerror(errno));
+		return;
+	}
+	if (rl.rlim_cur < want && rl.rlim_cur < rl.rlim_max) {
+		struct rlimit up = { want < rl.rlim_max ? want : rl.rlim_max, rl.rlim_max };
+
+		if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+			rl.rlim_cur = up.rlim_cur;
+		else
+			ui_warn("raising RLIMIT_NOFILE to %llu: %s",
+				(unsigned long long)up.rlim_cur, strerror(errno));
+	}
+	o->fd_ceiling = (unsigned long long)rl.rlim_cur;
+	budget = rl.rlim_cur > APID_FD_RESERVE + 2 ? rl.rlim_cur - APID_FD_RESERVE : 2;
+	if (want - APID_FD_RESERVE > budget) {
+		/* the unix socket (the operator's way in) keeps its share first */
+		if (o->max_conns_unix > budget / 4)
+			o->max_conns_unix = budget / 4 ? (unsigned)(budget / 4) : 1;
+		o->max_conns_tcp = (unsigned)(budget - o->max_conns_unix);
+		ui_warn("fd ceiling %llu (RLIMIT_NOFILE) is below limits.max_conns_tcp + "
+			"max_conns_unix + %u: connections capped", o->fd_ceiling,
+			APID_FD_RESERVE);
+	}
+	ui_info("connections: at most %u TCP and %u on the unix socket (fd ceiling %llu)",
+		o->max_conns_tcp, o->max_conns_unix, o->fd_ceiling);
 }
 
 /*
@@ -68,6 +116,95 @@ static void on_pool_watch(uv_timer_t *t)
 }
 
 #define APID_POOL_WATCH_MS 200
+#define LIST_SLICE 100
+
+struct list_job {
+	struct list_job *next;
+	struct conn *c;
+	char state[16];
+	char after[48];              /* the last id appended so far */
+	unsigned left;               /* rows still wanted */
+	json_t *arr;
+};
+
+static void list_job_free(struct apid_server *s, struct list_job *j)
+{
+	struct list_job **pp;
+
+	for (pp = &s->list_jobs; *pp && *pp != j; pp = &(*pp)->next)
+		;
+	if (*pp)
+		*pp = j->next;
+	j->c->list = NULL;
+	json_decref(j->arr);
+	free(j);
+	if (!s->list_jobs)
+		uv_idle_stop(&s->list_idle);
+}
+
+void server_list_cancel(struct conn *c)
+{
+	list_job_free(c->srv, c->list);
+}
+
+/* One slice of j; answers the request when the page is complete. */
+static void list_step(struct apid_server *s, struct list_job *j)
+{
+	struct http_response r = { 0 };
+	unsigned n = j->left < LIST_SLICE ? j->left : LIST_SLICE;
+	size_t before = json_array_size(j->arr);
+	struct conn *c = j->c;
+	bool more = false;
+	int rc = backend_list_slice(s->be, j->state, j->after, n, j->arr, &more);
+	size_t got = json_array_size(j->arr) - before;
+
+	if (rc == 0 && got) {
+		json_t *last = json_array_get(j->arr, json_array_size(j->arr) - 1);
+
+		last = json_object_get(last, "id");
+		snprintf(j->after, sizeof(j->after), "%s", json_string_value(last));
+		j->left -= (unsigned)got;
+	}
+	if (rc == 0 && more && j->left)
+		return;
+	backend_list_answer(rc, json_incref(j->arr), more, &r);
+	list_job_free(s, j);
+	conn_respond(c, &r);
+	conn_resume(c);
+}
+
+static void on_list_idle(uv_idle_t *h)
+{
+	struct apid_server *s = h->data;
+	struct list_job *j, *next;
+
+	for (j = s->list_jobs; j; j = next) {
+		next = j->next;
+		list_step(s, j);
+	}
+}
+
+/* Starts building the page of rt for c; else fills r. 0 = building. */
+static int dispatch_list(struct conn *c, const struct route *rt, struct http_response *r)
+{
+	struct apid_server *s = c->srv;
+	struct list_job *j = calloc(1, sizeof(*j));
+
+	if (!j || !(j->arr = json_array())) {
+		free(j);
+		api_error(r, 500, "internal", "out of memory");
+		return -ENOMEM;
+	}
+	j->c = c;
+	snprintf(j->state, sizeof(j->state), "%s", rt->state);
+	snprintf(j->after, sizeof(j->after), "%s", rt->after);
+	j->left = rt->limit;
+	j->next = s->list_jobs;
+	s->list_jobs = j;
+	c->list = j;
+	uv_idle_start(&s->list_idle, on_list_idle);
+	return 0;
+}
 
 void apid_server_init(struct apid_server *s, uv_loop_t *loop, const struct ui_config *cfg,
 		      const struct apid_server_opts *o, struct backend *be)
@@ -82,6 +219,8 @@ void apid_server_init(struct apid_server *s, uv_loop_t *loop, const struct ui_co
 	uv_timer_start(&s->pool_watch, on_pool_watch, APID_POOL_WATCH_MS,
 		       APID_POOL_WATCH_MS);
 	uv_unref((uv_handle_t *)&s->pool_watch);
+	uv_idle_init(loop, &s->list_idle);
+	s->list_idle.data = s;
 }
 
 static void unavailable(struct http_response *r, const char *msg)
@@ -181,7 +320,8 @@ void server_dispatch(struct conn *c, const struct http_req *req)
 		backend_get_vm(s->be, rt.vm_id, 200, &r);
 		break;
 	case RA_LIST_VMS:
-		backend_list_vms(s->be, rt.state, &r);
+		if (dispatch_list(c, &rt, &r) == 0)
+			return;
 		break;
 	case RA_HEALTH:
 		backend_health(s->be, &r);
@@ -229,7 +369,14 @@ static void on_connection(uv_stream_t *listener, int status)
 	struct apid_server *s = listener->data;
 
 	if (status < 0) {
-		ui_warn("accept: %s", uv_strerror(status));
+		uint64_t now = ui_now_ms();
+
+		if (!s->accept_err_ms || now - s->accept_err_ms >= 10000) {
+			ui_warn("accept: %s (%u TCP and %u unix connections open, fd ceiling %llu)",
+				uv_strerror(status), s->n_conns[0], s->n_conns[1],
+				s->opt.fd_ceiling);
+			s->accept_err_ms = now;
+		}
 		return;
 	}
 	conn_accept(s, listener, listener == (uv_stream_t *)&s->pipe);
@@ -348,5 +495,7 @@ void apid_server_close(struct apid_server *s)
 		s->unix_path[0] = '\0';
 	}
 	while (s->conns)
-		conn_close(s->conns);
+		conn_close(s->conns); /* cancels their list jobs */
+	if (!uv_is_closing((uv_handle_t *)&s->list_idle))
+		uv_close((uv_handle_t *)&s->list_idle, NULL);
 }

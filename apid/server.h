@@ -16,12 +16,14 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <uv.h>
 
 #include "backend.h"
 #include "config.h"
 
 struct conn;
+struct list_job;
 
 struct apid_server_opts {
 	size_t max_header_bytes;     /* → 431 */
@@ -30,7 +32,15 @@ struct apid_server_opts {
 	unsigned run_timeout_ms;     /* waiting for a ring reply → 504 */
 	unsigned idle_timeout_ms;    /* keep-alive idle → silent close */
 	unsigned linger_ms;          /* after a closing response, drain input */
-	unsigned max_conns;          /* beyond: accept and close */
+	unsigned max_conns_tcp;      /* per listener; when full, the longest idle */
+	unsigned max_conns_unix;     /*   connection is closed, else the new one */
+	unsigned long long fd_ceiling; /* RLIMIT_NOFILE (logged with the limits) */
+};
+
+/* What a listener at its limit did since its last log line (rate-limited). */
+struct apid_limit_log {
+	uint64_t last_ms;            /* 0: never logged */
+	unsigned reaped, refused;
 };
 
 struct apid_server {
@@ -43,15 +53,22 @@ struct apid_server {
 	bool tcp_open, pipe_open;
 	char unix_path[PATH_MAX];    /* unlinked on close */
 	struct conn *conns;          /* list of open connections */
-	unsigned n_conns;
-	bool at_limit;               /* limit warning logged; reset on accept */
+	unsigned n_conns[2];         /* open connections, [is_unix] */
+	struct apid_limit_log limit_log[2]; /* [is_unix] */
+	uint64_t accept_err_ms;      /* last accept error logged */
 	bool stopping;
 	uv_timer_t pool_watch;       /* answers requests orphaned by a pool-worker crash */
+	uv_idle_t list_idle;         /* builds the pages of list_jobs, a slice a turn */
+	struct list_job *list_jobs;  /* pages being built (server.c) */
 	char readbuf[65536];         /* shared: every read is consumed at once */
 };
 
-/* Limits from the config; idle 30 s, linger 2 s, 1024 connections. */
+/* Limits from the config (limits.*); linger 2 s. */
 void apid_server_opts_from_config(struct apid_server_opts *o, const struct ui_config *cfg);
+/* Fits the connection limits under RLIMIT_NOFILE (raising the soft limit
+ * towards the hard one as far as they need, keeping fds for everything
+ * else) and logs the limits and the ceiling. */
+void apid_server_fit_fds(struct apid_server_opts *o);
 
 void apid_server_init(struct apid_server *s, uv_loop_t *loop, const struct ui_config *cfg,
 		      const struct apid_server_opts *o, struct backend *be);

@@ -8,7 +8,10 @@
  * guests (accel.h's probe), else qemu; the log says which and why.
  * SIGHUP reloads pool.size and pool.warm_image. SIGTERM: warm slots are
  * retired, VMs left running (re-adopted next start) or stopped first
- * (shutdown_policy: stop).
+ * (shutdown_policy: stop). Every PRUNE_MS, limits.keep_stopped: the oldest
+ * stopped/failed rows beyond it are deleted with their events
+ * (ui_reg_vm_prune), PRUNE_BATCH per transaction, the next batch soon after
+ * a full one.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -64,6 +67,20 @@ static int choose_vmm(struct ui_config *cfg, enum ui_accel *accel)
 	return 0;
 }
 
+#define PRUNE_MS 5000
+#define PRUNE_BATCH 500
+
+static void on_prune(uv_timer_t *t)
+{
+	struct ui_daemon_ctx *d = t->data;
+	unsigned n = 0;
+
+	if (ui_reg_vm_prune(d->reg, d->cfg.keep_stopped, PRUNE_BATCH, &n) == 0 && n)
+		ui_info("pruned %u stopped/failed VM(s) beyond limits.keep_stopped (%u)", n,
+			d->cfg.keep_stopped);
+	uv_timer_start(t, on_prune, n == PRUNE_BATCH ? 100 : PRUNE_MS, 0);
+}
+
 /* libuv's thread pool runs the VMM spawns (vmm_proc.h): each thread waits
  * while its child execs, so a burst of runs wants more than libuv's 4. */
 #define PW_SPAWN_THREADS "16"
@@ -72,6 +89,7 @@ int main(int argc, char **argv)
 {
 	static struct ui_daemon_ctx d; /* large (config paths): not on the stack */
 	static struct pw_worker w;
+	static uv_timer_t prune;
 	enum ui_accel accel;
 
 	if (setenv("UV_THREADPOOL_SIZE", PW_SPAWN_THREADS, 0) < 0)
@@ -84,6 +102,11 @@ int main(int argc, char **argv)
 		code = ui_daemon_attach(&d, 0);
 	if (code == 0 && (pw_worker_init(&w, &d, accel) < 0 || pw_worker_start(&w) < 0))
 		code = UI_EXIT_TEMPORARY;
+	if (code == 0 && uv_timer_init(&d.loop, &prune) == 0) {
+		prune.data = &d;
+		uv_unref((uv_handle_t *)&prune);
+		uv_timer_start(&prune, on_prune, 1000, 0);
+	}
 	if (code == 0)
 		code = ui_daemon_run(&d);
 	if (w.d)

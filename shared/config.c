@@ -95,6 +95,10 @@ static const struct cfg_section limits_section = { (const struct cfg_field[]){
 	UINTF("max_header_bytes", max_header_bytes, 1024, 1048576),
 	UINTF("request_timeout_ms", request_timeout_ms, 100, 3600000),
 	UINTF("run_timeout_ms", run_timeout_ms, 100, 3600000),
+	UINTF("max_conns_tcp", max_conns_tcp, 1, 1000000),
+	UINTF("max_conns_unix", max_conns_unix, 1, 100000),
+	UINTF("idle_timeout_ms", idle_timeout_ms, 100, 3600000),
+	UINTF("keep_stopped", keep_stopped, 1, 100000000),
 	END,
 } };
 
@@ -495,6 +499,10 @@ void ui_config_defaults(struct ui_config *cfg)
 	cfg->max_header_bytes = 16384;
 	cfg->request_timeout_ms = 10000;
 	cfg->run_timeout_ms = 60000;
+	cfg->max_conns_tcp = 1024;
+	cfg->max_conns_unix = 64;
+	cfg->idle_timeout_ms = 30000;
+	cfg->keep_stopped = 10000;
 }
 
 int ui_config_load(const char *path, struct ui_config *cfg, char *err, size_t errlen)

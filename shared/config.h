@@ -77,6 +77,10 @@ struct ui_config {
 	size_t max_header_bytes;        /* default 16384 */
 	unsigned request_timeout_ms;    /* whole request read deadline; default 10000 */
 	unsigned run_timeout_ms;        /* apid waits this long for a run; default 60000 */
+	unsigned max_conns_tcp;         /* apid's open TCP connections; default 1024 */
+	unsigned max_conns_unix;        /* apid's open unix socket connections; default 64 */
+	unsigned idle_timeout_ms;       /* keep-alive idle connection closed; default 30000 */
+	unsigned keep_stopped;          /* stopped/failed rows kept (oldest pruned); default 10000 */
 
 	struct ui_image *images;        /* owned; n_images entries */
 	size_t n_images;

@@ -107,6 +107,10 @@ static const char *const migrations[] = {
 	"ALTER TABLE events2 RENAME TO events;"
 	"CREATE INDEX events_vm_id ON events(vm_id);"
 	"UPDATE vms SET state = 'failing' WHERE state = 'stopping' AND error IS NOT NULL;",
+	/* 2 → 3: the list is paged by id (ids sort by creation time), per
+	 * state too; (state, id) also serves every lookup by state */
+	"DROP INDEX vms_state;"
+	"CREATE INDEX vms_state_id ON vms(state, id);",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == UI_REGISTRY_VERSION,
@@ -130,6 +134,20 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_VM_LIST] = "SELECT " UI_REG_VM_NAMES " FROM vms ORDER BY created_at, rowid",
 	[ST_VM_LIST_STATE] = "SELECT " UI_REG_VM_NAMES " FROM vms WHERE state = ?1 "
 			     "ORDER BY created_at, rowid",
+	[ST_VM_PAGE] = "SELECT " UI_REG_VM_NAMES " FROM vms WHERE id > ?1 AND state NOT IN "
+		       "('" UI_VM_WARMING "', '" UI_VM_WARM "', '" UI_VM_RETIRING "') "
+		       "ORDER BY id LIMIT ?2",
+	[ST_VM_PAGE_STATE] = "SELECT " UI_REG_VM_NAMES " FROM vms WHERE state = ?3 AND id > ?1 "
+			     "ORDER BY id LIMIT ?2",
+	/* final rows, oldest first: "+state" keeps the planner on the id
+	 * order (the primary key) instead of sorting every final row */
+	[ST_VM_FINAL_COUNT] = "SELECT count(*) FROM vms WHERE state IN ('" UI_VM_STOPPED "', '"
+			      UI_VM_FAILED "')",
+	[ST_VM_FINAL_OLDEST] = "SELECT id FROM vms WHERE +state IN ('" UI_VM_STOPPED "', '"
+			       UI_VM_FAILED "') ORDER BY id LIMIT ?1",
+	[ST_VM_DELETE_FINAL] = "DELETE FROM vms WHERE id = ?1 AND state IN ('" UI_VM_STOPPED
+			       "', '" UI_VM_FAILED "')",
+	[ST_EVENT_DELETE_VM] = "DELETE FROM events WHERE vm_id = ?1",
 	[ST_VM_COUNT] = "SELECT count(*) FROM vms",
 	[ST_VM_COUNT_STATE] = "SELECT count(*) FROM vms WHERE state = ?1",
 	[ST_LEASE_INSERT] = "INSERT INTO leases (" UI_REG_LEASE_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6)",

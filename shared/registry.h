@@ -21,8 +21,11 @@
  *       being made), 'ready' (exists, enslaved, up: usable by the lease of
  *       its ip, or spare), 'deleting' (being removed; its ip is not leased).
  *   events(seq INTEGER PK, time, vm_id, kind, detail)   append-only: seq
- *       increases (schema 1 had AUTOINCREMENT; 2 drops it: no event is
- *       ever deleted, and it spared a page write per event)
+ *       increases (schema 1 had AUTOINCREMENT; 2 drops it: it spared a
+ *       page write per event); deleted only with their VM, when
+ *       limits.keep_stopped prunes old stopped/failed rows (pool-worker)
+ *   index vms(state, id)                                   (schema 3)
+ *       the list's pages by id, per state too
  *
  * Who writes what — one owner per fact:
  *   pool-worker  vms (every state change, ui_reg_vm_change) and leases (bound
@@ -59,7 +62,7 @@
 
 #include "ipam.h"
 
-#define UI_REGISTRY_VERSION 2
+#define UI_REGISTRY_VERSION 3
 
 enum ui_reg_flags {
 	UI_REG_RDONLY = 1, /* read-only connection (apid, tools) */
@@ -227,8 +230,28 @@ int ui_reg_vm_get_by_key(struct ui_registry *reg, const char *idempotency_key,
  * A non-zero return from cb stops the walk and is returned. */
 int ui_reg_vm_list(struct ui_registry *reg, const char *state_filter,
 		   int (*cb)(const struct ui_vm *vm, void *arg), void *arg);
+/*
+ * One page of the list, ordered by id (ids sort by creation time): the
+ * rows with id > after ("" or NULL: from the first), in state state_filter
+ * (NULL: every state but the slot states), at most limit of them, to cb.
+ * *more says whether a row follows the last one given (the next page
+ * starts after it). Same rules for cb as ui_reg_vm_list.
+ */
+int ui_reg_vm_page(struct ui_registry *reg, const char *state_filter, const char *after,
+		   unsigned limit, int (*cb)(const struct ui_vm *vm, void *arg), void *arg,
+		   bool *more);
+/*
+ * limits.keep_stopped: deletes the oldest (by id) stopped/failed rows
+ * beyond the newest keep, with their events, at most max_rows of them, in
+ * one transaction (call again while *pruned == max_rows). A row that
+ * changed state meanwhile is not deleted.
+ */
+int ui_reg_vm_prune(struct ui_registry *reg, unsigned keep, unsigned max_rows,
+		    unsigned *pruned);
 /* Number of rows in state (NULL = all). */
 int ui_reg_vm_count(struct ui_registry *reg, const char *state, unsigned *out);
+/* Number of stopped and failed rows. */
+int ui_reg_vm_count_final(struct ui_registry *reg, unsigned *out);
 
 /* ---- leases --------------------------------------------------------------- */
 
@@ -253,7 +276,7 @@ int ui_reg_tap_delete(struct ui_registry *reg, const char *name); /* -ENOENT */
 int ui_reg_tap_list(struct ui_registry *reg,
 		    int (*cb)(const struct ui_tap *t, void *arg), void *arg);
 
-/* ---- events (append-only) ------------------------------------------------ */
+/* ---- events (append-only; deleted only with their VM, ui_reg_vm_prune) -- */
 
 int ui_reg_event(struct ui_registry *reg, const char *vm_id, const char *kind,
 		 const char *detail);

@@ -221,12 +221,134 @@ int ui_reg_vm_list(struct ui_registry *reg, const char *state_filter,
 	return r;
 }
 
-int ui_reg_vm_count(struct ui_registry *reg, const char *state, unsigned *out)
+int ui_reg_vm_page(struct ui_registry *reg, const char *state_filter, const char *after,
+		   unsigned limit, int (*cb)(const struct ui_vm *vm, void *arg), void *arg,
+		   bool *more)
+{
+	struct vm_walk w = { cb, arg, NULL };
+	sqlite3_stmt *st = NULL;
+	unsigned n = 0;
+	int r, rc = SQLITE_OK;
+
+	*more = false;
+	if ((r = ui_reg_stmt(reg, state_filter ? ST_VM_PAGE_STATE : ST_VM_PAGE, &st)) < 0)
+		return r;
+	if (sqlite3_stmt_busy(st))
+		return -EBUSY;
+	rc |= sqlite3_bind_text(st, 1, after ? after : "", -1, SQLITE_TRANSIENT);
+	rc |= sqlite3_bind_int64(st, 2, (sqlite3_int64)limit + 1); /* one more: *more */
+	if (state_filter)
+		rc |= sqlite3_bind_text(st, 3, state_filter, -1, SQLITE_TRANSIENT);
+	if (rc != SQLITE_OK)
+		return ui_reg_bind_failed(reg, st);
+	if (!(w.vm = malloc(sizeof(*w.vm)))) {
+		ui_reg_stmt_done(st);
+		return -ENOMEM;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (n++ == limit) {
+			*more = true;
+			break;
+		}
+		if ((r = each_vm(st, &w)) != 0)
+			break;
+	}
+	if (r == 0 && rc != SQLITE_ROW && rc != SQLITE_DONE)
+		r = ui_reg_fail(reg, rc, "list vms");
+	ui_reg_stmt_done(st);
+	free(w.vm);
+	return r;
+}
+
+/* Up to max ids of the oldest final rows into ids (max * 48 bytes). */
+static int final_oldest(struct ui_registry *reg, unsigned max, char (*ids)[48], unsigned *n)
+{
+	sqlite3_stmt *st = NULL;
+	int r, rc = SQLITE_DONE;
+
+	*n = 0;
+	if ((r = ui_reg_stmt(reg, ST_VM_FINAL_OLDEST, &st)) < 0)
+		return r;
+	if (sqlite3_bind_int64(st, 1, max) != SQLITE_OK)
+		return ui_reg_bind_failed(reg, st);
+	while (*n < max && (rc = sqlite3_step(st)) == SQLITE_ROW)
+		ui_reg_col_text(st, 0, ids[(*n)++], sizeof(ids[0]));
+	if (*n < max && rc != SQLITE_DONE)
+		r = ui_reg_fail(reg, rc, "list stopped vms");
+	ui_reg_stmt_done(st);
+	return r;
+}
+
+/* Deletes one final row and its events (inside the caller's tx). 1 when
+ * the row was deleted, 0 when it is no longer final or gone. */
+static int prune_one(struct ui_registry *reg, const char *id)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if ((r = ui_reg_stmt(reg, ST_VM_DELETE_FINAL, &st)) < 0)
+		return r;
+	if (sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT) != SQLITE_OK)
+		return ui_reg_bind_failed(reg, st);
+	r = ui_reg_step_write(reg, st, true, -ESTALE, "prune vm");
+	if (r == -ESTALE)
+		return 0;
+	if (r < 0)
+		return r;
+	if ((r = ui_reg_stmt(reg, ST_EVENT_DELETE_VM, &st)) < 0)
+		return r;
+	if (sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT) != SQLITE_OK)
+		return ui_reg_bind_failed(reg, st);
+	r = ui_reg_step_write(reg, st, false, 0, "prune events");
+	return r < 0 ? r : 1;
+}
+
+static int prune_body(struct ui_registry *reg, unsigned keep, unsigned max_rows,
+		      char (*ids)[48], unsigned *pruned)
+{
+	unsigned total, n, i;
+	int r;
+
+	if ((r = ui_reg_vm_count_final(reg, &total)) < 0 || total <= keep)
+		return r;
+	if (total - keep < max_rows)
+		max_rows = total - keep;
+	if ((r = final_oldest(reg, max_rows, ids, &n)) < 0)
+		return r;
+	for (i = 0; i < n && r >= 0; i++)
+		if ((r = prune_one(reg, ids[i])) > 0)
+			(*pruned)++;
+	return r < 0 ? r : 0;
+}
+
+int ui_reg_vm_prune(struct ui_registry *reg, unsigned keep, unsigned max_rows,
+		    unsigned *pruned)
+{
+	char (*ids)[48];
+	int r;
+
+	*pruned = 0;
+	if ((r = ui_reg_writable(reg, "prune vms")) < 0)
+		return r;
+	if (max_rows == 0)
+		return 0;
+	if (!(ids = calloc(max_rows, sizeof(*ids))))
+		return -ENOMEM;
+	if ((r = ui_reg_tx_begin(reg)) == 0)
+		r = ui_reg_tx_end(reg, prune_body(reg, keep, max_rows, ids, pruned));
+	if (r < 0)
+		*pruned = 0;
+	free(ids);
+	return r;
+}
+
+static int vm_count(struct ui_registry *reg, enum ui_reg_stmt id, const char *state,
+		    unsigned *out)
 {
 	sqlite3_stmt *st = NULL;
 	int r, rc;
 
-	if ((r = ui_reg_stmt(reg, state ? ST_VM_COUNT_STATE : ST_VM_COUNT, &st)) < 0)
+	if ((r = ui_reg_stmt(reg, id, &st)) < 0)
 		return r;
 	if (state && sqlite3_bind_text(st, 1, state, -1, SQLITE_TRANSIENT) != SQLITE_OK)
 		return ui_reg_bind_failed(reg, st);
@@ -237,6 +359,16 @@ int ui_reg_vm_count(struct ui_registry *reg, const char *state, unsigned *out)
 		r = ui_reg_fail(reg, rc, "count vms");
 	ui_reg_stmt_done(st);
 	return r;
+}
+
+int ui_reg_vm_count(struct ui_registry *reg, const char *state, unsigned *out)
+{
+	return vm_count(reg, state ? ST_VM_COUNT_STATE : ST_VM_COUNT, state, out);
+}
+
+int ui_reg_vm_count_final(struct ui_registry *reg, unsigned *out)
+{
+	return vm_count(reg, ST_VM_FINAL_COUNT, NULL, out);
 }
 
 /* ---- events --------------------------------------------------------------- */

@@ -3,3 +3,4 @@
 $(eval $(call unit_test,test_config,))
 $(eval $(call unit_test,test_registry,))
 $(eval $(call unit_test,test_registry_change,))
+$(eval $(call unit_test,test_registry_list,))

@@ -101,6 +101,10 @@ static const char good_yaml[] =
 	"  max_header_bytes: 4096\n"
 	"  request_timeout_ms: 500\n"
 	"  run_timeout_ms: 90000\n"
+	"  max_conns_tcp: 200\n"
+	"  max_conns_unix: 8\n"
+	"  idle_timeout_ms: 5000\n"
+	"  keep_stopped: 50\n"
 	"images:\n"
 	"  hello:\n"
 	"    kernel: ../build/guest/vmlinuz\n"
@@ -152,6 +156,10 @@ static void t_good_file(void)
 	T_EQ_INT(cfg.max_header_bytes, 4096);
 	T_EQ_INT(cfg.request_timeout_ms, 500);
 	T_EQ_INT(cfg.run_timeout_ms, 90000);
+	T_EQ_INT(cfg.max_conns_tcp, 200);
+	T_EQ_INT(cfg.max_conns_unix, 8);
+	T_EQ_INT(cfg.idle_timeout_ms, 5000);
+	T_EQ_INT(cfg.keep_stopped, 50);
 
 	T_EQ_INT(cfg.n_images, 2);
 	T_ASSERT((img = ui_config_image(&cfg, "hello")) == &cfg.images[0]);
@@ -216,6 +224,10 @@ static void check_defaults(const struct ui_config *cfg)
 	T_EQ_INT(cfg->max_header_bytes, 16384);
 	T_EQ_INT(cfg->request_timeout_ms, 10000);
 	T_EQ_INT(cfg->run_timeout_ms, 60000);
+	T_EQ_INT(cfg->max_conns_tcp, 1024);
+	T_EQ_INT(cfg->max_conns_unix, 64);
+	T_EQ_INT(cfg->idle_timeout_ms, 30000);
+	T_EQ_INT(cfg->keep_stopped, 10000);
 	T_ASSERT(cfg->images == NULL);
 	T_EQ_INT(cfg->n_images, 0);
 }
@@ -337,6 +349,8 @@ static void t_bad_integer(void)
 		     "2:12: limits.max_vms: \"-1\" is not a number (expected an integer in 1..4096)");
 	expect_error("limits:\n  max_vms: 0\n",
 		     "2:12: limits.max_vms: 0 is out of range (expected an integer in 1..4096)");
+	expect_error("limits:\n  keep_stopped: 0\n",
+		     "2:17: limits.keep_stopped: 0 is out of range (expected an integer in 1..100000000)");
 	expect_error("vmm:\n  stop_timeout_ms: 99999999999999999999999\n",
 		     "2:20: vmm.stop_timeout_ms: 99999999999999999999999 is out of range "
 		     "(expected an integer in 100..3600000)");

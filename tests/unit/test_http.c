@@ -170,6 +170,32 @@ static void t_routes_list_query(void)
 	route("GET", "/vm?state", NULL, &rt);
 	check_error(&rt.resp, 400, "invalid_argument");
 	http_response_free(&rt.resp);
+	/* the page: limit 1..1000 (default 100), after = an id */
+	route("GET", "/vm", NULL, &rt);
+	T_EQ_INT(rt.action, RA_LIST_VMS);
+	T_EQ_INT(rt.limit, 100);
+	T_EQ_STR(rt.after, "");
+	route("GET", "/vm?limit=1000&after=vm-0abc&state=failed", NULL, &rt);
+	T_EQ_INT(rt.action, RA_LIST_VMS);
+	T_EQ_INT(rt.limit, 1000);
+	T_EQ_STR(rt.after, "vm-0abc");
+	T_EQ_STR(rt.state, "failed");
+	static const char *const bad[] = {
+		"limit=0", "limit=1001", "limit=-1", "limit=1e3", "limit=", "limit",
+		"limit=99999999999", "after=", "after=a/b", "after=a%20b",
+		"after=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "limit=5&limit=6",
+		"state=warm&state=warm",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char url[128];
+
+		snprintf(url, sizeof(url), "/vm?%s", bad[i]);
+		route("GET", url, NULL, &rt);
+		if (rt.action != RA_RESPOND)
+			T_FAIL("%s was accepted", url);
+		check_error(&rt.resp, 400, "invalid_argument");
+		http_response_free(&rt.resp);
+	}
 }
 
 /* POST /vm/run with body; expects an error status/code whose message

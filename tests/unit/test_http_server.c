@@ -756,6 +756,57 @@ static void t_srv_unix_list_health(void)
 	env_stop();
 }
 
+/* A page longer than one slice (100 rows a loop turn) is whole and in id
+ * order; next leads to the rest. */
+static void t_srv_list_pages(void)
+{
+	struct ui_registry *reg;
+	json_t *vms;
+	char id[32], next[48];
+
+	env_init();
+	T_EQ_INT(ui_registry_open(E.db, 0, &reg), 0);
+	for (unsigned i = 0; i < 148; i++) {
+		snprintf(id, sizeof(id), "vm-1%03u", i);
+		insert_vm(reg, id, UI_VM_STOPPED);
+	}
+	ui_registry_close(reg);
+	env_start();
+	cli_connect(&C);
+	request(&C, "GET /vm?limit=120 HTTP/1.1\r\n\r\n");
+	T_EQ_INT(R.status, 200);
+	vms = json_object_get(R.json, "vms");
+	T_EQ_INT(json_array_size(vms), 120);
+	T_EQ_STR(json_string_value(json_object_get(json_array_get(vms, 0), "id")), VM_RUNNING);
+	T_EQ_STR(json_string_value(json_object_get(json_array_get(vms, 119), "id")), "vm-1117");
+	T_EQ_STR(json_string_value(json_object_get(R.json, "next")), "vm-1117");
+	snprintf(next, sizeof(next), "%s", json_string_value(json_object_get(R.json, "next")));
+	/* pipelined: the second page waits for the first to be answered */
+	{
+		char req[256];
+
+		snprintf(req, sizeof(req), "GET /vm?limit=120&after=%s HTTP/1.1\r\n\r\n"
+			 "GET /healthz HTTP/1.1\r\n\r\n", next);
+		request(&C, req);
+	}
+	T_EQ_INT(R.status, 200);
+	vms = json_object_get(R.json, "vms");
+	T_EQ_INT(json_array_size(vms), 30);
+	T_EQ_STR(json_string_value(json_object_get(json_array_get(vms, 0), "id")), "vm-1118");
+	T_ASSERT(json_is_null(json_object_get(R.json, "next")));
+	cli_read(&C, &R);
+	T_EQ_INT(R.status, 200);
+	T_ASSERT(json_object_get(R.json, "daemons"));
+	/* a client that leaves while its page is built cancels it */
+	SEND(&C, "GET /vm?limit=1000 HTTP/1.1\r\n\r\n");
+	cli_close(&C);
+	cli_connect(&C);
+	request(&C, "GET /vm?limit=1 HTTP/1.1\r\n\r\n");
+	T_EQ_INT(R.status, 200);
+	cli_close(&C);
+	env_stop();
+}
+
 static void t_srv_http10_continue(void)
 {
 	env_up();
@@ -777,33 +828,54 @@ static void t_srv_http10_continue(void)
 	env_stop();
 }
 
+/* Per-listener limits: a full TCP side closes its longest idle connection
+ * for a new one, refuses when every connection is busy, and never takes
+ * the unix socket's room; idle keep-alive connections time out silently. */
 static void t_srv_limits_conns_idle(void)
 {
+	struct client *c3 = malloc(sizeof(*c3)), *u1 = malloc(sizeof(*u1));
+
+	T_ASSERT(c3 && u1);
 	env_init();
-	E.opts.max_conns = 2;
-	E.opts.idle_timeout_ms = 300;
+	E.opts.max_conns_tcp = 2;
+	E.opts.max_conns_unix = 1;
+	E.opts.idle_timeout_ms = 1500;
 	env_start();
 	cli_connect(&C);
-	cli_connect(&C2);
 	request(&C, "GET /healthz HTTP/1.1\r\n\r\n");
-	request(&C2, "GET /healthz HTTP/1.1\r\n\r\n");
-	{
-		struct client *c3 = malloc(sizeof(*c3));
-
-		cli_connect(c3);
-		cli_expect_eof(c3); /* over the limit: accepted and closed */
-		cli_close(c3);
-		free(c3);
-	}
-	/* idle keep-alive connections are closed silently */
-	cli_expect_eof(&C);
+	cli_connect(&C2);
+	request(&C2, "GET /healthz HTTP/1.1\r\n\r\n"); /* C is idle the longest */
+	cli_connect(c3);
+	request(c3, "GET /healthz HTTP/1.1\r\n\r\n");
+	T_EQ_INT(R.status, 200);
+	cli_expect_eof(&C);                           /* reaped for c3 */
 	T_EQ_INT(C.len, 0);
 	cli_close(&C);
+	/* the unix socket has its own room while TCP is full */
+	cli_connect_unix(u1);
+	request(u1, "GET /healthz HTTP/1.1\r\n\r\n");
+	T_EQ_INT(R.status, 200);
+	/* a unix connection mid-request (begun just now) is not cut: refused */
+	cli_send(u1, "GET /healthz HTTP/1.1\r\n", 23);
+	usleep(100 * 1000);
+	cli_connect_unix(&C);
+	cli_expect_eof(&C);
+	cli_close(&C);
+	cli_send(u1, "\r\n", 2);
+	cli_read(u1, &R);
+	T_EQ_INT(R.status, 200);
+	/* idle keep-alive connections are closed silently */
+	cli_expect_eof(&C2);
+	T_EQ_INT(C2.len, 0);
 	cli_close(&C2);
+	cli_close(c3);
+	cli_close(u1);
 	cli_connect(&C);
 	request(&C, "GET /healthz HTTP/1.1\r\n\r\n");
 	T_EQ_INT(R.status, 200);
 	cli_close(&C);
+	free(c3);
+	free(u1);
 	env_stop();
 }
 
@@ -825,6 +897,7 @@ int main(int argc, char **argv)
 		T_CASE(t_srv_client_gone),
 		T_CASE(t_srv_unix_list_health),
 		T_CASE(t_srv_http10_continue),
+		T_CASE(t_srv_list_pages),
 		T_CASE(t_srv_limits_conns_idle),
 		{ 0 },
 	};

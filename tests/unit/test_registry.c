@@ -28,7 +28,7 @@ static void t_create_fresh(void)
 	T_EQ_INT(raw(path, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND "
 			   "name IN ('vms', 'leases', 'events')"), 3);
 	T_EQ_INT(raw(path, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND "
-			   "name IN ('vms_state', 'leases_vm_id')"), 2);
+			   "name IN ('vms_state_id', 'leases_vm_id')"), 2);
 	T_EQ_INT(raw(path, "SELECT count(*) FROM pragma_table_info('vms')"), 24);
 	T_EQ_INT(raw(path, "SELECT count(*) FROM pragma_table_info('leases')"), 6);
 	T_EQ_INT(raw(path, "SELECT count(*) FROM pragma_table_info('events')"), 5);

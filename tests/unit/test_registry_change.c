@@ -264,9 +264,9 @@ static void t_migrate_from_1(void)
 		 "INSERT INTO events (seq, time, vm_id, kind) VALUES (7, 't', 'vm-f', 'create');"
 		 "PRAGMA user_version = 1;");
 	reg = open_ok(path, UI_REG_CREATE);
-	T_EQ_INT(ui_registry_version(reg), 2);
+	T_EQ_INT(ui_registry_version(reg), UI_REGISTRY_VERSION);
 	T_EQ_INT(raw(path, "SELECT count(*) FROM sqlite_master WHERE name IN "
-			   "('taps', 'events_vm_id')"), 2);
+			   "('taps', 'events_vm_id', 'vms_state_id')"), 3);
 	/* Schema 1 wrote a failing VM as stopping with its error. */
 	T_EQ_INT(raw(path, "SELECT count(*) FROM vms WHERE id = 'vm-f' AND state = 'failing'"), 1);
 	T_EQ_INT(raw(path, "SELECT count(*) FROM vms WHERE id = 'vm-s' AND state = 'stopping'"), 1);
