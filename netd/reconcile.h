@@ -51,6 +51,8 @@ struct reconciler {
 	struct ui_ring_writer *out;
 	struct plan_peak peak;
 	struct vec requested;      /* tap names a kick waits on */
+	struct ui_shm *shm;        /* netd's fault: the last pass's outcome */
+	unsigned failed_ops;       /* operations the last pass failed */
 };
 
 /* Checks the network config (-EINVAL), makes sure of the bridge and its
