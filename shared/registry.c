@@ -23,6 +23,12 @@
  * (new and empty, or holding unrelated tables). A file whose version is newer
  * than UI_REGISTRY_VERSION was written by a newer uigniter: -EPROTO, and so
  * is an older one opened without UI_REG_CREATE (only uigniterd migrates).
+ * Every open also checks that the file has the tables and columns of the
+ * version it claims (before migrating, and at the end): a half-made file is
+ * -EPROTO with what is missing logged ("schema verification" below).
+ *
+ * Write health: ui_registry_write_error keeps the last write that failed
+ * for the registry's sake until one succeeds (note_write).
  *
  * Values: "" in an optional text column is stored as NULL and read back as
  * "" (so idempotency_key UNIQUE admits any number of VMs without a key);
