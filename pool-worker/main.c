@@ -5,8 +5,9 @@
  * The VMM is chosen from the config alone, before shm or netd are needed:
  * vmm.driver firecracker needs its binary (missing at the first start:
  * permanent failure, exit 100; after a restart pool-worker serves on
- * without it, see choose_vmm), auto takes firecracker when its binary is there and KVM runs
- * guests (accel.h's probe), else qemu; the log says which and why.
+ * without it, see choose_vmm), auto takes firecracker when its binary is
+ * there and KVM runs guests (accel.h's probe), else qemu; the log says
+ * which and why.
  * SIGHUP reloads pool.size and pool.warm_image. SIGTERM: warm slots are
  * retired, VMs left running (re-adopted next start) or stopped first
  * (shutdown_policy: stop).

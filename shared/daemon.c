@@ -35,10 +35,9 @@ static int parse_args(int argc, char **argv, const char **path)
 
 int ui_daemon_init(struct ui_daemon_ctx *d, enum ui_daemon which, int argc, char **argv)
 {
+	const char *restart = getenv(UI_RESTART_ENV);
 	const char *path;
 	char err[1024];
-
-	const char *restart = getenv(UI_RESTART_ENV);
 
 	memset(d, 0, sizeof(*d));
 	d->which = which;
@@ -125,7 +124,9 @@ int ui_daemon_attach(struct ui_daemon_ctx *d, int reg_flags)
 		return UI_EXIT_PERMANENT;
 	if (!d->shm)
 		return UI_EXIT_TEMPORARY;
-	ui_daemon_set_fault(d->shm, d->which, 0, NULL); /* a previous instance's */
+	/* What a previous instance published is not ours. */
+	ui_daemon_set_fault(d->shm, d->which, 0, NULL);
+	atomic_store(&d->shm->daemon[d->which].reg_error, 0);
 	if ((rc = open_registry(d, reg_flags)) < 0)  /* -EPROTO: wrong schema */
 		return rc == -EPROTO ? ui_daemon_permanent(d) : UI_EXIT_TEMPORARY;
 	rc = uv_loop_init(&d->loop);
