@@ -10,6 +10,7 @@
  * thread.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -167,23 +168,100 @@ static json_int_t restarts(struct backend *b, enum ui_daemon d)
 	return (json_int_t)atomic_load(&b->shm->daemon[d].restarts);
 }
 
-/* Daemons' states, how often uigniterd restarted each, and the registry
- * write transactions the writers have committed since they started (as of
- * their last heartbeat). */
+/* ---- /healthz: what is true now -------------------------------------------- */
+
+struct health {
+	json_t *problems;  /* sentences */
+	bool runs;         /* a run can be served now */
+};
+
+static void problem(struct health *h, bool blocks_runs, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void problem(struct health *h, bool blocks_runs, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	safe_echo(msg, msg, sizeof(msg));
+	json_array_append_new(h->problems, json_string(msg));
+	if (blocks_runs)
+		h->runs = false;
+}
+
+/* A daemon's registry write error and fault (shm; 0 when none). */
+static bool check_daemon(struct backend *b, struct health *h, enum ui_daemon d,
+			 bool blocks_runs, bool *fault_out)
+{
+	const char *name = ui_daemon_name(d);
+	int werr = atomic_load(&b->shm->daemon[d].reg_error);
+	char msg[sizeof(b->shm->daemon[d].fault_msg)];
+	int fault = ui_daemon_fault_read(b->shm, d, msg, sizeof(msg));
+
+	*fault_out = fault != 0;
+	if (strcmp(daemon_state(b, d), "up")) {
+		problem(h, blocks_runs || !strcmp(daemon_state(b, d), "down"), "%s is %s", name,
+			daemon_state(b, d));
+		return true; /* what shm says was a previous instance's */
+	}
+	if (werr)
+		problem(h, blocks_runs, "%s cannot write the registry: %s", name, strerror(-werr));
+	if (fault)
+		problem(h, blocks_runs, "%s: %s", name, msg[0] ? msg : strerror(-fault));
+	return werr == 0;
+}
+
+/* The answer: 200 when runs can be served ("ok", or "degraded" with the
+ * problems that do not stop runs), else 503 "unavailable". Checked: each
+ * daemon up (pool-worker ready; netd not down — a starting netd makes runs
+ * wait, not fail), the registry's schema as read through apid's own
+ * connection, the registry write errors the writers publish, netd's last
+ * pass (netd_reconciled) and the VMM binary (pool-worker's fault). */
+static json_t *health_json(struct backend *b, struct health *h)
+{
+	char why[512];
+	bool writable, fault_net = false, fault_pool = false, schema_ok;
+
+	schema_ok = ui_registry_verify(b->reg, why, sizeof(why)) == 0;
+	if (!schema_ok)
+		problem(h, true, "registry: %s", why);
+	writable = check_daemon(b, h, UI_D_POOL, true, &fault_pool);
+	writable = check_daemon(b, h, UI_D_NETD, false, &fault_net) && writable;
+	return json_pack("{s:s,s:b,s:o,s:{s:s,s:s,s:s},s:{s:b,s:b},s:b,s:b,"
+			 "s:{s:I,s:I,s:I},s:{s:I,s:I}}",
+			 "status", !h->runs ? "unavailable" : json_array_size(h->problems) ?
+				   "degraded" : "ok",
+			 "runs", h->runs, "problems", h->problems,
+			 "daemons",
+			 ui_daemon_name(UI_D_NETD), daemon_state(b, UI_D_NETD),
+			 ui_daemon_name(UI_D_POOL), daemon_state(b, UI_D_POOL),
+			 ui_daemon_name(UI_D_APID), "up",
+			 "registry", "schema", schema_ok, "writable", writable,
+			 "netd_reconciled", !strcmp(daemon_state(b, UI_D_NETD), "up") && !fault_net,
+			 "vmm_available", !strcmp(daemon_state(b, UI_D_POOL), "up") && !fault_pool,
+			 "restarts",
+			 ui_daemon_name(UI_D_NETD), restarts(b, UI_D_NETD),
+			 ui_daemon_name(UI_D_POOL), restarts(b, UI_D_POOL),
+			 ui_daemon_name(UI_D_APID), restarts(b, UI_D_APID),
+			 "registry_commits",
+			 ui_daemon_name(UI_D_NETD), commits(b, UI_D_NETD),
+			 ui_daemon_name(UI_D_POOL), commits(b, UI_D_POOL));
+}
+
 void backend_health(struct backend *b, struct http_response *r)
 {
-	api_json(r, 200, json_pack("{s:s,s:{s:s,s:s,s:s},s:{s:I,s:I,s:I},s:{s:I,s:I}}",
-				   "status", "ok", "daemons",
-				   ui_daemon_name(UI_D_NETD), daemon_state(b, UI_D_NETD),
-				   ui_daemon_name(UI_D_POOL), daemon_state(b, UI_D_POOL),
-				   ui_daemon_name(UI_D_APID), "up",
-				   "restarts",
-				   ui_daemon_name(UI_D_NETD), restarts(b, UI_D_NETD),
-				   ui_daemon_name(UI_D_POOL), restarts(b, UI_D_POOL),
-				   ui_daemon_name(UI_D_APID), restarts(b, UI_D_APID),
-				   "registry_commits",
-				   ui_daemon_name(UI_D_NETD), commits(b, UI_D_NETD),
-				   ui_daemon_name(UI_D_POOL), commits(b, UI_D_POOL)));
+	struct health h = { json_array(), true };
+	json_t *j;
+
+	if (!h.problems) {
+		api_json(r, 500, NULL);
+		return;
+	}
+	j = health_json(b, &h); /* takes h.problems */
+	api_json(r, h.runs ? 200 : 503, j);
 }
 
 void backend_pool(struct backend *b, struct http_response *r)

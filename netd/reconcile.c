@@ -68,8 +68,9 @@ static void request(struct reconciler *r, const char *tap)
 
 /* ---- one pass -------------------------------------------------------------- */
 
-/* One line when the pass did something: what, per op, and the stock. */
-static void summary(const struct plan *p, size_t leased)
+/* One line when the pass did something: what, per op, and the stock.
+ * Returns how many of its operations failed. */
+static unsigned summary(const struct plan *p, size_t leased)
 {
 	unsigned done[PLAN_FOREIGN + 1] = { 0 }, failed = 0;
 	char buf[256] = "";
@@ -89,10 +90,11 @@ static void summary(const struct plan *p, size_t leased)
 	if (failed && n < sizeof(buf))
 		n += snprintf(buf + n, sizeof(buf) - n, " failed %u,", failed);
 	if (n == 0)
-		return;
+		return failed;
 	buf[n < sizeof(buf) ? n - 1 : sizeof(buf) - 1] = '\0'; /* the last comma */
 	ui_info("pass:%s; %zu leased, %u spare(s) before, %u wanted", buf, leased, p->spares,
 		p->want);
+	return failed;
 }
 
 static int plan_and_act(struct reconciler *r, struct plan_in *in, bool first, bool *more)
@@ -106,7 +108,7 @@ static int plan_and_act(struct reconciler *r, struct plan_in *in, bool first, bo
 	}
 	rc = pass_act(&r->env, &p, first);
 	notify(r, in, &p);
-	summary(&p, in->n_leases);
+	r->failed_ops = summary(&p, in->n_leases);
 	*more = p.more;
 	plan_free(&p);
 	return rc;
@@ -120,6 +122,7 @@ static int run_pass(struct reconciler *r, bool first, bool *more)
 	int rc = pass_read(&r->env, &w);
 
 	*more = false;
+	r->failed_ops = 0;
 	if (rc < 0)
 		return rc;
 	world_plan_in(&w, &r->env, &in);
@@ -145,12 +148,27 @@ static void schedule(struct reconciler *r, uint64_t ms)
 		ui_error("cannot schedule a pass: %s", uv_strerror(rc));
 }
 
+/* The last pass's outcome, for GET /healthz (netd_reconciled). */
+static void publish(struct reconciler *r, int rc)
+{
+	char msg[128] = "";
+
+	if (rc < 0)
+		snprintf(msg, sizeof(msg), "the last pass failed: %s", strerror(-rc));
+	else if (r->failed_ops)
+		snprintf(msg, sizeof(msg), "the last pass: %u tap operation(s) failed (netd's log "
+			 "says which)", r->failed_ops);
+	if (r->shm)
+		ui_daemon_set_fault(r->shm, UI_D_NETD, rc < 0 ? rc : r->failed_ops ? -EIO : 0, msg);
+}
+
 /* A pass now; the next one soon if it left work, else after the period. */
 static int pass_now(struct reconciler *r, bool first)
 {
 	bool more;
 	int rc = run_pass(r, first, &more);
 
+	publish(r, rc);
 	if (rc == -EBUSY || rc == -ENOSPC) { /* locked elsewhere or full: soon again */
 		if (r->reg_down != rc)
 			ui_warn("registry %s: passes retried every %u ms until it takes writes",
@@ -235,6 +253,7 @@ int reconcile_init(struct reconciler *r, struct ui_daemon_ctx *d, struct netlink
 	r->env = (struct pass_env){ d->reg, nl, &r->dq, &r->ipam, &d->cfg };
 	r->loop = &d->loop;
 	r->out = out;
+	r->shm = d->shm;
 	r->requested = (struct vec)NAMES_INIT;
 	rc = network_check(r, &d->cfg);
 	if (rc == 0 && (rc = handles_init(r, &d->loop, nl, d->reg)) < 0)

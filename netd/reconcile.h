@@ -54,6 +54,8 @@ struct reconciler {
 	struct plan_peak peak;
 	struct vec requested;      /* tap names a kick waits on */
 	int reg_down;              /* the last pass's -EBUSY/-ENOSPC, or 0 */
+	struct ui_shm *shm;        /* netd's fault: the last pass's outcome */
+	unsigned failed_ops;       /* operations the last pass failed */
 };
 
 /* Checks the network config (-EINVAL), makes sure of the bridge and its

@@ -3,9 +3,11 @@
  * then the worker (worker.h).
  *
  * The VMM is chosen from the config alone, before shm or netd are needed:
- * vmm.driver firecracker needs its binary (missing: permanent failure,
- * exit 100), auto takes firecracker when its binary is there and KVM runs
- * guests (accel.h's probe), else qemu; the log says which and why.
+ * vmm.driver firecracker needs its binary (missing at the first start:
+ * permanent failure, exit 100; after a restart pool-worker serves on
+ * without it, see choose_vmm), auto takes firecracker when its binary is
+ * there and KVM runs guests (accel.h's probe), else qemu; the log says
+ * which and why.
  * SIGHUP reloads pool.size and pool.warm_image. SIGTERM: warm slots are
  * retired, VMs left running (re-adopted next start) or stopped first
  * (shutdown_policy: stop). Every PRUNE_MS, limits.keep_stopped: the oldest
@@ -35,8 +37,11 @@ static bool program_found(const char *prog)
 }
 
 /* Resolves vmm.driver into cfg->driver and the accelerator. -ENOENT:
- * firecracker asked for and missing. */
-static int choose_vmm(struct ui_config *cfg, enum ui_accel *accel)
+ * firecracker asked for and missing at a first start. After a restart
+ * (the binary was there before: it vanished while the manager ran) the
+ * driver stays firecracker and pool-worker serves on — its VMs stay
+ * managed, runs answer 503 until the binary is back (worker.c). */
+static int choose_vmm(struct ui_config *cfg, bool restarted, enum ui_accel *accel)
 {
 	bool found = cfg->driver != UI_DRIVER_QEMU && program_found(cfg->firecracker_bin);
 	const char *how = cfg->driver == UI_DRIVER_AUTO ? "auto" : "configured";
@@ -45,7 +50,9 @@ static int choose_vmm(struct ui_config *cfg, enum ui_accel *accel)
 	if (cfg->driver == UI_DRIVER_FIRECRACKER && !found) {
 		ui_error("vmm.driver is firecracker, but %s is not an executable file%s",
 			 cfg->firecracker_bin, strchr(cfg->firecracker_bin, '/') ? "" : " in PATH");
-		return -ENOENT;
+		if (!restarted)
+			return -ENOENT;
+		ui_error("it was there before this restart: serving on without it");
 	}
 	if (cfg->driver == UI_DRIVER_AUTO) {
 		if (!found)
@@ -96,8 +103,8 @@ int main(int argc, char **argv)
 		return UI_EXIT_TEMPORARY;
 	int code = ui_daemon_init(&d, UI_D_POOL, argc, argv);
 
-	if (code == 0 && choose_vmm(&d.cfg, &accel) < 0)
-		code = UI_EXIT_PERMANENT;
+	if (code == 0 && choose_vmm(&d.cfg, d.restarted, &accel) < 0)
+		code = ui_daemon_permanent(&d);
 	if (code == 0)
 		code = ui_daemon_attach(&d, 0);
 	if (code == 0 && (pw_worker_init(&w, &d, accel) < 0 || pw_worker_start(&w) < 0))

@@ -81,6 +81,8 @@ int pw_proc_start_time(int64_t pid, int64_t *out)
 }
 
 /* The console log, appending, O_CLOEXEC; fd or negative errno + sentence. */
+/* A console log that cannot be opened is the host's fault (its state_dir),
+ * never a client's: -ENOENT becomes -EIO (vmm_proc.h: spawn errors). */
 static int open_console(const char *path, char *err, size_t errlen)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
@@ -88,9 +90,25 @@ static int open_console(const char *path, char *err, size_t errlen)
 	if (fd < 0) {
 		snprintf(err, errlen, "cannot open console log %s: %s", path,
 			 strerror(errno));
-		return -errno;
+		return errno == ENOENT ? -EIO : -errno;
 	}
 	return fd;
+}
+
+/* An executable that is not there (or cannot be run) is PW_VMM_UNAVAILABLE,
+ * with a sentence naming it; other errors stay as they are. */
+static int exec_error(int rc, const char *prog, const char *stage, char *err, size_t errlen)
+{
+	bool missing = rc == -ENOENT || rc == -EACCES || rc == -ENOEXEC || rc == -ENOTDIR ||
+		       rc == -ELOOP || rc == -EPERM;
+
+	if (!missing) {
+		snprintf(err, errlen, "cannot start %s: %s: %s", prog, stage, strerror(-rc));
+		return rc;
+	}
+	snprintf(err, errlen, "cannot start %s: the VMM binary is missing or not executable "
+		 "(%s); runs fail until it is back", prog, strerror(-rc));
+	return PW_VMM_UNAVAILABLE;
 }
 
 /* A pidfd for row's VMM, checked to be that very process (pid and start
@@ -470,6 +488,8 @@ static void job_done(uv_work_t *w, int status)
 		p->pid = 0;
 		job_discard(j);
 	}
+	else if (rc < 0 && j->failed && !strcmp(j->failed, "exec"))
+		rc = exec_error(rc, j->argv[0], j->failed, err, sizeof(err));
 	else if (rc < 0)
 		snprintf(err, sizeof(err), "cannot start %s: %s: %s", j->argv[0],
 			 j->failed ? j->failed : "thread pool", strerror(-rc));
@@ -497,10 +517,11 @@ int pw_vmm_proc_spawn(struct pw_vmm_proc *p, char *const argv[],
 			 PW_VMM_MAX_ARGS);
 		return -ENOMEM;
 	}
-	if ((rc = pw_find_program(argv[0], j->file, sizeof(j->file))) < 0 ||
-	    (rc = uv_queue_work(p->loop, &j->work, job_run, job_done)) < 0) {
-		snprintf(err, errlen, "cannot start %s: %s", argv[0],
-			 rc == -ENOENT ? strerror(ENOENT) : uv_strerror(rc));
+	if ((rc = pw_find_program(argv[0], j->file, sizeof(j->file))) < 0)
+		rc = exec_error(rc, argv[0], "find", err, errlen);
+	else if ((rc = uv_queue_work(p->loop, &j->work, job_run, job_done)) < 0)
+		snprintf(err, errlen, "cannot start %s: thread pool: %s", argv[0], uv_strerror(rc));
+	if (rc < 0) {
 		close(fd);
 		free(j);
 		return rc;

@@ -18,6 +18,7 @@
 #ifndef PW_VMM_PROC_H
 #define PW_VMM_PROC_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -62,7 +63,12 @@ int pw_vmm_proc_init(struct pw_vmm_proc *p, uv_loop_t *loop, void *owner,
  * signals reset, at priority p->nice (daemon.h: VMMs below the daemons).
  * Asynchronous: 0 = under way, on_spawned follows once (p->pid set on
  * success); a console log that cannot be opened or a missing executable
- * fails here at once (-errno + sentence, nothing follows). */
+ * fails here at once (-errno + sentence, nothing follows).
+ * Spawn errors are the host's, never the client's: an executable that is
+ * missing or cannot be run (here or at exec) is PW_VMM_UNAVAILABLE (a run
+ * answers 503 with the sentence, which names the binary), a console log
+ * path that does not exist -EIO; never -ENOENT (a client's 404). */
+#define PW_VMM_UNAVAILABLE (-EAGAIN)
 int pw_vmm_proc_spawn(struct pw_vmm_proc *p, char *const argv[],
 		      const char *console_log, char *err, size_t errlen);
 /* Watches row's VMM through a pidfd after checking it is that very process

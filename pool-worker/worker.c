@@ -3,12 +3,14 @@
  * engine's hooks, signals and the tick.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "accel.h"
 #include "log.h"
+#include "vmm_proc.h"
 #include "worker.h"
 
 static struct pw_worker *of_engine(struct pw_engine *e)
@@ -152,9 +154,34 @@ static void on_reload(struct ui_daemon_ctx *d)
 	pw_pool_reload(&((struct pw_worker *)d->data)->pool);
 }
 
+/* Whether the VMM binary is there, published as pool-worker's fault for
+ * GET /healthz (no run can be served without it); at start and every
+ * heartbeat, so a binary put back is seen within a second. Running VMs
+ * need no binary: they stay managed either way. */
+static void check_vmm(struct pw_worker *w)
+{
+	const struct ui_config *cfg = &w->d->cfg;
+	const char *prog = cfg->driver == UI_DRIVER_FIRECRACKER ? cfg->firecracker_bin
+							       : cfg->qemu_bin;
+	char path[PATH_MAX], msg[PATH_MAX + 64] = "";
+	bool missing = pw_find_program(prog, path, sizeof(path)) < 0;
+
+	if (missing)
+		snprintf(msg, sizeof(msg), "the VMM binary %s is missing or not executable", prog);
+	if (missing && !w->vmm_missing)
+		ui_error("%s: runs fail until it is back", msg);
+	else if (!missing && w->vmm_missing)
+		ui_info("the VMM binary %s is back", path);
+	w->vmm_missing = missing;
+	ui_daemon_set_fault(w->d->shm, UI_D_POOL, missing ? PW_VMM_UNAVAILABLE : 0, msg);
+}
+
 static void on_tick(struct ui_daemon_ctx *d)
 {
-	pw_engine_tick(&((struct pw_worker *)d->data)->engine);
+	struct pw_worker *w = d->data;
+
+	check_vmm(w);
+	pw_engine_tick(&w->engine);
 }
 
 /* ---- lifetime ------------------------------------------------------------------------ */
@@ -253,6 +280,7 @@ int pw_worker_start(struct pw_worker *w)
 	 * what is still true (its start-up pass), and recovery reads the
 	 * registry. Requests queued while we were down are served. */
 	ui_ring_discard(&w->d->shm->ring[UI_RING_NET_TO_POOL]);
+	check_vmm(w);
 	pw_engine_recover(&w->engine);
 	pw_pool_start(&w->pool);
 	if ((rc = ui_ring_reader_start(&w->notes)) < 0 ||

@@ -30,6 +30,7 @@ struct pw_worker {
 	struct ui_ring_reader notes;      /* ring 3 */
 	struct ui_ring_writer replies;    /* ring 1 */
 	struct ui_ring_writer kicks;      /* ring 2 */
+	bool vmm_missing;                 /* the VMM binary, as last checked */
 };
 
 /* Engine, pool and rings on d's loop; accel is resolved (main.c). */

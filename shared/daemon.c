@@ -35,27 +35,38 @@ static int parse_args(int argc, char **argv, const char **path)
 
 int ui_daemon_init(struct ui_daemon_ctx *d, enum ui_daemon which, int argc, char **argv)
 {
+	const char *restart = getenv(UI_RESTART_ENV);
 	const char *path;
 	char err[1024];
 
 	memset(d, 0, sizeof(*d));
 	d->which = which;
 	d->prog = ui_daemon_name(which);
+	d->restarted = restart && !strcmp(restart, "1");
 	ui_log_init(d->prog, UI_LOG_INFO);
 	signal(SIGPIPE, SIG_IGN); /* a peer that vanished is an EPIPE */
 	signal(SIGHUP, SIG_IGN);  /* until the loop's handler is on */
 	if (parse_args(argc, argv, &path) < 0) {
 		ui_error("usage: %s [--config PATH]", d->prog);
-		return UI_EXIT_PERMANENT;
+		return ui_daemon_permanent(d);
 	}
 	if (!path) {
 		ui_config_defaults(&d->cfg);
 	} else if (ui_config_load(path, &d->cfg, err, sizeof(err)) < 0) {
 		ui_error("config: %s", err);
-		return UI_EXIT_PERMANENT;
+		return ui_daemon_permanent(d);
 	}
 	ui_log_init(d->prog, d->cfg.log_level);
 	return 0;
+}
+
+int ui_daemon_permanent(const struct ui_daemon_ctx *d)
+{
+	if (!d->restarted)
+		return UI_EXIT_PERMANENT;
+	ui_error("this fault was not there when %s first started: exit %d (temporary), "
+		 "the manager keeps serving and restarts %s", d->prog, UI_EXIT_TEMPORARY, d->prog);
+	return UI_EXIT_TEMPORARY;
 }
 
 /* The doorbells are inherited without O_CLOEXEC: VMMs must not get them,
@@ -113,8 +124,13 @@ int ui_daemon_attach(struct ui_daemon_ctx *d, int reg_flags)
 
 	if (claim_fds() < 0 || attach_shm(d) == -EINVAL)
 		return UI_EXIT_PERMANENT;
-	if (!d->shm || open_registry(d, reg_flags) < 0)
+	if (!d->shm)
 		return UI_EXIT_TEMPORARY;
+	/* What a previous instance published is not ours. */
+	ui_daemon_set_fault(d->shm, d->which, 0, NULL);
+	atomic_store(&d->shm->daemon[d->which].reg_error, 0);
+	if ((rc = open_registry(d, reg_flags)) < 0)  /* -EPROTO: wrong schema */
+		return rc == -EPROTO ? ui_daemon_permanent(d) : UI_EXIT_TEMPORARY;
 	rc = uv_loop_init(&d->loop);
 	if (rc < 0) {
 		ui_error("event loop: %s", uv_strerror(rc));
@@ -132,6 +148,8 @@ static void on_heartbeat(uv_timer_t *t)
 	ui_daemon_heartbeat(d->shm, d->which);
 	atomic_store_explicit(&d->shm->daemon[d->which].reg_commits,
 			      ui_registry_commits(d->reg), memory_order_relaxed);
+	atomic_store_explicit(&d->shm->daemon[d->which].reg_error,
+			      ui_registry_write_error(d->reg), memory_order_relaxed);
 	if (d->on_tick)
 		d->on_tick(d);
 }

@@ -10,16 +10,23 @@
  *   fds    0 /dev/null, 1+2 the log, 3..6 the ring doorbells (inherited
  *          without CLOEXEC: the skeleton sets it, so VMMs never get them),
  *          7 the readiness pipe (UIGNITER_READY_FD)
+ *   env    UIGNITER_RESTART=1              set when this daemon has been
+ *                                      ready before in this manager's life
  *   exit   0 stopped by SIGTERM/SIGINT, 100 permanent failure (bad command
- *          line or config: restarting cannot help), 111 temporary failure
+ *          line, config or registry schema: restarting cannot help — and
+ *          only at a first start: a fault that appears later, e.g. a VMM
+ *          binary removed or the config file broken while the manager
+ *          runs, is 111, so uigniterd keeps everything else serving; see
+ *          ui_daemon_permanent), 111 temporary failure
  *
  * Life of a daemon:
  *   ui_daemon_init     argv, config, logging               → 0 or exit code
  *   (daemon-specific checks that need only the config)
  *   ui_daemon_attach   doorbells, shm, registry, loop      → 0 or exit code
  *   (daemon-specific set-up on d->loop)
- *   ui_daemon_run      heartbeat (1 s, also on_tick and the shm copy of the
- *                      registry's commit count), SIGTERM/SIGINT → on_stop,
+ *   ui_daemon_run      heartbeat (1 s, also on_tick and the shm copies of
+ *                      the registry's commit count and write error),
+ *                      SIGTERM/SIGINT → on_stop,
  *                      SIGHUP → on_reload, ready flag + byte, the loop
  *   ui_daemon_fini     loop, registry, shm, config
  * on_stop must end with ui_daemon_exit() (at once, or after draining):
@@ -43,6 +50,7 @@
 #define UI_EXIT_TEMPORARY 111
 
 #define UI_SHM_ENV "UIGNITER_SHM"
+#define UI_RESTART_ENV "UIGNITER_RESTART"
 /* The daemons run UI_DAEMON_NICE_BOOST nice levels above the priority
  * uigniterd was started with (when it may: root), so a host saturated by
  * guests does not starve the control plane (its heartbeats, the API);
@@ -69,9 +77,15 @@ struct ui_daemon_ctx {
 	void *data;
 	bool loop_ok;
 	bool exiting;
+	bool restarted; /* UI_RESTART_ENV: ready before in this manager's life */
 };
 
 int ui_daemon_init(struct ui_daemon_ctx *d, enum ui_daemon which, int argc, char **argv);
+/* The exit code of a fault restarting cannot fix: UI_EXIT_PERMANENT at a
+ * first start (uigniterd then stops: the operator must fix the config),
+ * UI_EXIT_TEMPORARY after a restart (the fault came later; the manager
+ * keeps serving and retries with backoff). */
+int ui_daemon_permanent(const struct ui_daemon_ctx *d);
 /* reg_flags: 0 (read-write) or UI_REG_RDONLY. */
 int ui_daemon_attach(struct ui_daemon_ctx *d, int reg_flags);
 /* Returns the exit code once the loop has ended. */

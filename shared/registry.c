@@ -24,6 +24,12 @@
  * (new and empty, or holding unrelated tables). A file whose version is newer
  * than UI_REGISTRY_VERSION was written by a newer uigniter: -EPROTO, and so
  * is an older one opened without UI_REG_CREATE (only uigniterd migrates).
+ * Every open also checks that the file has the tables and columns of the
+ * version it claims (before migrating, and at the end): a half-made file is
+ * -EPROTO with what is missing logged ("schema verification" below).
+ *
+ * Write health: ui_registry_write_error keeps the last write that failed
+ * for the registry's sake until one succeeds (note_write).
  *
  * Values: "" in an optional text column is stored as NULL and read back as
  * "" (so idempotency_key UNIQUE admits any number of VMs without a key);
@@ -257,9 +263,34 @@ static void tx_rollback(struct ui_registry *reg)
 		ui_warn("registry %s: rollback failed", reg->path);
 }
 
+/* A write's outcome for ui_registry_write_error: a failure of the
+ * registry itself (its disk, its lock, its file) is kept until a later
+ * write succeeds; a refusal by the data (-EEXIST, -ENOENT, -ESTALE…) says
+ * nothing about the registry and changes nothing. */
+static int note_write(struct ui_registry *reg, int r)
+{
+	if (r == 0)
+		reg->write_error = 0;
+	else if (r == -EIO || r == -ENOSPC || r == -EBUSY || r == -EROFS || r == -ENOMEM)
+		reg->write_error = r;
+	return r;
+}
+
 int ui_reg_tx_begin(struct ui_registry *reg)
 {
-	return stmt_exec(reg, reg->batch ? ST_SAVEPOINT : ST_BEGIN, "begin");
+	int r = stmt_exec(reg, reg->batch ? ST_SAVEPOINT : ST_BEGIN, "begin");
+
+	return r < 0 ? note_write(reg, r) : 0;
+}
+
+static int tx_commit(struct ui_registry *reg, int r)
+{
+	if (r == 0 && (r = stmt_exec(reg, ST_COMMIT, "commit")) == 0) {
+		reg->commits++;
+		return 0;
+	}
+	tx_rollback(reg);
+	return r;
 }
 
 int ui_reg_tx_end(struct ui_registry *reg, int r)
@@ -269,14 +300,9 @@ int ui_reg_tx_end(struct ui_registry *reg, int r)
 			ui_warn("registry %s: rollback to a savepoint failed", reg->path);
 		if (stmt_exec(reg, ST_RELEASE, "release") < 0 && r == 0)
 			r = -EIO;
-		return r;
+		return note_write(reg, r);
 	}
-	if (r == 0 && (r = stmt_exec(reg, ST_COMMIT, "commit")) == 0) {
-		reg->commits++;
-		return 0;
-	}
-	tx_rollback(reg);
-	return r;
+	return note_write(reg, tx_commit(reg, r));
 }
 
 int ui_reg_batch_begin(struct ui_registry *reg)
@@ -293,10 +319,14 @@ int ui_reg_batch_begin(struct ui_registry *reg)
 
 int ui_reg_batch_end(struct ui_registry *reg)
 {
+	int r;
+
 	if (!reg->batch)
 		return 0;
 	reg->batch = false;
-	return ui_reg_tx_end(reg, 0);
+	r = tx_commit(reg, 0);
+	/* A batch that commits keeps what its changes said about the registry. */
+	return r < 0 ? note_write(reg, r) : 0;
 }
 
 bool ui_reg_in_batch(const struct ui_registry *reg)
@@ -476,6 +506,181 @@ rollback:
 	return r;
 }
 
+/* ---- schema verification ----------------------------------------------- *
+ *
+ * user_version is a claim; the tables and columns are checked against it,
+ * so a half-made file (a lost table, a column dropped by hand) is refused
+ * at open with what is missing instead of failing every statement later.
+ * What version v has is never written down twice: migrations[0..v-1] are
+ * run on an in-memory database and its tables and columns are the
+ * expectation. Extra tables, columns or indexes are not refused. */
+
+#define SCHEMA_COLUMNS_SQL                                                   \
+	"SELECT m.name, p.name FROM sqlite_master m, pragma_table_info(m.name) p " \
+	"WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' ORDER BY 1, 2"
+
+struct ui_reg_schema {
+	size_t n;
+	char **col; /* "table\tcolumn", sorted */
+};
+
+static void schema_free(struct ui_reg_schema *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->n; i++)
+		free(s->col[i]);
+	free(s->col);
+	*s = (struct ui_reg_schema){ 0 };
+}
+
+static int schema_add(struct ui_reg_schema *s, const char *table, const char *column)
+{
+	char **col = realloc(s->col, (s->n + 1) * sizeof(*col));
+
+	if (!col)
+		return -ENOMEM;
+	s->col = col;
+	if (asprintf(&col[s->n], "%s\t%s", table, column) < 0)
+		return -ENOMEM;
+	s->n++;
+	return 0;
+}
+
+/* The tables and columns db has; *s is emptied first. sqlite codes are
+ * returned as they are (the callers translate with their connection). */
+static int schema_read(sqlite3 *db, struct ui_reg_schema *s, int *sqlite_rc)
+{
+	sqlite3_stmt *st = NULL;
+	int r = 0, rc;
+
+	*s = (struct ui_reg_schema){ 0 };
+	rc = sqlite3_prepare_v2(db, SCHEMA_COLUMNS_SQL, -1, &st, NULL);
+	if (rc == SQLITE_OK)
+		while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW)
+			r = schema_add(s, ui_reg_col_or_empty(st, 0), ui_reg_col_or_empty(st, 1));
+	sqlite3_finalize(st);
+	*sqlite_rc = rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : rc;
+	if (r == 0 && *sqlite_rc != SQLITE_OK)
+		r = map_rc(rc);
+	if (r < 0)
+		schema_free(s);
+	return r;
+}
+
+/* The schema of version v, built from the migrations in memory. */
+static int schema_expected(struct ui_registry *reg, int v, struct ui_reg_schema *s)
+{
+	sqlite3 *mem = NULL;
+	int rc = sqlite3_open_v2(":memory:", &mem, SQLITE_OPEN_READWRITE, NULL);
+	int r = 0;
+
+	for (int i = 0; rc == SQLITE_OK && i < v; i++)
+		rc = sqlite3_exec(mem, migrations[i], NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		r = schema_read(mem, s, &rc);
+	if (rc != SQLITE_OK) {
+		ui_error("registry %s: cannot build schema %d in memory: %s", reg->path, v,
+			 mem ? sqlite3_errmsg(mem) : sqlite3_errstr(rc));
+		r = map_rc(rc);
+	}
+	sqlite3_close_v2(mem);
+	return r;
+}
+
+static bool schema_has(const struct ui_reg_schema *s, const char *col, size_t len)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (!strncmp(s->col[i], col, len) && (len == strlen(col) ? !s->col[i][len] :
+						     s->col[i][len] == '\t'))
+			return true;
+	return false;
+}
+
+/* "table taps is missing; table vms lacks column error" into why. */
+static int schema_diff(const struct ui_reg_schema *want, const struct ui_reg_schema *got,
+		       char *why, size_t len)
+{
+	size_t n = 0, missing = 0;
+
+	why[0] = '\0';
+	for (size_t i = 0; i < want->n; i++) {
+		const char *col = want->col[i], *tab = strchr(col, '\t');
+		size_t tlen = (size_t)(tab - col);
+
+		if (schema_has(got, col, strlen(col)))
+			continue;
+		if (!schema_has(got, col, tlen)) {
+			if (i > 0 && !strncmp(want->col[i - 1], col, tlen + 1))
+				continue; /* that table was named already */
+			n += snprintf(why + n, n < len ? len - n : 0, "%stable %.*s is missing",
+				      missing++ ? "; " : "", (int)tlen, col);
+		} else {
+			n += snprintf(why + n, n < len ? len - n : 0, "%stable %.*s lacks column %s",
+				      missing++ ? "; " : "", (int)tlen, col, tab + 1);
+		}
+	}
+	return missing ? -EPROTO : 0;
+}
+
+/* Checks the file's tables and columns against schema v (0: nothing to
+ * check, a file without our schema); -EPROTO with why when some are missing. */
+static int schema_check(struct ui_registry *reg, int v, const struct ui_reg_schema *want,
+			char *why, size_t len)
+{
+	struct ui_reg_schema mine = { 0 }, got;
+	int r, rc;
+
+	why[0] = '\0';
+	if (v == 0)
+		return 0;
+	if (!want) {
+		if ((r = schema_expected(reg, v, &mine)) < 0)
+			return r;
+		want = &mine;
+	}
+	if ((r = schema_read(reg->db, &got, &rc)) < 0) {
+		if (rc != SQLITE_OK)
+			r = ui_reg_fail(reg, rc, "read the schema");
+	} else {
+		r = schema_diff(want, &got, why, len);
+		schema_free(&got);
+	}
+	schema_free(&mine);
+	return r;
+}
+
+static int schema_refuse(struct ui_registry *reg, int v, const char *why)
+{
+	ui_error("registry %s: the file claims schema version %d but %s: it is damaged or "
+		 "was changed by hand; restore it from a backup or move it away (a new one "
+		 "is created)", reg->path, v, why);
+	return -EPROTO;
+}
+
+/* The file holds the tables and columns of the version it claims. */
+static int verify_claimed(struct ui_registry *reg)
+{
+	char why[512];
+	int r, v;
+
+	if ((r = user_version(reg, &v)) < 0)
+		return r;
+	if (v > UI_REGISTRY_VERSION)
+		return too_new(reg, v);
+	r = schema_check(reg, v, v == UI_REGISTRY_VERSION ? reg->schema : NULL, why, sizeof(why));
+	return r == -EPROTO ? schema_refuse(reg, v, why) : r;
+}
+
+int ui_registry_verify(struct ui_registry *reg, char *why, size_t len)
+{
+	int r = schema_check(reg, UI_REGISTRY_VERSION, reg->schema, why, len);
+
+	if (r < 0 && r != -EPROTO)
+		snprintf(why, len, "cannot read the schema: %s", strerror(-r));
+	return r;
+}
+
 /* Without UI_REG_CREATE the file must already be at our version. */
 static int check_version(struct ui_registry *reg)
 {
@@ -547,7 +752,10 @@ int ui_registry_open(const char *path, int flags, struct ui_registry **out)
 	*out = NULL;
 	if ((flags & UI_REG_RDONLY) && (flags & UI_REG_CREATE))
 		return -EINVAL;
-	if (!(reg = calloc(1, sizeof(*reg))) || !(reg->path = strdup(path))) {
+	if (!(reg = calloc(1, sizeof(*reg))) || !(reg->path = strdup(path)) ||
+	    !(reg->schema = calloc(1, sizeof(*reg->schema)))) {
+		if (reg)
+			free(reg->path);
 		free(reg);
 		return -ENOMEM;
 	}
@@ -557,8 +765,13 @@ int ui_registry_open(const char *path, int flags, struct ui_registry **out)
 	sqlite3_busy_timeout(reg->db, UI_REG_BUSY_MS);
 	if (!reg->rdonly && (r = set_write_mode(reg)) < 0)
 		goto close;
-	r = flags & UI_REG_CREATE ? migrate(reg, UI_REGISTRY_VERSION) : check_version(reg);
-	if (r < 0)
+	if ((r = schema_expected(reg, UI_REGISTRY_VERSION, reg->schema)) < 0)
+		goto close;
+	if (!(flags & UI_REG_CREATE))
+		r = check_version(reg);
+	else if ((r = verify_claimed(reg)) == 0) /* never migrate a half-made file */
+		r = migrate(reg, UI_REGISTRY_VERSION);
+	if (r < 0 || (r = verify_claimed(reg)) < 0)
 		goto close;
 	*out = reg;
 	return 0;
@@ -579,6 +792,8 @@ void ui_registry_close(struct ui_registry *reg)
 	for (int i = 0; i < ST_COUNT; i++)
 		sqlite3_finalize(reg->stmt[i]);
 	sqlite3_close_v2(reg->db);
+	schema_free(reg->schema);
+	free(reg->schema);
 	free(reg->path);
 	free(reg);
 }
@@ -595,6 +810,11 @@ int ui_registry_version(struct ui_registry *reg)
 uint64_t ui_registry_commits(const struct ui_registry *reg)
 {
 	return reg->commits;
+}
+
+int ui_registry_write_error(const struct ui_registry *reg)
+{
+	return reg ? reg->write_error : 0;
 }
 
 void ui_registry_now(char *buf, size_t len)

@@ -155,6 +155,16 @@ void ui_registry_close(struct ui_registry *reg); /* NULL-safe */
 int ui_registry_version(struct ui_registry *reg);
 /* Write transactions this connection has committed (for /healthz, bench). */
 uint64_t ui_registry_commits(const struct ui_registry *reg);
+/* 0, or -errno of the connection's last write that failed for the
+ * registry's sake (-EIO, -ENOSPC, -EBUSY, -EROFS, -ENOMEM) while no write
+ * has succeeded since; refusals by the data (-EEXIST, -ESTALE…) do not
+ * count. The daemons publish it in shm (reg_error) each heartbeat. */
+int ui_registry_write_error(const struct ui_registry *reg);
+/* The file still holds every table and column of our schema version: 0,
+ * or -EPROTO with what is missing in why ("table taps is missing; …"), or
+ * another -errno (why says it). ui_registry_open does this check too, and
+ * refuses a file that fails it — whatever version it claims — -EPROTO. */
+int ui_registry_verify(struct ui_registry *reg, char *why, size_t len);
 
 /* Fills buf with the current time in the registry's format. */
 void ui_registry_now(char *buf, size_t len);

@@ -42,6 +42,8 @@
 #define UI_REG_LEASE_COLS "ip, mac, tap, vm_id, state, updated_at"
 #define UI_REG_TAP_COLS "name, ip, state, updated_at"
 
+struct ui_reg_schema;
+
 enum ui_reg_stmt {
 	ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_USER_VERSION,
 	ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO,
@@ -64,6 +66,8 @@ struct ui_registry {
 	uint64_t commits;              /* write transactions committed */
 	bool batch;                    /* a batch is open (ui_reg_batch_begin) */
 	sqlite3_stmt *stmt[ST_COUNT];  /* prepared on first use */
+	struct ui_reg_schema *schema;  /* tables and columns of our version (owned) */
+	int write_error;               /* registry.h: ui_registry_write_error */
 };
 
 /* Logs the connection's sqlite error for `what` and maps rc to -errno. */

@@ -11,12 +11,14 @@
  *
  * Writers: header and ring init — uigniterd, before any daemon runs;
  * daemon[d].pid/up/generation/restarts — uigniterd; daemon[d].ready and
- * heartbeat_ms — daemon d itself; pool table — pool-worker only (one writer,
+ * heartbeat_ms, reg_commits, reg_error, fault — daemon d itself; pool table — pool-worker only (one writer,
  * any number of lock-free readers).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -258,6 +260,57 @@ void ui_daemon_heartbeat(struct ui_shm *shm, enum ui_daemon d)
 {
 	atomic_store_explicit(&shm->daemon[d].heartbeat_ms, ui_now_ms(),
 			      memory_order_relaxed);
+}
+
+/* The fault seqlock: the same pairs as the pool table's (W1/R2, W2/R1). */
+void ui_daemon_set_fault(struct ui_shm *shm, enum ui_daemon d, int fault, const char *msg)
+{
+	struct ui_daemon_status *st = &shm->daemon[d];
+	uint32_t seq = atomic_load_explicit(&st->fault_seq, memory_order_relaxed);
+	uint32_t odd = (seq + 1) | 1;
+	char buf[sizeof(st->fault_msg)] = "";
+	bool same = true;
+
+	if (fault && msg)
+		snprintf(buf, sizeof(buf), "%s", msg);
+	for (size_t i = 0; i < sizeof(buf) && same; i++)
+		same = LOAD(&st->fault_msg[i]) == buf[i];
+	if (!(seq & 1) && same && atomic_load_explicit(&st->fault, memory_order_relaxed) == fault)
+		return;
+	atomic_store_explicit(&st->fault_seq, odd, memory_order_relaxed);
+	/* W1: pairs with R2 in ui_daemon_fault_read. */
+	atomic_thread_fence(memory_order_release);
+	atomic_store_explicit(&st->fault, fault, memory_order_relaxed);
+	for (size_t i = 0; i < sizeof(buf); i++)
+		STORE(&st->fault_msg[i], buf[i]);
+	/* W2: pairs with R1 in ui_daemon_fault_read. */
+	atomic_store_explicit(&st->fault_seq, odd + 1, memory_order_release);
+}
+
+int ui_daemon_fault_read(struct ui_shm *shm, enum ui_daemon d, char *msg, size_t len)
+{
+	struct ui_daemon_status *st = &shm->daemon[d];
+	char buf[sizeof(st->fault_msg)];
+	uint32_t s1, s2;
+	int fault;
+
+	for (int tries = 0;; tries++) {
+		/* R1: pairs with W2. */
+		s1 = atomic_load_explicit(&st->fault_seq, memory_order_acquire);
+		fault = atomic_load_explicit(&st->fault, memory_order_relaxed);
+		for (size_t i = 0; i < sizeof(buf); i++)
+			buf[i] = LOAD(&st->fault_msg[i]);
+		/* R2: pairs with W1. */
+		atomic_thread_fence(memory_order_acquire);
+		s2 = atomic_load_explicit(&st->fault_seq, memory_order_relaxed);
+		if ((s1 == s2 && !(s1 & 1)) || tries >= SEQLOCK_MAX_TRIES)
+			break;
+		sched_yield();
+	}
+	buf[sizeof(buf) - 1] = '\0';
+	if (len)
+		snprintf(msg, len, "%s", fault ? buf : "");
+	return fault;
 }
 
 const char *ui_daemon_name(enum ui_daemon d)

@@ -16,19 +16,21 @@
  * ring i's eventfd as fd UI_DOORBELL_FD(i) (3..6); the consumer polls it.
  *
  * Status: uigniterd writes pid/up on spawn and exit and bumps generation on
- * every (re)spawn; the daemon itself sets ready, heartbeat_ms and
- * reg_commits (daemon.h: the skeleton does, each heartbeat).
+ * every (re)spawn; the daemon itself sets ready, heartbeat_ms, reg_commits
+ * and reg_error (daemon.h: the skeleton does, each heartbeat) and its fault
+ * (cleared by the skeleton on attach).
  */
 #ifndef UI_SHM_H
 #define UI_SHM_H
 
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "ring.h"
 
 #define UI_SHM_MAGIC 0x55494749474e5452ull /* "UIGIGNTR" */
-#define UI_SHM_VERSION 2u
+#define UI_SHM_VERSION 3u
 
 enum ui_ring_id {
 	UI_RING_API_TO_POOL,
@@ -54,6 +56,14 @@ struct ui_daemon_status {
 	_Atomic uint64_t heartbeat_ms; /* CLOCK_MONOTONIC ms, daemon writes */
 	_Atomic uint32_t restarts;     /* uigniterd counts */
 	_Atomic uint64_t reg_commits;  /* registry write transactions (daemon) */
+	_Atomic int32_t reg_error;     /* 0, or -errno: its last registry write
+					* failed for the registry's sake (daemon) */
+	/* What keeps the daemon from doing its job right now (netd: its last
+	 * pass failed; pool-worker: the VMM binary is missing): fault 0 or
+	 * -errno and a sentence, under a seqlock (one writer: the daemon). */
+	_Atomic uint32_t fault_seq;
+	_Atomic int32_t fault;
+	char fault_msg[192];
 };
 
 /* Pool table: seqlock — writer (pool-worker) bumps seq to odd, writes, bumps
@@ -88,6 +98,10 @@ void ui_pool_table_read(struct ui_shm *shm, struct ui_pool_table *dst);
 /* Daemon heartbeat/ready (the daemon's own slot). */
 void ui_daemon_set_ready(struct ui_shm *shm, enum ui_daemon d);
 void ui_daemon_heartbeat(struct ui_shm *shm, enum ui_daemon d);
+/* The daemon's own fault (0: none; msg may be NULL then); a no-op when it
+ * is unchanged. ui_daemon_fault_read copies it out: returns the fault. */
+void ui_daemon_set_fault(struct ui_shm *shm, enum ui_daemon d, int fault, const char *msg);
+int ui_daemon_fault_read(struct ui_shm *shm, enum ui_daemon d, char *msg, size_t len);
 const char *ui_daemon_name(enum ui_daemon d);
 
 /* CLOCK_MONOTONIC in ms. */

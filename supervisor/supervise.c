@@ -82,6 +82,10 @@ static void child_exec(const struct ui_supervisor *sv, const struct ui_child *c,
 	if (devnull >= 0)
 		dup2(devnull, 0);
 	setenv(UI_SHM_ENV, sv->shm_name, 1);
+	if (c->been_ready)
+		setenv(UI_RESTART_ENV, "1", 1);
+	else
+		unsetenv(UI_RESTART_ENV);
 	snprintf(nice, sizeof(nice), "%d", sv->base_nice);
 	setenv(UI_VMM_NICE_ENV, nice, 1);
 	/* Unprivileged: EACCES, the daemon runs at our priority. */
@@ -125,6 +129,8 @@ static void on_ready(uv_poll_t *h, int status, int events)
 	(void)events;
 	if (status == 0 && read(rp->fd, &b, 1) == 1 && c->state == UI_CHILD_STARTING)
 		child_set_state(c, UI_CHILD_RUNNING, "ready");
+	if (c->state == UI_CHILD_RUNNING)
+		c->been_ready = true;
 	ready_pipe_close(c);
 }
 
@@ -323,7 +329,14 @@ static void child_exited(struct ui_supervisor *sv, struct ui_child *c, int statu
 		stop_next(sv);
 		return;
 	}
-	if (WIFEXITED(status) && WEXITSTATUS(status) == UI_EXIT_PERMANENT) {
+	c->been_ready = c->been_ready || was_ready;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == UI_EXIT_PERMANENT && c->been_ready) {
+		/* Not there at first start: the operator can fix it while
+		 * everything else keeps serving (the daemons themselves exit
+		 * 100 only at their first start: daemon.h). */
+		ui_error("%s failed permanently (exit %d) after it had run: keeping the "
+			 "manager up and retrying", ui_daemon_name(c->which), UI_EXIT_PERMANENT);
+	} else if (WIFEXITED(status) && WEXITSTATUS(status) == UI_EXIT_PERMANENT) {
 		child_set_state(c, UI_CHILD_DONE, why);
 		ui_error("%s failed permanently (exit %d: see its log lines above); "
 			 "stopping uigniter", ui_daemon_name(c->which),
@@ -371,6 +384,8 @@ static void on_watchdog(uv_timer_t *t)
 
 		if (c->state == UI_CHILD_STARTING && atomic_load(&st->ready))
 			child_set_state(c, UI_CHILD_RUNNING, "ready");
+		if (c->state == UI_CHILD_RUNNING)
+			c->been_ready = true;
 		if (c->state != UI_CHILD_RUNNING || now <= beat ||
 		    now - beat < UI_HEARTBEAT_DEADLINE_MS)
 			continue;

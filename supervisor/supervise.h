@@ -18,7 +18,10 @@
  * Restart policy (ui_restart_delay_ms): a child that was ready restarts at
  * once unless it crashes in bursts; one that dies before ready backs off 0,
  * then 100 ms doubling up to 5 s; a child that exits with UI_EXIT_PERMANENT
- * (bad configuration: restarting cannot help) stops the manager. A fork
+ * (bad configuration: restarting cannot help) before it was ever ready
+ * stops the manager; once it has been ready, the fault was not there at
+ * first start and the manager must keep serving the rest: it is logged and
+ * restarted like a crash (and the child is told, UI_RESTART_ENV). A fork
  * that fails (out of processes or memory) puts the slot in BACKOFF and is
  * retried after UI_BACKOFF_MAX_MS. The restart timer is the only way out of
  * BACKOFF: if it cannot be armed, the slot goes DONE and the manager stops
@@ -68,6 +71,7 @@ struct ui_child {
 	unsigned fast_failures;   /* consecutive exits before becoming ready */
 	uint64_t window_start_ms; /* crash-rate window (see restart_delay) */
 	unsigned window_crashes;
+	bool been_ready;          /* ready at least once since the manager started */
 	uv_timer_t restart_timer;
 	struct ui_ready_pipe *ready; /* NULL once read or closed */
 };

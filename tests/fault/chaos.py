@@ -189,7 +189,7 @@ def health(sh, args, gap):
     while not sh.stop_chaos.is_set():
         try:
             st, _ = call(args.sock, "GET", "/healthz", timeout=2)
-            if st == 200:
+            if st in (200, 503):  # 503: answered, runs not servable
                 now = time.monotonic()
                 gap[0] = max(gap[0], now - last_ok)
                 last_ok = now

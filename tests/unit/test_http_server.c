@@ -352,6 +352,7 @@ static void request(struct client *c, const char *req)
 	cli_read(c, &R);
 }
 
+static bool has_problem(const char *text); /* in GET /healthz's problems */
 static const char *jstr(const char *k)
 {
 	return json_string_value(json_object_get(R.json, k));
@@ -472,7 +473,7 @@ static void t_srv_keepalive_pipelined(void)
 {
 	env_up();
 	cli_connect(&C);
-	request(&C, "GET /healthz HTTP/1.1\r\n\r\n");
+	request(&C, "GET /pool HTTP/1.1\r\n\r\n");
 	T_EQ_INT(R.status, 200);
 	T_ASSERT(!hdr(&R, "Connection")[0]);
 	request(&C, "GET /pool HTTP/1.1\r\n\r\n");
@@ -649,7 +650,7 @@ static void t_srv_run_timeout_stale(void)
 	/* the late real reply is dropped too; the connection goes on */
 	pool_reply(&m, APID_GEN, 0, NULL);
 	request(&C, "GET /healthz HTTP/1.1\r\n\r\n");
-	T_EQ_INT(R.status, 200);
+	T_EQ_INT(R.status, 503); /* netd is down: runs are refused */
 	T_EQ_STR(json_string_value(json_object_get(json_object_get(R.json, "daemons"),
 						   "pool-worker")), "up");
 	cli_close(&C);
@@ -693,7 +694,7 @@ static void t_srv_pipelined_behind_run(void)
 	pool_set(true, true);
 	cli_connect(&C);
 	SEND(&C, "POST /vm/run HTTP/1.1\r\nContent-Length: 17\r\n\r\n{\"image\":\"hello\"}"
-		 "GET /healthz HTTP/1.1\r\n\r\n");
+		 "GET /pool HTTP/1.1\r\n\r\n");
 	pool_take(&m);
 	T_EQ_INT(cli_fill(&C, 200), -1); /* nothing answered yet */
 	pool_write_state(m.vm_id, UI_VM_RUNNING);
@@ -702,7 +703,7 @@ static void t_srv_pipelined_behind_run(void)
 	T_EQ_INT(R.status, 201);
 	cli_read(&C, &R);
 	T_EQ_INT(R.status, 200);
-	T_EQ_STR(jstr("status"), "ok");
+	T_ASSERT(json_is_integer(json_object_get(R.json, "size")));
 	cli_close(&C);
 	env_stop();
 }
@@ -739,7 +740,9 @@ static void t_srv_unix_list_health(void)
 	T_EQ_INT(st.st_mode & 0777, 0660);
 	cli_connect_unix(&C);
 	request(&C, "GET /healthz HTTP/1.1\r\n\r\n");
-	T_EQ_INT(R.status, 200);
+	T_EQ_INT(R.status, 503);
+	T_EQ_STR(jstr("status"), "unavailable");
+	T_ASSERT(has_problem("pool-worker is down"));
 	d = json_object_get(R.json, "daemons");
 	T_EQ_STR(json_string_value(json_object_get(d, "netd")), "down");
 	T_EQ_STR(json_string_value(json_object_get(d, "pool-worker")), "down");
@@ -786,7 +789,7 @@ static void t_srv_list_pages(void)
 		char req[256];
 
 		snprintf(req, sizeof(req), "GET /vm?limit=120&after=%s HTTP/1.1\r\n\r\n"
-			 "GET /healthz HTTP/1.1\r\n\r\n", next);
+			 "GET /pool HTTP/1.1\r\n\r\n", next);
 		request(&C, req);
 	}
 	T_EQ_INT(R.status, 200);
@@ -796,7 +799,7 @@ static void t_srv_list_pages(void)
 	T_ASSERT(json_is_null(json_object_get(R.json, "next")));
 	cli_read(&C, &R);
 	T_EQ_INT(R.status, 200);
-	T_ASSERT(json_object_get(R.json, "daemons"));
+	T_ASSERT(json_object_get(R.json, "hits"));
 	/* a client that leaves while its page is built cancels it */
 	SEND(&C, "GET /vm?limit=1000 HTTP/1.1\r\n\r\n");
 	cli_close(&C);
@@ -811,19 +814,90 @@ static void t_srv_http10_continue(void)
 {
 	env_up();
 	cli_connect(&C);
-	request(&C, "GET /healthz HTTP/1.0\r\n\r\n");
+	request(&C, "GET /pool HTTP/1.0\r\n\r\n");
 	T_EQ_INT(R.status, 200);
 	T_EQ_STR(hdr(&R, "Connection"), "close");
 	cli_expect_eof(&C);
 	cli_close(&C);
 	cli_connect(&C);
-	request(&C, "GET /healthz HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+	request(&C, "GET /pool HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
 	T_EQ_STR(hdr(&R, "Connection"), "keep-alive");
 	request(&C, "POST /vm/run HTTP/1.1\r\nExpect: 100-continue\r\n"
 		    "Content-Length: 16\r\n\r\n");
 	T_EQ_INT(R.status, 100);
 	request(&C, "{\"image\":\"nope\"}");
 	expect_error(404, "unknown_image");
+	cli_close(&C);
+	env_stop();
+}
+
+static bool has_problem(const char *text)
+{
+	json_t *p = json_object_get(R.json, "problems"), *v;
+	size_t i;
+
+	json_array_foreach(p, i, v)
+		if (strstr(json_string_value(v), text))
+			return true;
+	return false;
+}
+
+static void daemon_set(enum ui_daemon d, bool up, bool ready)
+{
+	atomic_store(&E.shm->daemon[d].up, up);
+	atomic_store(&E.shm->daemon[d].ready, ready);
+}
+
+static void health(int status, const char *word)
+{
+	request(&C, "GET /healthz HTTP/1.1\r\n\r\n");
+	T_EQ_INT(R.status, status);
+	T_EQ_STR(jstr("status"), word);
+	T_EQ_INT(json_is_true(json_object_get(R.json, "runs")), status == 200);
+}
+
+/* /healthz says what is true: each thing that stops runs is a 503 naming
+ * it; what only degrades (netd's last pass, a starting netd) is a 200. */
+static void t_srv_health_truth(void)
+{
+	env_up();
+	cli_connect(&C);
+	daemon_set(UI_D_NETD, true, true);
+	daemon_set(UI_D_POOL, true, true);
+	health(200, "ok");
+	T_EQ_INT(json_array_size(json_object_get(R.json, "problems")), 0);
+	T_ASSERT(json_is_true(json_object_get(R.json, "vmm_available")));
+	T_ASSERT(json_is_true(json_object_get(R.json, "netd_reconciled")));
+
+	ui_daemon_set_fault(E.shm, UI_D_POOL, -EAGAIN, "the VMM binary /x/fc is missing");
+	health(503, "unavailable");
+	T_ASSERT(has_problem("pool-worker: the VMM binary /x/fc is missing"));
+	T_ASSERT(json_is_false(json_object_get(R.json, "vmm_available")));
+	ui_daemon_set_fault(E.shm, UI_D_POOL, 0, NULL);
+	health(200, "ok");
+
+	atomic_store(&E.shm->daemon[UI_D_POOL].reg_error, -ENOSPC);
+	health(503, "unavailable");
+	T_ASSERT(has_problem("pool-worker cannot write the registry: No space left on device"));
+	T_ASSERT(json_is_false(json_object_get(json_object_get(R.json, "registry"), "writable")));
+	atomic_store(&E.shm->daemon[UI_D_POOL].reg_error, 0);
+
+	ui_daemon_set_fault(E.shm, UI_D_NETD, -EIO, "the last pass failed: Input/output error");
+	health(200, "degraded");
+	T_ASSERT(has_problem("netd: the last pass failed"));
+	T_ASSERT(json_is_false(json_object_get(R.json, "netd_reconciled")));
+	ui_daemon_set_fault(E.shm, UI_D_NETD, 0, NULL);
+
+	daemon_set(UI_D_NETD, true, false);
+	health(200, "degraded");
+	T_ASSERT(has_problem("netd is starting"));
+	daemon_set(UI_D_NETD, false, false);
+	health(503, "unavailable");
+	T_ASSERT(has_problem("netd is down"));
+	daemon_set(UI_D_NETD, true, true);
+	daemon_set(UI_D_POOL, true, false);
+	health(503, "unavailable");
+	T_ASSERT(has_problem("pool-worker is starting"));
 	cli_close(&C);
 	env_stop();
 }
@@ -842,21 +916,21 @@ static void t_srv_limits_conns_idle(void)
 	E.opts.idle_timeout_ms = 1500;
 	env_start();
 	cli_connect(&C);
-	request(&C, "GET /healthz HTTP/1.1\r\n\r\n");
+	request(&C, "GET /pool HTTP/1.1\r\n\r\n");
 	cli_connect(&C2);
-	request(&C2, "GET /healthz HTTP/1.1\r\n\r\n"); /* C is idle the longest */
+	request(&C2, "GET /pool HTTP/1.1\r\n\r\n"); /* C is idle the longest */
 	cli_connect(c3);
-	request(c3, "GET /healthz HTTP/1.1\r\n\r\n");
+	request(c3, "GET /pool HTTP/1.1\r\n\r\n");
 	T_EQ_INT(R.status, 200);
 	cli_expect_eof(&C);                           /* reaped for c3 */
 	T_EQ_INT(C.len, 0);
 	cli_close(&C);
 	/* the unix socket has its own room while TCP is full */
 	cli_connect_unix(u1);
-	request(u1, "GET /healthz HTTP/1.1\r\n\r\n");
+	request(u1, "GET /pool HTTP/1.1\r\n\r\n");
 	T_EQ_INT(R.status, 200);
 	/* a unix connection mid-request (begun just now) is not cut: refused */
-	cli_send(u1, "GET /healthz HTTP/1.1\r\n", 23);
+	cli_send(u1, "GET /pool HTTP/1.1\r\n", 20);
 	usleep(100 * 1000);
 	cli_connect_unix(&C);
 	cli_expect_eof(&C);
@@ -871,7 +945,7 @@ static void t_srv_limits_conns_idle(void)
 	cli_close(c3);
 	cli_close(u1);
 	cli_connect(&C);
-	request(&C, "GET /healthz HTTP/1.1\r\n\r\n");
+	request(&C, "GET /pool HTTP/1.1\r\n\r\n");
 	T_EQ_INT(R.status, 200);
 	cli_close(&C);
 	free(c3);
@@ -899,6 +973,7 @@ int main(int argc, char **argv)
 		T_CASE(t_srv_http10_continue),
 		T_CASE(t_srv_list_pages),
 		T_CASE(t_srv_limits_conns_idle),
+		T_CASE(t_srv_health_truth),
 		{ 0 },
 	};
 

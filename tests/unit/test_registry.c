@@ -74,6 +74,44 @@ static void t_too_new(void)
 	T_EQ_INT(raw(path, "SELECT count(*) FROM sqlite_master WHERE name = 'vms'"), 0);
 }
 
+/* A file whose tables or columns are not those of the version it claims
+ * is refused by every kind of open, named, and never migrated. */
+static void t_half_made(void)
+{
+	const char *path = db_path();
+	struct ui_registry *reg = open_ok(path, UI_REG_CREATE);
+	char why[512];
+
+	T_EQ_INT(ui_registry_verify(reg, why, sizeof(why)), 0);
+	T_EQ_STR(why, "");
+	ui_registry_close(reg);
+	raw_exec(path, "DROP TABLE taps; ALTER TABLE vms DROP COLUMN error");
+	T_EQ_INT(ui_registry_open(path, UI_REG_CREATE, &reg), -EPROTO);
+	T_ASSERT(reg == NULL);
+	T_EQ_INT(ui_registry_open(path, 0, &reg), -EPROTO);
+	T_EQ_INT(ui_registry_open(path, UI_REG_RDONLY, &reg), -EPROTO);
+	/* schema 1 claimed with a table of schema 1 missing: not migrated */
+	raw_exec(path, "DROP TABLE events; PRAGMA user_version = 1");
+	T_EQ_INT(ui_registry_open(path, UI_REG_CREATE, &reg), -EPROTO);
+	T_EQ_INT(raw(path, "PRAGMA user_version"), 1);
+	T_EQ_INT(raw(path, "SELECT count(*) FROM sqlite_master WHERE name = 'taps'"), 0);
+}
+
+/* Damage after open: ui_registry_verify (GET /healthz) says what is gone. */
+static void t_verify_after_open(void)
+{
+	const char *path = db_path();
+	struct ui_registry *reg = open_ok(path, UI_REG_CREATE), *ro = open_ok(path, UI_REG_RDONLY);
+	char why[512];
+
+	raw_exec(path, "DROP TABLE taps; ALTER TABLE leases DROP COLUMN updated_at");
+	T_EQ_INT(ui_registry_verify(ro, why, sizeof(why)), -EPROTO);
+	T_EQ_STR(why, "table leases lacks column updated_at; table taps is missing");
+	T_EQ_INT(ui_registry_verify(reg, why, sizeof(why)), -EPROTO);
+	ui_registry_close(ro);
+	ui_registry_close(reg);
+}
+
 static void t_migrate_version0_with_foreign_table(void)
 {
 	const char *path = db_path();
@@ -526,6 +564,8 @@ int main(int argc, char **argv)
 		T_CASE(t_create_fresh),
 		T_CASE(t_reopen_keeps_data),
 		T_CASE(t_too_new),
+		T_CASE(t_half_made),
+		T_CASE(t_verify_after_open),
 		T_CASE(t_migrate_version0_with_foreign_table),
 		T_CASE(t_readonly),
 		T_CASE(t_vm_roundtrip),

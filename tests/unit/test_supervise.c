@@ -4,7 +4,8 @@
  * shell-script "daemons", a real uv loop whose SIGCHLD handler calls
  * ui_supervisor_reap, as in supervisor/main.c. Cases: a child that exits
  * before ready is restarted with a growing backoff; a failed fork is
- * retried; an exit with UI_EXIT_PERMANENT stops the manager with 100; a
+ * retried; an exit with UI_EXIT_PERMANENT stops the manager with 100 (but
+ * not once the child had been ready: then it is restarted, told so); a
  * restart timer that cannot be armed stops it with 111; and the pure
  * backoff / restart-delay policy, table style.
  *
@@ -336,6 +337,33 @@ static void t_permanent_exit_stops(void)
 	T_EQ_INT(F.sv.exit_code, UI_EXIT_PERMANENT);
 }
 
+/* ---- (c') exit 100 after having been ready: restarted, told so ---- */
+
+/* Ready, then exit 100 — unless told it is a restart (UIGNITER_RESTART=1):
+ * then ready for good. A fault that came after the first start must not
+ * stop the manager (issue 9: a VMM binary removed, then a worker crash). */
+#define D_PERMANENT_LATER "if [ \"$UIGNITER_RESTART\" = 1 ]; then\n" D_READY "fi\n" \
+			  "printf r >&7\nexec 7>&-\nsleep 0.3\nexit 100\n"
+
+static bool apid_restarted_and_ready(void)
+{
+	return spawns(UI_D_APID, NULL) == 2 && F.sv.child[UI_D_APID].state == UI_CHILD_RUNNING;
+}
+
+static void t_permanent_after_ready_restarts(void)
+{
+	setup(D_READY, D_READY, D_PERMANENT_LATER);
+	ui_supervisor_start(&F.sv);
+	T_ASSERT(run_until(apid_restarted_and_ready));
+	T_ASSERT(!F.sv.stopping);
+	T_EQ_INT(F.sv.exit_code, UI_EXIT_OK);
+	T_EQ_INT(atomic_load(&F.shm->daemon[UI_D_APID].restarts), 1);
+	expect_running_once(UI_D_NETD);
+	expect_running_once(UI_D_POOL);
+	teardown();
+	T_EQ_INT(F.sv.exit_code, UI_EXIT_OK);
+}
+
 /* ---- (d) a restart that cannot be scheduled stops the manager, 111 ---- */
 
 static void t_unarmable_restart_stops(void)
@@ -411,6 +439,7 @@ int main(int argc, char **argv)
 		T_CASE_TIMEOUT(t_restart_backoff_grows, 120),
 		T_CASE_TIMEOUT(t_fork_failure_retried, 120),
 		T_CASE_TIMEOUT(t_permanent_exit_stops, 120),
+		T_CASE_TIMEOUT(t_permanent_after_ready_restarts, 120),
 		T_CASE_TIMEOUT(t_unarmable_restart_stops, 120),
 		T_CASE(t_backoff_table),
 		T_CASE(t_restart_delay_table),

@@ -37,6 +37,7 @@ struct obs {
 	bool close_in_exit;  /* close from inside on_exit (as the engine may) */
 	bool spawned;        /* on_spawned came */
 	int spawn_status;
+	char spawn_err[256];
 	int left_listed;     /* handles of p still on the loop when on_free ran */
 };
 
@@ -112,6 +113,7 @@ static void on_spawned_cb(struct pw_vmm_proc *p, int status, const char *err)
 	T_ASSERT(!o->spawned); /* once */
 	o->spawned = true;
 	o->spawn_status = status;
+	snprintf(o->spawn_err, sizeof(o->spawn_err), "%s", err ? err : "");
 	T_ASSERT(status == 0 ? err == NULL && p->pid > 0 : err && err[0]);
 }
 
@@ -327,14 +329,46 @@ static void t_spawn_missing_binary(void)
 	env_init(&e);
 	obs_init(&o, &e);
 	rc = pw_vmm_proc_spawn(&o.p, argv, e.log, err, sizeof(err));
-	T_EQ_INT(rc, -ENOENT);
+	T_EQ_INT(rc, PW_VMM_UNAVAILABLE);
 	T_ASSERT(strstr(err, "cannot start /nonexistent/uigniter-no-such-vmm"));
+	T_ASSERT(strstr(err, "the VMM binary is missing or not executable"));
 	T_ASSERT(!pw_vmm_proc_running(&o.p));
 	T_EQ_INT(pw_vmm_proc_kill(&o.p), -ESRCH);
 	spin(&e);
 	T_EQ_STR(o.order, "");
 	close_and_free(&e, &o);
 	T_EQ_STR(o.order, "F");
+	env_fini(&e);
+}
+
+/* An executable file the kernel cannot run (found, then exec fails):
+ * reported through on_spawned as the host's fault, never -ENOENT. */
+static void t_spawn_exec_fails(void)
+{
+	char path[160];
+	char *const argv[] = { path, NULL };
+	char err[256] = "";
+	struct env e;
+	struct obs o;
+	FILE *f;
+
+	env_init(&e);
+	obs_init(&o, &e);
+	snprintf(path, sizeof(path), "%s/not-a-program", e.dir);
+	T_ASSERT((f = fopen(path, "we")) != NULL);
+	T_ASSERT(fputs("\x7f" "garbage, no #! and no ELF\n", f) >= 0);
+	T_EQ_INT(fclose(f), 0);
+	T_EQ_INT(chmod(path, 0755), 0);
+	T_EQ_INT(pw_vmm_proc_spawn(&o.p, argv, e.log, err, sizeof(err)), 0);
+	uv_ref((uv_handle_t *)&e.watchdog);
+	while (!o.spawned)
+		uv_run(&e.loop, UV_RUN_ONCE);
+	uv_unref((uv_handle_t *)&e.watchdog);
+	T_EQ_INT(o.spawn_status, PW_VMM_UNAVAILABLE);
+	T_ASSERT(strstr(o.spawn_err, path));
+	T_ASSERT(strstr(o.spawn_err, "the VMM binary is missing or not executable"));
+	T_ASSERT(!pw_vmm_proc_running(&o.p));
+	close_and_free(&e, &o);
 	env_fini(&e);
 }
 
@@ -349,7 +383,8 @@ static void t_spawn_bad_console(void)
 	env_init(&e);
 	obs_init(&o, &e);
 	snprintf(path, sizeof(path), "%s/no-such-dir/console.log", e.dir);
-	T_EQ_INT(pw_vmm_proc_spawn(&o.p, argv, path, err, sizeof(err)), -ENOENT);
+	/* the host's fault (its state_dir), never a client's 404 */
+	T_EQ_INT(pw_vmm_proc_spawn(&o.p, argv, path, err, sizeof(err)), -EIO);
 	T_ASSERT(strstr(err, "cannot open console log"));
 	T_EQ_INT(pw_vmm_proc_kill(&o.p), -ESRCH);
 	spin(&e);
@@ -575,6 +610,7 @@ int main(int argc, char **argv)
 		T_CASE(t_kill_nothing),
 		T_CASE(t_spawn_missing_binary),
 		T_CASE(t_spawn_bad_console),
+		T_CASE(t_spawn_exec_fails),
 		T_CASE(t_adopt_orphan),
 		T_CASE(t_adopt_own_child),
 		T_CASE(t_adopt_gone),
