@@ -131,7 +131,7 @@ static int count_survivors(const struct ui_config *cfg, pid_t seen[UI_D_COUNT])
 	int n = 0;
 
 	for (int d = 0; d < UI_D_COUNT; d++) {
-		pid_t holder;
+		pid_t holder, key;
 		int r = ui_lock_role_path(cfg, (enum ui_daemon)d, path, sizeof(path));
 
 		if (r == 0)
@@ -143,12 +143,13 @@ static int count_survivors(const struct ui_config *cfg, pid_t seen[UI_D_COUNT])
 			ui_error("lock %s: %s", path, strerror(-r));
 			return -1;
 		}
-		if (holder != seen[d] || holder == 0)
+		key = holder ? holder : -1; /* -1: a holder whose pid is unknown */
+		if (key != seen[d])
 			ui_warn("%s (pid %d) from an earlier manager still runs with "
 				"state_dir %s; waiting for it to exit",
 				ui_daemon_name((enum ui_daemon)d), (int)holder,
 				cfg->state_dir);
-		seen[d] = holder ? holder : -1;
+		seen[d] = key;
 	}
 	return n;
 }
