@@ -28,11 +28,12 @@
  * daemon's lifetime: a daemon whose role is already held against its
  * state_dir exits 111 and says who holds it. uigniterd starts each daemon
  * with a parent-death signal (SIGKILL), so no daemon outlives its manager.
+ *
  * on_stop must end with ui_daemon_exit() (at once, or after draining):
  * it closes every handle still open so ui_daemon_run returns.
  *
  * Ownership: struct ui_daemon_ctx is caller-embedded (static: the config
- * is large); it owns cfg, shm, reg and loop.
+ * is large); it owns cfg, shm, reg, loop and lock_fd.
  */
 #ifndef UI_DAEMON_H
 #define UI_DAEMON_H

@@ -154,9 +154,9 @@ done
 [ -z "$(st_unowned_taps | tr -d ' ')" ] || st_fail "taps left: $(st_unowned_taps)"
 [ -z "$(ls "$ST_DIR"/run/vms/ | grep '\.sock$')" ] || st_fail "API sockets left: $(ls "$ST_DIR/run/vms")"
 
-# --- 5. a survivor holding a role lock: the new manager starts nothing
-# until it is gone. The holder stands in for a pool-worker of an older
-# manager that outlived it.
+# --- 5. a survivor holding a role lock: a new manager starts nothing
+# until it is gone, and gives up (111) if it outlasts 30 s. The holder
+# stands in for a pool-worker of an older manager that outlived it.
 manager_pid=$ST_PID
 kill -TERM "$manager_pid"
 for _ in $(seq 300); do kill -0 "$manager_pid" 2>/dev/null || break; sleep 0.1; done
@@ -177,11 +177,33 @@ holder=$!
 SPARE_PIDS="$SPARE_PIDS $holder"
 for _ in $(seq 100); do grep -q held "$ST_DIR/hold.out" && break; sleep 0.1; done
 grep -q held "$ST_DIR/hold.out" || st_fail "the lock holder did not start"
+want="pool-worker (pid $holder) from an earlier manager still runs with state_dir $ST_DIR/state; waiting for it to exit"
+# A manager that outwaits the survivor (30 s) gives up: 111, no second set.
 ip netns exec "$ST_NS" "$BIN/uigniterd" --config "$ST_CONF" >>"$ST_LOG" 2>&1 &
 ST_PID=$!
-want="pool-worker (pid $holder) from an earlier manager still runs with state_dir $ST_DIR/state; waiting for it to exit"
 for _ in $(seq 200); do grep -qF "$want" "$ST_LOG" && break; sleep 0.1; done
-grep -qF "$want" "$ST_LOG" || st_fail "the new uigniterd did not say it waits for the survivor"
+grep -qF "$want" "$ST_LOG" || st_fail "uigniterd did not say it waits for the survivor"
+for _ in $(seq 900); do
+	[ -z "$(pgrep -P "$ST_PID")" ] ||
+		st_fail "uigniterd started daemons while a survivor holds a lock: $(pgrep -P "$ST_PID" -l | tr '\n' ' ')"
+	kill -0 "$ST_PID" 2>/dev/null || break
+	sleep 0.1
+done
+kill -0 "$ST_PID" 2>/dev/null && st_fail "uigniterd waited for the survivor for more than 90 s"
+rc=0; wait "$ST_PID" || rc=$?
+ST_PID=
+[ "$rc" = 111 ] || st_fail "uigniterd that gave up on the survivor: exit $rc, expected 111"
+grep -qF "1 daemon(s) of an earlier manager still run with state_dir $ST_DIR/state after 30 s; not starting a second set" "$ST_LOG" ||
+	st_fail "no clear message when uigniterd gave up on the survivor"
+[ -z "$(instance_daemons)" ] || st_fail "daemons started while a survivor holds a lock"
+st_log "uigniterd gave up on the survivor after 30 s (exit 111), starting nothing"
+# The next one waits for the survivor, then starts once it is gone.
+wc -l <"$ST_LOG" >"$ST_LOG.mark" # the next message must be a new line
+ip netns exec "$ST_NS" "$BIN/uigniterd" --config "$ST_CONF" >>"$ST_LOG" 2>&1 &
+ST_PID=$!
+said() { tail -n +"$(($(cat "$ST_LOG.mark") + 1))" "$ST_LOG" | grep -qF "$want"; }
+for _ in $(seq 200); do said && break; sleep 0.1; done
+said || st_fail "the new uigniterd did not say it waits for the survivor"
 kill -0 "$ST_PID" 2>/dev/null || st_fail "the new uigniterd exited while it should wait"
 [ -z "$(pgrep -P "$ST_PID")" ] ||
 	st_fail "the new uigniterd started daemons while a survivor holds a lock: $(pgrep -P "$ST_PID" -l | tr '\n' ' ')"
