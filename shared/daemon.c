@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "lock.h"
 #include "log.h"
 
 /* The --config argument, or NULL; -EINVAL on a bad command line. */
@@ -40,6 +41,7 @@ int ui_daemon_init(struct ui_daemon_ctx *d, enum ui_daemon which, int argc, char
 	char err[1024];
 
 	memset(d, 0, sizeof(*d));
+	d->lock_fd = -1;
 	d->which = which;
 	d->prog = ui_daemon_name(which);
 	d->restarted = restart && !strcmp(restart, "1");
@@ -89,16 +91,47 @@ static int claim_fds(void)
 	return 0;
 }
 
-static int attach_shm(struct ui_daemon_ctx *d)
+/* One daemon of each role per state_dir, held until ui_daemon_fini: a
+ * second set (a manager started while an older one's daemons survive) is
+ * refused before it touches the shm or the registry. */
+static int take_role_lock(struct ui_daemon_ctx *d)
+{
+	char path[PATH_MAX + 32];
+	pid_t holder;
+	int rc = ui_lock_role_path(&d->cfg, d->which, path, sizeof(path));
+
+	if (rc == 0)
+		rc = ui_lock_take(path, &d->lock_fd, &holder);
+	if (rc == -EBUSY) {
+		char pid[16] = "?";
+
+		if (holder > 0)
+			snprintf(pid, sizeof(pid), "%d", (int)holder);
+		ui_error("another %s (pid %s) is running with state_dir %s; only "
+			 "one set of daemons may run against a state_dir", d->prog,
+			 pid, d->cfg.state_dir);
+	} else if (rc < 0) {
+		ui_error("lock %s: %s", path, strerror(-rc));
+	}
+	return rc;
+}
+
+/* The segment's name from the environment; NULL (said why) if not set. */
+static const char *shm_env(void)
 {
 	const char *name = getenv(UI_SHM_ENV);
-	int rc;
 
 	if (!name || !name[0]) {
 		ui_error("%s is not set: daemons are started by uigniterd", UI_SHM_ENV);
-		return -EINVAL;
+		return NULL;
 	}
-	rc = ui_shm_attach(name, &d->shm);
+	return name;
+}
+
+static int attach_shm(struct ui_daemon_ctx *d, const char *name)
+{
+	int rc = ui_shm_attach(name, &d->shm);
+
 	if (rc < 0)
 		ui_error("shm %s: %s", name, strerror(-rc));
 	return rc;
@@ -120,11 +153,14 @@ static int open_registry(struct ui_daemon_ctx *d, int reg_flags)
 
 int ui_daemon_attach(struct ui_daemon_ctx *d, int reg_flags)
 {
+	const char *shm_name;
 	int rc;
 
-	if (claim_fds() < 0 || attach_shm(d) == -EINVAL)
+	if (claim_fds() < 0 || !(shm_name = shm_env()))
 		return UI_EXIT_PERMANENT;
-	if (!d->shm)
+	if (take_role_lock(d) < 0)
+		return UI_EXIT_TEMPORARY; /* the holder will be gone */
+	if (attach_shm(d, shm_name) < 0)
 		return UI_EXIT_TEMPORARY;
 	/* What a previous instance published is not ours. */
 	ui_daemon_set_fault(d->shm, d->which, 0, NULL);
@@ -231,4 +267,7 @@ void ui_daemon_fini(struct ui_daemon_ctx *d)
 	ui_registry_close(d->reg);
 	ui_shm_detach(d->shm);
 	ui_config_free(&d->cfg);
+	if (d->lock_fd >= 0)
+		close(d->lock_fd); /* last: the role is free once we are done */
+	d->lock_fd = -1;
 }

@@ -22,18 +22,25 @@
  * Life of a daemon:
  *   ui_daemon_init     argv, config, logging               → 0 or exit code
  *   (daemon-specific checks that need only the config)
- *   ui_daemon_attach   doorbells, shm, registry, loop      → 0 or exit code
+ *   ui_daemon_attach   doorbells, the role lock, shm,       → 0 or exit code
+ *                      registry, loop
  *   (daemon-specific set-up on d->loop)
  *   ui_daemon_run      heartbeat (1 s, also on_tick and the shm copies of
  *                      the registry's commit count and write error),
  *                      SIGTERM/SIGINT → on_stop,
  *                      SIGHUP → on_reload, ready flag + byte, the loop
- *   ui_daemon_fini     loop, registry, shm, config
+ *   ui_daemon_fini     loop, registry, shm, config, then the role lock
+ *
+ * The role lock (<state_dir>/<daemon>.lock, lock.h) is held for the
+ * daemon's lifetime: a daemon whose role is already held against its
+ * state_dir exits 111 and says who holds it. uigniterd starts each daemon
+ * with a parent-death signal (SIGKILL), so no daemon outlives its manager.
+ *
  * on_stop must end with ui_daemon_exit() (at once, or after draining):
  * it closes every handle still open so ui_daemon_run returns.
  *
  * Ownership: struct ui_daemon_ctx is caller-embedded (static: the config
- * is large); it owns cfg, shm, reg and loop.
+ * is large); it owns cfg, shm, reg, loop and lock_fd.
  */
 #ifndef UI_DAEMON_H
 #define UI_DAEMON_H
@@ -78,6 +85,7 @@ struct ui_daemon_ctx {
 	bool loop_ok;
 	bool exiting;
 	bool restarted; /* UI_RESTART_ENV: ready before in this manager's life */
+	int lock_fd;    /* <state_dir>/<prog>.lock, held until fini (lock.h) */
 };
 
 int ui_daemon_init(struct ui_daemon_ctx *d, enum ui_daemon which, int argc, char **argv);

@@ -1,30 +1,32 @@
 /*
  * main.c — uigniterd: loads the configuration, prepares the instance (state
- * and run directories, the single-instance lock, the registry, the shm
- * segment) and supervises netd, pool-worker and apid until SIGTERM/SIGINT.
+ * and run directories, the single-instance lock, the wait for daemons of an
+ * earlier manager to be gone, the registry, the shm segment) and supervises
+ * netd, pool-worker and apid until SIGTERM/SIGINT.
  *
  * Exit codes: 0 clean stop, 100 permanent failure (bad config, another
  * instance, a child that failed permanently), 111 temporary failure.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <uv.h>
 
 #include "config.h"
+#include "lock.h"
 #include "log.h"
 #include "registry.h"
 #include "shm.h"
 #include "supervise.h"
+
+#define UI_SURVIVOR_WAIT_MS 30000 /* for daemons of an earlier manager to exit */
 
 struct manager {
 	struct ui_config cfg;
@@ -104,27 +106,74 @@ static int prepare_dirs(const struct ui_config *cfg)
 	return mkdir_p(vms, 0755);
 }
 
-/* One manager per state_dir: an flock held for our lifetime. */
+/* One manager per state_dir: an flock held for our lifetime (lock.h). */
 static int take_lock(struct manager *m)
 {
-	char path[PATH_MAX + 16], pid[32];
-	int n;
+	char path[PATH_MAX + 16];
+	pid_t holder;
+	int r;
 
 	snprintf(path, sizeof(path), "%s/uigniterd.lock", m->cfg.state_dir);
-	m->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	if (m->lock_fd < 0)
-		return -errno;
-	if (flock(m->lock_fd, LOCK_EX | LOCK_NB) < 0) {
-		n = (int)pread(m->lock_fd, pid, sizeof(pid) - 1, 0);
-		pid[n > 0 ? n : 0] = '\0';
-		pid[strcspn(pid, "\n")] = '\0';
-		ui_error("another uigniterd (pid %s) is already running with "
-			 "state_dir %s", pid[0] ? pid : "?", m->cfg.state_dir);
+	r = ui_lock_take(path, &m->lock_fd, &holder);
+	if (r == -EBUSY)
+		ui_error("another uigniterd (pid %d) is already running with "
+			 "state_dir %s", (int)holder, m->cfg.state_dir);
+	else if (r < 0)
+		ui_error("lock %s: %s", path, strerror(-r));
+	return r;
+}
+
+/* How many daemons still hold their role lock; names each new holder once
+ * (*seen: the holder last named, per role). */
+static int count_survivors(const struct ui_config *cfg, pid_t seen[UI_D_COUNT])
+{
+	char path[PATH_MAX + 32];
+	int n = 0;
+
+	for (int d = 0; d < UI_D_COUNT; d++) {
+		pid_t holder, key;
+		int r = ui_lock_role_path(cfg, (enum ui_daemon)d, path, sizeof(path));
+
+		if (r == 0)
+			r = ui_lock_probe(path, &holder);
+		if (r == 0)
+			continue;
+		n++;
+		if (r != -EBUSY) {
+			ui_error("lock %s: %s", path, strerror(-r));
+			return -1;
+		}
+		key = holder ? holder : -1; /* -1: a holder whose pid is unknown */
+		if (key != seen[d])
+			ui_warn("%s (pid %d) from an earlier manager still runs with "
+				"state_dir %s; waiting for it to exit",
+				ui_daemon_name((enum ui_daemon)d), (int)holder,
+				cfg->state_dir);
+		seen[d] = key;
+	}
+	return n;
+}
+
+/* Two daemon sets never run against one state_dir: before spawning any,
+ * wait until no daemon of an earlier manager holds its role lock (they die
+ * with their manager, by SIGKILL: a moment). Gives up after
+ * UI_SURVIVOR_WAIT_MS with -EBUSY (exit 111: retry later). */
+static int wait_for_survivors(const struct ui_config *cfg)
+{
+	pid_t seen[UI_D_COUNT] = { 0 };
+	uint64_t end = ui_now_ms() + UI_SURVIVOR_WAIT_MS;
+	int n;
+
+	while ((n = count_survivors(cfg, seen)) > 0 && ui_now_ms() < end)
+		usleep(100 * 1000);
+	if (n < 0)
+		return -EIO;
+	if (n > 0) {
+		ui_error("%d daemon(s) of an earlier manager still run with state_dir "
+			 "%s after %d s; not starting a second set", n,
+			 cfg->state_dir, UI_SURVIVOR_WAIT_MS / 1000);
 		return -EBUSY;
 	}
-	n = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
-	if (ftruncate(m->lock_fd, 0) < 0 || pwrite(m->lock_fd, pid, (size_t)n, 0) < 0)
-		return -errno;
 	return 0;
 }
 
@@ -215,8 +264,11 @@ static int run(struct manager *m, const char *config_path, const char *libexec)
 	int r;
 
 	ui_log_init("uigniterd", m->cfg.log_level);
-	if (prepare_dirs(&m->cfg) < 0 || take_lock(m) < 0 ||
-	    prepare_registry(&m->cfg) < 0)
+	if (prepare_dirs(&m->cfg) < 0 || take_lock(m) < 0)
+		return UI_EXIT_PERMANENT;
+	if (wait_for_survivors(&m->cfg) < 0)
+		return UI_EXIT_TEMPORARY;
+	if (prepare_registry(&m->cfg) < 0)
 		return UI_EXIT_PERMANENT;
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
 		ui_warn("PR_SET_CHILD_SUBREAPER: %s", strerror(errno));

@@ -10,6 +10,14 @@
  * doorbells, fd 7 the write end of its readiness pipe (UI_READY_FD), env
  * UIGNITER_SHM and UIGNITER_READY_FD; every other fd of ours is O_CLOEXEC.
  *
+ * A child dies with uigniterd: its parent-death signal is SIGKILL (set in
+ * the child before exec, then the parent checked, so a manager that died in
+ * between is noticed). A manager killed is a crash, handled as a kill -9 of
+ * the whole manager: VMMs run on (they are pool-worker's children, and the
+ * signal is not inherited across fork) and the next manager re-adopts them.
+ * SIGKILL, not SIGTERM: no supervisor is left to SIGKILL a daemon that
+ * hangs in its stop, and it would keep its role lock (lock.h) for ever.
+ *
  * shm daemon status: uigniterd writes pid, up, generation, restarts (exits
  * that were followed by a scheduled restart; a failed fork is no exit); the
  * daemon writes ready and heartbeat_ms. A RUNNING child whose heartbeat is
@@ -30,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -55,6 +64,19 @@ static void child_set_state(struct ui_child *c, enum ui_child_state s,
 	c->state = s;
 }
 
+/* In the forked child: die with the manager. The parent-death signal
+ * survives execve; checking the parent after setting it closes the race
+ * with a manager that died before (the signal would never come). */
+static void child_die_with(pid_t manager)
+{
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) {
+		fprintf(stderr, "uigniterd: PR_SET_PDEATHSIG: %s\n", strerror(errno));
+		_exit(UI_EXIT_TEMPORARY);
+	}
+	if (getppid() != manager)
+		_exit(UI_EXIT_TEMPORARY); /* the manager is gone already */
+}
+
 /* In the forked child: place the doorbells at 3..6, the readiness pipe at
  * UI_READY_FD, and exec. Never returns. */
 static void child_exec(const struct ui_supervisor *sv, const struct ui_child *c,
@@ -67,6 +89,7 @@ static void child_exec(const struct ui_supervisor *sv, const struct ui_child *c,
 	char *argv[4];
 	int argc = 0;
 
+	child_die_with(sv->self_pid);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	for (int i = 0; i < UI_RING_COUNT; i++)
@@ -415,6 +438,7 @@ int ui_supervisor_init(struct ui_supervisor *sv, uv_loop_t *loop,
 	sv->shm_name = shm_name;
 	sv->shm = shm;
 	sv->fork_fn = fork;
+	sv->self_pid = getpid();
 	errno = 0;
 	sv->base_nice = getpriority(PRIO_PROCESS, 0);
 	if (sv->base_nice == -1 && errno)

@@ -91,6 +91,7 @@ struct ui_supervisor {
 	int exit_code;             /* what uigniterd exits with */
 	pid_t (*fork_fn)(void);    /* fork(2); a seam for tests to fail it */
 	int base_nice;             /* uigniterd's own: the VMMs' (daemon.h) */
+	pid_t self_pid;            /* uigniterd: the parent children check */
 };
 
 /* Delay before the next restart of a child that has failed to become ready

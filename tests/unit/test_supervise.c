@@ -6,7 +6,8 @@
  * before ready is restarted with a growing backoff; a failed fork is
  * retried; an exit with UI_EXIT_PERMANENT stops the manager with 100 (but
  * not once the child had been ready: then it is restarted, told so); a
- * restart timer that cannot be armed stops it with 111; and the pure
+ * restart timer that cannot be armed stops it with 111; the daemons die
+ * when their manager is SIGKILLed (parent-death signal); and the pure
  * backoff / restart-delay policy, table style.
  *
  * Each script appends its pid to <libexec>/<name>.spawns, which is how the
@@ -40,6 +41,8 @@
 		"while kill -0 $PPID 2>/dev/null; do sleep 1; done\n"
 #define D_FAILS "exit 1\n"
 #define D_PERMANENT "exit 100\n"
+/* Ready, then lives on whatever happens to its parent. */
+#define D_FOREVER "printf r >&7\nexec 7>&-\nexec sleep 600\n"
 
 /* ---- fixture: one per case (each case is its own process) ---- */
 
@@ -390,7 +393,94 @@ static void t_unarmable_restart_stops(void)
 	ui_config_free(&F.cfg);
 }
 
-/* ---- (e) the pure policy ---- */
+/* ---- (e) the children die with their manager ---- */
+
+static pid_t orphans[UI_D_COUNT];
+
+static void kill_orphans(void)
+{
+	for (int i = 0; i < UI_D_COUNT; i++)
+		if (orphans[i] > 0)
+			kill(orphans[i], SIGKILL);
+}
+
+/* Running, not a zombie waiting for init to reap it. */
+static bool pid_alive(pid_t pid)
+{
+	char path[64], buf[256], *p;
+	FILE *f;
+	bool alive = false;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	if (fgets(buf, sizeof(buf), f) && (p = strrchr(buf, ')')))
+		alive = p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
+	fclose(f);
+	return alive;
+}
+
+/* The manager process of this case: start three daemons that never look at
+ * their parent, report their pids (and ours, for the names), run on. */
+struct manager_report {
+	pid_t pids[UI_D_COUNT + 1]; /* the daemons', then the manager's */
+	char dir[sizeof(F.dir)];
+};
+
+static void manager_main(int report)
+{
+	struct manager_report r;
+
+	setup(D_FOREVER, D_FOREVER, D_FOREVER);
+	ui_supervisor_start(&F.sv);
+	if (!run_until(all_running))
+		_exit(1);
+	r.pids[UI_D_COUNT] = getpid();
+	for (int i = 0; i < UI_D_COUNT; i++)
+		r.pids[i] = F.sv.child[i].pid;
+	memcpy(r.dir, F.dir, sizeof(r.dir));
+	if (write(report, &r, sizeof(r)) != (ssize_t)sizeof(r))
+		_exit(1);
+	for (;;)
+		uv_run(&F.loop, UV_RUN_DEFAULT);
+}
+
+static void t_children_die_with_manager(void)
+{
+	struct manager_report r;
+	pid_t *pids = r.pids, manager;
+	uint64_t end;
+	int p[2];
+
+	T_EQ_INT(pipe(p), 0);
+	atexit(kill_orphans);
+	manager = fork();
+	T_ASSERT(manager >= 0);
+	if (manager == 0) {
+		close(p[0]);
+		manager_main(p[1]);
+	}
+	close(p[1]);
+	T_EQ_INT(read(p[0], &r, sizeof(r)), sizeof(r));
+	memcpy(orphans, pids, sizeof(orphans));
+	T_EQ_INT(pids[UI_D_COUNT], manager);
+	/* The manager's files are ours to remove: it cannot. */
+	memcpy(F.dir, r.dir, sizeof(F.dir));
+	snprintf(F.shm_name, sizeof(F.shm_name), "/uigniter-test-sv-%d", (int)manager);
+	atexit(cleanup);
+	T_EQ_INT(kill(manager, SIGKILL), 0);
+	T_EQ_INT(waitpid(manager, NULL, 0), manager);
+	end = ui_now_ms() + DEADLINE_MS;
+	for (int i = 0; i < UI_D_COUNT; i++) {
+		while (pid_alive(pids[i]) && ui_now_ms() < end)
+			usleep(20 * 1000);
+		if (pid_alive(pids[i]))
+			T_FAIL("%s (pid %d) outlived its manager", bins[i], (int)pids[i]);
+	}
+}
+
+/* ---- (f) the pure policy ---- */
 
 static void t_backoff_table(void)
 {
@@ -441,6 +531,7 @@ int main(int argc, char **argv)
 		T_CASE_TIMEOUT(t_permanent_exit_stops, 120),
 		T_CASE_TIMEOUT(t_permanent_after_ready_restarts, 120),
 		T_CASE_TIMEOUT(t_unarmable_restart_stops, 120),
+		T_CASE_TIMEOUT(t_children_die_with_manager, 120),
 		T_CASE(t_backoff_table),
 		T_CASE(t_restart_delay_table),
 		{ 0 },
