@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "json.h"
 
@@ -72,11 +73,33 @@ static json_t *str_or_null(const char *s)
 	return s[0] ? json_string(s) : json_null();
 }
 
+/* ms between two registry times ("YYYY-MM-DDTHH:MM:SS.mmmZ"); -1 if
+ * either is unset or not one. */
+static long long ms_between(const char *from, const char *to)
+{
+	long long t[2];
+	const char *s[2] = { from, to };
+
+	for (int i = 0; i < 2; i++) {
+		struct tm tm = { 0 };
+		const char *rest = s[i][0] ? strptime(s[i], "%Y-%m-%dT%H:%M:%S", &tm) : NULL;
+		unsigned ms = 0;
+
+		if (!rest || (rest[0] == '.' && sscanf(rest + 1, "%3u", &ms) != 1))
+			return -1;
+		t[i] = (long long)timegm(&tm) * 1000 + ms;
+	}
+	return t[1] - t[0];
+}
+
 json_t *vm_to_json(const struct ui_vm *vm)
 {
+	long long boot = ms_between(vm->created_at, vm->ready_at);
+	json_t *j;
+
 	/* Unset values are null, not "": a client tests them with one check. */
-	return json_pack("{s:s,s:o,s:s,s:s,s:o,s:o,s:o,s:I,s:I,s:s,s:o,"
-			 "s:s,s:o,s:o,s:o,s:o,s:s}",
+	j = json_pack("{s:s,s:o,s:s,s:s,s:o,s:o,s:o,s:I,s:I,s:s,s:o,"
+			 "s:s,s:o,s:o,s:o,s:o,s:s,s:o,s:o}",
 			 "id", vm->id, "name", str_or_null(vm->name),
 			 "state", vm->state, "image", vm->image,
 			 "ip", str_or_null(vm->ip), "mac", str_or_null(vm->mac),
@@ -91,5 +114,9 @@ json_t *vm_to_json(const struct ui_vm *vm)
 			 "exit_status", vm->exit_status == -1 ? json_null() :
 				 json_integer(vm->exit_status),
 			 "error", str_or_null(vm->error),
-			 "console_log", vm->console_log);
+			 "console_log", vm->console_log,
+			 /* the image's ready rule held; request → ready */
+			 "ready_at", str_or_null(vm->ready_at),
+			 "boot_ms", boot >= 0 ? json_integer(boot) : json_null());
+	return j;
 }

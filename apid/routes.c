@@ -344,6 +344,17 @@ static int run_field(const char *key, json_t *v, struct run_params *out,
 		return run_uint("vcpus", v, 1, 32, &out->vcpus, resp);
 	if (strcmp(key, "mem_mib") == 0)
 		return run_uint("mem_mib", v, 16, 65536, &out->mem_mib, resp);
+	if (strcmp(key, "wait") == 0) {
+		const char *w = json_is_string(v) ? json_string_value(v) : "";
+
+		if (strcmp(w, "running") == 0 || strcmp(w, "ready") == 0) {
+			out->wait_ready = strcmp(w, "ready") == 0;
+			return 0;
+		}
+		api_error(resp, 400, "invalid_argument",
+			  "wait must be \"running\" (the default) or \"ready\"");
+		return -EINVAL;
+	}
 	safe_echo(key, echo, sizeof(echo));
 	api_error(resp, 400, "invalid_argument", "unknown field \"%s\"", echo);
 	return -EINVAL;

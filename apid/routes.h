@@ -45,6 +45,7 @@ struct run_params {
 	unsigned vcpus;         /* 0 = image default */
 	unsigned mem_mib;       /* 0 = image default */
 	char key[128];          /* Idempotency-Key or "" */
+	bool wait_ready;        /* "wait": "ready": answer once the guest is ready */
 };
 
 struct route {

@@ -41,6 +41,7 @@ void apid_server_opts_from_config(struct apid_server_opts *o, const struct ui_co
 	o->max_body_bytes = cfg->max_body_bytes;
 	o->request_timeout_ms = cfg->request_timeout_ms;
 	o->run_timeout_ms = cfg->run_timeout_ms;
+	o->ready_timeout_ms = cfg->ready_timeout_ms;
 	o->idle_timeout_ms = cfg->idle_timeout_ms;
 	o->linger_ms = 2000;
 	o->max_conns_tcp = cfg->max_conns_tcp;
@@ -248,7 +249,10 @@ static int send_and_wait(struct conn *c, struct ui_msg *m, struct http_response 
 		api_error(r, 500, "internal", "cannot reach pool-worker: %s", strerror(-rc));
 		return rc;
 	}
-	conn_wait(c, m->req_id, m->op, s->opt.run_timeout_ms);
+	/* pool-worker answers a run that waits for ready at the ready
+	 * deadline itself (504, the VM left running): wait past it */
+	conn_wait(c, m->req_id, m->op, s->opt.run_timeout_ms +
+		  (m->flags & UI_RUN_WAIT_READY ? s->opt.ready_timeout_ms : 0));
 	c->pool_gen = backend_pool_generation(s->be);
 	return 0;
 }
@@ -267,6 +271,7 @@ static int dispatch_run(struct conn *c, const struct route *rt, struct http_resp
 	memcpy(m.key, rt->run.key, sizeof(m.key));
 	m.vcpus = rt->run.vcpus;
 	m.mem_mib = rt->run.mem_mib;
+	m.flags = rt->run.wait_ready ? UI_RUN_WAIT_READY : 0;
 	return send_and_wait(c, &m, r);
 }
 

@@ -30,6 +30,7 @@ struct apid_server_opts {
 	size_t max_body_bytes;       /* → 413 */
 	unsigned request_timeout_ms; /* whole request, from its first byte → 408 */
 	unsigned run_timeout_ms;     /* waiting for a ring reply → 504 */
+	unsigned ready_timeout_ms;   /* and for a guest to be ready ("wait": "ready") */
 	unsigned idle_timeout_ms;    /* keep-alive idle → silent close */
 	unsigned linger_ms;          /* after a closing response, drain input */
 	unsigned max_conns_tcp;      /* per listener; when full, the longest idle */

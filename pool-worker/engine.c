@@ -68,10 +68,82 @@ void pw_eng_reply_all(struct pw_vm *vm, struct pw_waiter **list, int status,
 	}
 }
 
+/* Running: the runs are answered — those with "wait": "ready" once the
+ * guest is ready too. */
 static void reply_running(struct pw_vm *vm)
 {
-	pw_eng_reply_all(vm, &vm->run_waiters, 0, 0, NULL);
+	struct pw_engine *e = pw_eng(vm);
+	struct pw_waiter **pp = &vm->run_waiters, *x;
+	bool ready = vm->row.ready_at[0];
+
+	while ((x = *pp)) {
+		if (x->want_ready && !ready) {
+			pp = &x->next;
+			continue;
+		}
+		*pp = x->next;
+		e->hooks.reply(e, x, 0, 0, vm->row.id, NULL);
+		free(x);
+	}
 	pw_eng_reply_all(vm, &vm->replay_waiters, 0, UI_REPLY_REPLAYED, NULL);
+}
+
+/* Not ready by the deadline: the runs that waited for it are told so (504);
+ * the VM is left running. */
+static void reply_unready(struct pw_vm *vm)
+{
+	char err[160];
+
+	snprintf(err, sizeof(err), "VM %s runs, but its guest was not ready within %u ms "
+		 "(the VM is left running)", vm->row.id, pw_eng(vm)->cfg->ready_timeout_ms);
+	pw_eng_reply_all(vm, &vm->run_waiters, -ETIMEDOUT, 0, err);
+}
+
+/* ---- readiness -------------------------------------------------------------- */
+
+static const struct ui_image *image_of(const struct pw_vm *vm)
+{
+	return vm->row.image[0] ? ui_config_image(pw_eng(vm)->cfg, vm->row.image) : NULL;
+}
+
+/* The image says when its guest is ready (a port, a console pattern). */
+static bool has_ready_rule(const struct pw_vm *vm)
+{
+	const struct ui_image *img = image_of(vm);
+
+	return img && (img->ready_port || img->ready_pattern[0]);
+}
+
+static void on_ready(void *arg, int status, const char *how)
+{
+	struct pw_vm *vm = arg;
+	char why[96];
+
+	vm->ready = NULL; /* it ends itself */
+	if (status == 0) {
+		pw_engine_fire(vm, PW_E_READY, 0, how);
+		return;
+	}
+	vm->ready_given_up = true;
+	snprintf(why, sizeof(why), "not ready within %u ms", pw_eng(vm)->cfg->ready_timeout_ms);
+	pw_engine_fire(vm, PW_E_UNREADY, -ETIMEDOUT, why);
+}
+
+/* Running and not known ready: the probe starts (once per pool-worker:
+ * an adopted VM that was not ready is watched again). */
+static void watch_ready(struct pw_vm *vm)
+{
+	const struct ui_image *img = image_of(vm);
+	struct pw_engine *e = pw_eng(vm);
+	struct pw_ready_rule rule;
+	int rc;
+
+	if (vm->ready || vm->ready_given_up || vm->row.ready_at[0] || !has_ready_rule(vm))
+		return;
+	rule = (struct pw_ready_rule){ vm->row.ip, img->ready_port, img->ready_pattern,
+				       vm->row.console_log, e->cfg->ready_timeout_ms };
+	if ((rc = pw_ready_start(e->env.loop, &rule, on_ready, vm, &vm->ready)) < 0)
+		ui_warn("%s: cannot watch for ready: %s", vm->row.id, strerror(-rc));
 }
 
 static void reply_final(struct pw_vm *vm)
@@ -101,10 +173,16 @@ static void add_event(struct ui_vm_change *ch, const char *kind, const char *det
 }
 
 /* The transition's row fields (set before the write). */
-static void prepare_row(struct pw_vm *vm, enum pw_state next)
+static void prepare_row(struct pw_vm *vm, enum pw_state from, enum pw_state next,
+			enum pw_event ev)
 {
-	if (next == PW_S_RUNNING)
+	if (next == PW_S_RUNNING && from != PW_S_RUNNING) {
 		ui_registry_now(vm->row.started_at, sizeof(vm->row.started_at));
+		if (!has_ready_rule(vm)) /* nothing to wait for: ready as it runs */
+			memcpy(vm->row.ready_at, vm->row.started_at, sizeof(vm->row.ready_at));
+	}
+	if (ev == PW_E_READY && !vm->row.ready_at[0])
+		ui_registry_now(vm->row.ready_at, sizeof(vm->row.ready_at));
 	if (next == PW_S_STOPPED || next == PW_S_FAILED)
 		ui_registry_now(vm->row.stopped_at, sizeof(vm->row.stopped_at));
 }
@@ -290,9 +368,13 @@ void pw_eng_act(struct pw_vm *vm, const struct pw_transition *t, bool tap_ready)
 {
 	switch (t->action) {
 	case PW_A_NONE:
-		if (t->next == PW_S_RUNNING) /* even if it has moved on since */
-			reply_running(vm);
+		if (t->next != PW_S_RUNNING)
+			break;
+		if (vm->state == PW_S_RUNNING)
+			watch_ready(vm);
+		reply_running(vm); /* even if it has moved on since */
 		break;
+	case PW_A_UNREADY: reply_unready(vm); break;
 	case PW_A_CREATE: created(vm, tap_ready); break;
 	case PW_A_SPAWN:
 	case PW_A_SPAWN_WARM: start_spawn(vm, t->action); break;
@@ -429,7 +511,7 @@ static int transition(struct pw_vm *vm, enum pw_event ev, const struct pw_transi
 	}
 	if (is_failure(from, ev, t->next))
 		note_failure(vm, sc.status, sc.error ? sc.error : sc.detail);
-	prepare_row(vm, t->next);
+	prepare_row(vm, from, t->next, ev);
 	if (recorded && (rc = record(vm, t, &sc, &tap_ready)) < 0) {
 		if (pw_eng_unavailable(rc) && vm->stored != PW_S_NEW) { /* nothing changes */
 			if (pw_eng_is_request(ev)) {
@@ -445,6 +527,10 @@ static int transition(struct pw_vm *vm, enum pw_event ev, const struct pw_transi
 	vm->state = t->next;
 	if (from != vm->state) {
 		pw_vm_timer_stop(vm);
+		if (from == PW_S_RUNNING) { /* ready or not, it no longer matters */
+			pw_ready_stop(vm->ready);
+			vm->ready = NULL;
+		}
 		ui_info("%s: %s -> %s (%s)%s%s", vm->row.id, pw_state_name(from),
 			pw_state_name(vm->state), pw_event_name(ev),
 			sc.error || sc.detail ? ": " : "",

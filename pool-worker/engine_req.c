@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "engine.h"
+#include "engine_int.h"
 #include "log.h"
 #include "shm.h"
 #include "vmid.h"
@@ -21,14 +22,21 @@ const struct ui_vmm_driver *pw_engine_driver(const struct pw_engine *e)
 static void reply_now(struct pw_engine *e, const struct ui_msg *m, int status,
 		      uint32_t flags, const char *vm_id, const char *err)
 {
-	struct pw_waiter w = { NULL, m->req_id, m->gen, m->op };
+	struct pw_waiter w = { NULL, m->req_id, m->gen, m->op, false };
 
 	e->hooks.reply(e, &w, status, flags, vm_id, err);
 }
 
 static int wait_on(struct pw_waiter **list, const struct ui_msg *m)
 {
-	return pw_waiter_add(list, m->req_id, m->gen, m->op);
+	int rc = pw_waiter_add(list, m->req_id, m->gen, m->op);
+	struct pw_waiter *x = *list;
+
+	while (rc == 0 && x->next)
+		x = x->next;
+	if (rc == 0)
+		x->want_ready = m->op == UI_OP_RUN && (m->flags & UI_RUN_WAIT_READY);
+	return rc;
 }
 
 /* ---- RUN ------------------------------------------------------------------ */
@@ -57,7 +65,7 @@ static void replay(struct pw_engine *e, const struct ui_msg *m, const struct ui_
 	struct pw_vm *vm = pw_vm_find(e->vms, row->id);
 	bool starting = vm && (vm->state == PW_S_CREATING || vm->state == PW_S_STARTING);
 	bool settling = vm && !starting && vm->state != PW_S_RUNNING;
-	struct pw_waiter w = { NULL, m->req_id, m->gen, m->op };
+	struct pw_waiter w = { NULL, m->req_id, m->gen, m->op, false };
 
 	if (starting && wait_on(&vm->run_waiters, m) == 0)
 		ui_info("%s: idempotent RUN joins the run in progress", row->id);
@@ -238,7 +246,9 @@ void pw_engine_stop(struct pw_engine *e, const struct ui_msg *m)
 		stop_unmanaged(e, m);
 		return;
 	}
-	if (pw_state_is_final(vm->state)) { /* its final write is pending */
+	if (pw_state_is_final(vm->state) && !pw_eng_has_deferred(e, vm)) {
+		/* final, its write retried by the tick: the registry says the
+		 * last state it took (apid reads it) */
 		reply_now(e, m, 0, 0, vm->row.id, NULL);
 		return;
 	}
@@ -246,6 +256,8 @@ void pw_engine_stop(struct pw_engine *e, const struct ui_msg *m)
 		reply_now(e, m, -ENOMEM, 0, m->vm_id, "out of memory");
 		return;
 	}
+	if (pw_state_is_final(vm->state))
+		return; /* final, its commit pending: answered once it is done */
 	if (vm->state == PW_S_CREATING)
 		detail = "while creating";
 	else if (vm->state == PW_S_STARTING)

@@ -76,6 +76,8 @@ static const struct pw_transition table[PW_S_COUNT][PW_E_COUNT] = {
 		[PW_E_EXIT_CLEAN] = T(STOPPED, FINISH, "exit"),
 		[PW_E_EXIT_ERROR] = T(FAILED, FINISH, "exit"),
 		[PW_E_ADOPTED] = T(RUNNING, NONE, "adopt"),
+		[PW_E_READY] = T(RUNNING, NONE, "ready"),
+		[PW_E_UNREADY] = T(RUNNING, UNREADY, "not-ready"),
 	},
 	[PW_S_STOPPING] = {
 		[PW_E_TAP_READY] = IGN(STOPPING),
@@ -87,6 +89,8 @@ static const struct pw_transition table[PW_S_COUNT][PW_E_COUNT] = {
 		[PW_E_TIMEOUT] = T(STOPPING, KILL, NULL),
 		EXIT_TO(STOPPED, FINISH),
 		[PW_E_ADOPTED] = T(STOPPING, KILL, "adopt"),
+		[PW_E_READY] = IGN(STOPPING),
+		[PW_E_UNREADY] = IGN(STOPPING),
 	},
 	[PW_S_FAILING] = {
 		[PW_E_TAP_READY] = IGN(FAILING),
@@ -97,6 +101,8 @@ static const struct pw_transition table[PW_S_COUNT][PW_E_COUNT] = {
 		[PW_E_TIMEOUT] = T(FAILING, KILL, NULL),
 		EXIT_TO(FAILED, FINISH),
 		[PW_E_ADOPTED] = T(FAILING, KILL, "adopt"),
+		[PW_E_READY] = IGN(FAILING),
+		[PW_E_UNREADY] = IGN(FAILING),
 	},
 	[PW_S_RETIRING] = {
 		[PW_E_TAP_READY] = IGN(RETIRING),
@@ -111,10 +117,14 @@ static const struct pw_transition table[PW_S_COUNT][PW_E_COUNT] = {
 	[PW_S_STOPPED] = {
 		[PW_E_STOP] = IGN(STOPPED),
 		[PW_E_TAP_READY] = IGN(STOPPED),
+		[PW_E_READY] = IGN(STOPPED),
+		[PW_E_UNREADY] = IGN(STOPPED),
 	},
 	[PW_S_FAILED] = {
 		[PW_E_STOP] = IGN(FAILED),
 		[PW_E_TAP_READY] = IGN(FAILED),
+		[PW_E_READY] = IGN(FAILED),
+		[PW_E_UNREADY] = IGN(FAILED),
 	},
 	[PW_S_GONE] = {
 		[PW_E_TAP_READY] = IGN(GONE),
@@ -151,12 +161,12 @@ static const char *const state_names[PW_S_COUNT] = {
 
 static const char *const event_names[PW_E_COUNT] = {
 	"run", "slot", "tap-ready", "spawned", "warmed", "booted", "error", "stop", "tick",
-	"timeout", "retire", "exit-clean", "exit-error", "adopted",
+	"timeout", "retire", "exit-clean", "exit-error", "adopted", "ready", "not-ready",
 };
 
 static const char *const action_names[PW_A_COUNT] = {
 	"none", "ignore", "create", "spawn", "spawn-warm", "boot", "poweroff",
-	"press", "kill", "finish", "delete",
+	"press", "kill", "finish", "delete", "unready",
 };
 
 const char *pw_state_name(enum pw_state s)

@@ -6,7 +6,8 @@
  * every event.
  *
  *   run:   NEW ─RUN→ CREATING ─TAP_READY→ SPAWNING ─SPAWNED→ STARTING
- *          ─BOOTED→ RUNNING ─STOP→ STOPPING ─EXIT→ STOPPED
+ *          ─BOOTED→ RUNNING (─READY / UNREADY: recorded, stays) ─STOP→
+ *          STOPPING ─EXIT→ STOPPED
  *   slot:  NEW ─SLOT→ PENDING ─TAP_READY→ WARMING (─SPAWNED: pid) ─WARMED→
  *          WARM ─RUN→ STARTING …;  RETIRE/ERROR → RETIRING ─EXIT→ GONE
  *   failure: CREATING ─ERROR→ FAILED; STARTING/RUNNING ─ERROR→ FAILING
@@ -40,6 +41,8 @@ enum pw_event {
 	PW_E_EXIT_CLEAN,  /* VMM gone after the guest powered off */
 	PW_E_EXIT_ERROR,  /* VMM gone otherwise (crash, signal, not found) */
 	PW_E_ADOPTED,     /* recovery: the row's VMM is alive and ours */
+	PW_E_READY,       /* the image's ready rule held (ready.h) */
+	PW_E_UNREADY,     /* it did not by limits.ready_timeout_ms */
 	PW_E_COUNT
 };
 
@@ -55,6 +58,7 @@ enum pw_action {
 	PW_A_KILL,        /* SIGKILL; the exit (or its absence) comes as EXIT */
 	PW_A_FINISH,      /* final row, lease released, everyone answered */
 	PW_A_DELETE,      /* slot gone: row and lease deleted */
+	PW_A_UNREADY,     /* runs waiting for ready: answered "not ready" */
 	PW_A_COUNT
 };
 

@@ -48,6 +48,7 @@ void pw_vm_free(struct pw_vm **list, struct pw_vm *vm)
 	if (vm->vmm.drv && vm->vmm.data)
 		vm->vmm.drv->release(&vm->vmm);
 	pw_vm_timer_stop(vm);
+	pw_ready_stop(vm->ready);
 	waiters_free(&vm->run_waiters);
 	waiters_free(&vm->stop_waiters);
 	waiters_free(&vm->replay_waiters);

@@ -27,6 +27,7 @@
 #include <uv.h>
 
 #include "driver.h"
+#include "ready.h"
 #include "registry.h"
 
 /* The states (fsm.h has the table over them and their registry names). */
@@ -57,6 +58,7 @@ struct pw_waiter {
 	uint64_t req_id;
 	uint32_t gen;
 	uint16_t op;
+	bool want_ready;               /* a RUN with "wait": "ready" */
 };
 
 /* An event that waits for the registry (engine.c: held while the registry
@@ -85,6 +87,8 @@ struct pw_vm {
 	struct pw_waiter *stop_waiters;
 	struct pw_waiter *replay_waiters; /* replayed RUNs waiting for it to settle */
 	struct pw_held *held;          /* events waiting for the registry, oldest first */
+	struct pw_ready *ready;        /* its ready probe while running (ready.h) */
+	bool ready_given_up;           /* the probe's deadline passed */
 	void *owner;                   /* the engine */
 };
 

@@ -72,7 +72,7 @@ static void hook_changed(struct pw_engine *e, struct pw_vm *vm, enum pw_state fr
 static void reply_error(struct pw_worker *w, const struct ui_msg *m, int status,
 			const char *err)
 {
-	struct pw_waiter x = { NULL, m->req_id, m->gen, m->op };
+	struct pw_waiter x = { NULL, m->req_id, m->gen, m->op, false };
 
 	ui_warn("%s %s refused: %s", m->op == UI_OP_RUN ? "RUN" : "request", m->vm_id, err);
 	hook_reply(&w->engine, &x, status, 0, m->vm_id, err);

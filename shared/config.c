@@ -99,6 +99,7 @@ static const struct cfg_section limits_section = { (const struct cfg_field[]){
 	UINTF("max_conns_unix", max_conns_unix, 1, 100000),
 	UINTF("idle_timeout_ms", idle_timeout_ms, 100, 3600000),
 	UINTF("keep_stopped", keep_stopped, 1, 100000000),
+	UINTF("ready_timeout_ms", ready_timeout_ms, 100, 3600000),
 	END,
 } };
 
@@ -130,6 +131,7 @@ static const struct cfg_section image_section = { (const struct cfg_field[]){
 	UINTF("mem_mib", mem_mib, 16, 65536),
 	ENUMF("guest_ip", guest_ip, guest_ips),
 	STR("ready_pattern", ready_pattern, 0, NULL),
+	UINTF("ready_port", ready_port, 1, 65535),
 	END,
 } };
 
@@ -503,6 +505,7 @@ void ui_config_defaults(struct ui_config *cfg)
 	cfg->max_conns_unix = 64;
 	cfg->idle_timeout_ms = 30000;
 	cfg->keep_stopped = 10000;
+	cfg->ready_timeout_ms = 60000;
 }
 
 int ui_config_load(const char *path, struct ui_config *cfg, char *err, size_t errlen)

@@ -36,7 +36,11 @@ struct ui_image {
 	unsigned vcpus;                 /* default 1, 1..32 */
 	unsigned mem_mib;               /* default 128, 16..65536 */
 	enum ui_guest_ip guest_ip;      /* default linux */
-	char ready_pattern[128];        /* default "UIGNITER-READY"; not used yet (wait: ready) */
+	/* When the guest is ready (its app answers): a TCP port on its address
+	 * that accepts (ready_port), else a console line holding ready_pattern;
+	 * "" and no port: ready once running. */
+	char ready_pattern[128];        /* default "UIGNITER-READY" */
+	unsigned ready_port;            /* 0 (none) or 1..65535 */
 };
 
 struct ui_config {
@@ -81,6 +85,8 @@ struct ui_config {
 	unsigned max_conns_unix;        /* apid's open unix socket connections; default 64 */
 	unsigned idle_timeout_ms;       /* keep-alive idle connection closed; default 30000 */
 	unsigned keep_stopped;          /* stopped/failed rows kept (oldest pruned); default 10000 */
+	unsigned ready_timeout_ms;      /* a guest not ready by then: 504 (wait: ready),
+					 * the watch gives up; default 60000 */
 
 	struct ui_image *images;        /* owned; n_images entries */
 	size_t n_images;

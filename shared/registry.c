@@ -117,6 +117,8 @@ static const char *const migrations[] = {
 	 * state too; (state, id) also serves every lookup by state */
 	"DROP INDEX vms_state;"
 	"CREATE INDEX vms_state_id ON vms(state, id);",
+	/* 3 → 4: when the guest's app answered (its image's ready rule) */
+	"ALTER TABLE vms ADD COLUMN ready_at TEXT;",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == UI_REGISTRY_VERSION,

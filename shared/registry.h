@@ -25,6 +25,7 @@
  *       page write per event); deleted only with their VM, when
  *       limits.keep_stopped prunes old stopped/failed rows (pool-worker)
  *   index vms(state, id)                                   (schema 3)
+ *   vms.ready_at: when the guest's app answered            (schema 4)
  *       the list's pages by id, per state too
  *
  * Who writes what — one owner per fact:
@@ -62,7 +63,7 @@
 
 #include "ipam.h"
 
-#define UI_REGISTRY_VERSION 3
+#define UI_REGISTRY_VERSION 4
 
 enum ui_reg_flags {
 	UI_REG_RDONLY = 1, /* read-only connection (apid, tools) */
@@ -117,6 +118,7 @@ struct ui_vm {
 	char stopped_at[32];
 	int64_t exit_status;     /* -1 when unknown / not exited */
 	char error[512];
+	char ready_at[32];       /* the image's ready rule held ("" not yet) */
 };
 
 struct ui_lease {

@@ -27,7 +27,7 @@
 	I(vcpus, INT64_MIN) I(mem_mib, INT64_MIN) S(driver) I(vmm_pid, 0)    \
 	I(vmm_start_time, 0) S(api_socket) S(console_log) S(tap) S(ip)       \
 	S(mac) S(idempotency_key) S(created_at) S(started_at) S(stopped_at)  \
-	I(exit_status, -1) S(error)
+	I(exit_status, -1) S(error) S(ready_at)
 
 #define UI_REG_COL_NAME_S(n) ", " #n
 #define UI_REG_COL_NAME_I(n, none) ", " #n

@@ -43,6 +43,9 @@ enum ui_op {
 /* Reply flags. REPLAYED: a RUN whose Idempotency-Key named an earlier run
  * (status 0): vm_id is that run's VM, nothing new was made (HTTP 200). */
 #define UI_REPLY_REPLAYED 0x1u
+/* A RUN's flags: answer once the guest is ready (its image's ready rule),
+ * not once it runs. */
+#define UI_RUN_WAIT_READY 0x1u
 
 /* One message; the same struct serves requests and completions. */
 struct ui_msg {
@@ -51,7 +54,7 @@ struct ui_msg {
 	uint16_t op;           /* enum ui_op */
 	uint16_t req_op;       /* in a reply: the op it answers */
 	int32_t status;        /* reply: 0 or negative errno */
-	uint32_t flags;        /* reply: UI_REPLY_* */
+	uint32_t flags;        /* reply: UI_REPLY_*; RUN: UI_RUN_* */
 	uint32_t vcpus;        /* RUN: 0 = image default */
 	uint32_t mem_mib;      /* RUN: 0 = image default */
 	char vm_id[48];

@@ -15,7 +15,7 @@
  *
  * Environment: FC_FAKE_CONTRACT, FC_FAKE_LOG_DIR, FC_FAKE_START_DELAY_MS,
  * FC_FAKE_EXIT_AFTER_START_MS, FC_FAKE_IGNORE_CTRL_ALT_DEL,
- * FC_FAKE_CHECK_TAP (see tests/fakes/README.md).
+ * FC_FAKE_CHECK_TAP, FC_FAKE_CONSOLE_ON_START (see tests/fakes/README.md).
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -288,6 +288,10 @@ static void instance_start(struct fc_vmm *v, struct fc_reply *rep)
 		return;
 	v->state = FC_RUNNING;
 	fc_info("fake: InstanceStart done, the guest is running.");
+	if (getenv("FC_FAKE_CONSOLE_ON_START")) { /* the guest's serial is our stdout */
+		printf("%s\n", getenv("FC_FAKE_CONSOLE_ON_START"));
+		fflush(stdout);
+	}
 	if (v->exit_after_start_ms >= 0)
 		fc_vmm_schedule_exit(v, v->exit_after_start_ms, 1, "exit-after-start");
 	fc_reply_set(rep, 204, NULL);

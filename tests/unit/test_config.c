@@ -105,6 +105,7 @@ static const char good_yaml[] =
 	"  max_conns_unix: 8\n"
 	"  idle_timeout_ms: 5000\n"
 	"  keep_stopped: 50\n"
+	"  ready_timeout_ms: 30000\n"
 	"images:\n"
 	"  hello:\n"
 	"    kernel: ../build/guest/vmlinuz\n"
@@ -115,6 +116,7 @@ static const char good_yaml[] =
 	"    mem_mib: 256\n"
 	"    guest_ip: osv\n"
 	"    ready_pattern: READY-NOW\n"
+	"    ready_port: 8080\n"
 	"  tiny.v2_x-y:\n"
 	"    kernel: /boot/vmlinuz\n";
 
@@ -160,6 +162,7 @@ static void t_good_file(void)
 	T_EQ_INT(cfg.max_conns_unix, 8);
 	T_EQ_INT(cfg.idle_timeout_ms, 5000);
 	T_EQ_INT(cfg.keep_stopped, 50);
+	T_EQ_INT(cfg.ready_timeout_ms, 30000);
 
 	T_EQ_INT(cfg.n_images, 2);
 	T_ASSERT((img = ui_config_image(&cfg, "hello")) == &cfg.images[0]);
@@ -174,6 +177,7 @@ static void t_good_file(void)
 	T_EQ_INT(img->mem_mib, 256);
 	T_EQ_INT(img->guest_ip, UI_GUEST_IP_OSV);
 	T_EQ_STR(img->ready_pattern, "READY-NOW");
+	T_EQ_INT(img->ready_port, 8080);
 
 	/* the second image takes the image defaults */
 	T_ASSERT((img = ui_config_image(&cfg, "tiny.v2_x-y")) == &cfg.images[1]);
@@ -185,6 +189,7 @@ static void t_good_file(void)
 	T_EQ_INT(img->mem_mib, 128);
 	T_EQ_INT(img->guest_ip, UI_GUEST_IP_LINUX);
 	T_EQ_STR(img->ready_pattern, "UIGNITER-READY");
+	T_EQ_INT(img->ready_port, 0);
 	T_ASSERT(ui_config_image(&cfg, "nope") == NULL);
 
 	char buf[PATH_MAX + 32];
@@ -228,6 +233,7 @@ static void check_defaults(const struct ui_config *cfg)
 	T_EQ_INT(cfg->max_conns_unix, 64);
 	T_EQ_INT(cfg->idle_timeout_ms, 30000);
 	T_EQ_INT(cfg->keep_stopped, 10000);
+	T_EQ_INT(cfg->ready_timeout_ms, 60000);
 	T_ASSERT(cfg->images == NULL);
 	T_EQ_INT(cfg->n_images, 0);
 }
@@ -338,7 +344,7 @@ static void t_unknown_key(void)
 		     "gateway, tap_prefix, tap_stock)");
 	expect_error("images:\n  hello:\n    kernel: /k\n    memory: 5\n",
 		     "4:5: unknown key \"memory\" in images.hello (expected one of: kernel, initrd, "
-		     "rootfs, boot_args, vcpus, mem_mib, guest_ip, ready_pattern)");
+		     "rootfs, boot_args, vcpus, mem_mib, guest_ip, ready_pattern, ready_port)");
 }
 
 static void t_bad_integer(void)

@@ -282,6 +282,14 @@ static void t_run_valid(void)
 	T_EQ_INT(rt.run.vcpus, 1);
 	T_EQ_INT(rt.run.mem_mib, 65536);
 	T_EQ_STR(rt.run.name, "");
+	T_ASSERT(!rt.run.wait_ready);
+	route("POST", "/vm/run", "{\"image\":\"hello\",\"wait\":\"ready\"}", &rt);
+	T_EQ_INT(rt.action, RA_RUN);
+	T_ASSERT(rt.run.wait_ready);
+	route("POST", "/vm/run", "{\"image\":\"hello\",\"wait\":\"running\"}", &rt);
+	T_ASSERT(!rt.run.wait_ready);
+	run_err("{\"image\":\"hello\",\"wait\":\"booted\"}", 400, "invalid_argument", "wait");
+	run_err("{\"image\":\"hello\",\"wait\":true}", 400, "invalid_argument", "wait");
 }
 
 static void t_run_idempotency_key(void)
@@ -370,7 +378,19 @@ static void t_vm_to_json(void)
 	T_EQ_INT(json_integer_value(json_object_get(j, "mem_mib")), 256);
 	T_ASSERT(json_is_null(json_object_get(j, "exit_status")));
 	T_ASSERT(json_is_null(json_object_get(j, "error")));
-	T_EQ_INT(json_object_size(j), 17);
+	T_ASSERT(json_is_null(json_object_get(j, "ready_at")));
+	T_ASSERT(json_is_null(json_object_get(j, "boot_ms")));
+	T_EQ_INT(json_object_size(j), 19);
+	json_decref(j);
+	http_response_free(&r);
+	/* boot_ms: request (created_at) → ready (ready_at), across a second */
+	snprintf(vm.created_at, sizeof(vm.created_at), "2026-12-01T11:59:59.900Z");
+	snprintf(vm.ready_at, sizeof(vm.ready_at), "2026-12-01T12:00:01.150Z");
+	api_json(&r, 200, vm_to_json(&vm));
+	j = json_loadb(r.body, r.body_len, 0, NULL);
+	T_ASSERT(j);
+	T_EQ_STR(json_string_value(json_object_get(j, "ready_at")), "2026-12-01T12:00:01.150Z");
+	T_EQ_INT(json_integer_value(json_object_get(j, "boot_ms")), 1250);
 	json_decref(j);
 	http_response_free(&r);
 }

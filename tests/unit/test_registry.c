@@ -29,7 +29,8 @@ static void t_create_fresh(void)
 			   "name IN ('vms', 'leases', 'events')"), 3);
 	T_EQ_INT(raw(path, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND "
 			   "name IN ('vms_state_id', 'leases_vm_id')"), 2);
-	T_EQ_INT(raw(path, "SELECT count(*) FROM pragma_table_info('vms')"), 24);
+	T_EQ_INT(raw(path, "SELECT count(*) FROM pragma_table_info('vms')"), 25);
+	T_EQ_INT(raw(path, "SELECT count(*) FROM pragma_table_info('vms') WHERE name = 'ready_at'"), 1);
 	T_EQ_INT(raw(path, "SELECT count(*) FROM pragma_table_info('leases')"), 6);
 	T_EQ_INT(raw(path, "SELECT count(*) FROM pragma_table_info('events')"), 5);
 	T_EQ_INT(raw(path, "SELECT journal_mode = 'wal' FROM pragma_journal_mode"), 1);
