@@ -22,8 +22,11 @@
  *   IMAGE    PUT /boot-source {kernel_image_path, initrd_path?, boot_args},
  *            PUT /drives/rootfs {...} when the image has a rootfs
  *   START    PUT /actions {"action_type": "InstanceStart"}
+ *   PAUSE    PATCH /vm {"state": "Paused"};  RESUME  PATCH /vm {"state": "Resumed"}
  * cold boot = all; warm = MACHINE+NET (+IMAGE with an image); boot of a warm
- * slot = the rest. The first non-2xx answer ends the batch: the queue is
+ * slot = the rest. Warm ahead (pool.boot: ahead): MACHINE+NET+IMAGE+START,
+ * then the image's ready rule (ready.h), then PAUSE; boot of such a slot =
+ * RESUME (its app answers already: ready_at is set as it reports BOOTED). The first non-2xx answer ends the batch: the queue is
  * cancelled and the answer's fault_message is reported to the engine.
  * Boot of an adopted VMM: GET / first; the batch runs only if the state is
  * "Not started", else it is BOOTED at once.
@@ -51,6 +54,7 @@
 #include "driver.h"
 #include "fc_client.h"
 #include "log.h"
+#include "ready.h"
 #include "vmm_proc.h"
 
 /* The API socket is probed every 1 ms at first (Firecracker listens a few
@@ -69,6 +73,8 @@ enum fc_step {
 	FC_STEP_IMAGE = 1 << 2,
 	FC_STEP_START = 1 << 3,
 	FC_STEPS_ALL = 0xf,
+	FC_STEP_PAUSE = 1 << 4,
+	FC_STEP_RESUME = 1 << 5,
 };
 
 struct fc_vm {
@@ -87,6 +93,10 @@ struct fc_vm {
 	/* a warm slot: what was applied (see fits) */
 	bool warm, image_applied;
 	unsigned vcpus, mem_mib;
+	/* booted ahead: the slot's guest runs until ready, then is paused */
+	bool ahead, pausing;
+	struct pw_ready *ready;        /* its ready probe while warming */
+	const struct ui_image *img;    /* the warm image (the config's) */
 };
 
 static uv_timer_t *timer(struct fc_vm *q, enum fc_timer t)
@@ -109,6 +119,8 @@ static void fc_release(struct pw_vmm *v)
 		return;
 	v->data = NULL;
 	q->v = NULL;
+	pw_ready_stop(q->ready);
+	q->ready = NULL;
 	fc_queue_free(q->api);
 	q->api = NULL;
 	pw_vmm_proc_close(&q->proc); /* the VMM keeps running */
@@ -159,6 +171,8 @@ static void batch_done(struct fc_vm *q, int status, const char *err)
 	enum pw_vmm_report r = PW_VMM_FAILED;
 	struct pw_vmm *v = q->v;
 
+	pw_ready_stop(q->ready);
+	q->ready = NULL;
 	if (mode == FC_IDLE || !v)
 		return;
 	q->mode = FC_IDLE;
@@ -175,6 +189,8 @@ static void batch_done(struct fc_vm *q, int status, const char *err)
 	}
 	if (status == 0)
 		r = mode == FC_WARMING ? PW_VMM_WARMED : PW_VMM_BOOTED;
+	if (r == PW_VMM_BOOTED && q->ahead) /* resumed: its app answers already */
+		ui_registry_now(v->row->ready_at, sizeof(v->row->ready_at));
 	v->report(v, r, status, err); /* may release q: touch nothing after */
 }
 
@@ -200,6 +216,8 @@ static int engine_status(int st)
 	return st == -EINVAL || st == -ETIMEDOUT ? st : -EIO;
 }
 
+static void ahead_started(struct fc_vm *q);
+
 static void on_step(struct fc_queue *api, const struct fc_result *r, void *arg)
 {
 	struct fc_vm *q = arg;
@@ -216,14 +234,18 @@ static void on_step(struct fc_queue *api, const struct fc_result *r, void *arg)
 	}
 	ui_debug("%s: firecracker %s %s: %ld", q->v->row->id, r->method, r->path,
 		 r->http_code);
-	if (--q->pending == 0)
+	if (--q->pending > 0)
+		return;
+	if (q->mode == FC_WARMING && q->ahead && !q->pausing)
+		ahead_started(q); /* booted: wait for ready, then pause */
+	else
 		batch_done(q, 0, NULL);
 }
 
 /* ------------------------------------------------------------- requests */
 
-/* Queues PUT path with the JSON object j (consumed). */
-static int put_json(struct fc_vm *q, const char *path, json_t *j)
+/* Queues method path with the JSON object j (consumed). */
+static int req_json(struct fc_vm *q, const char *method, const char *path, json_t *j)
 {
 	char *body = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	int rc;
@@ -231,11 +253,16 @@ static int put_json(struct fc_vm *q, const char *path, json_t *j)
 	json_decref(j);
 	if (!body)
 		return -ENOMEM;
-	rc = fc_request(q->api, "PUT", path, body, FC_REQ_TIMEOUT_MS, on_step, q);
+	rc = fc_request(q->api, method, path, body, FC_REQ_TIMEOUT_MS, on_step, q);
 	free(body);
 	if (rc == 0)
 		q->pending++;
 	return rc;
+}
+
+static int put_json(struct fc_vm *q, const char *path, json_t *j)
+{
+	return req_json(q, "PUT", path, j);
 }
 
 static int put_image(struct fc_vm *q)
@@ -275,7 +302,53 @@ static int queue_steps(struct fc_vm *q, unsigned steps)
 	if (rc == 0 && (steps & FC_STEP_START))
 		rc = put_json(q, "/actions",
 			      json_pack("{s:s}", "action_type", "InstanceStart"));
+	if (rc == 0 && (steps & FC_STEP_PAUSE))
+		rc = req_json(q, "PATCH", "/vm", json_pack("{s:s}", "state", "Paused"));
+	if (rc == 0 && (steps & FC_STEP_RESUME))
+		rc = req_json(q, "PATCH", "/vm", json_pack("{s:s}", "state", "Resumed"));
 	return rc;
+}
+
+/* Ahead: the guest is ready: pause it (the batch ends with the answer). */
+static void on_ahead_ready(void *arg, int status, const char *how)
+{
+	struct fc_vm *q = arg;
+	char msg[128];
+	int rc;
+
+	q->ready = NULL; /* it ends itself */
+	if (status < 0) {
+		snprintf(msg, sizeof(msg), "warm slot booted ahead: not ready within %u ms",
+			 q->v->env->cfg->ready_timeout_ms);
+		batch_done(q, status, msg);
+		return;
+	}
+	ui_info("%s: warm slot ready (%s): pausing it", q->v->row->id, how);
+	q->pausing = true;
+	if ((rc = queue_steps(q, FC_STEP_PAUSE)) < 0)
+		batch_done(q, rc, "firecracker: cannot queue API requests (out of memory)");
+}
+
+/* Ahead: InstanceStart answered; wait for the image's rule (none: ready
+ * as it runs). */
+static void ahead_started(struct fc_vm *q)
+{
+	const struct ui_image *img = q->img;
+	struct pw_ready_rule rule = { q->v->row->ip, img->ready_port, img->ready_pattern,
+				      q->v->row->console_log, q->v->env->cfg->ready_timeout_ms };
+	char msg[128];
+	int rc;
+
+	q->guest_started = true;
+	if (!img->ready_port && !img->ready_pattern[0]) {
+		on_ahead_ready(q, 0, "no ready rule");
+		return;
+	}
+	if ((rc = pw_ready_start(q->v->env->loop, &rule, on_ahead_ready, q, &q->ready)) < 0) {
+		snprintf(msg, sizeof(msg), "cannot watch the warm slot for ready: %s",
+			 strerror(-rc));
+		batch_done(q, rc, msg);
+	}
 }
 
 static void run_steps(struct fc_vm *q)
@@ -401,7 +474,10 @@ static int batch_begin(struct fc_vm *q, enum fc_mode mode, unsigned steps)
 	if (q->mode != FC_IDLE)
 		return -EBUSY;
 	q->probes = 0;
-	rc = uv_timer_start(timer(q, T_DEADLINE), on_deadline, q->timeout_ms, 0);
+	q->pausing = false;
+	/* booting ahead, a slot's warm-up is a boot and a wait for ready */
+	rc = uv_timer_start(timer(q, T_DEADLINE), on_deadline, q->timeout_ms +
+			    (mode == FC_WARMING && q->ahead ? q->v->env->cfg->ready_timeout_ms : 0), 0);
 	if (rc == 0)
 		rc = uv_timer_start(timer(q, T_PROBE), on_probe, 0, 0);
 	if (rc < 0) {
@@ -423,6 +499,8 @@ static void on_vmm_exit(struct pw_vmm_proc *p, int64_t status, int sig)
 	struct pw_vmm *v = q->v;
 
 	q->mode = FC_IDLE; /* no boot or warm report after the exit */
+	pw_ready_stop(q->ready);
+	q->ready = NULL;
 	uv_timer_stop(timer(q, T_PROBE));
 	uv_timer_stop(timer(q, T_DEADLINE));
 	fc_queue_cancel(q->api);
@@ -519,7 +597,9 @@ static int fc_boot(struct pw_vmm *v)
 
 	if (!q)
 		return -ESRCH;
-	if (q->warm) /* a prepared slot: what warm did not apply yet */
+	if (q->warm && q->ahead) /* booted ahead and paused */
+		steps = FC_STEP_RESUME;
+	else if (q->warm) /* a prepared slot: what warm did not apply yet */
 		steps = (q->image_applied ? 0 : FC_STEP_IMAGE) | FC_STEP_START;
 	return batch_begin(q, FC_BOOTING, steps);
 }
@@ -527,13 +607,22 @@ static int fc_boot(struct pw_vmm *v)
 static int fc_warm(struct pw_vmm *v, const struct ui_image *img, char *err,
 		   size_t errlen)
 {
-	unsigned steps = FC_STEP_MACHINE | FC_STEP_NET | (img ? FC_STEP_IMAGE : 0);
+	bool ahead = v->env->cfg->pool_boot == UI_POOL_BOOT_AHEAD;
+	unsigned steps = FC_STEP_MACHINE | FC_STEP_NET | (img ? FC_STEP_IMAGE : 0) |
+			 (ahead ? FC_STEP_START : 0);
 	struct fc_vm *q;
-	int rc = launch(v, steps, err, errlen); /* on_spawned begins the warm-up */
+	int rc;
 
+	if (ahead && !img) {
+		snprintf(err, errlen, "pool.boot: ahead needs pool.warm_image (a slot boots it)");
+		return -ENOTSUP;
+	}
+	rc = launch(v, steps, err, errlen); /* on_spawned begins the warm-up */
 	if (rc < 0)
 		return rc;
 	q = v->data;
+	q->ahead = ahead;
+	q->img = img;
 	q->vcpus = v->row->vcpus;
 	q->mem_mib = v->row->mem_mib;
 	q->image_applied = img != NULL;

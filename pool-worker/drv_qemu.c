@@ -21,6 +21,11 @@
  * until "prelaunch" → WARMED. Boot of a warm VMM: `cont`, then query-status
  * until "running". A VMM found in "prelaunch" while booting (a warm slot
  * taken just before a pool-worker restart) also gets `cont`.
+ * Warm ahead (pool.boot: ahead): spawned without -S, the guest boots;
+ * query-status "running", then the image's ready rule (ready.h) holds,
+ * then QMP `stop` and query-status "paused" → WARMED. Boot of such a slot
+ * is the same `cont`, and the guest's app already answers: ready_at is set
+ * as it reports BOOTED.
  * Without an image QEMU cannot warm (kernel and command line are fixed at
  * spawn): -ENOTSUP. fits: same image and the exact vcpus/mem it was spawned
  * with. The QMP socket path is unlinked before spawn (a stale one would
@@ -45,6 +50,7 @@
 #include "driver.h"
 #include "log.h"
 #include "qmp.h"
+#include "ready.h"
 #include "vmm_proc.h"
 
 #define QMP_RETRY_MS 20
@@ -60,6 +66,10 @@ struct qemu_vm {
 	bool paused;                   /* spawned with -S: a warm slot */
 	bool warm;                     /* spawned paused, reached prelaunch */
 	bool cont_sent;
+	bool ahead;                    /* a slot booted until ready, then paused */
+	bool stop_sent;                /* ahead: QMP stop sent (ready) */
+	struct pw_ready *probe;        /* ahead: its ready probe while warming */
+	const struct ui_image *img;    /* ahead: the warm image (the config's) */
 	unsigned connect_attempts;
 	unsigned boot_timeout_ms;
 	struct qmp *qmp;
@@ -89,6 +99,8 @@ static void qemu_release(struct pw_vmm *v)
 		return;
 	v->data = NULL;
 	q->v = NULL;
+	pw_ready_stop(q->probe);
+	q->probe = NULL;
 	qmp_close(q->qmp);
 	q->qmp = NULL;
 	pw_vmm_proc_close(&q->proc); /* the VMM keeps running */
@@ -131,6 +143,8 @@ static void op_done(struct qemu_vm *q, int status, const char *err)
 	enum pw_vmm_report r = PW_VMM_FAILED;
 	struct pw_vmm *v = q->v;
 
+	pw_ready_stop(q->probe);
+	q->probe = NULL;
 	if (mode == Q_IDLE || !v)
 		return;
 	q->mode = Q_IDLE;
@@ -142,6 +156,8 @@ static void op_done(struct qemu_vm *q, int status, const char *err)
 		q->warm = false; /* the guest runs: no longer a slot */
 	if (status == 0)
 		r = mode == Q_WARMING ? PW_VMM_WARMED : PW_VMM_BOOTED;
+	if (r == PW_VMM_BOOTED && q->ahead) /* resumed: its app answers already */
+		ui_registry_now(v->row->ready_at, sizeof(v->row->ready_at));
 	v->report(v, r, status, err); /* may release q: touch nothing after */
 }
 
@@ -187,7 +203,9 @@ static int op_begin(struct qemu_vm *q, enum qemu_mode mode)
 		return -ESRCH;
 	if (q->mode != Q_IDLE)
 		return -EBUSY;
-	rc = uv_timer_start(timer(q, T_DEADLINE), on_deadline, q->boot_timeout_ms, 0);
+	/* booting ahead, a slot's warm-up is a boot and a wait for ready */
+	rc = uv_timer_start(timer(q, T_DEADLINE), on_deadline, q->boot_timeout_ms +
+			    (mode == Q_WARMING && q->ahead ? q->v->env->cfg->ready_timeout_ms : 0), 0);
 	if (rc < 0)
 		return rc;
 	q->mode = mode;
@@ -226,6 +244,73 @@ static bool status_is(const char *st, const char *want)
 	return st && strcmp(st, want) == 0;
 }
 
+static void on_stopped(struct qmp *qmp, int status, json_t *ret, const char *err,
+		       void *arg)
+{
+	struct qemu_vm *q = arg;
+	char msg[256];
+
+	(void)qmp;
+	(void)ret;
+	if (status == -ECONNRESET) {
+		q->stop_sent = false; /* lost with the connection: again */
+	} else if (status < 0) {
+		snprintf(msg, sizeof(msg), "stop: %s", err);
+		op_done(q, -EIO, msg);
+		return;
+	}
+	query_status(q);
+}
+
+/* Ahead: the guest is ready; pause it (the slot is then WARM). */
+static void send_stop(struct qemu_vm *q)
+{
+	q->stop_sent = true;
+	if (qmp_execute(q->qmp, "stop", NULL, on_stopped, q) < 0) {
+		q->stop_sent = false;
+		retry_later(q);
+	}
+}
+
+static void on_probe(void *arg, int status, const char *how)
+{
+	struct qemu_vm *q = arg;
+	char msg[128];
+
+	q->probe = NULL; /* it ends itself */
+	if (status < 0) {
+		snprintf(msg, sizeof(msg), "warm slot booted ahead: not ready within %u ms",
+			 q->v->env->cfg->ready_timeout_ms);
+		op_done(q, status, msg);
+		return;
+	}
+	ui_info("%s: warm slot ready (%s): pausing it", q->v->row->id, how);
+	if (qmp_is_ready(q->qmp))
+		send_stop(q);
+	else
+		retry_later(q); /* on_status sends it once connected */
+}
+
+/* Ahead: running; wait for the image's rule (none: ready as it runs). */
+static void start_probe(struct qemu_vm *q)
+{
+	const struct ui_image *img = q->img;
+	struct pw_ready_rule rule = { q->v->row->ip, img->ready_port, img->ready_pattern,
+				      q->v->row->console_log, q->v->env->cfg->ready_timeout_ms };
+	char msg[128];
+	int rc;
+
+	if (!img->ready_port && !img->ready_pattern[0]) {
+		send_stop(q);
+		return;
+	}
+	if ((rc = pw_ready_start(q->v->env->loop, &rule, on_probe, q, &q->probe)) < 0) {
+		snprintf(msg, sizeof(msg), "cannot watch the warm slot for ready: %s",
+			 strerror(-rc));
+		op_done(q, rc, msg);
+	}
+}
+
 static void on_status(struct qmp *qmp, int status, json_t *ret,
 		      const char *err, void *arg)
 {
@@ -237,8 +322,15 @@ static void on_status(struct qmp *qmp, int status, json_t *ret,
 	if (status < 0 && status != -ECONNRESET) {
 		snprintf(msg, sizeof(msg), "query-status: %s", err);
 		op_done(q, -EIO, msg);
-	} else if (q->mode == Q_WARMING && status_is(st, "prelaunch")) {
+	} else if (q->mode == Q_WARMING && !q->ahead && status_is(st, "prelaunch")) {
 		op_done(q, 0, NULL);
+	} else if (q->mode == Q_WARMING && q->ahead && q->stop_sent && status_is(st, "paused")) {
+		q->cont_sent = false; /* a slot: its boot sends `cont` */
+		op_done(q, 0, NULL);
+	} else if (q->mode == Q_WARMING && q->ahead && status_is(st, "running") &&
+		   !q->stop_sent) {
+		if (!q->probe && status >= 0)
+			start_probe(q); /* no more polling: the probe says when */
 	} else if (q->mode == Q_BOOTING && status_is(st, "running")) {
 		op_done(q, 0, NULL);
 	} else if (q->mode == Q_BOOTING && status_is(st, "prelaunch") &&
@@ -344,6 +436,8 @@ static void on_vmm_exit(struct pw_vmm_proc *p, int64_t status, int sig)
 	struct pw_vmm *v = q->v;
 
 	q->mode = Q_IDLE; /* no boot or warm report after the exit */
+	pw_ready_stop(q->probe);
+	q->probe = NULL;
 	uv_timer_stop(timer(q, T_RETRY));
 	uv_timer_stop(timer(q, T_DEADLINE));
 	qmp_close(q->qmp);
@@ -383,8 +477,10 @@ static void on_spawned(struct pw_vmm_proc *p, int status, const char *err)
 	v->report(v, rc == 0 ? PW_VMM_SPAWNED : PW_VMM_FAILED, rc, err);
 }
 
-/* Starts spawning qemu for v->row; paused: with -S (a warm slot). */
-static int spawn_qemu(struct pw_vmm *v, bool paused, char *err, size_t errlen)
+/* Starts spawning qemu for v->row; paused: with -S (a warm slot); ahead:
+ * a warm slot booted until ready (img's rule), then paused. */
+static int spawn_qemu(struct pw_vmm *v, bool paused, bool ahead, const struct ui_image *img,
+		      char *err, size_t errlen)
 {
 	struct pw_argv *a = malloc(sizeof(*a));
 	struct ui_vm *row = v->row;
@@ -406,7 +502,9 @@ static int spawn_qemu(struct pw_vmm *v, bool paused, char *err, size_t errlen)
 	if (unlink(row->api_socket) < 0 && errno != ENOENT)
 		ui_warn("%s: cannot remove stale %s: %s", row->id, row->api_socket,
 			strerror(errno));
-	q->paused = paused;
+	q->paused = paused || ahead;
+	q->ahead = ahead;
+	q->img = img;
 	q->proc.on_spawned = on_spawned;
 	rc = pw_vmm_proc_spawn(&q->proc, a->argv, row->console_log, err, errlen);
 	if (rc < 0)
@@ -418,7 +516,7 @@ free_argv:
 
 static int qemu_spawn(struct pw_vmm *v, char *err, size_t errlen)
 {
-	return spawn_qemu(v, false, err, errlen);
+	return spawn_qemu(v, false, false, NULL, err, errlen);
 }
 
 static int qemu_warm(struct pw_vmm *v, const struct ui_image *img, char *err,
@@ -429,7 +527,9 @@ static int qemu_warm(struct pw_vmm *v, const struct ui_image *img, char *err,
 			 "pool.warm_image (kernel and command line are fixed at spawn)");
 		return -ENOTSUP;
 	}
-	return spawn_qemu(v, true, err, errlen); /* on_spawned begins the warm-up */
+	if (v->env->cfg->pool_boot == UI_POOL_BOOT_AHEAD) /* on_spawned begins it */
+		return spawn_qemu(v, false, true, img, err, errlen);
+	return spawn_qemu(v, true, false, NULL, err, errlen);
 }
 
 static bool qemu_fits(const struct pw_vmm *slot, const struct ui_image *img,

@@ -196,7 +196,9 @@ static void refill(struct pw_pool *p)
 			ui_error("pool: cannot arm the refill timer");
 		return;
 	}
-	n = pw_pool_to_spawn(p->size, live_slots(p), warming);
+	n = pw_pool_to_spawn(p->size, live_slots(p), warming,
+			     p->e->cfg->pool_boot == UI_POOL_BOOT_AHEAD ? PW_POOL_MAX_BOOTING :
+								     PW_POOL_MAX_WARMING);
 	if (!img && p->imageless == PW_IMAGELESS_UNKNOWN && n > 0)
 		n = warming ? 0 : 1; /* can the driver warm without image? one asks */
 	for (; n > 0 && p->phase == PW_POOL_ON && now >= p->retry_at_ms; n--) {

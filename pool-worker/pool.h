@@ -38,6 +38,8 @@
 #define PW_POOL_BACKOFF_MIN_MS 1000u
 #define PW_POOL_BACKOFF_MAX_MS 30000u
 #define PW_POOL_MAX_WARMING 4u     /* slots being prepared at once */
+#define PW_POOL_MAX_BOOTING 1u     /* … booted ahead at once (pool.boot: ahead):
+				    * a boot costs a core for seconds under TCG */
 #define PW_POOL_REFILL_MS 1u       /* from a change to its refill */
 #define PW_POOL_DRAIN_MS 2000u     /* SIGTERM: wait this long for the slots */
 
@@ -85,7 +87,7 @@ void pw_pool_reload(struct pw_pool *p);
 unsigned pw_pool_backoff_next(unsigned prev_ms);
 /* How many slots to start now: the deficit (size - slots), at most
  * PW_POOL_MAX_WARMING - warming in flight. */
-unsigned pw_pool_to_spawn(unsigned size, unsigned slots, unsigned warming);
+unsigned pw_pool_to_spawn(unsigned size, unsigned slots, unsigned warming, unsigned max);
 /* The oldest WARM slot of drv in list (newest first) that fits the run. */
 struct pw_vm *pw_pool_pick(struct pw_vm *list, const struct ui_vmm_driver *drv,
 			   const struct ui_image *img, unsigned vcpus, unsigned mem_mib);

@@ -16,10 +16,10 @@ unsigned pw_pool_backoff_next(unsigned prev_ms)
 	return prev_ms * 2;
 }
 
-unsigned pw_pool_to_spawn(unsigned size, unsigned slots, unsigned warming)
+unsigned pw_pool_to_spawn(unsigned size, unsigned slots, unsigned warming, unsigned max)
 {
 	unsigned deficit = size > slots ? size - slots : 0;
-	unsigned room = warming < PW_POOL_MAX_WARMING ? PW_POOL_MAX_WARMING - warming : 0;
+	unsigned room = warming < max ? max - warming : 0;
 
 	return deficit < room ? deficit : room;
 }

@@ -54,6 +54,7 @@ static int parse_images(struct cfg_loader *ld, const char *where, const yaml_nod
 
 static const char *const log_levels[] = { "debug", "info", "warn", "error", NULL };
 static const char *const shutdown_policies[] = { "leave", "stop", NULL };
+static const char *const pool_boots[] = { "prepared", "ahead", NULL };
 static const char *const drivers[] = { "auto", "firecracker", "qemu", NULL };
 static const char *const accels[] = { "auto", "kvm", "tcg", NULL };
 static const char *const guest_ips[] = { "linux", "osv", "none", NULL };
@@ -86,6 +87,7 @@ static const struct cfg_section pool_section = { (const struct cfg_field[]){
 	UINTF("size", pool_size, 0, 256),
 	{ "warm_image", cfg_parse_warm_image, OFF(warm_image), SZ(warm_image), 0, 0, NULL, NULL,
 	  cfg_check_image_name },
+	ENUMF("boot", pool_boot, pool_boots),
 	END,
 } };
 

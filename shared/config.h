@@ -26,6 +26,9 @@ enum ui_guest_ip { UI_GUEST_IP_LINUX, UI_GUEST_IP_OSV, UI_GUEST_IP_NONE };
 enum ui_driver { UI_DRIVER_AUTO, UI_DRIVER_FIRECRACKER, UI_DRIVER_QEMU };
 enum ui_accel { UI_ACCEL_AUTO, UI_ACCEL_KVM, UI_ACCEL_TCG };
 enum ui_shutdown_policy { UI_SHUTDOWN_LEAVE, UI_SHUTDOWN_STOP };
+/* How far a warm slot is prepared: up to the guest's first instruction, or
+ * booted until its image is ready, then paused. */
+enum ui_pool_boot { UI_POOL_BOOT_PREPARED, UI_POOL_BOOT_AHEAD };
 
 struct ui_image {
 	char name[64];                  /* [a-zA-Z0-9_.-]{1,63} */
@@ -74,6 +77,8 @@ struct ui_config {
 	/* pool: */
 	unsigned pool_size;             /* default 0 */
 	char warm_image[64];            /* default "" */
+	enum ui_pool_boot pool_boot;    /* default prepared; ahead needs warm_image
+					 * (read at start: SIGHUP keeps it) */
 
 	/* limits: */
 	unsigned max_vms;               /* default 64: running+starting at once */

@@ -56,14 +56,16 @@ static void t_backoff(void)
 
 static void t_to_spawn(void)
 {
-	T_EQ_INT(pw_pool_to_spawn(0, 0, 0), 0);
-	T_EQ_INT(pw_pool_to_spawn(1, 0, 0), 1);
-	T_EQ_INT(pw_pool_to_spawn(1, 1, 0), 0);
-	T_EQ_INT(pw_pool_to_spawn(2, 5, 0), 0);   /* shrink: none */
-	T_EQ_INT(pw_pool_to_spawn(16, 0, 0), PW_POOL_MAX_WARMING);
-	T_EQ_INT(pw_pool_to_spawn(16, 3, 3), PW_POOL_MAX_WARMING - 3);
-	T_EQ_INT(pw_pool_to_spawn(16, 8, PW_POOL_MAX_WARMING), 0);
-	T_EQ_INT(pw_pool_to_spawn(3, 2, 0), 1);
+	T_EQ_INT(pw_pool_to_spawn(0, 0, 0, PW_POOL_MAX_WARMING), 0);
+	T_EQ_INT(pw_pool_to_spawn(1, 0, 0, PW_POOL_MAX_WARMING), 1);
+	T_EQ_INT(pw_pool_to_spawn(1, 1, 0, PW_POOL_MAX_WARMING), 0);
+	T_EQ_INT(pw_pool_to_spawn(2, 5, 0, PW_POOL_MAX_WARMING), 0);   /* shrink: none */
+	T_EQ_INT(pw_pool_to_spawn(16, 0, 0, PW_POOL_MAX_WARMING), PW_POOL_MAX_WARMING);
+	T_EQ_INT(pw_pool_to_spawn(16, 3, 3, PW_POOL_MAX_WARMING), PW_POOL_MAX_WARMING - 3);
+	T_EQ_INT(pw_pool_to_spawn(16, 8, PW_POOL_MAX_WARMING, PW_POOL_MAX_WARMING), 0);
+	T_EQ_INT(pw_pool_to_spawn(3, 2, 0, PW_POOL_MAX_WARMING), 1);
+	T_EQ_INT(pw_pool_to_spawn(16, 0, 0, PW_POOL_MAX_BOOTING), 1); /* booting ahead */
+	T_EQ_INT(pw_pool_to_spawn(16, 1, 1, PW_POOL_MAX_BOOTING), 0);
 }
 
 /* ------------------------------------------------------------ pick */
