@@ -115,23 +115,27 @@ b_netns() {
 
 # b_config NAME [key=value...] → writes $B_DIR/NAME/uigniter.yaml, prints its path.
 # keys: pool (size), driver (qemu|firecracker), fc (firecracker binary),
-# mem (guest MiB), subnet_prefix, max_vms, log_level
+# mem (guest MiB), subnet_prefix, max_vms, log_level, boot (pool.boot:
+# prepared|ahead), ready_port (the hello image's ready rule)
 b_config() {
 	local name=$1 d=$B_DIR/$1 kv pool=0 driver=qemu fc= mem=${BENCH_MEM_MIB:-80}
-	local max_vms=1100 log_level=info pool_yaml= fc_yaml=
+	local max_vms=1100 log_level=info pool_yaml= fc_yaml= boot=prepared ready_yaml=
 	shift
 	for kv in "$@"; do
 		case $kv in
 		pool=*) pool=${kv#*=} ;; driver=*) driver=${kv#*=} ;; fc=*) fc=${kv#*=} ;;
 		mem=*) mem=${kv#*=} ;; max_vms=*) max_vms=${kv#*=} ;;
 		log_level=*) log_level=${kv#*=} ;;
+		boot=*) boot=${kv#*=} ;;
+		ready_port=*) ready_yaml="    ready_port: ${kv#*=}" ;;
 		*) b_die "b_config: unknown $kv" ;;
 		esac
 	done
 	mkdir -p "$d"
 	[ "$pool" -gt 0 ] && pool_yaml="pool:
   size: $pool
-  warm_image: hello"
+  warm_image: hello
+  boot: $boot"
 	[ -n "$fc" ] && fc_yaml="  firecracker: $fc"
 	cat >"$d/uigniter.yaml" <<EOF
 state_dir: $d/state
@@ -159,6 +163,7 @@ images:
     boot_args: "console=ttyS0 reboot=k panic=-1 quiet"
     vcpus: 1
     mem_mib: $mem
+$ready_yaml
 EOF
 	echo "$d/uigniter.yaml"
 }
