@@ -93,6 +93,8 @@ int backend_read_vm(struct backend *b, const char *id, struct ui_vm *vm)
 {
 	int rc = ui_reg_vm_get(b->reg, id, vm);
 
+	if (rc == -ENOENT) /* not an id: a name (GET /vm/{name}) */
+		rc = ui_reg_vm_get_by_name(b->reg, id, vm);
 	if (rc == 0 && ui_vm_state_is_slot(vm->state))
 		return -ENOENT;
 	return rc;

@@ -29,6 +29,7 @@ static const struct route_def route_table[] = {
 	{ "POST", "/vm/*/stop", RA_STOP },
 	{ "GET", "/vm", RA_LIST_VMS },
 	{ "GET", "/vm/*", RA_GET_VM },
+	{ "DELETE", "/vm/*", RA_DELETE },
 	{ "GET", "/healthz", RA_HEALTH },
 	{ "GET", "/pool", RA_POOL },
 };
@@ -224,7 +225,7 @@ static void route_matched(const struct route_def *d, const struct http_req *req,
 			  const struct ui_config *cfg, struct route *out)
 {
 	out->action = d->action;
-	if ((d->action == RA_GET_VM || d->action == RA_STOP) &&
+	if ((d->action == RA_GET_VM || d->action == RA_STOP || d->action == RA_DELETE) &&
 	    !valid_name(out->vm_id, strlen(out->vm_id), sizeof(out->vm_id) - 1)) {
 		out->action = RA_RESPOND;
 		api_error(&out->resp, 404, "not_found", "no such VM");

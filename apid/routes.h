@@ -34,6 +34,7 @@ enum route_action {
 	RA_LIST_VMS,
 	RA_HEALTH,
 	RA_POOL,
+	RA_DELETE,
 };
 
 #define ROUTE_LIST_DEFAULT 100 /* rows of a GET /vm page without ?limit= */
@@ -50,7 +51,7 @@ struct run_params {
 
 struct route {
 	enum route_action action;
-	char vm_id[48];         /* RA_STOP, RA_GET_VM */
+	char vm_id[48];         /* RA_STOP, RA_GET_VM (an id or a name), RA_DELETE */
 	char state[16];         /* RA_LIST_VMS filter, "" = all */
 	char after[48];         /* RA_LIST_VMS cursor: rows after this id, "" = first */
 	unsigned limit;         /* RA_LIST_VMS rows at most, 1..ROUTE_LIST_MAX */

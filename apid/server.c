@@ -295,7 +295,30 @@ static int dispatch_stop(struct conn *c, const struct route *rt, struct http_res
 		api_json(r, 200, vm_to_json(vm));
 		rc = -EALREADY;
 	} else {
-		memcpy(m.vm_id, rt->vm_id, sizeof(m.vm_id));
+		memcpy(m.vm_id, vm->id, sizeof(m.vm_id)); /* rt's may be its name */
+		rc = send_and_wait(c, &m, r);
+	}
+	free(vm);
+	return rc;
+}
+
+/* DELETE: 404 without a row, 409 for a VM not stopped or failed; else
+ * pool-worker (the registry's writer) removes the row and its events. */
+static int dispatch_delete(struct conn *c, const struct route *rt, struct http_response *r)
+{
+	struct ui_msg m = { .op = UI_OP_DELETE };
+	struct ui_vm *vm = malloc(sizeof(*vm)); /* ~20 KiB */
+	int rc = vm ? backend_read_vm(c->srv->be, rt->vm_id, vm) : -ENOMEM;
+
+	if (rc == -ENOENT) {
+		api_error(r, 404, "not_found", "no VM with id %s", rt->vm_id);
+	} else if (rc < 0) {
+		api_error(r, 500, "internal", "registry read failed: %s", strerror(-rc));
+	} else if (!vm_is_down(vm)) {
+		api_error(r, 409, "conflict", "VM %s is %s: stop it first", vm->id, vm->state);
+		rc = -EEXIST;
+	} else {
+		memcpy(m.vm_id, vm->id, sizeof(m.vm_id));
 		rc = send_and_wait(c, &m, r);
 	}
 	free(vm);
@@ -323,6 +346,10 @@ void server_dispatch(struct conn *c, const struct http_req *req)
 		break;
 	case RA_GET_VM:
 		backend_get_vm(s->be, rt.vm_id, 200, &r);
+		break;
+	case RA_DELETE:
+		if (dispatch_delete(c, &rt, &r) == 0)
+			return;
 		break;
 	case RA_LIST_VMS:
 		if (dispatch_list(c, &rt, &r) == 0)
@@ -353,7 +380,11 @@ void apid_server_on_reply(void *arg, const struct ui_msg *m)
 		return;
 	}
 	c->req_id = 0;
-	if (m->status == 0) {
+	if (m->status == 0 && c->req_op == UI_OP_DELETE) {
+		memcpy(id, m->vm_id, sizeof(id));
+		id[sizeof(id) - 1] = '\0';
+		api_json(&r, 200, json_pack("{s:s,s:b}", "id", id, "deleted", 1));
+	} else if (m->status == 0) {
 		memcpy(id, m->vm_id, sizeof(id));
 		id[sizeof(id) - 1] = '\0';
 		/* The VM of the reply's id: a warm slot or a replay names its own. */

@@ -121,6 +121,21 @@ bool pw_engine_replay(struct pw_engine *e, const struct ui_msg *m)
 	return rc != -ENOENT;
 }
 
+/* Names are unique among live VMs: the holder, in a sentence, or NULL. */
+static const char *name_taken(struct pw_engine *e, const char *name)
+{
+	static char msg[160];
+
+	for (struct pw_vm *vm = e->vms; vm; vm = vm->next)
+		if (!pw_state_is_slot(vm->state) && !pw_state_is_final(vm->state) &&
+		    vm->state != PW_S_NEW && strcmp(vm->row.name, name) == 0) {
+			snprintf(msg, sizeof(msg), "name %s is taken by VM %s (%s)", name,
+				 vm->row.id, pw_state_name(vm->state));
+			return msg;
+		}
+	return NULL;
+}
+
 int pw_engine_admit(struct pw_engine *e, const struct ui_msg *m,
 		    const struct ui_image **img, const char **err)
 {
@@ -139,7 +154,39 @@ int pw_engine_admit(struct pw_engine *e, const struct ui_msg *m,
 		return *err = "VM limit reached", -ENOSPC;
 	if (pw_vm_find(e->vms, m->vm_id))
 		return *err = "VM id already exists", -EEXIST;
+	if (m->name[0] && (*err = name_taken(e, m->name)))
+		return -EEXIST;
 	return 0;
+}
+
+/* ---- DELETE ----------------------------------------------------------------- */
+
+/* A stopped or failed VM's row goes, with its events. One still in memory
+ * (live, or its final write pending) is not deleted. */
+void pw_engine_delete(struct pw_engine *e, const struct ui_msg *m)
+{
+	struct pw_vm *vm = pw_vm_find(e->vms, m->vm_id);
+	int rc;
+
+	if (vm && !pw_state_is_slot(vm->state)) {
+		reply_now(e, m, -EEXIST, 0, m->vm_id, pw_state_is_final(vm->state) ?
+			  "VM is being recorded as stopped; try again" :
+			  "VM is not stopped or failed: stop it first");
+		return;
+	}
+	if (e->reg_down_until && ui_now_ms() < e->reg_down_until)
+		rc = e->reg_down_rc;
+	else
+		rc = ui_reg_vm_remove(e->reg, m->vm_id);
+	if (rc == 0)
+		ui_info("%s: deleted (DELETE /vm)", m->vm_id);
+	if (rc == 0 || rc == -ESTALE)
+		reply_now(e, m, rc == 0 ? 0 : -EEXIST, 0, m->vm_id,
+			  rc == 0 ? NULL : "VM is not stopped or failed: stop it first");
+	else
+		reply_now(e, m, rc == -EBUSY ? -EAGAIN : rc == -ENOSPC ? -ENOSPC : -EIO, 0,
+			  m->vm_id, rc == -EBUSY ? REG_BUSY_MSG : rc == -ENOSPC ? REG_FULL_MSG :
+			  "registry error");
 }
 
 static void fill_image(struct ui_vm *r, const struct ui_image *img)

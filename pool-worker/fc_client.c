@@ -19,7 +19,8 @@
  *     and freeing the queue closes it: no connection outlives its VMM's
  *     queue, and no two queues (two VMMs, even on one path) ever share one.
  *     A connection the VMM closed is noticed by curl at its next use and
- *     made afresh;
+ *     made afresh — and when the close races our request (sent, nothing
+ *     answered), the request goes once more on a fresh connection;
  *   - a client is closed only outside its own dispatch (`depth` == 0), so a
  *     callback that frees the last queue does not pull the multi handle
  *     from under curl_multi_info_read();
@@ -76,6 +77,7 @@ struct fc_req {
 	char method[8];
 	char path[256];
 	char errbuf[CURL_ERROR_SIZE];
+	bool retried;                /* sent again on a fresh connection */
 };
 
 struct fc_queue {
@@ -377,6 +379,31 @@ static void complete(struct fc_queue *q, int status, long code, const char *faul
 	start_next(q);
 }
 
+/* The kept connection was closed by the VMM before our request got an
+ * answer (a server that closes idle connections, seen by us only as the
+ * request is sent): nothing was answered on it, so the request is sent
+ * once more on a fresh connection, as browsers and curl itself do. */
+static bool retry_fresh(struct fc_req *r, CURLcode cc)
+{
+	long connects = -1;
+
+	if (r->retried || (cc != CURLE_GOT_NOTHING && cc != CURLE_SEND_ERROR &&
+			   cc != CURLE_RECV_ERROR))
+		return false;
+	if (curl_easy_getinfo(r->easy, CURLINFO_NUM_CONNECTS, &connects) != CURLE_OK ||
+	    connects != 0)
+		return false; /* not a reused connection: a real failure */
+	r->retried = true;
+	r->errbuf[0] = '\0';
+	free(r->resp);
+	r->resp = NULL;
+	r->resp_len = 0;
+	if (curl_easy_setopt(r->easy, CURLOPT_FRESH_CONNECT, 1L) != CURLE_OK ||
+	    curl_multi_add_handle(r->q->c->multi, r->easy) != CURLM_OK)
+		return false;
+	return true;
+}
+
 static void transfer_done(struct fc_req *r, CURLcode cc)
 {
 	char fault[FC_MAX_FAULT];
@@ -384,6 +411,8 @@ static void transfer_done(struct fc_req *r, CURLcode cc)
 	int status = 0;
 
 	curl_multi_remove_handle(r->q->c->multi, r->easy);
+	if (cc != CURLE_OK && retry_fresh(r, cc))
+		return;
 	curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &code);
 	fault[0] = '\0';
 	if (cc != CURLE_OK) {

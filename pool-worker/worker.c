@@ -104,6 +104,8 @@ static void on_request(struct ui_ring_reader *r, struct ui_msg *m)
 		on_run(w, m);
 	else if (m->op == UI_OP_STOP)
 		pw_engine_stop(&w->engine, m);
+	else if (m->op == UI_OP_DELETE)
+		pw_engine_delete(&w->engine, m);
 	else
 		reply_error(w, m, -EINVAL, "unknown operation");
 }

@@ -177,6 +177,11 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_TAP_LIST] = "SELECT " UI_REG_TAP_COLS " FROM taps ORDER BY rowid",
 	[ST_EVENT_INSERT] = "INSERT INTO events (time, vm_id, kind, detail) VALUES (?1, ?2, ?3, ?4)",
 	[ST_EVENT_LIST] = "SELECT time, kind, detail FROM events WHERE vm_id = ?1 ORDER BY seq",
+	/* the live VM of that name (names are unique among live VMs), else
+	 * the newest one that had it */
+	[ST_VM_GET_BY_NAME] = "SELECT " UI_REG_VM_NAMES " FROM vms WHERE name = ?1 AND state NOT IN "
+			      "('" UI_VM_WARMING "', '" UI_VM_WARM "', '" UI_VM_RETIRING "') ORDER BY "
+			      "state IN ('" UI_VM_STOPPED "', '" UI_VM_FAILED "'), id DESC LIMIT 1",
 	[ST_VM_RELEASE_KEY] = "UPDATE vms SET idempotency_key = NULL "
 			      "WHERE id = ?1 AND state = 'failed' AND idempotency_key IS NOT NULL",
 };

@@ -236,6 +236,12 @@ int ui_reg_vm_get(struct ui_registry *reg, const char *id, struct ui_vm *out); /
  * anew), with a `retried` event saying detail; -ESTALE if id is not a
  * failed VM holding a key. One transaction (a savepoint in a batch). */
 int ui_reg_vm_release_key(struct ui_registry *reg, const char *id, const char *detail);
+/* DELETE /vm/{id}: a stopped or failed row and its events go; -ESTALE when
+ * the row is not final (or gone). One transaction (a savepoint in a batch). */
+int ui_reg_vm_remove(struct ui_registry *reg, const char *id);
+/* GET /vm/{name}: the live VM of that name, else the newest that had it
+ * (slots have no name); -ENOENT. */
+int ui_reg_vm_get_by_name(struct ui_registry *reg, const char *name, struct ui_vm *out);
 int ui_reg_vm_get_by_key(struct ui_registry *reg, const char *idempotency_key,
 			 struct ui_vm *out);
 /* Calls cb for each row (state_filter NULL = all), ordered by created_at.

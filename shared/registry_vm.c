@@ -179,6 +179,13 @@ int ui_reg_vm_get(struct ui_registry *reg, const char *id, struct ui_vm *out)
 	return ui_reg_select_one(reg, ST_VM_GET, id, read_vm, out);
 }
 
+int ui_reg_vm_get_by_name(struct ui_registry *reg, const char *name, struct ui_vm *out)
+{
+	if (!name || !name[0])
+		return -ENOENT;
+	return ui_reg_select_one(reg, ST_VM_GET_BY_NAME, name, read_vm, out);
+}
+
 /* "" never matches: VMs without a key store NULL. */
 int ui_reg_vm_get_by_key(struct ui_registry *reg, const char *idempotency_key,
 			 struct ui_vm *out)
@@ -301,6 +308,16 @@ static int prune_one(struct ui_registry *reg, const char *id)
 		return ui_reg_bind_failed(reg, st);
 	r = ui_reg_step_write(reg, st, false, 0, "prune events");
 	return r < 0 ? r : 1;
+}
+
+int ui_reg_vm_remove(struct ui_registry *reg, const char *id)
+{
+	int r;
+
+	if ((r = ui_reg_writable(reg, "delete a vm")) < 0 || (r = ui_reg_tx_begin(reg)) < 0)
+		return r;
+	r = prune_one(reg, id);
+	return ui_reg_tx_end(reg, r < 0 ? r : r == 1 ? 0 : -ESTALE);
 }
 
 static int prune_body(struct ui_registry *reg, unsigned keep, unsigned max_rows,

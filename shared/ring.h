@@ -38,6 +38,7 @@ enum ui_op {
 	UI_OP_TAP_READY = 4,   /* netd → pool: tap (ip) of a lease is made:
 				* status 0, or -errno and error */
 	UI_OP_REPLY = 5,       /* a completion: req_id, status, flags, fields */
+	UI_OP_DELETE = 6,      /* apid → pool: vm_id (a stopped or failed VM's row) */
 };
 
 /* Reply flags. REPLAYED: a RUN whose Idempotency-Key named an earlier run

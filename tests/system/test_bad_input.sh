@@ -31,7 +31,7 @@ api POST /vm/run "{\"image\":\"hello\",\"name\":\"$big\"}"
 check 413 body_too_large "body over the limit"
 api GET /nowhere
 check 404 not_found "unknown route"
-api DELETE /vm/run
+api PATCH /vm/run
 check 405 method_not_allowed "wrong method"
 api PUT /vm
 check 405 method_not_allowed "PUT on the list route"

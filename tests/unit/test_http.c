@@ -133,9 +133,13 @@ static void t_routes_method_not_allowed(void)
 	struct route rt;
 
 	setup_cfg();
-	route("DELETE", "/vm/vm-abc", NULL, &rt);
+	route("PUT", "/vm/vm-abc", NULL, &rt);
 	check_error(&rt.resp, 405, "method_not_allowed");
-	T_EQ_STR(rt.resp.allow, "GET");
+	T_EQ_STR(rt.resp.allow, "GET, DELETE");
+	http_response_free(&rt.resp);
+	route("DELETE", "/vm/vm-abc", NULL, &rt);
+	T_EQ_INT(rt.action, RA_DELETE);
+	T_EQ_STR(rt.vm_id, "vm-abc");
 	http_response_free(&rt.resp);
 	route("GET", "/vm/vm-abc/stop", NULL, &rt);
 	check_error(&rt.resp, 405, "method_not_allowed");
@@ -147,7 +151,7 @@ static void t_routes_method_not_allowed(void)
 	http_response_free(&rt.resp);
 	route("PUT", "/vm/run", NULL, &rt); /* /vm/run is also /vm/{id} */
 	check_error(&rt.resp, 405, "method_not_allowed");
-	T_EQ_STR(rt.resp.allow, "POST, GET");
+	T_EQ_STR(rt.resp.allow, "POST, GET, DELETE");
 	http_response_free(&rt.resp);
 	route("HEAD", "/healthz", NULL, &rt);
 	check_error(&rt.resp, 405, "method_not_allowed");

@@ -444,8 +444,10 @@ static void t_srv_get_missing(void)
 	request(&C, "GET /nope HTTP/1.1\r\n\r\n");
 	expect_error(404, "not_found");
 	request(&C, "DELETE /vm/vm-missing HTTP/1.1\r\n\r\n");
+	expect_error(404, "not_found");
+	request(&C, "PUT /vm/vm-missing HTTP/1.1\r\n\r\n");
 	expect_error(405, "method_not_allowed");
-	T_EQ_STR(hdr(&R, "Allow"), "GET");
+	T_EQ_STR(hdr(&R, "Allow"), "GET, DELETE");
 	cli_close(&C);
 	env_stop();
 }
