@@ -6,7 +6,8 @@
  * vmm.driver firecracker needs its binary (missing: permanent failure,
  * exit 100), auto takes firecracker when its binary is there and KVM runs
  * guests (accel.h's probe), else qemu; the log says which and why.
- * SIGHUP reloads pool.size and pool.warm_image. SIGTERM: warm slots are
+ * Then the cgroup hierarchy (cgroup.h; vmm.cgroup v1/v2 asked for and not
+ * usable: exit 100). SIGHUP reloads pool.size and pool.warm_image. SIGTERM: warm slots are
  * retired, VMs left running (re-adopted next start) or stopped first
  * (shutdown_policy: stop).
  */
@@ -19,6 +20,7 @@
 #include <unistd.h>
 
 #include "accel.h"
+#include "cgroup.h"
 #include "daemon.h"
 #include "log.h"
 #include "vmm_proc.h"
@@ -72,6 +74,9 @@ int main(int argc, char **argv)
 {
 	static struct ui_daemon_ctx d; /* large (config paths): not on the stack */
 	static struct pw_worker w;
+	static struct pw_cgroups cg;
+	char err[2 * PATH_MAX];
+	bool have_cg = false;
 	enum ui_accel accel;
 
 	if (setenv("UV_THREADPOOL_SIZE", PW_SPAWN_THREADS, 0) < 0)
@@ -80,14 +85,22 @@ int main(int argc, char **argv)
 
 	if (code == 0 && choose_vmm(&d.cfg, &accel) < 0)
 		code = UI_EXIT_PERMANENT;
+	if (code == 0 && pw_cg_setup(&cg, &d.cfg, err, sizeof(err)) < 0) {
+		ui_error("vmm.cgroup is %s, but: %s", d.cfg.cgroup == UI_CGROUP_V2 ? "v2" : "v1",
+			 err);
+		code = UI_EXIT_PERMANENT; /* what was asked for is not on this host */
+	}
+	have_cg = code == 0;
 	if (code == 0)
 		code = ui_daemon_attach(&d, 0);
-	if (code == 0 && (pw_worker_init(&w, &d, accel) < 0 || pw_worker_start(&w) < 0))
+	if (code == 0 && (pw_worker_init(&w, &d, accel, &cg) < 0 || pw_worker_start(&w) < 0))
 		code = UI_EXIT_TEMPORARY;
 	if (code == 0)
 		code = ui_daemon_run(&d);
 	if (w.d)
 		pw_worker_fini(&w);
+	if (have_cg)
+		pw_cg_fini(&cg);
 	ui_daemon_fini(&d);
 	return code;
 }

@@ -26,6 +26,7 @@ enum ui_guest_ip { UI_GUEST_IP_LINUX, UI_GUEST_IP_OSV, UI_GUEST_IP_NONE };
 enum ui_driver { UI_DRIVER_AUTO, UI_DRIVER_FIRECRACKER, UI_DRIVER_QEMU };
 enum ui_accel { UI_ACCEL_AUTO, UI_ACCEL_KVM, UI_ACCEL_TCG };
 enum ui_shutdown_policy { UI_SHUTDOWN_LEAVE, UI_SHUTDOWN_STOP };
+enum ui_cgroup { UI_CGROUP_AUTO, UI_CGROUP_V2, UI_CGROUP_V1, UI_CGROUP_OFF };
 
 struct ui_image {
 	char name[64];                  /* [a-zA-Z0-9_.-]{1,63} */
@@ -66,6 +67,10 @@ struct ui_config {
 	enum ui_accel accel;            /* default auto */
 	unsigned stop_timeout_ms;       /* default 10000 */
 	unsigned boot_timeout_ms;       /* VMM up and QMP answering; default 20000 */
+	enum ui_cgroup cgroup;          /* a cgroup per VM: default auto (v2, else v1, else off) */
+	char cgroup_root[PATH_MAX];     /* "" (default): found or mounted; else the base */
+	unsigned mem_overhead_mib;      /* memory limit = mem_mib + this; default 96 */
+	unsigned pids_max;              /* a VM cgroup's pids.max; default 256 */
 
 	/* pool: */
 	unsigned pool_size;             /* default 0 */
