@@ -6,7 +6,8 @@
  *   vmm.cgroup: off           nothing (logged);
  *   vmm.cgroup_root set       that directory is the base (v1: one
  *                             <root>/<controller> per controller); its
- *                             filesystem says v1 or v2 (auto);
+ *                             filesystem says v1 or v2 (auto); not usable
+ *                             is an error, as for v1/v2 asked for;
  *   v2 (auto or v2)           a cgroup2 mount whose cgroup.controllers has
  *                             cpu, memory and pids; none mounted (and the
  *                             controllers bound to no v1 hierarchy): one is
@@ -492,8 +493,8 @@ int pw_cg_setup(struct pw_cgroups *cg, const struct ui_config *cfg, char *err, s
 	}
 	if (rc < 0) {
 		pw_cg_fini(cg);
-		if (cfg->cgroup != UI_CGROUP_AUTO)
-			return rc;
+		if (cfg->cgroup != UI_CGROUP_AUTO || cfg->cgroup_root[0])
+			return rc; /* what was configured is not there */
 		ui_warn("cgroup: off (no usable hierarchy: %s)", err);
 		return 0;
 	}

@@ -65,7 +65,8 @@ struct pw_cg_spec {
 /* Chooses and prepares the hierarchy per cfg (vmm.cgroup, vmm.cgroup_root):
  * finds the mounts, mounts what is missing under <run_dir>/cgroup/, creates
  * the VMs' parent. Logs the choice. auto with nothing usable: PW_CG_OFF and
- * 0 (logged why); v1/v2 asked for and not usable: -errno + sentence. */
+ * 0 (logged why); v1/v2 or a cgroup_root asked for and not usable: -errno
+ * + sentence. */
 int pw_cg_setup(struct pw_cgroups *cg, const struct ui_config *cfg, char *err,
 		size_t errlen);
 /* The same on given bases (one per controller for v1, base[0] for v2) —

@@ -86,8 +86,9 @@ int main(int argc, char **argv)
 	if (code == 0 && choose_vmm(&d.cfg, &accel) < 0)
 		code = UI_EXIT_PERMANENT;
 	if (code == 0 && pw_cg_setup(&cg, &d.cfg, err, sizeof(err)) < 0) {
-		ui_error("vmm.cgroup is %s, but: %s", d.cfg.cgroup == UI_CGROUP_V2 ? "v2" : "v1",
-			 err);
+		ui_error("cgroup: %s (vmm.cgroup: %s%s%s)", err,
+			 d.cfg.cgroup == UI_CGROUP_V2 ? "v2" : d.cfg.cgroup == UI_CGROUP_V1 ? "v1" :
+			 "auto", d.cfg.cgroup_root[0] ? ", cgroup_root " : "", d.cfg.cgroup_root);
 		code = UI_EXIT_PERMANENT; /* what was asked for is not on this host */
 	}
 	have_cg = code == 0;
