@@ -79,9 +79,11 @@ struct pw_vmm_env {
 	enum ui_accel accel;        /* resolved: KVM or TCG */
 	int vmm_nice;               /* the priority VMMs run at (daemon.h) */
 	int vmm_autogroup_nice;     /* their sessions' (PW_NO_AUTOGROUP: none) */
+	const struct pw_cgroups *cgroups; /* a cgroup per VM (cgroup.h); NULL: none */
 };
 
 struct ui_vmm_driver;
+struct pw_cgroups;
 
 /* A driver's view of one VM (embedded in the engine's struct pw_vm). */
 struct pw_vmm {

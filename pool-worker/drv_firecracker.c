@@ -149,6 +149,7 @@ static int fc_new(struct pw_vmm *v, struct fc_vm **out, char *err, size_t errlen
 	}
 	q->proc.nice = v->env->vmm_nice;
 	q->proc.autogroup_nice = v->env->vmm_autogroup_nice;
+	pw_vmm_proc_cgroup(&q->proc, v->env->cgroups, v->row);
 	rc = fc_queue_new(v->env->loop, v->row->api_socket, &q->api);
 	if (rc < 0) {
 		snprintf(err, errlen, "cannot set up the firecracker API client: %s",

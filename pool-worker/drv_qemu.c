@@ -130,6 +130,7 @@ static int qemu_new(struct pw_vmm *v, struct qemu_vm **out, char *err,
 	}
 	q->proc.nice = v->env->vmm_nice;
 	q->proc.autogroup_nice = v->env->vmm_autogroup_nice;
+	pw_vmm_proc_cgroup(&q->proc, v->env->cgroups, v->row);
 	*out = q;
 	return 0;
 }

@@ -590,6 +590,7 @@ static void on_exited(struct pw_vmm *v, const struct pw_exit_info *x)
 	struct pw_vm *vm = pw_vm_of(v);
 	char how[128], why[128], tail[256], err[640];
 	enum pw_event ev = pw_exit_event(x, how, why, sizeof(how));
+	unsigned limit = 0;
 	struct pw_cause c = { -EIO, how, why };
 
 	vm->row.exit_status = x->signal ? 128 + x->signal : x->status;
@@ -599,6 +600,11 @@ static void on_exited(struct pw_vmm *v, const struct pw_exit_info *x)
 		snprintf(err, sizeof(err), "%s exited with %s%s%s", v->drv->name, how,
 			 tail[0] ? ": " : "", tail);
 		c.error = err;
+	}
+	if (pw_cg_end(v->env->cgroups, vm->row.id, &limit)) { /* removes its cgroup */
+		snprintf(err, sizeof(err), "out of memory (limit %u MiB)", limit);
+		c.error = err;
+		ev = PW_E_EXIT_ERROR;
 	}
 	pw_eng_fire(vm, ev, &c);
 }
@@ -662,7 +668,7 @@ int pw_engine_init(struct pw_engine *e, uv_loop_t *loop, const struct ui_config 
 	int rc;
 
 	memset(e, 0, sizeof(*e));
-	e->env = (struct pw_vmm_env){ loop, cfg, accel, vmm_nice(), vmm_autogroup_nice() };
+	e->env = (struct pw_vmm_env){ loop, cfg, accel, vmm_nice(), vmm_autogroup_nice(), NULL };
 	e->cfg = cfg;
 	e->reg = reg;
 	e->hooks = *hooks;

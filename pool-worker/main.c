@@ -8,7 +8,9 @@
  * without it, see choose_vmm), auto takes firecracker when its binary is
  * there and KVM runs guests (accel.h's probe), else qemu; the log says
  * which and why.
- * SIGHUP reloads pool.size and pool.warm_image. SIGTERM: warm slots are
+ * Then the cgroup hierarchy (cgroup.h; vmm.cgroup v1/v2 asked for and not
+ * usable: exit 100 at a first start). SIGHUP reloads pool.size and
+ * pool.warm_image. SIGTERM: warm slots are
  * retired, VMs left running (re-adopted next start) or stopped first
  * (shutdown_policy: stop). Every PRUNE_MS, limits.keep_stopped: the oldest
  * stopped/failed rows beyond it are deleted with their events
@@ -24,6 +26,7 @@
 #include <unistd.h>
 
 #include "accel.h"
+#include "cgroup.h"
 #include "daemon.h"
 #include "log.h"
 #include "vmm_proc.h"
@@ -97,7 +100,10 @@ int main(int argc, char **argv)
 	static struct ui_daemon_ctx d; /* large (config paths): not on the stack */
 	static struct pw_worker w;
 	static uv_timer_t prune;
-	enum ui_accel accel;
+	static struct pw_cgroups cg;
+	char err[2 * PATH_MAX];
+	bool have_cg = false;
+	enum ui_accel accel = UI_ACCEL_TCG; /* set by choose_vmm */
 
 	if (setenv("UV_THREADPOOL_SIZE", PW_SPAWN_THREADS, 0) < 0)
 		return UI_EXIT_TEMPORARY;
@@ -105,9 +111,16 @@ int main(int argc, char **argv)
 
 	if (code == 0 && choose_vmm(&d.cfg, d.restarted, &accel) < 0)
 		code = ui_daemon_permanent(&d);
+	if (code == 0 && pw_cg_setup(&cg, &d.cfg, err, sizeof(err)) < 0) {
+		ui_error("cgroup: %s (vmm.cgroup: %s%s%s)", err,
+			 d.cfg.cgroup == UI_CGROUP_V2 ? "v2" : d.cfg.cgroup == UI_CGROUP_V1 ? "v1" :
+			 "auto", d.cfg.cgroup_root[0] ? ", cgroup_root " : "", d.cfg.cgroup_root);
+		code = ui_daemon_permanent(&d); /* what was asked for is not on this host */
+	}
+	have_cg = code == 0;
 	if (code == 0)
 		code = ui_daemon_attach(&d, 0);
-	if (code == 0 && (pw_worker_init(&w, &d, accel) < 0 || pw_worker_start(&w) < 0))
+	if (code == 0 && (pw_worker_init(&w, &d, accel, &cg) < 0 || pw_worker_start(&w) < 0))
 		code = UI_EXIT_TEMPORARY;
 	if (code == 0 && uv_timer_init(&d.loop, &prune) == 0) {
 		prune.data = &d;
@@ -118,6 +131,8 @@ int main(int argc, char **argv)
 		code = ui_daemon_run(&d);
 	if (w.d)
 		pw_worker_fini(&w);
+	if (have_cg)
+		pw_cg_fini(&cg);
 	ui_daemon_fini(&d);
 	return code;
 }

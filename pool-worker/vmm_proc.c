@@ -327,6 +327,8 @@ struct spawn_job {
 	pid_t pid;
 	int pidfd, err;               /* results: err is an errno, 0 = fine */
 	const char *failed;           /* which call failed */
+	struct pw_cg_spec cg;         /* its cgroup (mode off: none) */
+	char cg_err[PATH_MAX + 128];  /* a cgroup failure's sentence */
 	char file[PATH_MAX];
 	char *argv[PW_VMM_MAX_ARGS + 1];
 	char strings[];               /* argv's strings, copied */
@@ -351,6 +353,12 @@ static struct spawn_job *job_new(struct pw_vmm_proc *p, char *const argv[], int 
 	j->console = console;
 	j->nice = p->nice;
 	j->autogroup_nice = p->autogroup_nice;
+	pw_cg_spec(p->cg_row ? p->cgroups : NULL, p->cg_row ? p->cg_row->id : "",
+		   p->cg_row ? (unsigned)p->cg_row->vcpus : 1,
+		   p->cg_row ? (unsigned)p->cg_row->mem_mib : 0, &j->cg);
+	/* In a cpu cgroup the autogroup no longer applies: its weight does. */
+	if (j->cg.mode != PW_CG_OFF)
+		j->autogroup_nice = PW_NO_AUTOGROUP;
 	j->pidfd = -1;
 	j->work.data = j;
 	return j;
@@ -431,13 +439,20 @@ static void job_run(uv_work_t *w)
 	struct spawn_job *j = w->data;
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
+	int rc;
 
 	/* Linux keeps nice per thread: this one takes the VMMs' priority, so
 	 * the child runs at it from its first instruction (dynamic loading
 	 * included), not at the daemons'. Refused to an unprivileged manager:
 	 * then the VMM runs at ours. */
 	(void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), j->nice);
+	if ((rc = pw_cg_create(&j->cg, j->cg_err, sizeof(j->cg_err))) < 0) {
+		j->err = -rc;
+		j->failed = "cgroup";
+		return;
+	}
 	if ((j->err = spawn_attrs(&fa, &at, j->console)) != 0) {
+		(void)pw_cg_remove(&j->cg);
 		j->failed = "posix_spawn attributes";
 		return;
 	}
@@ -445,15 +460,27 @@ static void job_run(uv_work_t *w)
 	posix_spawnattr_destroy(&at);
 	posix_spawn_file_actions_destroy(&fa);
 	if (j->err) {
+		(void)pw_cg_remove(&j->cg);
 		j->failed = "exec";
 		return;
 	}
-	set_autogroup(j->pid, j->autogroup_nice);
-	if ((j->pidfd = pidfd_open(j->pid, 0)) < 0) {
-		j->err = errno;
-		j->failed = "pidfd_open";
+	/* Into its cgroup at once: posix_spawn returns once the child has
+	 * exec'd, so it has only begun loading — a VMM maps its guest memory
+	 * well after this. */
+	if ((rc = pw_cg_attach(&j->cg, j->pid, j->cg_err, sizeof(j->cg_err))) < 0) {
+		j->err = -rc;
+		j->failed = "cgroup";
+	} else {
+		set_autogroup(j->pid, j->autogroup_nice);
+		if ((j->pidfd = pidfd_open(j->pid, 0)) < 0) {
+			j->err = errno;
+			j->failed = "pidfd_open";
+		}
+	}
+	if (j->err) {
 		kill(j->pid, SIGKILL);
 		waitpid(j->pid, NULL, 0);
+		(void)pw_cg_remove(&j->cg);
 	}
 }
 
@@ -465,13 +492,14 @@ static void job_discard(struct spawn_job *j)
 	pidfd_send_signal(j->pidfd, SIGKILL, NULL, 0);
 	waitpid(j->pid, NULL, 0); /* dies at once: it has only just exec'd */
 	close(j->pidfd);
+	(void)pw_cg_remove(&j->cg);
 }
 
 static void job_done(uv_work_t *w, int status)
 {
 	struct spawn_job *j = w->data;
 	struct pw_vmm_proc *p = j->p;
-	char err[PATH_MAX + 128];
+	char err[2 * PATH_MAX + 256];
 	int rc = j->err ? -j->err : status;
 
 	close(j->console);
@@ -490,6 +518,8 @@ static void job_done(uv_work_t *w, int status)
 	}
 	else if (rc < 0 && j->failed && !strcmp(j->failed, "exec"))
 		rc = exec_error(rc, j->argv[0], j->failed, err, sizeof(err));
+	else if (rc < 0 && j->cg_err[0])
+		snprintf(err, sizeof(err), "cannot start %s: %s", j->argv[0], j->cg_err);
 	else if (rc < 0)
 		snprintf(err, sizeof(err), "cannot start %s: %s: %s", j->argv[0],
 			 j->failed ? j->failed : "thread pool", strerror(-rc));
@@ -497,6 +527,13 @@ static void job_done(uv_work_t *w, int status)
 	if (rc == 0 && p->kill_pending && pidfd_send_signal(p->pidfd, SIGKILL, NULL, 0) < 0)
 		ui_warn("pid %d: SIGKILL: %s", (int)p->pid, strerror(errno));
 	p->on_spawned(p, rc, rc < 0 ? err : NULL); /* may close p */
+}
+
+void pw_vmm_proc_cgroup(struct pw_vmm_proc *p, const struct pw_cgroups *cg,
+			const struct ui_vm *row)
+{
+	p->cgroups = cg;
+	p->cg_row = row;
 }
 
 int pw_vmm_proc_spawn(struct pw_vmm_proc *p, char *const argv[],

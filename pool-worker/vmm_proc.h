@@ -24,6 +24,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "cgroup.h"
 #include "registry.h"
 
 #define PW_VMM_TIMERS 2
@@ -50,6 +51,11 @@ struct pw_vmm_proc {
 	pid_t pid;
 	int nice;                          /* the child's priority (init: ours) */
 	int autogroup_nice;                /* its session's (init: none, -99) */
+	/* The VM's cgroup (cgroup.h): NULL or off = none. The VMM is moved
+	 * into it right after its exec, before on_spawned; set by the driver
+	 * (pw_vmm_proc_cgroup). */
+	const struct pw_cgroups *cgroups;
+	const struct ui_vm *cg_row;        /* id, vcpus, mem_mib */
 	struct spawn_job *job;             /* a spawn in progress */
 	bool kill_pending;                 /* kill asked for while spawning */
 };
@@ -58,9 +64,14 @@ struct pw_vmm_proc {
 int pw_vmm_proc_init(struct pw_vmm_proc *p, uv_loop_t *loop, void *owner,
 		     void (*on_exit)(struct pw_vmm_proc *p, int64_t status, int sig),
 		     void (*on_free)(struct pw_vmm_proc *p));
+/* The spawns of p go into row's cgroup under cg (NULL: none). */
+void pw_vmm_proc_cgroup(struct pw_vmm_proc *p, const struct pw_cgroups *cg,
+			const struct ui_vm *row);
 /* Starts spawning argv (argv[0] looked up in PATH) detached in its own
  * session, stdout/stderr appended to console_log, stdin /dev/null,
- * signals reset, at priority p->nice (daemon.h: VMMs below the daemons).
+ * signals reset, at priority p->nice (daemon.h: VMMs below the daemons),
+ * in its VM's cgroup (a cgroup that cannot be made or entered fails the
+ * spawn: on_spawned with the sentence, no process left).
  * Asynchronous: 0 = under way, on_spawned follows once (p->pid set on
  * success); a console log that cannot be opened or a missing executable
  * fails here at once (-errno + sentence, nothing follows).

@@ -178,12 +178,26 @@ static void check_vmm(struct pw_worker *w)
 	ui_daemon_set_fault(w->d->shm, UI_D_POOL, missing ? PW_VMM_UNAVAILABLE : 0, msg);
 }
 
+/* A VM cgroup is live while its VM is in memory and not final. */
+static bool cgroup_live(const char *id, void *arg)
+{
+	const struct pw_worker *w = arg;
+
+	for (const struct pw_vm *vm = w->engine.vms; vm; vm = vm->next)
+		if (!strcmp(vm->row.id, id))
+			return !pw_state_is_final(vm->state);
+	return false;
+}
+
 static void on_tick(struct ui_daemon_ctx *d)
 {
 	struct pw_worker *w = d->data;
 
 	check_vmm(w);
 	pw_engine_tick(&w->engine);
+	/* Level-triggered: what no live VM owns goes (after a crash, or an
+	 * exit whose removal found the cgroup still busy). */
+	(void)pw_cg_sweep(w->cgroups, cgroup_live, w);
 }
 
 /* ---- lifetime ------------------------------------------------------------------------ */
@@ -243,7 +257,8 @@ static int init_rings(struct pw_worker *w)
 	return ui_ring_reader_gate(&w->requests, &w->replies);
 }
 
-int pw_worker_init(struct pw_worker *w, struct ui_daemon_ctx *d, enum ui_accel accel)
+int pw_worker_init(struct pw_worker *w, struct ui_daemon_ctx *d, enum ui_accel accel,
+		   const struct pw_cgroups *cg)
 {
 	const struct pw_engine_hooks hooks = { hook_reply, hook_net_kick, hook_netd_up,
 					       hook_changed, w };
@@ -251,6 +266,7 @@ int pw_worker_init(struct pw_worker *w, struct ui_daemon_ctx *d, enum ui_accel a
 
 	memset(w, 0, sizeof(*w));
 	w->d = d;
+	w->cgroups = cg;
 	d->data = w;
 	if ((rc = make_dirs(&d->cfg)) < 0)
 		return rc;
@@ -258,6 +274,7 @@ int pw_worker_init(struct pw_worker *w, struct ui_daemon_ctx *d, enum ui_accel a
 		ui_error("network: gateway and subnet do not fit");
 		return rc;
 	}
+	w->engine.env.cgroups = cg;
 	if (accel == UI_ACCEL_TCG) {
 		w->engine.tsc_khz = pw_host_tsc_khz();
 		ui_info("tcg: Linux guests get tsc_early_khz=%u tsc=reliable (host TSC)",
@@ -284,6 +301,9 @@ int pw_worker_start(struct pw_worker *w)
 	ui_ring_discard(&w->d->shm->ring[UI_RING_NET_TO_POOL]);
 	check_vmm(w);
 	pw_engine_recover(&w->engine);
+	rc = pw_cg_sweep(w->cgroups, cgroup_live, w); /* adopted VMs keep theirs */
+	if (rc > 0)
+		ui_info("recovery: removed %d cgroup(s) no VM owns", rc);
 	pw_pool_start(&w->pool);
 	if ((rc = ui_ring_reader_start(&w->notes)) < 0 ||
 	    (rc = ui_ring_reader_start(&w->requests)) < 0) {

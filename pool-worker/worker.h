@@ -17,6 +17,7 @@
 #ifndef PW_WORKER_H
 #define PW_WORKER_H
 
+#include "cgroup.h"
 #include "daemon.h"
 #include "engine.h"
 #include "pool.h"
@@ -31,10 +32,13 @@ struct pw_worker {
 	struct ui_ring_writer replies;    /* ring 1 */
 	struct ui_ring_writer kicks;      /* ring 2 */
 	bool vmm_missing;                 /* the VMM binary, as last checked */
+	const struct pw_cgroups *cgroups; /* borrowed (main.c) */
 };
 
-/* Engine, pool and rings on d's loop; accel is resolved (main.c). */
-int pw_worker_init(struct pw_worker *w, struct ui_daemon_ctx *d, enum ui_accel accel);
+/* Engine, pool and rings on d's loop; accel is resolved, cg set up
+ * (main.c; borrowed: outlives the worker). */
+int pw_worker_init(struct pw_worker *w, struct ui_daemon_ctx *d, enum ui_accel accel,
+		   const struct pw_cgroups *cg);
 /* Recovery, pool start, then serving (ui_daemon_run runs the loop). */
 int pw_worker_start(struct pw_worker *w);
 void pw_worker_fini(struct pw_worker *w);

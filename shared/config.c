@@ -57,6 +57,7 @@ static const char *const shutdown_policies[] = { "leave", "stop", NULL };
 static const char *const pool_boots[] = { "prepared", "ahead", NULL };
 static const char *const drivers[] = { "auto", "firecracker", "qemu", NULL };
 static const char *const accels[] = { "auto", "kvm", "tcg", NULL };
+static const char *const cgroups[] = { "auto", "v2", "v1", "off", NULL };
 static const char *const guest_ips[] = { "linux", "osv", "none", NULL };
 
 static const struct cfg_section api_section = { (const struct cfg_field[]){
@@ -80,6 +81,10 @@ static const struct cfg_section vmm_section = { (const struct cfg_field[]){
 	ENUMF("accel", accel, accels),
 	UINTF("stop_timeout_ms", stop_timeout_ms, 100, 3600000),
 	UINTF("boot_timeout_ms", boot_timeout_ms, 100, 3600000),
+	ENUMF("cgroup", cgroup, cgroups),
+	PATHF("cgroup_root", cgroup_root, cfg_parse_path),
+	UINTF("mem_overhead_mib", mem_overhead_mib, 0, 65536),
+	UINTF("pids_max", pids_max, 8, 1000000),
 	END,
 } };
 
@@ -498,6 +503,9 @@ void ui_config_defaults(struct ui_config *cfg)
 	cfg->accel = UI_ACCEL_AUTO;
 	cfg->stop_timeout_ms = 10000;
 	cfg->boot_timeout_ms = 20000;
+	cfg->cgroup = UI_CGROUP_AUTO;
+	cfg->mem_overhead_mib = 96;
+	cfg->pids_max = 256;
 	cfg->max_vms = 64;
 	cfg->max_body_bytes = 65536;
 	cfg->max_header_bytes = 16384;

@@ -29,6 +29,7 @@ enum ui_shutdown_policy { UI_SHUTDOWN_LEAVE, UI_SHUTDOWN_STOP };
 /* How far a warm slot is prepared: up to the guest's first instruction, or
  * booted until its image is ready, then paused. */
 enum ui_pool_boot { UI_POOL_BOOT_PREPARED, UI_POOL_BOOT_AHEAD };
+enum ui_cgroup { UI_CGROUP_AUTO, UI_CGROUP_V2, UI_CGROUP_V1, UI_CGROUP_OFF };
 
 struct ui_image {
 	char name[64];                  /* [a-zA-Z0-9_.-]{1,63} */
@@ -73,6 +74,10 @@ struct ui_config {
 	enum ui_accel accel;            /* default auto */
 	unsigned stop_timeout_ms;       /* default 10000 */
 	unsigned boot_timeout_ms;       /* VMM up and QMP answering; default 20000 */
+	enum ui_cgroup cgroup;          /* a cgroup per VM: default auto (v2, else v1, else off) */
+	char cgroup_root[PATH_MAX];     /* "" (default): found or mounted; else the base */
+	unsigned mem_overhead_mib;      /* memory limit = mem_mib + this; default 96 */
+	unsigned pids_max;              /* a VM cgroup's pids.max; default 256 */
 
 	/* pool: */
 	unsigned pool_size;             /* default 0 */

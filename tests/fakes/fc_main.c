@@ -15,7 +15,8 @@
  *
  * Environment: FC_FAKE_CONTRACT, FC_FAKE_LOG_DIR, FC_FAKE_START_DELAY_MS,
  * FC_FAKE_EXIT_AFTER_START_MS, FC_FAKE_IGNORE_CTRL_ALT_DEL,
- * FC_FAKE_CHECK_TAP, FC_FAKE_CONSOLE_ON_START (see tests/fakes/README.md).
+ * FC_FAKE_CHECK_TAP, FC_FAKE_CONSOLE_ON_START, FC_FAKE_ALLOC_MIB (see
+ * tests/fakes/README.md).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -235,6 +236,8 @@ static int serve(struct fc_server *s)
 		if (p[1].revents & POLLIN)
 			accept_all(s);
 		serve_conns(s, p, np, idx);
+		if (s->vmm.alloc_due) /* after InstanceStart's reply */
+			fc_vmm_grow(&s->vmm);
 	}
 }
 

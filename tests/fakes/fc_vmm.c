@@ -121,6 +121,24 @@ void fc_vmm_init(struct fc_vmm *v, const char *id, const char *version)
 	v->ignore_ctrl_alt_del = env_flag("FC_FAKE_IGNORE_CTRL_ALT_DEL");
 	v->exit_after_start_ms = env_ms("FC_FAKE_EXIT_AFTER_START_MS");
 	v->exit_at_ms = -1;
+	v->alloc_mib = env_ms("FC_FAKE_ALLOC_MIB");
+}
+
+void fc_vmm_grow(struct fc_vmm *v)
+{
+	size_t n = (size_t)v->alloc_mib << 20;
+
+	v->alloc_due = false;
+	if (v->guest || v->alloc_mib <= 0)
+		return;
+	fc_info("fake: the guest grows to %lld MiB.", (long long)v->alloc_mib);
+	if (!(v->guest = malloc(n))) {
+		fc_info("fake: cannot allocate %lld MiB.", (long long)v->alloc_mib);
+		return;
+	}
+	for (size_t off = 0; off < n; off += 4096) /* every page, so it is charged */
+		v->guest[off] = 1;
+	fc_info("fake: %lld MiB touched.", (long long)v->alloc_mib);
 }
 
 void fc_vmm_free(struct fc_vmm *v)
@@ -134,6 +152,7 @@ void fc_vmm_free(struct fc_vmm *v)
 	json_decref(v->pmem);
 	json_decref(v->resources);
 	json_decref(v->mmds);
+	free(v->guest);
 	memset(v, 0, sizeof(*v));
 }
 
@@ -294,6 +313,7 @@ static void instance_start(struct fc_vmm *v, struct fc_reply *rep)
 	}
 	if (v->exit_after_start_ms >= 0)
 		fc_vmm_schedule_exit(v, v->exit_after_start_ms, 1, "exit-after-start");
+	v->alloc_due = v->alloc_mib > 0;
 	fc_reply_set(rep, 204, NULL);
 }
 

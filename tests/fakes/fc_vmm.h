@@ -35,6 +35,9 @@ struct fc_vmm {
 	bool ignore_ctrl_alt_del; /* FC_FAKE_IGNORE_CTRL_ALT_DEL=1 */
 	int64_t exit_after_start_ms; /* FC_FAKE_EXIT_AFTER_START_MS, <0 off */
 	int64_t exit_at_ms;          /* scheduled exit (monotonic ms), <0 none */
+	int64_t alloc_mib;           /* FC_FAKE_ALLOC_MIB, <0 off */
+	bool alloc_due;              /* InstanceStart done: grow once its reply is out */
+	char *guest;                 /* owned: the memory grown (alloc_mib MiB) */
 	int exit_status;
 	const char *exit_reason;
 };
@@ -61,6 +64,9 @@ bool fc_vmm_is_partial(const char *method, const char *tmpl);
 void fc_vmm_dispatch(struct fc_vmm *v, const struct fc_call *call, struct fc_reply *rep);
 
 /* Schedules the process exit unless an earlier one is already scheduled. */
+/* A "guest" that grows: allocates and touches alloc_mib MiB, as a real VMM
+ * grows when its guest uses its memory (FC_FAKE_ALLOC_MIB; once). */
+void fc_vmm_grow(struct fc_vmm *v);
 void fc_vmm_schedule_exit(struct fc_vmm *v, int64_t delay_ms, int status, const char *reason);
 
 /* ---- operation handlers (fc_vmm.c, fc_devices.c) ---- */

@@ -73,7 +73,7 @@ st_vmm_pids() {
 }
 
 st_cleanup() {
-	local rc=$? pid
+	local rc=$? pid left d
 	set +e
 	if [ -n "$ST_PID" ] && kill -0 "$ST_PID" 2>/dev/null; then
 		kill -TERM "$ST_PID"
@@ -93,6 +93,12 @@ st_cleanup() {
 		rc=1
 	fi
 	ip netns del "$ST_NS" 2>/dev/null
+	for _ in $(seq 30); do # VMMs just killed: their cgroups empty once reaped
+		left=$(st_cgroups_left)
+		[ -z "$left" ] && break
+		for d in $left; do rmdir "$d" 2>/dev/null; done
+		sleep 0.1
+	done
 	rm -f /dev/shm/uigniter-"$(st_shm_hash)" 2>/dev/null
 	[ -n "${ST_KEEP_LOG:-}" ] && cp "$ST_LOG" "$ST_KEEP_LOG"
 	rm -rf "$ST_DIR"
@@ -110,6 +116,19 @@ st_shm_hash() {
 		h=$(( (h ^ c) * 1099511628211 ))
 	done
 	printf '%016x' "$h"
+}
+
+# The cgroups of this instance still in the host's hierarchies (the VMs'
+# parent "uigniter-<hash>" and its VM cgroups, children first; empty =
+# none). pool-worker mounts what it needs inside the namespace; the kernel
+# hierarchy is the same one as /sys/fs/cgroup/<controller> here.
+st_cgroups_left() {
+	local c
+	for c in cpu memory pids unified; do
+		[ -d "/sys/fs/cgroup/$c" ] || continue
+		find "/sys/fs/cgroup/$c" -depth -type d -path "*/uigniter-$(st_shm_hash)*" \
+			2>/dev/null || true
+	done
 }
 
 # api METHOD PATH [BODY] [extra curl args...] → prints "<status>\n<body>"

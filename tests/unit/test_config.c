@@ -92,6 +92,10 @@ static const char good_yaml[] =
 	"  accel: tcg\n"
 	"  stop_timeout_ms: 1500\n"
 	"  boot_timeout_ms: 30000\n"
+	"  cgroup: v1\n"
+	"  cgroup_root: cg\n"
+	"  mem_overhead_mib: 48\n"
+	"  pids_max: 99\n"
 	"pool:\n"
 	"  size: 3\n"
 	"  warm_image: hello\n"
@@ -151,6 +155,11 @@ static void t_good_file(void)
 	T_EQ_INT(cfg.accel, UI_ACCEL_TCG);
 	T_EQ_INT(cfg.stop_timeout_ms, 1500);
 	T_EQ_INT(cfg.boot_timeout_ms, 30000);
+	T_EQ_INT(cfg.cgroup, UI_CGROUP_V1);
+	snprintf(want, sizeof(want), "%s/etc/cg", tmpdir);
+	T_EQ_STR(cfg.cgroup_root, want);
+	T_EQ_INT(cfg.mem_overhead_mib, 48);
+	T_EQ_INT(cfg.pids_max, 99);
 	T_EQ_INT(cfg.pool_size, 3);
 	T_EQ_STR(cfg.warm_image, "hello");
 	T_EQ_INT(cfg.max_vms, 10);
@@ -222,6 +231,10 @@ static void check_defaults(const struct ui_config *cfg)
 	T_EQ_INT(cfg->accel, UI_ACCEL_AUTO);
 	T_EQ_INT(cfg->stop_timeout_ms, 10000);
 	T_EQ_INT(cfg->boot_timeout_ms, 20000);
+	T_EQ_INT(cfg->cgroup, UI_CGROUP_AUTO);
+	T_EQ_STR(cfg->cgroup_root, "");
+	T_EQ_INT(cfg->mem_overhead_mib, 96);
+	T_EQ_INT(cfg->pids_max, 256);
 	T_EQ_INT(cfg->pool_size, 0);
 	T_EQ_STR(cfg->warm_image, "");
 	T_EQ_INT(cfg->max_vms, 64);
@@ -374,6 +387,10 @@ static void t_bad_enum(void)
 		     "2:11: vmm.driver: \"kvm\" is not one of: auto, firecracker, qemu");
 	expect_error("vmm:\n  accel: hvf\n",
 		     "2:10: vmm.accel: \"hvf\" is not one of: auto, kvm, tcg");
+	expect_error("vmm:\n  cgroup: v3\n",
+		     "2:11: vmm.cgroup: \"v3\" is not one of: auto, v2, v1, off");
+	expect_error("vmm:\n  pids_max: 2\n",
+		     "2:13: vmm.pids_max: 2 is out of range (expected an integer in 8..1000000)");
 	expect_error("shutdown_policy: kill\n",
 		     "1:18: shutdown_policy: \"kill\" is not one of: leave, stop");
 	expect_error("images:\n  x:\n    kernel: /k\n    guest_ip: windows\n",
