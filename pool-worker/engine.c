@@ -531,8 +531,10 @@ static int transition(struct pw_vm *vm, enum pw_event ev, const struct pw_transi
 			pw_ready_stop(vm->ready);
 			vm->ready = NULL;
 		}
-		ui_info("%s: %s -> %s (%s)%s%s", vm->row.id, pw_state_name(from),
-			pw_state_name(vm->state), pw_event_name(ev),
+		/* a held event tried again every 250 ms: said once, when held */
+		ui_log(e->replaying == vm ? UI_LOG_DEBUG : UI_LOG_INFO,
+		       "%s: %s -> %s (%s)%s%s", vm->row.id, pw_state_name(from),
+		       pw_state_name(vm->state), pw_event_name(ev),
 			sc.error || sc.detail ? ": " : "",
 			sc.error ? sc.error : sc.detail ? sc.detail : "");
 	}

@@ -95,6 +95,7 @@ struct pw_deferred {
 	enum pw_state prev_stored;     /* what the registry held before it */
 	enum pw_event ev;              /* PW_E_COUNT: a final write retried */
 	struct pw_held why;            /* the event's cause (ev, strings copied) */
+	bool replayed;                 /* a held event fired again */
 };
 
 struct pw_deferred_list {

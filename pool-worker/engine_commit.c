@@ -165,9 +165,10 @@ void pw_eng_defer(struct pw_engine *e, struct pw_vm *vm, const struct pw_transit
 		l->cap = cap;
 	}
 	d = &l->v[l->n++];
-	*d = (struct pw_deferred){ vm, *t, tap_ready, prev_state, prev_stored, ev, { 0 } };
+	*d = (struct pw_deferred){ vm, *t, tap_ready, prev_state, prev_stored, ev, { 0 }, false };
 	if (c)
 		keep_cause(&d->why, ev, c);
+	d->replayed = e->replaying == vm;
 }
 
 static bool in_list(const struct pw_deferred_list *l, const struct pw_vm *vm)
@@ -221,8 +222,9 @@ static void batch_undo(struct pw_engine *e, struct pw_deferred_list *l, size_t f
 	snprintf(vm->row.state, sizeof(vm->row.state), "%s", pw_state_name(vm->stored));
 	if (from != vm->state) {
 		pw_vm_timer_stop(vm);
-		ui_info("%s: %s -> %s (the registry did not take it)", vm->row.id,
-			pw_state_name(from), pw_state_name(vm->state));
+		ui_log(l->v[first].replayed ? UI_LOG_DEBUG : UI_LOG_INFO, /* once, not every retry */
+		       "%s: %s -> %s (the registry did not take it)", vm->row.id,
+		       pw_state_name(from), pw_state_name(vm->state));
 		e->hooks.changed(e, vm, from);
 	}
 	for (size_t k = first; k < l->n; k++) {
@@ -329,6 +331,8 @@ static void on_retry(uv_timer_t *t)
 	e->reg_down_until = 0; /* try */
 	for (struct pw_vm *vm = e->vms, *next; vm; vm = next) {
 		next = vm->next;
+		bool had = vm->held != NULL;
+
 		while (vm->held && !e->reg_down_until) {
 			struct pw_held *h = vm->held;
 			struct pw_cause c = cause_of(h);
@@ -341,8 +345,12 @@ static void on_retry(uv_timer_t *t)
 			if (!listed(e, vm))
 				break;
 		}
-		if (listed(e, vm) && vm->held)
+		if (!listed(e, vm))
+			continue;
+		if (vm->held)
 			left = true;
+		else if (had && !e->reg_down_until)
+			ui_info("%s: its held events go to the registry", vm->row.id);
 	}
 	if (!left && !e->reg_down_until)
 		uv_timer_stop(&e->retry);

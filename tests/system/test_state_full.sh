@@ -21,6 +21,7 @@ mkdir -p "$MNT"
 mount -t tmpfs -o size=16m uigniter-test-full "$MNT" || st_fail "cannot mount a tmpfs"
 full_cleanup() {
 	local rc=$?
+	set +e       # lib.sh's set -e would end the trap at the next failure
 	(exit $rc)
 	(st_cleanup) # kills the stack and its VMMs (from the registry), then
 	rc=$?        # removes the test dir — all but the mount point
