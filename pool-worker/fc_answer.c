@@ -55,9 +55,9 @@ static void answer_fault(long code, const char *body, char *out, size_t len)
 	const char *msg = json_string_value(json_object_get(j, "fault_message"));
 	size_t n;
 
-	if (!msg)
+	if (!msg || !msg[0])
 		msg = json_string_value(json_object_get(j, "error"));
-	if (msg) {
+	if (msg && msg[0]) {
 		snprintf(out, len, "%s", msg);
 	} else if (body[0]) {
 		n = strcspn(body, "\r\n");

@@ -31,8 +31,8 @@ void fc_answer_free(struct fc_answer *a); /* NULL-safe */
 /*
  * The result of an answer with HTTP status code: 0 for 2xx; else -EINVAL for
  * a 4xx and -EIO for anything else, with the user's sentence in fault: the
- * body's fault_message (Firecracker's fault) or "error" member, else
- * "HTTP <code>: " and the body's first line, else "HTTP <code>".
+ * body's fault_message (Firecracker's fault) or "error" member when not
+ * empty, else "HTTP <code>: " and the body's first line, else "HTTP <code>".
  */
 int fc_answer_status(long code, const char *body, char *fault, size_t len);
 
