@@ -7,11 +7,14 @@
 #   make asan       the same test suite built with ASan+UBSan (build-asan/)
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make bench      benchmarks (see docs/BENCHMARKS.md)
+#   make fuzz       libFuzzer targets (clang, build-fuzz/), FUZZ_SECONDS each
 
 BUILD ?= build
 PREFIX ?= /usr/local
 DESTDIR ?=
 SANITIZE ?=
+FUZZ ?=
+FUZZ_SECONDS ?= 30
 
 PKGS := libuv yaml-0.1 libcurl libnl-3.0 libnl-route-3.0 sqlite3 jansson
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
@@ -26,6 +29,13 @@ LDLIBS := $(PKG_LIBS) -lpthread
 
 ifneq ($(SANITIZE),)
 CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+endif
+# Fuzzing: every object gets coverage and ASan+UBSan; only the targets link
+# libFuzzer's main (tests/fuzz/module.mk).
+ifneq ($(FUZZ),)
+CFLAGS += -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer \
+	-fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=address,undefined
 endif
 
@@ -44,6 +54,7 @@ include netd/module.mk
 include pool-worker/module.mk
 include apid/module.mk
 include tools/uictl/module.mk
+include tests/fuzz/module.mk
 
 programs: $(PROGRAMS)
 
@@ -73,6 +84,12 @@ asan: deps
 	$(MAKE) BUILD=build-asan SANITIZE=1 programs unit-tests
 	BUILD=build-asan tests/run-tests.sh
 
+# Builds the fuzz targets with clang in build-fuzz/ and runs each for
+# FUZZ_SECONDS on a copy of its seed corpus; fails on any crash, leak or UB.
+fuzz: deps
+	$(MAKE) BUILD=build-fuzz CC=clang FUZZ=1 fuzz-build
+	FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run build-fuzz
+
 install: programs
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/libexec/uigniter
 	install -m 0755 $(BUILD)/bin/uigniterd $(BUILD)/bin/uictl $(DESTDIR)$(PREFIX)/bin/
@@ -80,9 +97,9 @@ install: programs
 		$(DESTDIR)$(PREFIX)/libexec/uigniter/
 
 clean:
-	rm -rf $(BUILD) build-asan
+	rm -rf $(BUILD) build-asan build-fuzz
 
-.PHONY: all programs guest deps test unit-tests test-unit asan install clean
+.PHONY: all programs guest deps test unit-tests test-unit asan fuzz install clean
 
 # Benchmarks (root; docs/BENCHMARKS.md): all parts, or `bench/run PART`.
 bench: all

@@ -244,6 +244,8 @@ static void conn_parse_error(struct conn *c)
 			 in->max_header_bytes);
 	else if (in->err_status == 500)
 		snprintf(msg, sizeof(msg), "out of memory");
+	else if (in->err_msg)
+		snprintf(msg, sizeof(msg), "%s", in->err_msg);
 	else
 		snprintf(msg, sizeof(msg), "malformed HTTP request (%s)",
 			 http_errno_name(HTTP_PARSER_ERRNO(&in->parser)));

@@ -9,7 +9,10 @@
  * (http-parser's own counter, set with http_parser_set_max_header_size, plus
  * our count of target + header bytes) → 431; a Content-Length above the body
  * limit is refused at end of headers and a streamed (chunked) body as soon as
- * it crosses the limit → 413. on_message_complete pauses the parser, so a
+ * it crosses the limit → 413. Only HTTP/1.1 and 1.0 are served: a request
+ * line without a version (HTTP/0.9) is refused as soon as it ends (400, no
+ * waiting for headers a 0.9 client never sends), any other version at the
+ * end of the headers (505). on_message_complete pauses the parser, so a
  * feed stops right after one request and pipelined bytes stay unparsed until
  * the connection is ready for them.
  */
@@ -36,6 +39,14 @@ static int in_fail(struct http_in *in, int status, const char *code)
 		in->err_code = code;
 	}
 	return -1;
+}
+
+/* The same, with a sentence for the user (a static string). */
+static int in_fail_msg(struct http_in *in, int status, const char *code, const char *msg)
+{
+	if (!in->err_status)
+		in->err_msg = msg;
+	return in_fail(in, status, code);
 }
 
 /* Grows *buf to hold need+1 bytes (the +1 keeps a terminating NUL). */
@@ -77,6 +88,12 @@ static int on_url(http_parser *p, const char *at, size_t n)
 
 	if (count_header_bytes(in, n) < 0)
 		return -1;
+	/* http-parser marks a request line that ends after the target 0.9
+	 * before it hands the target over; a partial target never is. */
+	if (p->http_major == 0 && p->http_minor == 9)
+		return in_fail_msg(in, 400, "bad_request",
+				   "no HTTP version in the request line: HTTP/0.9 is "
+				   "not served, use HTTP/1.1");
 	if (grow(&r->url, &in->url_cap, r->url_len + n) < 0)
 		return in_fail(in, 500, "internal");
 	memcpy(r->url + r->url_len, at, n);
@@ -170,6 +187,9 @@ static int on_headers_complete(http_parser *p)
 	struct http_req *r = &in->req;
 
 	in->headers_done = true;
+	if (p->http_major != 1 || p->http_minor > 1)
+		return in_fail_msg(in, 505, "http_version_not_supported",
+				   "only HTTP/1.1 and HTTP/1.0 are served");
 	r->method = http_method_str(p->method);
 	r->http10 = p->http_major == 1 && p->http_minor == 0;
 	r->is_head = p->method == HTTP_HEAD;
@@ -334,6 +354,7 @@ const char *http_status_text(int status)
 	case 501: return "Not Implemented";
 	case 503: return "Service Unavailable";
 	case 504: return "Gateway Timeout";
+	case 505: return "HTTP Version Not Supported";
 	default: return "Unknown";
 	}
 }

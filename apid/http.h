@@ -52,6 +52,7 @@ struct http_in {
 	size_t header_bytes;     /* url + header names/values + framing, approx. */
 	int err_status;          /* 400, 413, 431 when HTTP_IN_ERROR */
 	const char *err_code;    /* "bad_request", "body_too_large", … */
+	const char *err_msg;     /* a sentence for the user, or NULL (static) */
 	bool started;            /* a byte of the current message was seen */
 	bool headers_done;
 	bool complete;

@@ -35,10 +35,10 @@
 #include <sys/un.h>
 #include <curl/curl.h>
 
+#include "fc_answer.h"
 #include "fc_client.h"
 #include "log.h"
 
-#define FC_MAX_RESPONSE (64u * 1024)
 #define FC_MAX_FAULT 400
 /* A kept connection idle longer than this is made afresh (curl's default,
  * 118 s, is shorter than a warm slot may wait for its run). */
@@ -69,8 +69,7 @@ struct fc_req {
 	CURL *easy;
 	struct curl_slist *hdrs;
 	char *body;
-	char *resp;
-	size_t resp_len;
+	struct fc_answer resp;       /* the answer's body (capped) */
 	fc_done_cb cb;
 	void *arg;
 	unsigned timeout_ms;
@@ -289,48 +288,16 @@ static void req_free(struct fc_req *r)
 		curl_easy_cleanup(r->easy);
 	curl_slist_free_all(r->hdrs);
 	free(r->body);
-	free(r->resp);
+	fc_answer_free(&r->resp);
 	free(r);
 }
 
 static size_t on_body(char *data, size_t size, size_t n, void *arg)
 {
 	struct fc_req *r = arg;
-	size_t len = size * n, take = len;
-	char *p;
 
-	if (r->resp_len + take > FC_MAX_RESPONSE)
-		take = FC_MAX_RESPONSE - r->resp_len;
-	if (take == 0)
-		return len; /* over the cap: read on, keep the start */
-	p = realloc(r->resp, r->resp_len + take + 1);
-	if (!p)
-		return 0; /* curl fails the transfer: CURLE_WRITE_ERROR */
-	memcpy(p + r->resp_len, data, take);
-	r->resp = p;
-	r->resp_len += take;
-	r->resp[r->resp_len] = '\0';
-	return len;
-}
-
-/* The user's sentence for a non-2xx answer (see fc_result.fault). */
-static void answer_fault(long code, const char *body, char *out, size_t len)
-{
-	json_t *j = body[0] ? json_loads(body, 0, NULL) : NULL;
-	const char *msg = json_string_value(json_object_get(j, "fault_message"));
-	size_t n;
-
-	if (!msg)
-		msg = json_string_value(json_object_get(j, "error"));
-	if (msg) {
-		snprintf(out, len, "%s", msg);
-	} else if (body[0]) {
-		n = strcspn(body, "\r\n");
-		snprintf(out, len, "HTTP %ld: %.*s", code, (int)n, body);
-	} else {
-		snprintf(out, len, "HTTP %ld", code);
-	}
-	json_decref(j);
+	/* 0 makes curl fail the transfer: CURLE_WRITE_ERROR */
+	return fc_answer_append(&r->resp, data, size * n) < 0 ? 0 : size * n;
 }
 
 static int transport_status(CURLcode cc, long os_errno)
@@ -357,7 +324,7 @@ static void complete(struct fc_queue *q, int status, long code, const char *faul
 	struct fc_req *r = q->head;
 	struct fc_result res = {
 		.status = status, .http_code = code,
-		.body = r->resp ? r->resp : "", .fault = fault,
+		.body = fc_answer_body(&r->resp), .fault = fault,
 		.method = r->method, .path = r->path,
 	};
 
@@ -395,9 +362,7 @@ static bool retry_fresh(struct fc_req *r, CURLcode cc)
 		return false; /* not a reused connection: a real failure */
 	r->retried = true;
 	r->errbuf[0] = '\0';
-	free(r->resp);
-	r->resp = NULL;
-	r->resp_len = 0;
+	fc_answer_free(&r->resp); /* zeroed: empty again */
 	if (curl_easy_setopt(r->easy, CURLOPT_FRESH_CONNECT, 1L) != CURLE_OK ||
 	    curl_multi_add_handle(r->q->c->multi, r->easy) != CURLM_OK)
 		return false;
@@ -421,9 +386,8 @@ static void transfer_done(struct fc_req *r, CURLcode cc)
 		snprintf(fault, sizeof(fault), "%s",
 			 r->errbuf[0] ? r->errbuf : curl_easy_strerror(cc));
 		code = 0;
-	} else if (code < 200 || code > 299) {
-		status = code >= 400 && code <= 499 ? -EINVAL : -EIO;
-		answer_fault(code, r->resp ? r->resp : "", fault, sizeof(fault));
+	} else {
+		status = fc_answer_status(code, fc_answer_body(&r->resp), fault, sizeof(fault));
 	}
 	complete(r->q, status, code, fault);
 }

@@ -9,6 +9,9 @@
  * Input is accumulated in `buf` and cut at '\n' (QMP ends every message with
  * CRLF), so a message split over several reads and several messages in one
  * read are both handled. A line longer than QMP_MAX_LINE is a protocol error.
+ * Cutting and decoding a line (qmp_next_line, qmp_msg_parse) are pure and
+ * public, for tests and tests/fuzz/fuzz_qmp.c; dispatch acts on the decoded
+ * struct qmp_msg.
  *
  * Re-entrancy: any callback may call qmp_close(); `closing` is checked after
  * every dispatched message and the object is only freed by the uv_close
@@ -204,39 +207,103 @@ static struct qmp_cmd *qmp_take_cmd(struct qmp *q, uint64_t id)
 	return NULL;
 }
 
-static void qmp_on_reply(struct qmp *q, json_t *msg)
-{
-	json_t *id = json_object_get(msg, "id");
-	json_t *ret = json_object_get(msg, "return");
-	struct qmp_cmd *c;
-	char err[256];
+/* ---- the wire format (pure; see qmp.h) -------------------------------- */
 
-	if (!json_is_integer(id) ||
-	    !(c = qmp_take_cmd(q, (uint64_t)json_integer_value(id)))) {
+bool qmp_next_line(const char *buf, size_t len, size_t *off, const char **line, size_t *n)
+{
+	const char *nl;
+
+	if (*off >= len || !(nl = memchr(buf + *off, '\n', len - *off)))
+		return false;
+	*line = buf + *off;
+	*n = (size_t)(nl - *line);
+	*off = (size_t)(nl - buf) + 1;
+	return true;
+}
+
+static void qmp_msg_reply(struct qmp_msg *m)
+{
+	json_t *id = json_object_get(m->root, "id");
+	json_t *e;
+	const char *cls, *desc;
+
+	m->kind = QMP_MSG_REPLY;
+	if (json_is_integer(id)) {
+		m->has_id = true;
+		m->id = (uint64_t)json_integer_value(id);
+	}
+	if ((m->ret = json_object_get(m->root, "return")))
+		return;
+	e = json_object_get(m->root, "error");
+	cls = json_string_value(json_object_get(e, "class"));
+	desc = json_string_value(json_object_get(e, "desc"));
+	snprintf(m->err, sizeof(m->err), "%s: %s", cls ? cls : "Error",
+		 desc ? desc : "(no description)");
+}
+
+int qmp_msg_parse(const char *line, size_t n, struct qmp_msg *m)
+{
+	json_error_t jerr;
+	json_t *ev;
+
+	memset(m, 0, sizeof(*m));
+	while (n && (line[n - 1] == '\r' || line[n - 1] == ' '))
+		n--;
+	if (n == 0)
+		return 1;
+	m->root = json_loadb(line, n, 0, &jerr);
+	if (!json_is_object(m->root)) {
+		snprintf(m->err, sizeof(m->err), "%s", m->root ? "not an object" : jerr.text);
+		json_decref(m->root);
+		m->root = NULL;
+		return -EPROTO;
+	}
+	ev = json_object_get(m->root, "event");
+	if (json_object_get(m->root, "QMP")) {
+		m->kind = QMP_MSG_GREETING;
+	} else if (json_is_string(ev)) {
+		m->kind = QMP_MSG_EVENT;
+		m->event = json_string_value(ev);
+		m->data = json_object_get(m->root, "data");
+	} else if (json_object_get(m->root, "return") || json_object_get(m->root, "error")) {
+		qmp_msg_reply(m);
+	} else {
+		m->kind = QMP_MSG_OTHER;
+	}
+	return 0;
+}
+
+void qmp_msg_free(struct qmp_msg *m)
+{
+	if (!m)
+		return;
+	json_decref(m->root);
+	m->root = NULL;
+}
+
+/* ---- dispatch ------------------------------------------------------- */
+
+static void qmp_on_reply(struct qmp *q, const struct qmp_msg *m)
+{
+	struct qmp_cmd *c;
+
+	if (!m->has_id || !(c = qmp_take_cmd(q, m->id))) {
 		ui_debug("qmp: reply with unknown id ignored");
 		return;
 	}
-	if (ret) {
-		if (c->cb)
-			c->cb(q, 0, ret, NULL, c->arg);
-	} else {
-		json_t *e = json_object_get(msg, "error");
-		const char *cls = json_string_value(json_object_get(e, "class"));
-		const char *desc = json_string_value(json_object_get(e, "desc"));
-
-		snprintf(err, sizeof(err), "%s: %s", cls ? cls : "Error",
-			 desc ? desc : "(no description)");
-		if (c->cb)
-			c->cb(q, -EIO, NULL, err, c->arg);
+	if (c->cb) {
+		if (m->ret)
+			c->cb(q, 0, m->ret, NULL, c->arg);
+		else
+			c->cb(q, -EIO, NULL, m->err, c->arg);
 	}
 	free(c);
 }
 
-static void qmp_on_message(struct qmp *q, json_t *msg)
+static void qmp_on_message(struct qmp *q, const struct qmp_msg *m)
 {
-	json_t *ev = json_object_get(msg, "event");
-
-	if (json_object_get(msg, "QMP")) {
+	switch (m->kind) {
+	case QMP_MSG_GREETING:
 		if (q->state != QMP_GREETING) {
 			qmp_fail(q, -EPROTO);
 			return;
@@ -244,52 +311,47 @@ static void qmp_on_message(struct qmp *q, json_t *msg)
 		q->state = QMP_NEGOTIATING;
 		if (qmp_send_cmd(q, "qmp_capabilities", NULL, qmp_caps_done, NULL) < 0)
 			qmp_fail(q, -EIO);
-	} else if (json_is_string(ev)) {
+		break;
+	case QMP_MSG_EVENT:
 		if (q->cbs->event)
-			q->cbs->event(q, json_string_value(ev),
-				      json_object_get(msg, "data"), q->arg);
-	} else if (json_object_get(msg, "return") || json_object_get(msg, "error")) {
-		qmp_on_reply(q, msg);
-	} else {
+			q->cbs->event(q, m->event, m->data, q->arg);
+		break;
+	case QMP_MSG_REPLY:
+		qmp_on_reply(q, m);
+		break;
+	case QMP_MSG_OTHER:
 		ui_debug("qmp: unrecognised message ignored");
+		break;
 	}
 }
 
 static int qmp_on_line(struct qmp *q, const char *line, size_t n)
 {
-	json_error_t jerr;
-	json_t *msg;
+	struct qmp_msg m;
+	int r = qmp_msg_parse(line, n, &m);
 
-	while (n && (line[n - 1] == '\r' || line[n - 1] == ' '))
-		n--;
-	if (n == 0)
-		return 0;
-	msg = json_loadb(line, n, 0, &jerr);
-	if (!json_is_object(msg)) {
-		ui_warn("qmp: bad message: %s", msg ? "not an object" : jerr.text);
-		json_decref(msg);
-		return -EPROTO;
+	if (r < 0) {
+		ui_warn("qmp: bad message: %s", m.err);
+		return r;
 	}
-	qmp_on_message(q, msg);
-	json_decref(msg);
+	if (r == 0)
+		qmp_on_message(q, &m);
+	qmp_msg_free(&m);
 	return 0;
 }
 
 /* Dispatches every complete line in buf; keeps the partial tail. */
 static void qmp_consume(struct qmp *q)
 {
-	size_t off = 0;
+	size_t off = 0, n;
+	const char *line;
 
-	while (!q->closing && q->state != QMP_DEAD) {
-		char *nl = memchr(q->buf + off, '\n', q->len - off);
-
-		if (!nl)
-			break;
-		if (qmp_on_line(q, q->buf + off, (size_t)(nl - (q->buf + off))) < 0) {
+	while (!q->closing && q->state != QMP_DEAD &&
+	       qmp_next_line(q->buf, q->len, &off, &line, &n)) {
+		if (qmp_on_line(q, line, n) < 0) {
 			qmp_fail(q, -EPROTO);
 			return;
 		}
-		off = (size_t)(nl - q->buf) + 1;
 	}
 	if (q->closing || q->state == QMP_DEAD)
 		return;

@@ -25,6 +25,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <uv.h>
 
 struct qmp;
@@ -53,5 +54,38 @@ bool qmp_is_ready(const struct qmp *q);
 
 /* NULL-safe. Drops pending commands without calling their callbacks. */
 void qmp_close(struct qmp *q);
+
+/* ---- the wire format, without I/O (the reader above uses these) ------- */
+
+enum qmp_msg_kind {
+	QMP_MSG_GREETING, /* {"QMP": …} */
+	QMP_MSG_EVENT,    /* "event" is a string */
+	QMP_MSG_REPLY,    /* "return" or "error" */
+	QMP_MSG_OTHER,    /* an object that is none of these: ignored */
+};
+
+/* One decoded line. Ownership: caller-embedded; root is owned (release with
+ * qmp_msg_free), every other pointer is borrowed from it. */
+struct qmp_msg {
+	enum qmp_msg_kind kind;
+	json_t *root;
+	const char *event;  /* EVENT: its name */
+	json_t *data;       /* EVENT: "data", or NULL */
+	bool has_id;        /* REPLY: an integer "id" came */
+	uint64_t id;
+	json_t *ret;        /* REPLY: "return"; NULL when it is an error */
+	char err[256];      /* REPLY error: "Class: desc"; parse failure: why */
+};
+
+/* The next complete line of buf[*off, len) (without its '\n') in *line, *n;
+ * advances *off past it. false when no '\n' is left. */
+bool qmp_next_line(const char *buf, size_t len, size_t *off, const char **line, size_t *n);
+
+/* Decodes one line (trailing CR and spaces ignored): 0 with *m filled; 1 for
+ * a blank line (nothing to free); -EPROTO when it is not a JSON object
+ * (m->err says why, nothing to free). */
+int qmp_msg_parse(const char *line, size_t n, struct qmp_msg *m);
+
+void qmp_msg_free(struct qmp_msg *m); /* NULL-safe */
 
 #endif

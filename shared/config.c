@@ -518,10 +518,36 @@ void ui_config_defaults(struct ui_config *cfg)
 	cfg->ready_timeout_ms = 60000;
 }
 
+/* Parses buf (the file's text) over the defaults already in ld->cfg. */
+static int load_text(struct cfg_loader *ld, const char *buf, size_t len)
+{
+	const yaml_node_t *root;
+	int r;
+
+	if ((r = load_document(ld, buf, len)) < 0)
+		return r;
+	if ((root = yaml_document_get_root_node(&ld->doc)) &&
+	    (r = parse_mapping(ld, "", root, &top_section, ld->cfg)) < 0)
+		goto delete_doc;
+	r = finish(ld);
+delete_doc:
+	yaml_document_delete(&ld->doc);
+	return r;
+}
+
+/* Common tail of both loads: the ENOMEM message, freeing on failure. */
+static int load_end(struct cfg_loader *ld, int r)
+{
+	if (r == -ENOMEM && ld->errlen)
+		snprintf(ld->err, ld->errlen, "%s: %s", ld->file, strerror(ENOMEM));
+	if (r < 0)
+		ui_config_free(ld->cfg);
+	return r;
+}
+
 int ui_config_load(const char *path, struct ui_config *cfg, char *err, size_t errlen)
 {
 	struct cfg_loader ld = { .file = path, .cfg = cfg, .err = err, .errlen = errlen };
-	const yaml_node_t *root;
 	char *buf = NULL;
 	size_t len = 0;
 	int r;
@@ -530,25 +556,35 @@ int ui_config_load(const char *path, struct ui_config *cfg, char *err, size_t er
 	if (errlen)
 		err[0] = '\0';
 	if ((r = read_file(&ld, &buf, &len)) < 0)
-		goto fail;
-	if ((r = locate(&ld)) < 0)
-		goto free_buf;
-	if ((r = load_document(&ld, buf, len)) < 0)
-		goto free_buf;
-	if ((root = yaml_document_get_root_node(&ld.doc)) &&
-	    (r = parse_mapping(&ld, "", root, &top_section, cfg)) < 0)
-		goto delete_doc;
-	r = finish(&ld);
-delete_doc:
-	yaml_document_delete(&ld.doc);
-free_buf:
+		return load_end(&ld, r);
+	if ((r = locate(&ld)) == 0)
+		r = load_text(&ld, buf, len);
 	free(buf);
-fail:
-	if (r == -ENOMEM && errlen)
-		snprintf(err, errlen, "%s: %s", path, strerror(ENOMEM));
-	if (r < 0)
-		ui_config_free(cfg);
-	return r;
+	return load_end(&ld, r);
+}
+
+int ui_config_load_text(const char *name, const char *dir, const char *text, size_t len,
+			struct ui_config *cfg, char *err, size_t errlen)
+{
+	struct cfg_loader ld = { .file = name, .cfg = cfg, .err = err, .errlen = errlen };
+	int r = 0;
+
+	ui_config_defaults(cfg);
+	if (errlen)
+		err[0] = '\0';
+	if (len > CONFIG_MAX_BYTES) {
+		snprintf(err, errlen, "%s: too large (at most %u bytes)", name, CONFIG_MAX_BYTES);
+		r = -EFBIG;
+	} else if (dir[0] != '/') {
+		r = io_fail(&ld, EINVAL);
+	} else if (strlen(dir) >= sizeof(ld.dir) || strlen(name) >= sizeof(cfg->path)) {
+		r = io_fail(&ld, ENAMETOOLONG);
+	} else {
+		snprintf(ld.dir, sizeof(ld.dir), "%s", dir);
+		snprintf(cfg->path, sizeof(cfg->path), "%s", name);
+		r = load_text(&ld, text, len);
+	}
+	return load_end(&ld, r);
 }
 
 void ui_config_free(struct ui_config *cfg)

@@ -112,6 +112,14 @@ void ui_config_defaults(struct ui_config *cfg);
  */
 int ui_config_load(const char *path, struct ui_config *cfg, char *err, size_t errlen);
 
+/*
+ * The same from a text in memory (len bytes, no NUL needed): name stands for
+ * the file in messages and cfg->path, dir (absolute, canonical) is where
+ * relative paths resolve. For tests and the fuzzer; no file is read.
+ */
+int ui_config_load_text(const char *name, const char *dir, const char *text, size_t len,
+			struct ui_config *cfg, char *err, size_t errlen);
+
 void ui_config_free(struct ui_config *cfg);
 
 /* NULL when no image has that name. */

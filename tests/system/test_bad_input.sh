@@ -36,6 +36,40 @@ check 405 method_not_allowed "wrong method"
 api PUT /vm
 check 405 method_not_allowed "PUT on the list route"
 
+# raw REQUEST_TEXT → API_STATUS/API_BODY of the answer to bytes sent as they
+# are (curl cannot send a request line without a version); the server must
+# answer and close by itself.
+raw() {
+	local out
+	out=$(/usr/bin/python3 - "$ST_SOCK" "$1" <<-'PY'
+		import socket, sys
+		s = socket.socket(socket.AF_UNIX)
+		s.settimeout(30)
+		s.connect(sys.argv[1])
+		s.sendall(sys.argv[2].encode().decode("unicode_escape").encode("latin-1"))
+		data = b""
+		while True:
+		    chunk = s.recv(65536)
+		    if not chunk:
+		        break
+		    data += chunk
+		head, _, body = data.partition(b"\r\n\r\n")
+		print(head.split(b" ")[1].decode() if head.startswith(b"HTTP/1.1 ") else "none")
+		print(body.decode("latin-1"))
+	PY
+	) || st_fail "raw request '$1': no answer"
+	API_STATUS=${out%%$'\n'*}
+	API_BODY=${out#*$'\n'}
+}
+raw 'GET /healthz\r\n'
+check 400 bad_request "HTTP/0.9 request line (no version)"
+raw 'GET /healthz\r\n\r\n'
+check 400 bad_request "HTTP/0.9 request line and an empty line"
+raw 'GET /healthz HTTP/2.0\r\n\r\n'
+check 505 http_version_not_supported "HTTP/2.0 request line"
+raw 'GET /healthz HTTP/1.0\r\n\r\n'
+st_expect 200 "HTTP/1.0 still served"
+
 [ "$(st_sql 'select count(*) from vms')" = 0 ] || st_fail "a VM row was created"
 [ "$(st_sql 'select count(*) from leases')" = 0 ] || st_fail "a lease was created"
 [ -z "$(st_unowned_taps | tr -d ' ')" ] || st_fail "a tap was created: $(st_unowned_taps)"

@@ -541,6 +541,36 @@ static void t_shm_name(void)
 	T_EQ_STR(a, b);
 }
 
+/* ui_config_load_text: the same rules from memory, named as the caller says. */
+static void t_load_text(void)
+{
+	static const char bad[] = "state_dir: /x\n  bad: indent\n";
+	struct ui_config cfg;
+	char err[512];
+
+	T_EQ_INT(ui_config_load_text("mem.yaml", "/srv/uig/etc", good_yaml, strlen(good_yaml),
+				     &cfg, err, sizeof(err)), 0);
+	T_EQ_STR(err, "");
+	T_EQ_STR(cfg.path, "mem.yaml");
+	T_EQ_STR(cfg.state_dir, "/srv/uig/state");
+	T_EQ_INT(cfg.n_images, 2);
+	T_EQ_STR(cfg.images[0].kernel, "/srv/uig/build/guest/vmlinuz");
+	T_EQ_INT(cfg.pool_size, 3);
+	ui_config_free(&cfg);
+	T_EQ_INT(ui_config_load_text("mem.yaml", "/", bad, strlen(bad), &cfg, err, sizeof(err)),
+		 -EINVAL);
+	T_EQ_STR(err, "mem.yaml:2:6: YAML syntax error: mapping values are not allowed in "
+		      "this context");
+	T_ASSERT(cfg.images == NULL);
+	/* Only len bytes are read: the rest of the buffer is not YAML. */
+	T_EQ_INT(ui_config_load_text("mem.yaml", "/", "log_level: warn\n\x01", 16, &cfg, err,
+				     sizeof(err)), 0);
+	T_EQ_INT(cfg.log_level, UI_LOG_WARN);
+	ui_config_free(&cfg);
+	T_EQ_INT(ui_config_load_text("mem.yaml", "rel", "", 0, &cfg, err, sizeof(err)), -EINVAL);
+	T_ASSERT(strstr(err, "mem.yaml: "));
+}
+
 int main(int argc, char **argv)
 {
 	static const struct t_case cases[] = {
@@ -563,6 +593,7 @@ int main(int argc, char **argv)
 		T_CASE(t_too_long),
 		T_CASE(t_bad_listen),
 		T_CASE(t_shm_name),
+		T_CASE(t_load_text),
 		{ 0 },
 	};
 

@@ -20,6 +20,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "../../pool-worker/fc_answer.h"
 #include "../../pool-worker/fc_client.h"
 #include "t.h"
 
@@ -578,11 +579,49 @@ static void t_kept_connection(void)
 	srv_done(&s);
 }
 
+/* fc_answer without a socket: the cap, and a sentence for every non-2xx —
+ * an empty fault_message or error (found by tests/fuzz/fuzz_fc_answer) is
+ * no sentence. */
+static void t_answer_pure(void)
+{
+	static const struct {
+		long code;
+		const char *body;
+		int status;
+		const char *fault;
+	} cases[] = {
+		{ 204, "", 0, "" },
+		{ 400, "{\"fault_message\": \"bad kernel\"}", -EINVAL, "bad kernel" },
+		{ 400, "{\"error\": \"\"}", -EINVAL, "HTTP 400: {\"error\": \"\"}" },
+		{ 400, "{\"fault_message\": \"\", \"error\": \"e\"}", -EINVAL, "e" },
+		{ 500, "{\"fault_message\": \"\"}", -EIO, "HTTP 500: {\"fault_message\": \"\"}" },
+		{ 404, "Not Found\r\nmore", -EINVAL, "HTTP 404: Not Found" },
+		{ 503, "", -EIO, "HTTP 503" },
+	};
+	struct fc_answer a = { 0 };
+	char fault[400], chunk[1000];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		T_EQ_INT(fc_answer_status(cases[i].code, cases[i].body, fault, sizeof(fault)),
+			 cases[i].status);
+		T_EQ_STR(fault, cases[i].fault);
+	}
+	T_EQ_STR(fc_answer_body(&a), "");
+	memset(chunk, 'x', sizeof(chunk));
+	for (int i = 0; i < 70; i++)
+		T_EQ_INT(fc_answer_append(&a, chunk, sizeof(chunk)), 0);
+	T_EQ_INT(a.len, FC_MAX_RESPONSE);
+	T_EQ_INT(strlen(fc_answer_body(&a)), FC_MAX_RESPONSE);
+	fc_answer_free(&a);
+	fc_answer_free(NULL);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct t_case cases[] = {
 		T_CASE(t_ordered_requests),
 		T_CASE(t_fault_messages),
+		T_CASE(t_answer_pure),
 		T_CASE(t_connection_refused),
 		T_CASE(t_timeout_then_next),
 		T_CASE(t_many_in_flight),

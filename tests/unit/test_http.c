@@ -614,6 +614,53 @@ static void t_parse_expect_continue(void)
 	http_in_free(&in);
 }
 
+/* Only HTTP/1.0 and 1.1 are served: a request line without a version
+ * (HTTP/0.9) is refused at its end, before any header; other versions at the
+ * end of the headers. */
+static void t_parse_version(void)
+{
+	static const struct {
+		const char *req;
+		int status;
+		const char *code;
+	} bad[] = {
+		{ "GET /healthz\r\n", 400, "bad_request" },
+		{ "GET /healthz\n", 400, "bad_request" },
+		{ "GET /healthz\r\n\r\n", 400, "bad_request" },
+		{ "GET /healthz\r\nHost: a\r\n\r\n", 400, "bad_request" },
+		{ "GET /healthz HTTP/0.9\r\n\r\n", 505, "http_version_not_supported" },
+		{ "GET /healthz HTTP/2.0\r\n\r\n", 505, "http_version_not_supported" },
+		{ "GET /healthz HTTP/1.2\r\n\r\n", 505, "http_version_not_supported" },
+		{ "GET /healthz HTTP/3.1\r\nHost: a\r\n\r\n", 505, "http_version_not_supported" },
+	};
+	static const char ok10[] = "GET /a HTTP/1.0\r\nConnection: keep-alive\r\n\r\n";
+	static const char ok11[] = "GET /b HTTP/1.1\r\n\r\n";
+	struct http_in in;
+	enum http_in_event ev;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		for (size_t step = 1; step <= 4096; step *= 4096) {
+			http_in_init(&in, 4096, 4096);
+			feed_all(&in, bad[i].req, strlen(bad[i].req), step, &ev);
+			if (ev != HTTP_IN_ERROR)
+				T_FAIL("'%s' (step %zu) accepted (ev %d)", bad[i].req, step, ev);
+			T_EQ_INT(in.err_status, bad[i].status);
+			T_EQ_STR(in.err_code, bad[i].code);
+			T_ASSERT(in.err_msg && strstr(in.err_msg, "HTTP/1.1"));
+			http_in_free(&in);
+		}
+	}
+	/* 1.0 and 1.1 still are, one after the other on a connection. */
+	http_in_init(&in, 4096, 4096);
+	feed_all(&in, ok10, strlen(ok10), 1, &ev);
+	T_EQ_INT(ev, HTTP_IN_REQUEST);
+	http_in_next(&in);
+	feed_all(&in, ok11, strlen(ok11), 1, &ev);
+	T_EQ_INT(ev, HTTP_IN_REQUEST);
+	T_EQ_STR(in.req.url, "/b");
+	http_in_free(&in);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct t_case cases[] = {
@@ -637,6 +684,7 @@ int main(int argc, char **argv)
 		T_CASE(t_parse_body_limit),
 		T_CASE(t_parse_garbage),
 		T_CASE(t_parse_expect_continue),
+		T_CASE(t_parse_version),
 		{ 0 },
 	};
 

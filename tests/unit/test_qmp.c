@@ -638,6 +638,61 @@ static void t_qemu_argv_too_long(void)
 	T_EQ_INT(pw_qemu_argv("qemu", UI_ACCEL_TCG, &vm, &a), -E2BIG);
 }
 
+/* The wire format without a socket: cutting lines and decoding each. */
+static void t_qmp_msg_parse(void)
+{
+	static const char in[] =
+		"{\"QMP\": {\"version\": {}}}\r\n"
+		"\r\n"
+		"{\"event\": \"SHUTDOWN\", \"data\": {\"guest\": true}}\r\n"
+		"{\"return\": {}, \"id\": 7}\r\n"
+		"{\"error\": {\"class\": \"GenericError\", \"desc\": \"no\"}, \"id\": 8}\r\n"
+		"{\"error\": 5}\r\n"
+		"{\"event\": 1}\r\n"
+		"[1]\r\n"
+		"{\"partial\"";
+	struct qmp_msg m;
+	const char *line;
+	size_t off = 0, n;
+
+	T_ASSERT(qmp_next_line(in, sizeof(in) - 1, &off, &line, &n));
+	T_EQ_INT(qmp_msg_parse(line, n, &m), 0);
+	T_EQ_INT(m.kind, QMP_MSG_GREETING);
+	qmp_msg_free(&m);
+	T_ASSERT(qmp_next_line(in, sizeof(in) - 1, &off, &line, &n));
+	T_EQ_INT(qmp_msg_parse(line, n, &m), 1);
+	T_ASSERT(qmp_next_line(in, sizeof(in) - 1, &off, &line, &n));
+	T_EQ_INT(qmp_msg_parse(line, n, &m), 0);
+	T_EQ_INT(m.kind, QMP_MSG_EVENT);
+	T_EQ_STR(m.event, "SHUTDOWN");
+	T_ASSERT(json_is_true(json_object_get(m.data, "guest")));
+	qmp_msg_free(&m);
+	T_ASSERT(qmp_next_line(in, sizeof(in) - 1, &off, &line, &n));
+	T_EQ_INT(qmp_msg_parse(line, n, &m), 0);
+	T_EQ_INT(m.kind, QMP_MSG_REPLY);
+	T_ASSERT(m.has_id && m.id == 7 && json_is_object(m.ret));
+	qmp_msg_free(&m);
+	T_ASSERT(qmp_next_line(in, sizeof(in) - 1, &off, &line, &n));
+	T_EQ_INT(qmp_msg_parse(line, n, &m), 0);
+	T_ASSERT(m.kind == QMP_MSG_REPLY && m.id == 8 && !m.ret);
+	T_EQ_STR(m.err, "GenericError: no");
+	qmp_msg_free(&m);
+	T_ASSERT(qmp_next_line(in, sizeof(in) - 1, &off, &line, &n));
+	T_EQ_INT(qmp_msg_parse(line, n, &m), 0);
+	T_ASSERT(m.kind == QMP_MSG_REPLY && !m.has_id && !m.ret);
+	T_EQ_STR(m.err, "Error: (no description)");
+	qmp_msg_free(&m);
+	T_ASSERT(qmp_next_line(in, sizeof(in) - 1, &off, &line, &n));
+	T_EQ_INT(qmp_msg_parse(line, n, &m), 0);
+	T_EQ_INT(m.kind, QMP_MSG_OTHER);
+	qmp_msg_free(&m);
+	T_ASSERT(qmp_next_line(in, sizeof(in) - 1, &off, &line, &n));
+	T_EQ_INT(qmp_msg_parse(line, n, &m), -EPROTO);
+	T_EQ_STR(m.err, "not an object");
+	T_ASSERT(!qmp_next_line(in, sizeof(in) - 1, &off, &line, &n));
+	T_EQ_STR(in + off, "{\"partial\"");
+}
+
 int main(int argc, char **argv)
 {
 	static const struct t_case cases[] = {
@@ -651,6 +706,7 @@ int main(int argc, char **argv)
 		T_CASE_TIMEOUT(t_qmp_eof_fails_pending, 10),
 		T_CASE_TIMEOUT(t_qmp_bad_greeting, 10),
 		T_CASE_TIMEOUT(t_qmp_no_socket, 10),
+		T_CASE(t_qmp_msg_parse),
 		T_CASE(t_boot_args_styles),
 		T_CASE(t_qemu_argv_tcg),
 		T_CASE(t_qemu_argv_kvm_rootfs),
