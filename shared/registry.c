@@ -115,8 +115,8 @@ static const char *const migrations[] = {
 	"UPDATE vms SET state = 'failing' WHERE state = 'stopping' AND error IS NOT NULL;",
 	/* 2 → 3: the list is paged by id (ids sort by creation time), per
 	 * state too; (state, id) also serves every lookup by state */
-	"DROP INDEX vms_state;"
-	"CREATE INDEX vms_state_id ON vms(state, id);",
+	("DROP INDEX vms_state;"
+	 "CREATE INDEX vms_state_id ON vms(state, id);"),
 	/* 3 → 4: when the guest's app answered (its image's ready rule) */
 	"ALTER TABLE vms ADD COLUMN ready_at TEXT;",
 };
