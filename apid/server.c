@@ -280,10 +280,14 @@ static bool vm_is_down(const struct ui_vm *vm)
 	return strcmp(vm->state, UI_VM_STOPPED) == 0 || strcmp(vm->state, UI_VM_FAILED) == 0;
 }
 
-/* Stop: 404 without a row; an already stopped/failed VM is answered as is. */
-static int dispatch_stop(struct conn *c, const struct route *rt, struct http_response *r)
+/* Stop and DELETE of the VM {id} names (an id or a name): 404 without a
+ * row; a stop of a stopped/failed VM is answered as is, a DELETE of a live
+ * one is 409; else pool-worker acts (DELETE: the registry's writer
+ * removes the row and its events). */
+static int dispatch_vm_op(struct conn *c, const struct route *rt, struct http_response *r,
+			  uint16_t op)
 {
-	struct ui_msg m = { .op = UI_OP_STOP };
+	struct ui_msg m = { .op = op };
 	struct ui_vm *vm = malloc(sizeof(*vm)); /* ~20 KiB */
 	int rc = vm ? backend_read_vm(c->srv->be, rt->vm_id, vm) : -ENOMEM;
 
@@ -291,34 +295,14 @@ static int dispatch_stop(struct conn *c, const struct route *rt, struct http_res
 		api_error(r, 404, "not_found", "no VM with id %s", rt->vm_id);
 	} else if (rc < 0) {
 		api_error(r, 500, "internal", "registry read failed: %s", strerror(-rc));
-	} else if (vm_is_down(vm)) {
+	} else if (op == UI_OP_STOP && vm_is_down(vm)) {
 		api_json(r, 200, vm_to_json(vm));
 		rc = -EALREADY;
-	} else {
-		memcpy(m.vm_id, vm->id, sizeof(m.vm_id)); /* rt's may be its name */
-		rc = send_and_wait(c, &m, r);
-	}
-	free(vm);
-	return rc;
-}
-
-/* DELETE: 404 without a row, 409 for a VM not stopped or failed; else
- * pool-worker (the registry's writer) removes the row and its events. */
-static int dispatch_delete(struct conn *c, const struct route *rt, struct http_response *r)
-{
-	struct ui_msg m = { .op = UI_OP_DELETE };
-	struct ui_vm *vm = malloc(sizeof(*vm)); /* ~20 KiB */
-	int rc = vm ? backend_read_vm(c->srv->be, rt->vm_id, vm) : -ENOMEM;
-
-	if (rc == -ENOENT) {
-		api_error(r, 404, "not_found", "no VM with id %s", rt->vm_id);
-	} else if (rc < 0) {
-		api_error(r, 500, "internal", "registry read failed: %s", strerror(-rc));
-	} else if (!vm_is_down(vm)) {
+	} else if (op == UI_OP_DELETE && !vm_is_down(vm)) {
 		api_error(r, 409, "conflict", "VM %s is %s: stop it first", vm->id, vm->state);
 		rc = -EEXIST;
 	} else {
-		memcpy(m.vm_id, vm->id, sizeof(m.vm_id));
+		memcpy(m.vm_id, vm->id, sizeof(m.vm_id)); /* rt's may be its name */
 		rc = send_and_wait(c, &m, r);
 	}
 	free(vm);
@@ -341,14 +325,14 @@ void server_dispatch(struct conn *c, const struct http_req *req)
 			return;
 		break;
 	case RA_STOP:
-		if (dispatch_stop(c, &rt, &r) == 0)
+		if (dispatch_vm_op(c, &rt, &r, UI_OP_STOP) == 0)
 			return;
 		break;
 	case RA_GET_VM:
 		backend_get_vm(s->be, rt.vm_id, 200, &r);
 		break;
 	case RA_DELETE:
-		if (dispatch_delete(c, &rt, &r) == 0)
+		if (dispatch_vm_op(c, &rt, &r, UI_OP_DELETE) == 0)
 			return;
 		break;
 	case RA_LIST_VMS:

@@ -213,22 +213,31 @@ static int op_begin(struct qemu_vm *q, enum qemu_mode mode)
 	return 0;
 }
 
-static void on_cont(struct qmp *qmp, int status, json_t *ret, const char *err,
-		    void *arg)
+/* After `cont` or `stop` (*sent): lost with the connection → sent again
+ * (on_status sees it is not); else the status is asked for. */
+static void after_cmd(struct qemu_vm *q, bool *sent, const char *cmd, int status,
+		      const char *err)
 {
-	struct qemu_vm *q = arg;
 	char msg[256];
 
-	(void)qmp;
-	(void)ret;
 	if (status == -ECONNRESET) {
-		q->cont_sent = false; /* lost with the connection: again */
+		*sent = false;
 	} else if (status < 0) {
-		snprintf(msg, sizeof(msg), "cont: %s", err);
+		snprintf(msg, sizeof(msg), "%s: %s", cmd, err);
 		op_done(q, -EIO, msg);
 		return;
 	}
 	query_status(q);
+}
+
+static void on_cont(struct qmp *qmp, int status, json_t *ret, const char *err,
+		    void *arg)
+{
+	struct qemu_vm *q = arg;
+
+	(void)qmp;
+	(void)ret;
+	after_cmd(q, &q->cont_sent, "cont", status, err);
 }
 
 static void send_cont(struct qemu_vm *q)
@@ -249,18 +258,10 @@ static void on_stopped(struct qmp *qmp, int status, json_t *ret, const char *err
 		       void *arg)
 {
 	struct qemu_vm *q = arg;
-	char msg[256];
 
 	(void)qmp;
 	(void)ret;
-	if (status == -ECONNRESET) {
-		q->stop_sent = false; /* lost with the connection: again */
-	} else if (status < 0) {
-		snprintf(msg, sizeof(msg), "stop: %s", err);
-		op_done(q, -EIO, msg);
-		return;
-	}
-	query_status(q);
+	after_cmd(q, &q->stop_sent, "stop", status, err);
 }
 
 /* Ahead: the guest is ready; pause it (the slot is then WARM). */

@@ -224,3 +224,19 @@ st_pid_alive() {
 }
 
 st_pass() { st_log "PASS $(basename "$0")"; }
+
+# st_fc_fake: the Firecracker contract fake as the VMM (skip, 77, when it is
+# not built), sql() with a busy timeout, and an image "fc" whose kernel is
+# an empty file (the fake boots nothing). Set ST_DRIVER=firecracker and
+# ST_NEED_GUEST=0 before sourcing this file; call it before st_start; more
+# vmm:/images: lines may then be appended to ST_VMM_EXTRA / ST_IMAGES_EXTRA
+# (lines right after ST_IMAGES_EXTRA's start belong to the fc image).
+st_fc_fake() {
+	FAKE=$ROOT/$BUILD/tests/fakes/firecracker
+	[ -x "$FAKE" ] || { echo "skip: $FAKE not built (make unit-tests)"; exit 77; }
+	sql() { sqlite3 -cmd '.timeout 20000' "$ST_DB" "$1"; }
+	: >"$ST_DIR/vmlinux"
+	ST_VMM_EXTRA="  firecracker: $FAKE"
+	ST_IMAGES_EXTRA="  fc:
+    kernel: $ST_DIR/vmlinux"
+}

@@ -14,21 +14,17 @@ ST_DRIVER=firecracker
 ST_NEED_GUEST=0
 . "$(dirname "$0")/lib.sh"
 
-FAKE=$ROOT/$BUILD/tests/fakes/firecracker
-[ -x "$FAKE" ] || { echo "skip: $FAKE not built (make unit-tests)"; exit 77; }
-sql() { sqlite3 -cmd '.timeout 5000' "$ST_DB" "$1"; }
+st_fc_fake
 calls() { jq -c 'select(.method) | [.method, .path, .status]' "$1"; }
 calllog() { echo "$ST_DIR/run/vms/$1.sock.calls.jsonl"; }
 
-: >"$ST_DIR/vmlinux"
 export FC_FAKE_CONSOLE_ON_START="APP-READY: listening"
-ST_VMM_EXTRA="  firecracker: $FAKE
+ST_VMM_EXTRA="$ST_VMM_EXTRA
 pool:
   size: 2
   warm_image: fc
   boot: ahead"
-ST_IMAGES_EXTRA="  fc:
-    kernel: $ST_DIR/vmlinux
+ST_IMAGES_EXTRA="$ST_IMAGES_EXTRA
     ready_pattern: APP-READY"
 st_write_config
 sed -i 's/^limits:$/limits:\n  ready_timeout_ms: 1500/' "$ST_CONF"

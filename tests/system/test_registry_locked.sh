@@ -15,17 +15,12 @@ ST_DRIVER=firecracker
 ST_NEED_GUEST=0
 . "$(dirname "$0")/lib.sh"
 
-FAKE=$ROOT/$BUILD/tests/fakes/firecracker
-[ -x "$FAKE" ] || { echo "skip: $FAKE not built (make unit-tests)"; exit 77; }
-sql() { sqlite3 -cmd '.timeout 20000' "$ST_DB" "$1"; }
+st_fc_fake
 
-: >"$ST_DIR/vmlinux"
-ST_VMM_EXTRA="  firecracker: $FAKE
+ST_VMM_EXTRA="$ST_VMM_EXTRA
 pool:
   size: 2
   warm_image: fc"
-ST_IMAGES_EXTRA="  fc:
-    kernel: $ST_DIR/vmlinux"
 st_start
 
 wait_pool() { # wait_pool N: N warm slots ready

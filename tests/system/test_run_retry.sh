@@ -11,15 +11,9 @@ ST_DRIVER=firecracker
 ST_NEED_GUEST=0
 . "$(dirname "$0")/lib.sh"
 
-FAKE=$ROOT/$BUILD/tests/fakes/firecracker
-[ -x "$FAKE" ] || { echo "skip: $FAKE not built (make unit-tests)"; exit 77; }
-sql() { sqlite3 -cmd '.timeout 5000' "$ST_DB" "$1"; }
+st_fc_fake
 
-: >"$ST_DIR/vmlinux"
-ST_VMM_EXTRA="  firecracker: $FAKE"
 ST_NETWORK_EXTRA="  tap_stock: 0" # a stopped netd keeps a run in creating
-ST_IMAGES_EXTRA="  fc:
-    kernel: $ST_DIR/vmlinux"
 st_start
 key=retry-$$
 

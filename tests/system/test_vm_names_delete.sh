@@ -11,14 +11,8 @@ ST_DRIVER=firecracker
 ST_NEED_GUEST=0
 . "$(dirname "$0")/lib.sh"
 
-FAKE=$ROOT/$BUILD/tests/fakes/firecracker
-[ -x "$FAKE" ] || { echo "skip: $FAKE not built (make unit-tests)"; exit 77; }
-sql() { sqlite3 -cmd '.timeout 5000' "$ST_DB" "$1"; }
+st_fc_fake
 
-: >"$ST_DIR/vmlinux"
-ST_VMM_EXTRA="  firecracker: $FAKE"
-ST_IMAGES_EXTRA="  fc:
-    kernel: $ST_DIR/vmlinux"
 st_start
 
 api POST /vm/run '{"image":"fc","name":"web1"}'
