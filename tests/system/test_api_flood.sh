@@ -13,7 +13,7 @@ stop_flood() {
 	for p in "${FLOOD_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
 	FLOOD_PIDS=()
 }
-trap 'rc=$?; stop_flood; (exit $rc); st_cleanup' EXIT
+trap 'rc=$?; set +e; stop_flood; (exit $rc); st_cleanup' EXIT # set +e: lib.sh's set -e would end the trap at (exit 1)
 
 ulimit -n 1024 # soft and hard: the stack (and each flooding client) gets 1024 fds
 st_start
