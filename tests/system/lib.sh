@@ -225,6 +225,27 @@ st_pid_alive() {
 
 st_pass() { st_log "PASS $(basename "$0")"; }
 
+# st_wait_vm ID STATE: polls GET /vm/ID (10 s) until it says STATE; the
+# answer is left in API_BODY (st_fail with it when the state never came).
+st_wait_vm() {
+	for _ in $(seq 100); do
+		api GET "/vm/$1"
+		[ "$(json .state)" = "$2" ] && return 0
+		sleep 0.1
+	done
+	st_fail "VM $1 never $2: $API_BODY"
+}
+
+# st_wait_pool N: polls GET /pool (10 s) until N warm slots are ready.
+st_wait_pool() {
+	for _ in $(seq 100); do
+		api GET /pool
+		[ "$(json .ready)" = "$1" ] && return 0
+		sleep 0.1
+	done
+	st_fail "pool not at $1 ready: $API_BODY"
+}
+
 # st_fc_fake: the Firecracker contract fake as the VMM (skip, 77, when it is
 # not built), sql() with a busy timeout, and an image "fc" whose kernel is
 # an empty file (the fake boots nothing). Set ST_DRIVER=firecracker and

@@ -25,12 +25,7 @@ id=$(json .id) tap=$(json .tap)
 sock=$ST_DIR/run/vms/$id.sock
 pid=$(sql "select vmm_pid from vms where id = '$id'")
 
-for _ in $(seq 100); do
-	api GET "/vm/$id"
-	[ "$(json .state)" = failed ] && break
-	sleep 0.1
-done
-[ "$(json .state)" = failed ] || st_fail "VM not failed after its VMM died: $API_BODY"
+st_wait_vm "$id" failed # its VMM died by itself
 [ "$(json .exit_status)" = 1 ] || st_fail "exit_status $(json .exit_status): $API_BODY"
 grep -q "exited with status 1" <<<"$(json .error)" || st_fail "error: $(json .error)"
 [ "$(sql "select detail from events where vm_id = '$id' and kind = 'exit'")" = "status 1" ] ||

@@ -30,15 +30,7 @@ st_write_config
 sed -i 's/^limits:$/limits:\n  ready_timeout_ms: 1500/' "$ST_CONF"
 st_start
 
-wait_ready() { # wait_ready N
-	for _ in $(seq 100); do
-		api GET /pool
-		[ "$(json .ready)" = "$1" ] && return 0
-		sleep 0.1
-	done
-	st_fail "pool not at $1 ready: $API_BODY"
-}
-wait_ready 2
+st_wait_pool 2
 slot=$(sql "select id from vms where state = 'warm' order by created_at limit 1")
 want='["PUT","/machine-config",204]
 ["PUT","/network-interfaces/eth0",204]
@@ -67,7 +59,7 @@ api GET "/vm/$id"
 [ "$(json .state)" = running ] && [ "$(json .ready_at)" != null ] || st_fail "VM: $API_BODY"
 api POST "/vm/$id/stop"
 st_expect 200 "stop of the resumed VM"
-wait_ready 2
+st_wait_pool 2
 st_log "pre-booted slot taken and resumed: $id"
 
 # Guests that never get ready: slots retired with the reason, never handed out.

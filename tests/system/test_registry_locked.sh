@@ -23,15 +23,7 @@ pool:
   warm_image: fc"
 st_start
 
-wait_pool() { # wait_pool N: N warm slots ready
-	for _ in $(seq 100); do
-		api GET /pool
-		[ "$(json .ready)" = "$1" ] && return 0
-		sleep 0.1
-	done
-	st_fail "pool not at $1 ready: $API_BODY"
-}
-wait_pool 2
+st_wait_pool 2
 
 api POST /vm/run '{"image":"fc"}'
 st_expect 201 "run before the lock"
@@ -39,7 +31,7 @@ a=$(json .id)
 api POST /vm/run '{"image":"fc"}'
 st_expect 201 "second run before the lock"
 b=$(json .id) bpid=$(sql "select vmm_pid from vms where id = '$b'")
-wait_pool 2
+st_wait_pool 2
 leases_before=$(sql "select count(*) from leases")
 rows_before=$(sql "select count(*) from vms")
 
@@ -96,12 +88,7 @@ api GET /healthz
 wait "$locker" || st_fail "locker: $(cat "$ST_DIR/locker.out")"
 
 # Released: what happened meanwhile is recorded, and everything works.
-for _ in $(seq 100); do
-	api GET "/vm/$b"
-	[ "$(json .state)" = failed ] && break
-	sleep 0.1
-done
-[ "$(json .state)" = failed ] || st_fail "VM $b whose VMM died during the lock: $API_BODY"
+st_wait_vm "$b" failed # its VMM died during the lock
 api GET "/vm/$a"
 [ "$(json .state)" = running ] || st_fail "VM $a after the lock: $API_BODY"
 api POST "/vm/$a/stop"

@@ -68,12 +68,7 @@ api POST /vm/run '{"image":"fc"}' -H "Idempotency-Key: $key2"
 st_expect 201 "run"
 vm=$(json .id)
 kill -KILL "$(sql "select vmm_pid from vms where id = '$vm'")"
-for _ in $(seq 100); do
-	api GET "/vm/$vm"
-	[ "$(json .state)" = failed ] && break
-	sleep 0.1
-done
-[ "$(json .state)" = failed ] || st_fail "VM whose VMM was killed: $API_BODY"
+st_wait_vm "$vm" failed # its VMM was killed
 rows=$(sql "select count(*) from vms")
 api POST /vm/run '{"image":"fc"}' -H "Idempotency-Key: $key2"
 st_expect 500 "retry of a run whose VM failed"

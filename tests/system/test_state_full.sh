@@ -84,12 +84,7 @@ grep -q "cannot write the registry" <<<"$(json '.problems[]')" || st_fail "healt
 
 # Room again: what happened meanwhile is recorded; everything works.
 rm -f "$MNT/fill"
-for _ in $(seq 100); do
-	api GET "/vm/$b"
-	[ "$(json .state)" = failed ] && break
-	sleep 0.1
-done
-[ "$(json .state)" = failed ] || st_fail "VM $b whose VMM died while full: $API_BODY"
+st_wait_vm "$b" failed # its VMM died while full
 api POST "/vm/$a/stop"
 st_expect 200 "stop with room again"
 [ "$(json .state)" = stopped ] || st_fail "stop answered $API_BODY"

@@ -9,9 +9,7 @@ ST_DRIVER=firecracker
 ST_NEED_GUEST=0
 . "$(dirname "$0")/lib.sh"
 
-FAKE=$ROOT/$BUILD/tests/fakes/firecracker
-[ -x "$FAKE" ] || { echo "skip: $FAKE not built (make unit-tests)"; exit 77; }
-sql() { sqlite3 -cmd '.timeout 5000' "$ST_DB" "$1"; }
+st_fc_fake
 
 # The binary the manager runs is a copy we can take away and put back.
 mkdir -p "$ST_DIR/bin"
@@ -19,10 +17,7 @@ VMM=$ST_DIR/bin/firecracker
 cp "$FAKE" "$VMM"
 # A copy away from the repo: tell it where the contract is.
 export FC_FAKE_CONTRACT=$ROOT/../shared/reference/firecracker-api-v1.16.1.yaml
-: >"$ST_DIR/vmlinux"
 ST_VMM_EXTRA="  firecracker: $VMM"
-ST_IMAGES_EXTRA="  fc:
-    kernel: $ST_DIR/vmlinux"
 st_start
 
 api POST /vm/run '{"image":"fc"}'
