@@ -472,9 +472,12 @@ static int parse_images(struct cfg_loader *ld, const char *where, const yaml_nod
 	if (!(cfg->images = calloc(n ? n : 1, sizeof(*cfg->images))))
 		return -ENOMEM;
 	for (yaml_node_pair_t *p = val->data.mapping.pairs.start;
-	     p < val->data.mapping.pairs.top; p++)
+	     p < val->data.mapping.pairs.top; p++) {
 		if ((r = parse_image(ld, where, val, p)) < 0)
 			return r;
+		if (cfg->path[0]) /* canonical, as the file's messages are not */
+			snprintf(cfg->images[cfg->n_images - 1].source, PATH_MAX, "%s", cfg->path);
+	}
 	return 0;
 }
 
