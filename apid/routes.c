@@ -32,6 +32,7 @@ static const struct route_def route_table[] = {
 	{ "DELETE", "/vm/*", RA_DELETE },
 	{ "GET", "/healthz", RA_HEALTH },
 	{ "GET", "/pool", RA_POOL },
+	{ "GET", "/images", RA_IMAGES },
 };
 #define N_ROUTES (sizeof(route_table) / sizeof(route_table[0]))
 

@@ -10,6 +10,7 @@
  *          GET  /vm/{id}        RA_GET_VM
  *          GET  /healthz        RA_HEALTH
  *          GET  /pool           RA_POOL
+ *          GET  /images         RA_IMAGES (images.c)
  * A known path with another method → 405 with Allow; anything else → 404.
  *
  * Ownership: struct route is caller-embedded; its resp body (RA_RESPOND) is
@@ -35,6 +36,7 @@ enum route_action {
 	RA_HEALTH,
 	RA_POOL,
 	RA_DELETE,
+	RA_IMAGES,
 };
 
 #define ROUTE_LIST_DEFAULT 100 /* rows of a GET /vm page without ?limit= */

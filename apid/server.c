@@ -32,6 +32,7 @@
 #include "log.h"
 #include "routes.h"
 #include "server.h"
+#include "images.h"
 #include "shm.h"
 
 void apid_server_opts_from_config(struct apid_server_opts *o, const struct ui_config *cfg)
@@ -344,6 +345,9 @@ void server_dispatch(struct conn *c, const struct http_req *req)
 		break;
 	case RA_POOL:
 		backend_pool(s->be, &r);
+		break;
+	case RA_IMAGES:
+		apid_images(s->cfg, &r);
 		break;
 	}
 	conn_respond(c, &r);

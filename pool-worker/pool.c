@@ -307,7 +307,7 @@ void pw_pool_reload(struct pw_pool *p)
 	}
 	if (nc->warm_image[0] && !ui_config_image(cfg, nc->warm_image))
 		ui_error("SIGHUP: pool.warm_image \"%s\" is not an image of the running "
-			 "configuration (images change at the next start); pool unchanged",
+			 "configuration; pool unchanged",
 			 nc->warm_image);
 	else
 		apply(p, nc);

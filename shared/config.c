@@ -21,6 +21,7 @@
  * the path fields resolve against (config_fields.c).
  */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -39,6 +40,8 @@ static int parse_section(struct cfg_loader *ld, const char *where, const yaml_no
 			 void *base, const struct cfg_field *f);
 static int parse_images(struct cfg_loader *ld, const char *where, const yaml_node_t *val,
 			void *base, const struct cfg_field *f);
+static int parse_cmd(struct cfg_loader *ld, const char *where, const yaml_node_t *val,
+		     void *base, const struct cfg_field *f);
 
 /* ---- schema ----------------------------------------------------------- */
 
@@ -59,6 +62,8 @@ static const char *const drivers[] = { "auto", "firecracker", "qemu", NULL };
 static const char *const accels[] = { "auto", "kvm", "tcg", NULL };
 static const char *const cgroups[] = { "auto", "v2", "v1", "off", NULL };
 static const char *const guest_ips[] = { "linux", "osv", "none", NULL };
+static const char *const image_kinds[] = { "linux", "osv", NULL };
+static const char *const disk_formats[] = { "raw", "qcow2", NULL };
 
 static const struct cfg_section api_section = { (const struct cfg_field[]){
 	SPECIAL("listen", cfg_parse_listen),
@@ -113,6 +118,7 @@ static const struct cfg_section limits_section = { (const struct cfg_field[]){
 static const struct cfg_section top_section = { (const struct cfg_field[]){
 	PATHF("state_dir", state_dir, cfg_parse_path),
 	PATHF("run_dir", run_dir, cfg_parse_run_dir),
+	PATHF("images_dir", images_dir, cfg_parse_path),
 	ENUMF("log_level", log_level, log_levels),
 	ENUMF("shutdown_policy", shutdown_policy, shutdown_policies),
 	SECTION("api", api_section),
@@ -139,6 +145,10 @@ static const struct cfg_section image_section = { (const struct cfg_field[]){
 	ENUMF("guest_ip", guest_ip, guest_ips),
 	STR("ready_pattern", ready_pattern, 0, NULL),
 	UINTF("ready_port", ready_port, 1, 65535),
+	ENUMF("kind", kind, image_kinds),
+	{ "disk", cfg_parse_path, OFF(disk), SZ(disk), 0, 0, NULL, NULL, NULL },
+	ENUMF("disk_format", disk_format, disk_formats),
+	SPECIAL("cmd", parse_cmd),
 	END,
 } };
 
@@ -264,6 +274,7 @@ static int parse_image(struct cfg_loader *ld, const char *where, const yaml_node
 				   "%s: bad image name \"%s\" (1..63 characters of a-z A-Z 0-9 _ . -)",
 				   where, cfg_scalar(key));
 	image_defaults(img, cfg_scalar(key));
+	snprintf(img->source, sizeof(img->source), "%s", ld->file);
 	ld->cfg->n_images++;
 	cfg_child_where(child, sizeof(child), where, img->name);
 	if ((r = parse_mapping(ld, child, val, &image_section, img)) < 0)
@@ -271,6 +282,174 @@ static int parse_image(struct cfg_loader *ld, const char *where, const yaml_node
 	if (!img->kernel[0])
 		return cfg_fail_at(ld, val->type == YAML_MAPPING_NODE ? val : key,
 				   "%s: \"kernel\" is required", child);
+	if (img->kind == UI_IMAGE_OSV && !img->disk[0])
+		return cfg_fail_at(ld, val->type == YAML_MAPPING_NODE ? val : key,
+				   "%s: \"disk\" is required for kind: osv", child);
+	return 0;
+}
+
+/* ---- images_dir ------------------------------------------------------- */
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static bool yaml_name(const char *n)
+{
+	size_t len = strlen(n);
+
+	return n[0] != '.' && len > 5 && !strcmp(n + len - 5, ".yaml");
+}
+
+/* The sorted *.yaml names of dir (malloc'd); *n = 0 when dir is absent. */
+static int list_dir(struct cfg_loader *ld, const char *dir, char ***out, size_t *n)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char **v = NULL, **nv;
+	size_t cnt = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (!d) {
+		if (errno == ENOENT)
+			return 0;
+		snprintf(ld->err, ld->errlen, "%s: %s", dir, strerror(errno));
+		return -errno;
+	}
+	while ((e = readdir(d))) {
+		if (!yaml_name(e->d_name))
+			continue;
+		if (!(nv = realloc(v, (cnt + 1) * sizeof(*v))) || !(nv[cnt] = strdup(e->d_name))) {
+			v = nv ? nv : v;
+			closedir(d);
+			while (cnt)
+				free(v[--cnt]);
+			free(v);
+			return -ENOMEM;
+		}
+		v = nv;
+		cnt++;
+	}
+	closedir(d);
+	if (cnt)
+		qsort(v, cnt, sizeof(*v), name_cmp);
+	*out = v;
+	*n = cnt;
+	return 0;
+}
+
+/* Another image of the same name as the last one: both files named. */
+static int check_unique(struct cfg_loader *ld, const yaml_node_t *key)
+{
+	const struct ui_config *cfg = ld->cfg;
+	const struct ui_image *last = &cfg->images[cfg->n_images - 1];
+
+	for (size_t i = 0; i + 1 < cfg->n_images; i++)
+		if (!strcmp(cfg->images[i].name, last->name))
+			return cfg_fail_at(ld, key, "image \"%s\" is already defined in %s",
+					   last->name, cfg->images[i].source);
+	return 0;
+}
+
+/* One file of images_dir: a mapping of exactly one name → image. */
+static int load_image_file(struct cfg_loader *parent, const char *dir, const char *path)
+{
+	struct cfg_loader ld = { .file = path, .cfg = parent->cfg, .err = parent->err,
+				 .errlen = parent->errlen };
+	struct ui_config *cfg = parent->cfg;
+	const yaml_node_t *root;
+	struct ui_image *nv;
+	char *buf = NULL;
+	size_t len = 0;
+	int r;
+
+	snprintf(ld.dir, sizeof(ld.dir), "%s", dir);
+	if ((r = cfg_read_file(&ld, &buf, &len)) < 0)
+		return r;
+	if ((r = cfg_load_document(&ld, buf, len)) < 0)
+		goto free_buf;
+	root = yaml_document_get_root_node(&ld.doc);
+	if (!root || root->type != YAML_MAPPING_NODE ||
+	    root->data.mapping.pairs.top - root->data.mapping.pairs.start != 1) {
+		r = root ? cfg_fail_at(&ld, root, "expected a mapping of one image name to its definition")
+			 : (snprintf(ld.err, ld.errlen, "%s: empty; expected one image", path), -EINVAL);
+		goto delete_doc;
+	}
+	if (!(nv = realloc(cfg->images, (cfg->n_images + 1) * sizeof(*nv)))) {
+		r = -ENOMEM;
+		goto delete_doc;
+	}
+	cfg->images = nv;
+	if ((r = parse_image(&ld, "", root, root->data.mapping.pairs.start)) == 0)
+		r = check_unique(&ld, yaml_document_get_node(&ld.doc,
+							     root->data.mapping.pairs.start->key));
+delete_doc:
+	yaml_document_delete(&ld.doc);
+free_buf:
+	free(buf);
+	return r;
+}
+
+/* Appends every image of images_dir (sorted by file name) to cfg->images. */
+static int load_images_dir(struct cfg_loader *ld)
+{
+	char dir[PATH_MAX], real[PATH_MAX], path[PATH_MAX * 2];
+	char **names;
+	size_t n;
+	int r;
+
+	ui_config_images_dir(ld->cfg, dir, sizeof(dir));
+	if ((r = list_dir(ld, dir, &names, &n)) < 0 || n == 0)
+		return r;
+	if (!realpath(dir, real)) {
+		r = -errno;
+		snprintf(ld->err, ld->errlen, "%s: %s", dir, strerror(errno));
+		goto free_names;
+	}
+	for (size_t i = 0; i < n && r == 0; i++) {
+		snprintf(path, sizeof(path), "%s/%s", real, names[i]);
+		r = load_image_file(ld, real, path);
+	}
+free_names:
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	return r;
+}
+
+/* cmd: a list of strings, stored NUL-separated in img->cmd. */
+static int parse_cmd(struct cfg_loader *ld, const char *where, const yaml_node_t *val,
+		     void *base, const struct cfg_field *f)
+{
+	struct ui_image *img = base;
+	size_t n = 0;
+	char item[280];
+	int r;
+
+	(void)f;
+	if ((r = cfg_expect_type(ld, where, val, YAML_SEQUENCE_NODE)) < 0)
+		return r;
+	img->cmd_argc = 0;
+	for (yaml_node_item_t *it = val->data.sequence.items.start;
+	     it < val->data.sequence.items.top; it++) {
+		const yaml_node_t *a = yaml_document_get_node(&ld->doc, *it);
+		size_t len;
+
+		snprintf(item, sizeof(item), "%s[%u]", where, img->cmd_argc);
+		if ((r = cfg_expect_scalar(ld, item, a)) < 0)
+			return r;
+		len = strlen(cfg_scalar(a));
+		if (n + len + 1 > sizeof(img->cmd))
+			return cfg_fail_at(ld, a, "%s: too long (all arguments at most %zu bytes)",
+					   where, sizeof(img->cmd));
+		memcpy(img->cmd + n, cfg_scalar(a), len + 1);
+		n += len + 1;
+		img->cmd_argc++;
+	}
+	if (img->cmd_argc == 0 || !img->cmd[0])
+		return cfg_fail_at(ld, val, "%s: needs a program (a non-empty first item)", where);
 	return 0;
 }
 
@@ -293,9 +472,12 @@ static int parse_images(struct cfg_loader *ld, const char *where, const yaml_nod
 	if (!(cfg->images = calloc(n ? n : 1, sizeof(*cfg->images))))
 		return -ENOMEM;
 	for (yaml_node_pair_t *p = val->data.mapping.pairs.start;
-	     p < val->data.mapping.pairs.top; p++)
+	     p < val->data.mapping.pairs.top; p++) {
 		if ((r = parse_image(ld, where, val, p)) < 0)
 			return r;
+		if (cfg->path[0]) /* canonical, as the file's messages are not */
+			snprintf(cfg->images[cfg->n_images - 1].source, PATH_MAX, "%s", cfg->path);
+	}
 	return 0;
 }
 
@@ -363,7 +545,7 @@ static int io_fail(struct cfg_loader *ld, int err)
 }
 
 /* Reads the whole file into *out (malloc'd) — at most CONFIG_MAX_BYTES. */
-static int read_file(struct cfg_loader *ld, char **out, size_t *len)
+int cfg_read_file(struct cfg_loader *ld, char **out, size_t *len)
 {
 	char *buf = NULL;
 	size_t n = 0;
@@ -448,7 +630,7 @@ static int syntax_error(struct cfg_loader *ld, const yaml_parser_t *parser, cons
 }
 
 /* Parses buf into ld->doc; a second document in the stream is an error. */
-static int load_document(struct cfg_loader *ld, const char *buf, size_t len)
+int cfg_load_document(struct cfg_loader *ld, const char *buf, size_t len)
 {
 	yaml_parser_t parser;
 	yaml_document_t extra;
@@ -524,10 +706,12 @@ static int load_text(struct cfg_loader *ld, const char *buf, size_t len)
 	const yaml_node_t *root;
 	int r;
 
-	if ((r = load_document(ld, buf, len)) < 0)
+	if ((r = cfg_load_document(ld, buf, len)) < 0)
 		return r;
 	if ((root = yaml_document_get_root_node(&ld->doc)) &&
 	    (r = parse_mapping(ld, "", root, &top_section, ld->cfg)) < 0)
+		goto delete_doc;
+	if (ld->read_images_dir && (r = load_images_dir(ld)) < 0)
 		goto delete_doc;
 	r = finish(ld);
 delete_doc:
@@ -547,7 +731,8 @@ static int load_end(struct cfg_loader *ld, int r)
 
 int ui_config_load(const char *path, struct ui_config *cfg, char *err, size_t errlen)
 {
-	struct cfg_loader ld = { .file = path, .cfg = cfg, .err = err, .errlen = errlen };
+	struct cfg_loader ld = { .file = path, .cfg = cfg, .err = err, .errlen = errlen,
+				 .read_images_dir = true };
 	char *buf = NULL;
 	size_t len = 0;
 	int r;
@@ -555,7 +740,7 @@ int ui_config_load(const char *path, struct ui_config *cfg, char *err, size_t er
 	ui_config_defaults(cfg);
 	if (errlen)
 		err[0] = '\0';
-	if ((r = read_file(&ld, &buf, &len)) < 0)
+	if ((r = cfg_read_file(&ld, &buf, &len)) < 0)
 		return load_end(&ld, r);
 	if ((r = locate(&ld)) == 0)
 		r = load_text(&ld, buf, len);
@@ -594,6 +779,51 @@ void ui_config_free(struct ui_config *cfg)
 	free(cfg->images);
 	cfg->images = NULL;
 	cfg->n_images = 0;
+	for (size_t i = 0; i < cfg->n_retired; i++)
+		free(cfg->retired[i]);
+	free(cfg->retired);
+	cfg->retired = NULL;
+	cfg->n_retired = 0;
+}
+
+int ui_config_reload_images(struct ui_config *cfg, char *err, size_t errlen)
+{
+	struct ui_config *nc;
+	struct ui_image **nr;
+	int r;
+
+	if (!cfg->path[0]) {
+		snprintf(err, errlen, "running on built-in defaults: no file to reload");
+		return -ENOENT;
+	}
+	if (!(nc = malloc(sizeof(*nc))) ||
+	    !(nr = realloc(cfg->retired, (cfg->n_retired + 1) * sizeof(*nr)))) {
+		free(nc);
+		snprintf(err, errlen, "%s", strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	cfg->retired = nr;
+	if ((r = ui_config_load(cfg->path, nc, err, errlen)) < 0) {
+		free(nc);
+		return r;
+	}
+	cfg->retired[cfg->n_retired++] = cfg->images;
+	cfg->images = nc->images;
+	cfg->n_images = nc->n_images;
+	nc->images = NULL;
+	nc->n_images = 0;
+	ui_config_free(nc);
+	free(nc);
+	return 0;
+}
+
+void ui_config_images_dir(const struct ui_config *cfg, char *buf, size_t len)
+{
+	if (cfg->images_dir[0])
+		snprintf(buf, len, "%s", cfg->images_dir);
+	else
+		snprintf(buf, len, "%s%simages", cfg->state_dir,
+			 strcmp(cfg->state_dir, "/") ? "/" : "");
 }
 
 const struct ui_image *ui_config_image(const struct ui_config *cfg, const char *name)

@@ -30,6 +30,10 @@ enum ui_shutdown_policy { UI_SHUTDOWN_LEAVE, UI_SHUTDOWN_STOP };
  * booted until its image is ready, then paused. */
 enum ui_pool_boot { UI_POOL_BOOT_PREPARED, UI_POOL_BOOT_AHEAD };
 enum ui_cgroup { UI_CGROUP_AUTO, UI_CGROUP_V2, UI_CGROUP_V1, UI_CGROUP_OFF };
+enum ui_image_kind { UI_IMAGE_LINUX, UI_IMAGE_OSV };
+enum ui_disk_format { UI_DISK_RAW, UI_DISK_QCOW2 };
+
+#define UI_IMAGE_CMD_MAX 1024           /* bytes of an image's argv, NULs included */
 
 struct ui_image {
 	char name[64];                  /* [a-zA-Z0-9_.-]{1,63} */
@@ -45,6 +49,13 @@ struct ui_image {
 	 * "" and no port: ready once running. */
 	char ready_pattern[128];        /* default "UIGNITER-READY" */
 	unsigned ready_port;            /* 0 (none) or 1..65535 */
+	/* Built images (uictl image build) and OSv: */
+	enum ui_image_kind kind;        /* default linux */
+	char disk[PATH_MAX];            /* osv: the disk scripts/build made; else "" */
+	enum ui_disk_format disk_format; /* default raw */
+	char cmd[UI_IMAGE_CMD_MAX];     /* the app's argv, each NUL-terminated */
+	unsigned cmd_argc;              /* 0: none given */
+	char source[PATH_MAX];          /* the file that defined it (not a key) */
 };
 
 struct ui_config {
@@ -98,8 +109,17 @@ struct ui_config {
 	unsigned ready_timeout_ms;      /* a guest not ready by then: 504 (wait: ready),
 					 * the watch gives up; default 60000 */
 
+	/* images_dir: one <name>.yaml per image (uictl image build writes them),
+	 * read after the file's own images: by ui_config_load; "" (default) =
+	 * <state_dir>/images. Absent directory = no extra images. */
+	char images_dir[PATH_MAX];
+
 	struct ui_image *images;        /* owned; n_images entries */
 	size_t n_images;
+	/* Image tables replaced by ui_config_reload_images, kept until
+	 * ui_config_free so pointers a daemon holds into them stay valid. */
+	struct ui_image **retired;      /* owned */
+	size_t n_retired;
 };
 
 /* Fills cfg with the embedded defaults (no images). */
@@ -121,6 +141,17 @@ int ui_config_load_text(const char *name, const char *dir, const char *text, siz
 			struct ui_config *cfg, char *err, size_t errlen);
 
 void ui_config_free(struct ui_config *cfg);
+
+/*
+ * SIGHUP: re-reads cfg->path (its images: and images_dir) and replaces
+ * cfg->images with the result; nothing else of cfg changes. The old table
+ * is retired, not freed (see retired). On failure cfg is unchanged and err
+ * holds the message. -ENOENT when cfg came from the defaults (no file).
+ */
+int ui_config_reload_images(struct ui_config *cfg, char *err, size_t errlen);
+
+/* The directory images are registered in: images_dir, or <state_dir>/images. */
+void ui_config_images_dir(const struct ui_config *cfg, char *buf, size_t len);
 
 /* NULL when no image has that name. */
 const struct ui_image *ui_config_image(const struct ui_config *cfg, const char *name);

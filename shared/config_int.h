@@ -37,6 +37,7 @@ struct cfg_loader {
 	size_t errlen;
 	bool listen_set;               /* api.listen given: no api_unix default */
 	bool gateway_set;
+	bool read_images_dir;          /* ui_config_load: images_dir too */
 	const yaml_node_t *run_dir_node;
 	const yaml_node_t *gateway_node;
 	const yaml_node_t *warm_node;
@@ -67,6 +68,13 @@ static inline const char *cfg_scalar(const yaml_node_t *n)
 {
 	return (const char *)n->data.scalar.value;
 }
+
+/* ---- reading (config.c; shared with manifest.c) ------------------------ */
+
+/* ld->file whole into *out (malloc'd, at most 1 MiB); message in ld->err. */
+int cfg_read_file(struct cfg_loader *ld, char **out, size_t *len);
+/* buf into ld->doc (one document); "file:line:col: YAML syntax error…". */
+int cfg_load_document(struct cfg_loader *ld, const char *buf, size_t len);
 
 /* ---- messages (config_fields.c) --------------------------------------- */
 

@@ -190,15 +190,29 @@ static void on_heartbeat(uv_timer_t *t)
 		d->on_tick(d);
 }
 
+/* SIGHUP, every daemon: the images (the file's images: and images_dir) are
+ * re-read first; a table in use is retired, never freed (config.h). */
+static void reload_images(struct ui_daemon_ctx *d)
+{
+	size_t before = d->cfg.n_images;
+	char err[1024];
+
+	if (!d->cfg.path[0])
+		return;
+	if (ui_config_reload_images(&d->cfg, err, sizeof(err)) < 0)
+		ui_error("SIGHUP: %s; images unchanged", err);
+	else
+		ui_info("SIGHUP: images reloaded (%zu, were %zu)", d->cfg.n_images, before);
+}
+
 static void on_signal(uv_signal_t *s, int signum)
 {
 	struct ui_daemon_ctx *d = s->data;
 
 	if (signum == SIGHUP) {
+		reload_images(d);
 		if (d->on_reload)
 			d->on_reload(d);
-		else
-			ui_info("SIGHUP: nothing to reload");
 		return;
 	}
 	if (d->exiting)

@@ -217,7 +217,8 @@ static void on_signal(uv_signal_t *h, int signum)
 	case SIGCHLD:
 		ui_supervisor_reap(&m->sv);
 		break;
-	case SIGHUP: /* pool.size, pool.warm_image (pool-worker), tap_stock (netd) */
+	case SIGHUP: /* images (all), pool.size, pool.warm_image (pool-worker), tap_stock (netd) */
+		forward_hup(m, UI_D_APID);
 		forward_hup(m, UI_D_POOL);
 		forward_hup(m, UI_D_NETD);
 		break;

@@ -351,13 +351,13 @@ static void t_unknown_key(void)
 {
 	expect_error("state_dir: /x\nstatedir: /y\n",
 		     "2:1: unknown key \"statedir\" at top level (expected one of: state_dir, "
-		     "run_dir, log_level, shutdown_policy, api, network, vmm, pool, limits, images)");
+		     "run_dir, images_dir, log_level, shutdown_policy, api, network, vmm, pool, limits, images)");
 	expect_error("network:\n  bridge: b\n  bridg: c\n",
 		     "3:3: unknown key \"bridg\" in network (expected one of: bridge, subnet, "
 		     "gateway, tap_prefix, tap_stock)");
 	expect_error("images:\n  hello:\n    kernel: /k\n    memory: 5\n",
 		     "4:5: unknown key \"memory\" in images.hello (expected one of: kernel, initrd, "
-		     "rootfs, boot_args, vcpus, mem_mib, guest_ip, ready_pattern, ready_port)");
+		     "rootfs, boot_args, vcpus, mem_mib, guest_ip, ready_pattern, ready_port, kind, disk, disk_format, cmd)");
 }
 
 static void t_bad_integer(void)
@@ -571,6 +571,46 @@ static void t_load_text(void)
 	T_ASSERT(strstr(err, "mem.yaml: "));
 }
 
+/* images_dir: one image per file, after the file's images:, sorted; a name
+ * both define is an error naming both files; SIGHUP's reload swaps them. */
+static void t_images_dir(void)
+{
+	struct ui_config cfg;
+	char dir[PATH_MAX + 16], a[PATH_MAX + 32], b[PATH_MAX + 32], want[3 * PATH_MAX];
+	char err[1024];
+	const char *path = write_cfg("images_dir: imgs\nimages:\n  hello: {kernel: /k}\n");
+
+	snprintf(dir, sizeof(dir), "%s/etc/imgs", tmpdir);
+	T_ASSERT(mkdir(dir, 0755) == 0);
+	snprintf(a, sizeof(a), "%s/app.yaml", dir);
+	snprintf(b, sizeof(b), "%s/dup.yaml", dir);
+	write_file(a, "app:\n  kernel: /k2\n  kind: linux\n  cmd: [/bin/app, \"-x\", \"\"]\n");
+	T_EQ_INT(ui_config_load(path, &cfg, err, sizeof(err)), 0);
+	T_EQ_INT(cfg.n_images, 2);
+	T_EQ_STR(cfg.images[0].source, path);
+	T_EQ_STR(cfg.images[1].name, "app");
+	T_EQ_STR(cfg.images[1].source, a);
+	T_EQ_INT(cfg.images[1].cmd_argc, 3);
+	T_ASSERT(!memcmp(cfg.images[1].cmd, "/bin/app\0-x\0\0", 13));
+	write_file(b, "hello: {kernel: /k3}\n");
+	T_EQ_INT(ui_config_reload_images(&cfg, err, sizeof(err)), -EINVAL);
+	snprintf(want, sizeof(want), "%s:1:1: image \"hello\" is already defined in %s", b, path);
+	T_EQ_STR(err, want);
+	T_EQ_INT(cfg.n_images, 2); /* unchanged */
+	write_file(b, "other: {kernel: /k3}\n");
+	T_EQ_INT(ui_config_reload_images(&cfg, err, sizeof(err)), 0);
+	T_EQ_INT(cfg.n_images, 3);
+	T_EQ_INT(cfg.n_retired, 1);
+	ui_config_free(&cfg);
+	write_file(b, "x: {kernel: /k, kind: osv}\n");
+	T_EQ_INT(ui_config_load(path, &cfg, err, sizeof(err)), -EINVAL);
+	snprintf(want, sizeof(want), "%s:1:4: x: \"disk\" is required for kind: osv", b);
+	T_EQ_STR(err, want);
+	unlink(a);
+	unlink(b);
+	rmdir(dir);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct t_case cases[] = {
@@ -594,6 +634,7 @@ int main(int argc, char **argv)
 		T_CASE(t_bad_listen),
 		T_CASE(t_shm_name),
 		T_CASE(t_load_text),
+		T_CASE(t_images_dir),
 		{ 0 },
 	};
 

@@ -7,6 +7,7 @@
  *   uictl [--config FILE | --db PATH] ls [--all | --state S]
  *   uictl [--config FILE | --db PATH] show ID
  *   uictl [--config FILE | --db PATH] leases
+ *   uictl [--config FILE] image build DIR | image ls   (image.c)
  *
  * The registry path: --config (its state_dir), else --db, else the default
  * config's state_dir (/var/lib/uigniter/registry.db).
@@ -27,6 +28,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "image.h"
 #include "log.h"
 #include "registry.h"
 
@@ -510,6 +512,10 @@ int main(int argc, char **argv)
 		return usage_error("--config and --db exclude each other");
 	if (optind >= argc)
 		return usage_error("no command");
+	if (!strcmp(argv[optind], "image")) { /* image.c: builds, needs no registry */
+		argv[optind] = argv[0];
+		return uictl_image(argc - optind, argv + optind, config);
+	}
 	for (const struct command *cmd = commands; cmd->name; cmd++) {
 		if (strcmp(cmd->name, argv[optind]))
 			continue;

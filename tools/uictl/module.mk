@@ -4,4 +4,4 @@ PROGRAMS += $(BUILD)/bin/uictl
 
 $(BUILD)/bin/uictl: $(UICTL_OBJS) $(LIBSHARED)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $(UICTL_OBJS) $(LIBSHARED) $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $(UICTL_OBJS) $(LIBSHARED) $(LDLIBS) -lcrypto
