@@ -11,6 +11,8 @@ BUILD=${BUILD:-build}
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BIN=$ROOT/$BUILD/bin
 GUEST=$ROOT/build/guest
+# uictl image build layers apps on this base (any build dir: asan too)
+export UIGNITER_GUEST_BASE=$GUEST
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "skip: system tests need root (netns, taps)"
