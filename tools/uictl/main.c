@@ -57,7 +57,7 @@ static void usage(void)
 	       "  ls [--all | --state S]  VMs; default: those not stopped, failed or warm\n"
 	       "  show ID                 one VM, its lease and events\n"
 	       "  stop ID...              stop VMs\n"
-	       "  rm ID...                stop and delete VMs\n"
+	       "  rm [-f] ID...           delete stopped VMs (-f: stop them first)\n"
 	       "  logs [-f] [--bytes N] ID  its serial console (-f: follow until it stops)\n"
 	       "  top [-n N]              VMs, CPU %%, RSS and the pool, each second\n"
 	       "  pause ID... | resume ID...\n"

@@ -276,9 +276,55 @@ int cmd_stop(struct uictl *u, int argc, char **argv)
 	return act(u, argc, argv, "stop", "POST", "/vm/%s/stop");
 }
 
+/* rm -f: POST stop first; 0 to go on with the DELETE (a VM already
+ * stopped answers 409: fine), else the exit code (reported). */
+static int force_stop(struct uictl *u, const char *id)
+{
+	struct api_answer a;
+	char path[160], what[120];
+	int r;
+
+	if (strlen(id) > 64 || strchr(id, '/') || strchr(id, '?'))
+		return 0; /* act_one says so */
+	snprintf(path, sizeof(path), "/vm/%s/stop", id);
+	if ((r = api_call(u, "POST", path, NULL, &a)) < 0)
+		return api_fail_code(u, r);
+	snprintf(what, sizeof(what), "rm -f %s: stop", id);
+	r = a.status / 100 == 2 || a.status == 409 ? 0 : api_report(what, &a);
+	api_answer_free(&a);
+	return r;
+}
+
+/* rm [-f] ID...: DELETE (the API refuses a VM not stopped: 409); -f stops
+ * it first. */
 int cmd_rm(struct uictl *u, int argc, char **argv)
 {
-	return act(u, argc, argv, "rm", "DELETE", "/vm/%s");
+	static const struct option opts[] = {
+		{ "force", no_argument, NULL, 'f' },
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 },
+	};
+	bool force = false;
+	int opt, rc = 0;
+
+	while ((opt = getopt_long(argc, argv, "f", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'f': force = true; break;
+		case 'j': u->json = true; break;
+		default: return uictl_usage_error("rm: bad option");
+		}
+	}
+	if (optind >= argc)
+		return uictl_usage_error("rm: needs at least one VM id");
+	for (int i = optind; i < argc && rc != UICTL_EXIT_UNREACHABLE; i++) {
+		int r = force ? force_stop(u, argv[i]) : 0;
+
+		if (r == 0)
+			r = act_one(u, "rm", "DELETE", "/vm/%s", argv[i]);
+		if (r > rc)
+			rc = r;
+	}
+	return rc;
 }
 
 int cmd_pause(struct uictl *u, int argc, char **argv)
