@@ -4,12 +4,15 @@
 # -n 2` shows it with its VMM's pid, CPU % and RSS and the pool line, `stop`
 # and `rm` act and say so; errors of the API are passed through with exit 1
 # (unknown image, unknown VM for stop/pause/resume/logs), a bad command line
-# is exit 2, an unreachable --api is exit 3; with the stack stopped, `ls`
+# is exit 2, an unreachable --api is exit 3, --api over TCP sends the
+# bearer token of --token or $UIGNITER_TOKEN; with the stack stopped, `ls`
 # and `show` read the registry and say "API down: read from registry".
 ST_DRIVER=firecracker
 ST_NEED_GUEST=0
 . "$(dirname "$0")/lib.sh"
 UICTL=$BIN/uictl
+TOKSRV=
+trap 'rc=$?; set +e; [ -z "$TOKSRV" ] || kill "$TOKSRV" 2>/dev/null; (exit $rc); st_cleanup' EXIT
 st_fc_fake
 st_start
 
@@ -136,6 +139,39 @@ done
 RC=0; "$UICTL" --api http://127.0.0.1:1 stop "$id" 2>"$ST_DIR/err" || RC=$?
 [ "$RC" = 3 ] || st_fail "unreachable --api: exit $RC: $(cat "$ST_DIR/err")"
 grep -q 'unreachable' "$ST_DIR/err" || st_fail "unreachable --api: $(cat "$ST_DIR/err")"
+
+# --api over TCP with --token FILE (or $UIGNITER_TOKEN): the request
+# carries "Authorization: Bearer <token>" (a one-shot listener records it).
+echo "s3cret-token" >"$ST_DIR/token"
+python3 - "$ST_DIR/port" "$ST_DIR/headers" <<'PY' &
+import socket, sys
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(1)
+open(sys.argv[1], "w").write(str(s.getsockname()[1]))
+for _ in range(2):
+    c, _a = s.accept(); req = b""
+    while b"\r\n\r\n" not in req:
+        req += c.recv(4096)
+    open(sys.argv[2], "ab").write(req.split(b"\r\n\r\n")[0] + b"\n")
+    body = b'{"vms": [], "next": null}'
+    c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+              + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n" + body)
+    c.close()
+PY
+TOKSRV=$!
+for _ in $(seq 50); do [ -s "$ST_DIR/port" ] && break; sleep 0.1; done
+port=$(cat "$ST_DIR/port")
+RC=0; OUT=$("$UICTL" --api "http://127.0.0.1:$port" --token "$ST_DIR/token" ls --json) || RC=$?
+[ "$RC" = 0 ] && [ "$OUT" = "[]" ] || st_fail "ls over TCP: exit $RC: $OUT"
+RC=0; OUT=$(UIGNITER_TOKEN=env-token "$UICTL" --api "http://127.0.0.1:$port" ls) || RC=$?
+[ "$RC" = 0 ] || st_fail "ls over TCP with UIGNITER_TOKEN: exit $RC: $OUT"
+wait "$TOKSRV" || st_fail "token listener failed"
+TOKSRV=
+tr -d '\r' <"$ST_DIR/headers" >"$ST_DIR/headers.txt"
+grep -qx 'Authorization: Bearer s3cret-token' "$ST_DIR/headers.txt" ||
+	st_fail "no bearer token from --token: $(cat "$ST_DIR/headers")"
+grep -qx 'Authorization: Bearer env-token' "$ST_DIR/headers.txt" ||
+	st_fail "no bearer token from UIGNITER_TOKEN: $(cat "$ST_DIR/headers")"
+grep -q '^GET /vm?limit=' "$ST_DIR/headers" || st_fail "ls over TCP: $(cat "$ST_DIR/headers")"
 
 # The stack down: ls and show read the registry, and say so.
 kill -TERM "$ST_PID"
