@@ -189,6 +189,13 @@ uictl show "$id"
 want_rc 0 "show, API down"
 grep -q '^uictl: API down: read from registry' <<<"$ERR" || st_fail "show: no note: $ERR"
 grep -qE '^state +stopped$' <<<"$OUT" || st_fail "show from the registry: $OUT"
+uictl show --json "$id"
+want_rc 0 "show --json, API down"
+[ "$(jq -r .name <<<"$OUT")" = web1 ] || st_fail "show --json from the registry: $OUT"
+# --db: the registry only, no API asked, no note.
+RC=0; OUT=$("$UICTL" --db "$ST_DB" ls --all 2>"$ST_DIR/err") || RC=$?
+[ "$RC" = 0 ] && [ ! -s "$ST_DIR/err" ] || st_fail "--db ls: exit $RC: $(cat "$ST_DIR/err")"
+grep -qE "^$id +web1 +stopped " <<<"$OUT" || st_fail "--db ls: $OUT"
 uictl stop "$id"
 want_rc 3 "stop, API down"
 st_pass

@@ -245,6 +245,32 @@ int reg_show(struct uictl *u, const char *id, bool vm_done)
 	return r;
 }
 
+int reg_show_json(struct uictl *u, const char *id)
+{
+	struct ui_registry *reg = NULL;
+	char path[PATH_MAX + 16];
+	struct ui_vm *vm;
+	json_t *j = NULL;
+	int r;
+
+	if ((r = reg_open(u, &reg, path, sizeof(path))) != 0)
+		return r;
+	if (!(vm = malloc(sizeof(*vm)))) {
+		ui_registry_close(reg);
+		return UICTL_EXIT_FAIL;
+	}
+	if ((r = ui_reg_vm_get(reg, id, vm)) == -ENOENT)
+		fprintf(stderr, "uictl: no VM %s in %s\n", id, path);
+	else if (r < 0)
+		fprintf(stderr, "uictl: %s: reading VM %s: %s\n", path, id, strerror(-r));
+	else if ((j = reg_vm_json(vm)))
+		print_json(j);
+	json_decref(j);
+	free(vm);
+	ui_registry_close(reg);
+	return r < 0 || !j ? UICTL_EXIT_FAIL : 0;
+}
+
 /* ---- leases ----------------------------------------------------------- */
 
 static int lease_row(const struct ui_lease *l, void *arg)

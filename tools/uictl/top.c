@@ -145,11 +145,13 @@ static json_t *top_measure(struct top *t, json_t *arr)
 	t->ncur = 0;
 	json_array_foreach(arr, i, vm) {
 		json_t *pid = json_object_get(vm, "pid");
-		double cpu = json_is_integer(pid) ? cpu_pct(t, json_integer_value(pid)) : -1;
-		long rss = json_is_integer(pid) ? proc_rss_kib(json_integer_value(pid)) : -1;
+		double cpu;
+		long rss;
 
 		if (!vm_live(vm))
 			continue;
+		cpu = json_is_integer(pid) ? cpu_pct(t, json_integer_value(pid)) : -1;
+		rss = json_is_integer(pid) ? proc_rss_kib(json_integer_value(pid)) : -1;
 		row = json_pack("{s:O,s:O,s:O,s:O,s:o,s:o}", "id", json_object_get(vm, "id"),
 				"name", json_object_get(vm, "name"), "state",
 				json_object_get(vm, "state"), "pid", pid ? pid : json_null(),

@@ -106,6 +106,8 @@ bool vm_state_known(const char *s);
 int reg_ls(struct uictl *u, bool all, const char *state);
 /* show from the registry: the VM (unless vm_done) then its lease, events. */
 int reg_show(struct uictl *u, const char *id, bool vm_done);
+/* show --json from the registry: reg_vm_json of the VM. */
+int reg_show_json(struct uictl *u, const char *id);
 /* A registry row as the API would show it (the members ls/top use). */
 json_t *reg_vm_json(const struct ui_vm *vm);
 /* VMs from the registry as a JSON array of reg_vm_json (state or NULL). */

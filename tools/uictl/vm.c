@@ -197,14 +197,14 @@ int cmd_show(struct uictl *u, int argc, char **argv)
 		return uictl_usage_error("show: unexpected argument '%s'", argv[i + 1]);
 	if (strlen(argv[i]) > 64 || strchr(argv[i], '/') || strchr(argv[i], '?'))
 		return uictl_usage_error("show: '%s' is not a VM id", argv[i]);
-	if (u->db && !u->json)
-		return reg_show(u, argv[i], false);
+	if (u->db)
+		return u->json ? reg_show_json(u, argv[i]) : reg_show(u, argv[i], false);
 	snprintf(path, sizeof(path), "/vm/%s", argv[i]);
 	if ((r = api_call(u, "GET", path, NULL, &a)) < 0) {
-		if (!api_unreachable(r) || u->json)
+		if (!api_unreachable(r))
 			return api_fail_code(u, r);
 		fallback_note(u, r);
-		return reg_show(u, argv[i], false);
+		return u->json ? reg_show_json(u, argv[i]) : reg_show(u, argv[i], false);
 	}
 	snprintf(what, sizeof(what), "show %s", argv[i]);
 	if (a.status != 200) {
@@ -213,7 +213,8 @@ int cmd_show(struct uictl *u, int argc, char **argv)
 		print_json(a.body);
 	} else {
 		vm_print(a.body);
-		r = reg_show(u, argv[i], true); /* its lease and events */
+		if (!u->api) /* a remote API's registry is not ours to read */
+			r = reg_show(u, argv[i], true); /* its lease and events */
 	}
 	api_answer_free(&a);
 	return r;
