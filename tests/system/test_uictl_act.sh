@@ -5,7 +5,7 @@
 # and `rm` act and say so; errors of the API are passed through with exit 1
 # (unknown image, unknown VM for stop/pause/resume/logs), a bad command line
 # is exit 2, an unreachable --api is exit 3, --api over TCP sends the
-# bearer token of --token or $UIGNITER_TOKEN; with the stack stopped, `ls`
+# bearer token of --token or $UIGNITER_TOKEN and ls pages through `next`; with the stack stopped, `ls`
 # and `show` read the registry and say "API down: read from registry".
 ST_DRIVER=firecracker
 ST_NEED_GUEST=0
@@ -140,19 +140,25 @@ RC=0; "$UICTL" --api http://127.0.0.1:1 stop "$id" 2>"$ST_DIR/err" || RC=$?
 [ "$RC" = 3 ] || st_fail "unreachable --api: exit $RC: $(cat "$ST_DIR/err")"
 grep -q 'unreachable' "$ST_DIR/err" || st_fail "unreachable --api: $(cat "$ST_DIR/err")"
 
-# --api over TCP with --token FILE (or $UIGNITER_TOKEN): the request
-# carries "Authorization: Bearer <token>" (a one-shot listener records it).
+# --api over TCP with --token FILE (or $UIGNITER_TOKEN): each request
+# carries "Authorization: Bearer <token>", and ls follows `next` to the
+# last page (a listener of our own answers two pages: vm-a, then vm-b).
 echo "s3cret-token" >"$ST_DIR/token"
 python3 - "$ST_DIR/port" "$ST_DIR/headers" <<'PY' &
-import socket, sys
+import json, socket, sys
 s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(1)
 open(sys.argv[1], "w").write(str(s.getsockname()[1]))
-for _ in range(2):
+vm = lambda i: {"id": i, "name": None, "state": "running", "ip": None, "mac": None,
+                "tap": None, "pid": None, "created_at": "x", "stopped_at": None}
+for _ in range(4):
     c, _a = s.accept(); req = b""
     while b"\r\n\r\n" not in req:
         req += c.recv(4096)
-    open(sys.argv[2], "ab").write(req.split(b"\r\n\r\n")[0] + b"\n")
-    body = b'{"vms": [], "next": null}'
+    head = req.split(b"\r\n\r\n")[0]
+    open(sys.argv[2], "ab").write(head + b"\n")
+    page2 = b"after=vm-a" in head.split(b"\r\n")[0]
+    body = json.dumps({"vms": [vm("vm-b" if page2 else "vm-a")],
+                       "next": None if page2 else "vm-a"}).encode()
     c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
               + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n" + body)
     c.close()
@@ -161,17 +167,20 @@ TOKSRV=$!
 for _ in $(seq 50); do [ -s "$ST_DIR/port" ] && break; sleep 0.1; done
 port=$(cat "$ST_DIR/port")
 RC=0; OUT=$("$UICTL" --api "http://127.0.0.1:$port" --token "$ST_DIR/token" ls --json) || RC=$?
-[ "$RC" = 0 ] && [ "$OUT" = "[]" ] || st_fail "ls over TCP: exit $RC: $OUT"
+[ "$RC" = 0 ] || st_fail "ls over TCP: exit $RC: $OUT"
+[ "$(jq -r 'map(.id) | join(",")' <<<"$OUT")" = "vm-a,vm-b" ] || st_fail "ls over TCP, two pages: $OUT"
 RC=0; OUT=$(UIGNITER_TOKEN=env-token "$UICTL" --api "http://127.0.0.1:$port" ls) || RC=$?
 [ "$RC" = 0 ] || st_fail "ls over TCP with UIGNITER_TOKEN: exit $RC: $OUT"
+grep -q '^vm-b ' <<<"$OUT" || st_fail "ls over TCP, table: $OUT"
 wait "$TOKSRV" || st_fail "token listener failed"
 TOKSRV=
 tr -d '\r' <"$ST_DIR/headers" >"$ST_DIR/headers.txt"
-grep -qx 'Authorization: Bearer s3cret-token' "$ST_DIR/headers.txt" ||
-	st_fail "no bearer token from --token: $(cat "$ST_DIR/headers")"
-grep -qx 'Authorization: Bearer env-token' "$ST_DIR/headers.txt" ||
-	st_fail "no bearer token from UIGNITER_TOKEN: $(cat "$ST_DIR/headers")"
-grep -q '^GET /vm?limit=' "$ST_DIR/headers" || st_fail "ls over TCP: $(cat "$ST_DIR/headers")"
+[ "$(grep -cx 'Authorization: Bearer s3cret-token' "$ST_DIR/headers.txt")" = 2 ] ||
+	st_fail "no bearer token from --token on both pages: $(cat "$ST_DIR/headers.txt")"
+[ "$(grep -cx 'Authorization: Bearer env-token' "$ST_DIR/headers.txt")" = 2 ] ||
+	st_fail "no bearer token from UIGNITER_TOKEN: $(cat "$ST_DIR/headers.txt")"
+grep -qx 'GET /vm?limit=500&after=vm-a HTTP/1.1' "$ST_DIR/headers.txt" ||
+	st_fail "ls did not ask for the next page: $(cat "$ST_DIR/headers.txt")"
 
 # The stack down: ls and show read the registry, and say so.
 kill -TERM "$ST_PID"
