@@ -1,4 +1,4 @@
-# tools/uictl/ — uictl, the admin tool that prints the registry (read-only).
+# tools/uictl/ — uictl, the admin tool: acts through the API, reads the registry.
 UICTL_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tools/uictl/*.c))
 PROGRAMS += $(BUILD)/bin/uictl
 
