@@ -286,6 +286,8 @@ static int finish_image(struct cfg_loader *ld, struct ui_image *img, const char 
 	int r;
 
 	if (img->kind == UI_KIND_OSV) {
+		if (!strcmp(img->boot_args, DEFAULT_BOOT_ARGS)) /* Linux's: not for OSv */
+			img->boot_args[0] = '\0';
 		if ((r = finish_osv_rootfs(ld, img, where)) < 0)
 			return r;
 		if (img->initrd[0])
