@@ -308,7 +308,8 @@ static void poweroff(struct pw_vm *vm)
 
 	if (rc < 0) {
 		snprintf(err, sizeof(err), "power button: %s",
-			 rc == -ENOTSUP ? "no guest to power off" : strerror(-rc));
+			 rc == -ENOTSUP ? "no guest that answers it (not started, or stop: kill)" :
+			 strerror(-rc));
 		pw_eng_fire(vm, PW_E_ERROR, &c);
 		return;
 	}

@@ -357,7 +357,7 @@ static void t_unknown_key(void)
 		     "gateway, tap_prefix, tap_stock)");
 	expect_error("images:\n  hello:\n    kernel: /k\n    memory: 5\n",
 		     "4:5: unknown key \"memory\" in images.hello (expected one of: kernel, initrd, "
-		     "rootfs, boot_args, vcpus, mem_mib, guest_ip, ready_pattern, ready_port)");
+		     "rootfs, boot_args, vcpus, mem_mib, guest_ip, ready_pattern, ready_port, kind, disk, disk_format, cmd, machine, stop, allow_cmd)");
 }
 
 static void t_bad_integer(void)
