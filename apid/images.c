@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 
+#include "cmdargs.h"
 #include "images.h"
 #include "json.h"
 
@@ -25,30 +26,27 @@ static json_t *ready_json(const struct ui_image *img)
 static json_t *cmd_json(const struct ui_image *img)
 {
 	json_t *a;
-	size_t off = 0;
 
-	if (!img->cmd_argc)
+	if (!img->cmd.argc)
 		return json_null();
 	if (!(a = json_array()))
 		return NULL;
-	for (unsigned i = 0; i < img->cmd_argc; i++) {
-		json_array_append_new(a, json_string(img->cmd + off));
-		off += strlen(img->cmd + off) + 1;
-	}
+	for (const char *s = ui_cmd_next(&img->cmd, NULL); s; s = ui_cmd_next(&img->cmd, s))
+		json_array_append_new(a, json_string(s));
 	return a;
 }
 
 static json_t *image_json(const struct ui_image *img)
 {
 	json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:o,s:o}", "name", img->name, "kind",
-			      img->kind == UI_IMAGE_OSV ? "osv" : "linux", "source", img->source,
+			      img->kind == UI_KIND_OSV ? "osv" : "linux", "source", img->source,
 			      "kernel", img->kernel, "vcpus", (json_int_t)img->vcpus, "mem_mib",
 			      (json_int_t)img->mem_mib, "ready", ready_json(img), "cmd",
 			      cmd_json(img));
 
 	if (!o)
 		return NULL;
-	if (img->kind == UI_IMAGE_OSV)
+	if (img->kind == UI_KIND_OSV)
 		json_object_set_new(o, "disk", json_string(img->disk));
 	else
 		json_object_set_new(o, "initrd", img->initrd[0] ? json_string(img->initrd) : json_null());

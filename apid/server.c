@@ -273,6 +273,13 @@ static int dispatch_run(struct conn *c, const struct route *rt, struct http_resp
 	m.vcpus = rt->run.vcpus;
 	m.mem_mib = rt->run.mem_mib;
 	m.flags = rt->run.wait_ready ? UI_RUN_WAIT_READY : 0;
+	if (rt->run.cmd_set) {
+		m.flags |= UI_RUN_CMD;
+		memcpy(m.cmd, rt->run.cmd.buf, rt->run.cmd.len);
+		m.cmd_len = (uint16_t)rt->run.cmd.len;
+		m.cmd_argc = (uint16_t)rt->run.cmd.argc;
+	}
+	memcpy(m.boot_args, rt->run.boot_args, sizeof(m.boot_args));
 	return send_and_wait(c, &m, r);
 }
 

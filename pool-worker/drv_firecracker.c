@@ -20,7 +20,8 @@
  *   MACHINE  PUT /machine-config {vcpu_count, mem_size_mib, smt}
  *   NET      PUT /network-interfaces/eth0 {iface_id, host_dev_name, guest_mac}
  *   IMAGE    PUT /boot-source {kernel_image_path, initrd_path?, boot_args},
- *            PUT /drives/rootfs {...} when the image has a rootfs
+ *            PUT /drives/rootfs {...} when the image has a rootfs or (OSv)
+ *            a disk (the bodies: fc_bodies.h)
  *   START    PUT /actions {"action_type": "InstanceStart"}
  *   PAUSE    PATCH /vm {"state": "Paused"};  RESUME  PATCH /vm {"state": "Resumed"}
  * cold boot = all; warm = MACHINE+NET (+IMAGE with an image); boot of a warm
@@ -51,7 +52,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "cmdline.h"
 #include "driver.h"
+#include "fc_bodies.h"
 #include "fc_client.h"
 #include "log.h"
 #include "ready.h"
@@ -269,19 +272,12 @@ static int put_json(struct fc_vm *q, const char *path, json_t *j)
 static int put_image(struct fc_vm *q)
 {
 	const struct ui_vm *r = q->v->row;
-	json_t *boot = json_pack("{s:s, s:s}", "kernel_image_path", r->kernel,
-				 "boot_args", r->boot_args);
-	int rc;
+	const struct ui_image *img = ui_config_image(q->v->env->cfg, r->image);
+	int rc = put_json(q, "/boot-source", pw_fc_boot_source(r, img));
 
-	if (boot && r->initrd[0])
-		json_object_set_new(boot, "initrd_path", json_string(r->initrd));
-	rc = put_json(q, "/boot-source", boot);
 	if (rc < 0 || !r->rootfs[0])
 		return rc;
-	return put_json(q, "/drives/rootfs",
-			json_pack("{s:s, s:s, s:b, s:b}", "drive_id", "rootfs",
-				  "path_on_host", r->rootfs, "is_root_device", 1,
-				  "is_read_only", 0));
+	return put_json(q, "/drives/rootfs", pw_fc_root_drive(r, img));
 }
 
 /* Queues the batch's requests, in the order Firecracker needs them. */
@@ -662,6 +658,9 @@ static int fc_stop(struct pw_vmm *v)
 		return -ESRCH;
 	if (!q->guest_started)
 		return -ENOTSUP; /* nothing to power off: the engine kills */
+	if (pw_stop_method(ui_config_image(v->env->cfg, v->row->image), UI_MACHINE_MICROVM,
+			   true) == UI_STOP_KILL)
+		return -ENOTSUP; /* the image says kill: the engine kills at once */
 	if (q->stop_in_flight)
 		return 0; /* the previous press is still being delivered */
 	rc = fc_request(q->api, "PUT", "/actions",

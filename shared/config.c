@@ -30,6 +30,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cmdargs.h"
 #include "config_int.h"
 
 #define CONFIG_MAX_BYTES (1u << 20)
@@ -40,8 +41,6 @@ static int parse_section(struct cfg_loader *ld, const char *where, const yaml_no
 			 void *base, const struct cfg_field *f);
 static int parse_images(struct cfg_loader *ld, const char *where, const yaml_node_t *val,
 			void *base, const struct cfg_field *f);
-static int parse_cmd(struct cfg_loader *ld, const char *where, const yaml_node_t *val,
-		     void *base, const struct cfg_field *f);
 
 /* ---- schema ----------------------------------------------------------- */
 
@@ -62,8 +61,11 @@ static const char *const drivers[] = { "auto", "firecracker", "qemu", NULL };
 static const char *const accels[] = { "auto", "kvm", "tcg", NULL };
 static const char *const cgroups[] = { "auto", "v2", "v1", "off", NULL };
 static const char *const guest_ips[] = { "linux", "osv", "none", NULL };
-static const char *const image_kinds[] = { "linux", "osv", NULL };
+static const char *const kinds[] = { "linux", "osv", NULL };
 static const char *const disk_formats[] = { "raw", "qcow2", NULL };
+static const char *const machines[] = { "auto", "microvm", "q35", NULL };
+static const char *const stops[] = { "auto", "powerdown", "kill", NULL };
+static const char *const osv_fses[] = { "rofs", "zfs", "ramfs", "virtiofs", NULL };
 
 static const struct cfg_section api_section = { (const struct cfg_field[]){
 	SPECIAL("listen", cfg_parse_listen),
@@ -138,17 +140,20 @@ static const struct cfg_section top_section = { (const struct cfg_field[]){
 static const struct cfg_section image_section = { (const struct cfg_field[]){
 	PATHF("kernel", kernel, cfg_parse_path),
 	{ "initrd", cfg_parse_path, OFF(initrd), SZ(initrd), 0, 0, NULL, NULL, NULL },
-	{ "rootfs", cfg_parse_path, OFF(rootfs), SZ(rootfs), 0, 0, NULL, NULL, NULL },
+	{ "rootfs", cfg_parse_rootfs, OFF(rootfs), SZ(rootfs), 0, 0, NULL, NULL, NULL },
 	STR("boot_args", boot_args, 0, NULL),
 	UINTF("vcpus", vcpus, 1, 32),
 	UINTF("mem_mib", mem_mib, 16, 65536),
 	ENUMF("guest_ip", guest_ip, guest_ips),
 	STR("ready_pattern", ready_pattern, 0, NULL),
 	UINTF("ready_port", ready_port, 1, 65535),
-	ENUMF("kind", kind, image_kinds),
-	{ "disk", cfg_parse_path, OFF(disk), SZ(disk), 0, 0, NULL, NULL, NULL },
+	ENUMF("kind", kind, kinds),
+	{ "disk", cfg_parse_disk, OFF(disk), SZ(disk), 1, 0, NULL, NULL, NULL },
 	ENUMF("disk_format", disk_format, disk_formats),
-	SPECIAL("cmd", parse_cmd),
+	{ "cmd", cfg_parse_cmd, OFF(cmd), SZ(cmd), 0, 0, NULL, NULL, NULL },
+	ENUMF("machine", machine, machines),
+	ENUMF("stop", stop, stops),
+	{ "allow_cmd", cfg_parse_bool, OFF(allow_cmd), SZ(allow_cmd), 0, 0, NULL, NULL, NULL },
 	END,
 } };
 
@@ -256,6 +261,48 @@ static void image_defaults(struct ui_image *img, const char *name)
 	img->mem_mib = 128;
 	img->guest_ip = UI_GUEST_IP_LINUX;
 	snprintf(img->ready_pattern, sizeof(img->ready_pattern), "UIGNITER-READY");
+	img->allow_cmd = true;
+}
+
+/* An OSv image's rootfs names a filesystem, not a path. */
+static int finish_osv_rootfs(struct cfg_loader *ld, struct ui_image *img, const char *where)
+{
+	img->rootfs[0] = '\0';
+	if (!ld->rootfs_node)
+		return 0;
+	for (int i = 0; osv_fses[i]; i++)
+		if (!strcmp(ld->rootfs_raw, osv_fses[i])) {
+			snprintf(img->osv_fs, sizeof(img->osv_fs), "%s", osv_fses[i]);
+			return 0;
+		}
+	return cfg_fail_at(ld, ld->rootfs_node,
+			   "%s.rootfs: \"%s\" is not an OSv filesystem (rofs, zfs, ramfs, virtiofs)",
+			   where, ld->rootfs_raw);
+}
+
+/* The rules between an image's fields, once its mapping is read. */
+static int finish_image(struct cfg_loader *ld, struct ui_image *img, const char *where,
+			const yaml_node_t *at)
+{
+	char why[160];
+	int r;
+
+	if (img->kind == UI_KIND_OSV) {
+		if (!strcmp(img->boot_args, DEFAULT_BOOT_ARGS)) /* Linux's: not for OSv */
+			img->boot_args[0] = '\0';
+		if ((r = finish_osv_rootfs(ld, img, where)) < 0)
+			return r;
+		if (img->initrd[0])
+			return cfg_fail_at(ld, at, "%s: an OSv image has no initrd", where);
+		if (!img->cmd.argc)
+			return cfg_fail_at(ld, at, "%s: \"cmd\" is required for kind: osv", where);
+	} else if (ld->disk_node) {
+		return cfg_fail_at(ld, ld->disk_node,
+				   "%s.disk: only for kind: osv (a linux image's disk is rootfs)", where);
+	}
+	if (img->cmd.argc && ui_cmd_check(&img->cmd, img->kind, why, sizeof(why)) < 0)
+		return cfg_fail_at(ld, ld->cmd_node, "%s.%s", where, why);
+	return 0;
 }
 
 static int parse_image(struct cfg_loader *ld, const char *where, const yaml_node_t *map,
@@ -277,15 +324,13 @@ static int parse_image(struct cfg_loader *ld, const char *where, const yaml_node
 	snprintf(img->source, sizeof(img->source), "%s", ld->file);
 	ld->cfg->n_images++;
 	cfg_child_where(child, sizeof(child), where, img->name);
+	ld->rootfs_node = ld->cmd_node = ld->disk_node = NULL;
 	if ((r = parse_mapping(ld, child, val, &image_section, img)) < 0)
 		return r;
 	if (!img->kernel[0])
 		return cfg_fail_at(ld, val->type == YAML_MAPPING_NODE ? val : key,
 				   "%s: \"kernel\" is required", child);
-	if (img->kind == UI_IMAGE_OSV && !img->disk[0])
-		return cfg_fail_at(ld, val->type == YAML_MAPPING_NODE ? val : key,
-				   "%s: \"disk\" is required for kind: osv", child);
-	return 0;
+	return finish_image(ld, img, child, val->type == YAML_MAPPING_NODE ? val : key);
 }
 
 /* ---- images_dir ------------------------------------------------------- */
@@ -417,40 +462,6 @@ free_names:
 		free(names[i]);
 	free(names);
 	return r;
-}
-
-/* cmd: a list of strings, stored NUL-separated in img->cmd. */
-static int parse_cmd(struct cfg_loader *ld, const char *where, const yaml_node_t *val,
-		     void *base, const struct cfg_field *f)
-{
-	struct ui_image *img = base;
-	size_t n = 0;
-	char item[280];
-	int r;
-
-	(void)f;
-	if ((r = cfg_expect_type(ld, where, val, YAML_SEQUENCE_NODE)) < 0)
-		return r;
-	img->cmd_argc = 0;
-	for (yaml_node_item_t *it = val->data.sequence.items.start;
-	     it < val->data.sequence.items.top; it++) {
-		const yaml_node_t *a = yaml_document_get_node(&ld->doc, *it);
-		size_t len;
-
-		snprintf(item, sizeof(item), "%s[%u]", where, img->cmd_argc);
-		if ((r = cfg_expect_scalar(ld, item, a)) < 0)
-			return r;
-		len = strlen(cfg_scalar(a));
-		if (n + len + 1 > sizeof(img->cmd))
-			return cfg_fail_at(ld, a, "%s: too long (all arguments at most %zu bytes)",
-					   where, sizeof(img->cmd));
-		memcpy(img->cmd + n, cfg_scalar(a), len + 1);
-		n += len + 1;
-		img->cmd_argc++;
-	}
-	if (img->cmd_argc == 0 || !img->cmd[0])
-		return cfg_fail_at(ld, val, "%s: needs a program (a non-empty first item)", where);
-	return 0;
 }
 
 /* images: name → image mapping; cfg->images grows as each one parses. */

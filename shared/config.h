@@ -30,10 +30,22 @@ enum ui_shutdown_policy { UI_SHUTDOWN_LEAVE, UI_SHUTDOWN_STOP };
  * booted until its image is ready, then paused. */
 enum ui_pool_boot { UI_POOL_BOOT_PREPARED, UI_POOL_BOOT_AHEAD };
 enum ui_cgroup { UI_CGROUP_AUTO, UI_CGROUP_V2, UI_CGROUP_V1, UI_CGROUP_OFF };
-enum ui_image_kind { UI_IMAGE_LINUX, UI_IMAGE_OSV };
+/* An image's guest: a Linux kernel (+ initramfs/rootfs) or an OSv unikernel. */
+enum ui_image_kind { UI_KIND_LINUX, UI_KIND_OSV };
 enum ui_disk_format { UI_DISK_RAW, UI_DISK_QCOW2 };
+/* QEMU machine: auto = chosen per image and accelerator (pool-worker). */
+enum ui_machine { UI_MACHINE_AUTO, UI_MACHINE_MICROVM, UI_MACHINE_Q35 };
+/* How a stop reaches the guest: auto = from kind and machine. */
+enum ui_stop { UI_STOP_AUTO, UI_STOP_POWERDOWN, UI_STOP_KILL };
 
-#define UI_IMAGE_CMD_MAX 1024           /* bytes of an image's argv, NULs included */
+/* An image's argv (cmd): strings NUL-separated in buf, argc of them. */
+#define UI_CMD_MAX_ARGS 64
+#define UI_CMD_MAX_BYTES 512     /* sum of strlen + 1 over the strings */
+struct ui_cmd {
+	char buf[UI_CMD_MAX_BYTES];
+	unsigned len;                   /* bytes used in buf */
+	unsigned argc;                  /* 0 = none */
+};
 
 struct ui_image {
 	char name[64];                  /* [a-zA-Z0-9_.-]{1,63} */
@@ -49,12 +61,19 @@ struct ui_image {
 	 * "" and no port: ready once running. */
 	char ready_pattern[128];        /* default "UIGNITER-READY" */
 	unsigned ready_port;            /* 0 (none) or 1..65535 */
-	/* Built images (uictl image build) and OSv: */
+
+	/* kind osv (see README "OSv images"): kernel is OSv's loader ELF,
+	 * disk its disk, rootfs (osv_fs) the filesystem it mounts, cmd the
+	 * app's command line. For linux, rootfs is a disk path (above) and
+	 * cmd the app's argv the guest init runs (uigniter.cmd=). */
 	enum ui_image_kind kind;        /* default linux */
-	char disk[PATH_MAX];            /* osv: the disk scripts/build made; else "" */
+	char disk[PATH_MAX];            /* absolute or "" */
 	enum ui_disk_format disk_format; /* default raw */
-	char cmd[UI_IMAGE_CMD_MAX];     /* the app's argv, each NUL-terminated */
-	unsigned cmd_argc;              /* 0: none given */
+	char osv_fs[16];                /* rofs|zfs|ramfs|virtiofs or "" */
+	struct ui_cmd cmd;              /* default: none */
+	enum ui_machine machine;        /* default auto */
+	enum ui_stop stop;              /* default auto */
+	bool allow_cmd;                 /* per-run cmd/boot_args; default true */
 	char source[PATH_MAX];          /* the file that defined it (not a key) */
 };
 

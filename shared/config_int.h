@@ -41,6 +41,11 @@ struct cfg_loader {
 	const yaml_node_t *run_dir_node;
 	const yaml_node_t *gateway_node;
 	const yaml_node_t *warm_node;
+	/* the image being parsed: for its cross-field rules (config.c) */
+	const yaml_node_t *rootfs_node; /* its rootfs: a path (linux) or an OSv fs */
+	const yaml_node_t *cmd_node;
+	const yaml_node_t *disk_node;
+	char rootfs_raw[64];           /* rootfs as written (an OSv fs name) */
 };
 
 struct cfg_field;
@@ -116,6 +121,16 @@ int cfg_parse_subnet(struct cfg_loader *ld, const char *where, const yaml_node_t
 		     void *base, const struct cfg_field *f);
 int cfg_parse_gateway(struct cfg_loader *ld, const char *where, const yaml_node_t *val,
 		      void *base, const struct cfg_field *f);
+
+/* Image fields (config_fields.c): a bool, an argv list, the rootfs. */
+int cfg_parse_bool(struct cfg_loader *ld, const char *where, const yaml_node_t *val,
+		   void *base, const struct cfg_field *f);
+int cfg_parse_cmd(struct cfg_loader *ld, const char *where, const yaml_node_t *val,
+		  void *base, const struct cfg_field *f);
+int cfg_parse_rootfs(struct cfg_loader *ld, const char *where, const yaml_node_t *val,
+		     void *base, const struct cfg_field *f);
+int cfg_parse_disk(struct cfg_loader *ld, const char *where, const yaml_node_t *val,
+		   void *base, const struct cfg_field *f);
 
 int cfg_check_ifname(struct cfg_loader *ld, const char *where, const yaml_node_t *val,
 		     const char *s);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "config_int.h"
+#include "cmdargs.h"
 #include "manifest.h"
 
 struct mkey {
@@ -209,9 +210,9 @@ static int p_cmd(struct cfg_loader *ld, const char *where, const yaml_node_t *v,
 		if ((r = expect_str(ld, item, a, i == 0)) < 0)
 			return r;
 		total += strlen(cfg_scalar(a)) + 1;
-		if (total > UI_IMAGE_CMD_MAX - 16)
+		if (total > UI_CMD_MAX_BYTES)
 			return cfg_fail_at(ld, a, "%s: too long (all arguments at most %d bytes)",
-					   where, UI_IMAGE_CMD_MAX - 16);
+					   where, UI_CMD_MAX_BYTES);
 		if (push_str(&m->cmd, &m->n_cmd, cfg_scalar(a)) < 0)
 			return -ENOMEM;
 		i++;
@@ -414,12 +415,28 @@ static const yaml_node_t *key_node(struct cfg_loader *ld, const yaml_node_t *roo
 	return NULL;
 }
 
+/* The argv keeps the rules every image's cmd keeps (shared/cmdargs.h: the
+ * config loader applies them to the registered image, so a built image
+ * always loads). */
+static int check_cmd(struct cfg_loader *ld, const yaml_node_t *root, const struct ui_manifest *m)
+{
+	struct ui_cmd c = { .argc = 0 };
+	char why[160];
+
+	for (size_t i = 0; i < m->n_cmd; i++)
+		if (ui_cmd_append(&c, m->cmd[i], strlen(m->cmd[i]), why, sizeof(why)) < 0)
+			return cfg_fail_at(ld, key_node(ld, root, "cmd"), "%s", why);
+	if (ui_cmd_check(&c, m->kind, why, sizeof(why)) < 0)
+		return cfg_fail_at(ld, key_node(ld, root, "cmd"), "%s", why);
+	return 0;
+}
+
 /* The rules between keys: what a kind requires and forbids. */
 static int finish(struct cfg_loader *ld, const yaml_node_t *root, struct ui_manifest *m)
 {
 	static const char *const osv_only[] = { "loader", "disk", "disk_format", "rootfs", NULL };
 	static const char *const linux_only[] = { "files", "binaries", "shell", NULL };
-	const char *const *forbidden = m->kind == UI_IMAGE_OSV ? linux_only : osv_only;
+	const char *const *forbidden = m->kind == UI_KIND_OSV ? linux_only : osv_only;
 	const yaml_node_t *k;
 	char *script;
 
@@ -430,12 +447,12 @@ static int finish(struct cfg_loader *ld, const yaml_node_t *root, struct ui_mani
 	for (int i = 0; forbidden[i]; i++)
 		if ((k = key_node(ld, root, forbidden[i])))
 			return cfg_fail_at(ld, k, "\"%s\" is not allowed for kind: %s", forbidden[i],
-					   m->kind == UI_IMAGE_OSV ? "osv" : "linux");
-	if (m->kind == UI_IMAGE_OSV && (!m->loader[0] || !m->disk[0]))
+					   m->kind == UI_KIND_OSV ? "osv" : "linux");
+	if (m->kind == UI_KIND_OSV && (!m->loader[0] || !m->disk[0]))
 		return cfg_fail_at(ld, root, "\"%s\" is required for kind: osv",
 				   m->loader[0] ? "disk" : "loader");
 	if (!m->shell)
-		return 0;
+		return check_cmd(ld, root, m);
 	if (m->n_cmd != 1)
 		return cfg_fail_at(ld, key_node(ld, root, "cmd"),
 				   "cmd: with shell: true, give one string (the script for /bin/sh -c)");
@@ -451,7 +468,7 @@ static int finish(struct cfg_loader *ld, const yaml_node_t *root, struct ui_mani
 		return -ENOMEM;
 	}
 	m->cmd[2] = script;
-	return 0;
+	return check_cmd(ld, root, m);
 }
 
 static int walk(struct cfg_loader *ld, struct ui_manifest *m)

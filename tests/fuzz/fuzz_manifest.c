@@ -40,7 +40,7 @@ static void check_loaded(const struct ui_manifest *m)
 	if (!m->name[0] || !m->n_cmd || !m->cmd[0][0] || m->vcpus < 1 || m->vcpus > 32 ||
 	    m->mem_mib < 16 || m->mem_mib > 65536 || m->ready_port > 65535)
 		abort();
-	if (m->kind == UI_IMAGE_OSV ? (!m->loader[0] || !m->disk[0] || m->n_files || m->n_binaries)
+	if (m->kind == UI_KIND_OSV ? (!m->loader[0] || !m->disk[0] || m->n_files || m->n_binaries)
 				    : (m->loader[0] || m->disk[0]))
 		abort();
 	for (size_t i = 0; i < m->n_ports; i++)

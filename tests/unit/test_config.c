@@ -357,7 +357,7 @@ static void t_unknown_key(void)
 		     "gateway, tap_prefix, tap_stock)");
 	expect_error("images:\n  hello:\n    kernel: /k\n    memory: 5\n",
 		     "4:5: unknown key \"memory\" in images.hello (expected one of: kernel, initrd, "
-		     "rootfs, boot_args, vcpus, mem_mib, guest_ip, ready_pattern, ready_port, kind, disk, disk_format, cmd)");
+		     "rootfs, boot_args, vcpus, mem_mib, guest_ip, ready_pattern, ready_port, kind, disk, disk_format, cmd, machine, stop, allow_cmd)");
 }
 
 static void t_bad_integer(void)
@@ -584,14 +584,14 @@ static void t_images_dir(void)
 	T_ASSERT(mkdir(dir, 0755) == 0);
 	snprintf(a, sizeof(a), "%s/app.yaml", dir);
 	snprintf(b, sizeof(b), "%s/dup.yaml", dir);
-	write_file(a, "app:\n  kernel: /k2\n  kind: linux\n  cmd: [/bin/app, \"-x\", \"\"]\n");
+	write_file(a, "app:\n  kernel: /k2\n  kind: linux\n  cmd: [/bin/app, \"-x\", \"y z\"]\n");
 	T_EQ_INT(ui_config_load(path, &cfg, err, sizeof(err)), 0);
 	T_EQ_INT(cfg.n_images, 2);
 	T_EQ_STR(cfg.images[0].source, path);
 	T_EQ_STR(cfg.images[1].name, "app");
 	T_EQ_STR(cfg.images[1].source, a);
-	T_EQ_INT(cfg.images[1].cmd_argc, 3);
-	T_ASSERT(!memcmp(cfg.images[1].cmd, "/bin/app\0-x\0\0", 13));
+	T_EQ_INT(cfg.images[1].cmd.argc, 3);
+	T_ASSERT(!memcmp(cfg.images[1].cmd.buf, "/bin/app\0-x\0y z\0", 16));
 	write_file(b, "hello: {kernel: /k3}\n");
 	T_EQ_INT(ui_config_reload_images(&cfg, err, sizeof(err)), -EINVAL);
 	snprintf(want, sizeof(want), "%s:1:1: image \"hello\" is already defined in %s", b, path);
@@ -604,7 +604,7 @@ static void t_images_dir(void)
 	ui_config_free(&cfg);
 	write_file(b, "x: {kernel: /k, kind: osv}\n");
 	T_EQ_INT(ui_config_load(path, &cfg, err, sizeof(err)), -EINVAL);
-	snprintf(want, sizeof(want), "%s:1:4: x: \"disk\" is required for kind: osv", b);
+	snprintf(want, sizeof(want), "%s:1:4: x: \"cmd\" is required for kind: osv", b);
 	T_EQ_STR(err, want);
 	unlink(a);
 	unlink(b);

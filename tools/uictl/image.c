@@ -111,9 +111,9 @@ static void write_def(FILE *f, const struct ui_manifest *m, const struct image_o
 {
 	fprintf(f, "# Written by `uictl image build` from %s; do not edit:\n"
 		   "# rebuild instead (the daemons read this at start and on SIGHUP).\n", manifest);
-	fprintf(f, "%s:\n  kind: %s\n  kernel: ", m->name, m->kind == UI_IMAGE_OSV ? "osv" : "linux");
+	fprintf(f, "%s:\n  kind: %s\n  kernel: ", m->name, m->kind == UI_KIND_OSV ? "osv" : "linux");
 	yq(f, o->kernel);
-	if (m->kind == UI_IMAGE_OSV) {
+	if (m->kind == UI_KIND_OSV) {
 		fputs("\n  disk: ", f);
 		yq(f, o->disk);
 		fprintf(f, "\n  disk_format: %s\n  guest_ip: osv",
@@ -260,7 +260,7 @@ static int ls(const char *config)
 			snprintf(ready, sizeof(ready), "port %u", img->ready_port);
 		else
 			snprintf(ready, sizeof(ready), "%s", img->ready_pattern[0] ? "console" : "running");
-		printf("%-20s %-6s %-14s %s\n", img->name, img->kind == UI_IMAGE_OSV ? "osv" : "linux",
+		printf("%-20s %-6s %-14s %s\n", img->name, img->kind == UI_KIND_OSV ? "osv" : "linux",
 		       ready, img->source);
 	}
 	ui_config_free(&cfg);

@@ -685,7 +685,7 @@ int image_build(const struct ui_manifest *m, const char *state_dir, const char *
 		struct image_out *out, char *err, size_t errlen)
 {
 	memset(out, 0, sizeof(*out));
-	if (m->kind == UI_IMAGE_OSV)
+	if (m->kind == UI_KIND_OSV)
 		return build_osv(m, state_dir, out, err, errlen);
 	return build_linux(m, state_dir, base, out, err, errlen);
 }
