@@ -12,3 +12,4 @@ $(BUILD)/bin/apid: $(APID_OBJS) $(LIBSHARED)
 
 $(eval $(call unit_test,test_http,$(APID_LIB_OBJS)))
 $(eval $(call unit_test,test_http_server,$(APID_LIB_OBJS)))
+$(eval $(call unit_test,test_auth,$(APID_LIB_OBJS)))
