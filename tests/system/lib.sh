@@ -24,6 +24,7 @@ ST_CONF=$ST_DIR/uigniter.yaml
 ST_SOCK=$ST_DIR/run/api.sock
 ST_LOG=$ST_DIR/uigniter.log
 ST_DB=$ST_DIR/state/registry.db
+ST_TOKEN_FILE=$ST_DIR/state/api.token # api.token_file's default (made by uigniterd)
 ST_PID=
 
 st_log() { echo "[$(date +%T)] $*"; }
@@ -143,6 +144,20 @@ api() {
 		out=$(curl -sS --max-time 90 --unix-socket "$ST_SOCK" -X "$method" \
 			-w '\n%{http_code}' "$@" "http://uigniter$path")
 	fi
+	API_STATUS=${out##*$'\n'}
+	API_BODY=${out%$'\n'*}
+}
+
+# api_tcp METHOD PATH [BODY] [extra curl args...] — the same over TCP
+# (127.0.0.1:6666 in the namespace) with the bearer token of api.token_file.
+api_tcp() {
+	local method=$1 path=$2 body=${3-} out
+	local -a data=()
+	shift 2; [ $# -gt 0 ] && shift
+	[ -n "$body" ] && data=(-H 'Content-Type: application/json' --data-binary "$body")
+	out=$(ip netns exec "$ST_NS" curl -sS --max-time 90 -X "$method" "${data[@]}" \
+		-H "Authorization: Bearer $(cat "$ST_TOKEN_FILE")" \
+		-w '\n%{http_code}' "$@" "http://127.0.0.1:6666$path")
 	API_STATUS=${out##*$'\n'}
 	API_BODY=${out%$'\n'*}
 }
