@@ -141,7 +141,8 @@ static int write_all(int fd, const char *s, size_t n)
 	return 0;
 }
 
-/* Writes a new token to <path>.tmp.<pid>, then links it to path. */
+/* Writes a new token to <path>.tmp.<pid>, then links it to path: 1 when
+ * ours is in place, 0 when another appeared first (kept), else -errno. */
 static int create(const char *path, char *err, size_t errlen)
 {
 	char tmp[4096], tok[66];
@@ -165,8 +166,8 @@ static int create(const char *path, char *err, size_t errlen)
 		r = -errno;
 	if (close(fd) < 0 && r == 0)
 		r = -errno;
-	if (r == 0 && link(tmp, path) < 0 && errno != EEXIST)
-		r = -errno;
+	if (r == 0)
+		r = link(tmp, path) == 0 ? 1 : errno == EEXIST ? 0 : -errno;
 	unlink(tmp);
 	if (r < 0)
 		snprintf(err, errlen, "api.token_file %s: cannot write it: %s", path, strerror(-r));
@@ -183,7 +184,7 @@ int ui_token_ensure(const char *path, char tok[UI_TOKEN_MAX + 1], bool *created,
 	if (lstat(path, &st) < 0 && errno == ENOENT) {
 		if ((r = create(path, err, errlen)) < 0)
 			return r;
-		*created = true;
+		*created = r == 1;
 	}
 	return ui_token_load(path, tok, err, errlen);
 }
