@@ -512,7 +512,7 @@ int apid_server_listen_unix(struct apid_server *s, const char *path)
 	if (rc < 0)
 		return rc;
 	snprintf(s->unix_path, sizeof(s->unix_path), "%s", path);
-	if (chown(path, (uid_t)-1, s->cfg->api_gid) < 0 ||
+	if ((s->cfg->api_group[0] && chown(path, (uid_t)-1, s->cfg->api_gid) < 0) ||
 	    chmod(path, s->cfg->api_group[0] ? 0660 : 0600) < 0)
 		return -errno;
 	return uv_listen((uv_stream_t *)&s->pipe, 511, on_connection);
