@@ -113,7 +113,10 @@ static void mk_dir(void)
 
 static void write_file(const char *path, const char *s, mode_t mode)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	int fd;
+
+	unlink(path); /* it may be 0400 now: a fresh one */
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
 
 	T_ASSERT(fd >= 0);
 	T_EQ_INT(write(fd, s, strlen(s)), (ssize_t)strlen(s));

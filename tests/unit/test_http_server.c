@@ -13,6 +13,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <jansson.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -741,14 +742,17 @@ static void t_srv_auth(void)
 	char req[512];
 	struct stat st;
 
+	struct group *gr = getgrgid(getegid()); /* one we may chown to, root or not */
+
+	T_ASSERT(gr);
 	env_init();
 	snprintf(E.token, sizeof(E.token), "%s", tok);
-	snprintf(E.cfg.api_group, sizeof(E.cfg.api_group), "root");
-	E.cfg.api_gid = 0;
+	snprintf(E.cfg.api_group, sizeof(E.cfg.api_group), "%s", gr->gr_name);
+	E.cfg.api_gid = gr->gr_gid;
 	env_start();
 	T_EQ_INT(lstat(E.sock, &st), 0);
 	T_EQ_INT(st.st_mode & 0777, 0660); /* api.group: the group may connect */
-	T_EQ_INT(st.st_gid, 0);
+	T_EQ_INT(st.st_gid, E.cfg.api_gid);
 	pool_set(true, true); /* a run that got through would reach ring 0 */
 	cli_connect(&C);
 	request(&C, "GET /vm HTTP/1.1\r\n\r\n");
