@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "vmid.h"
+#include "auth.h"
 #include "conn.h"
 #include "json.h"
 #include "log.h"
@@ -323,6 +324,15 @@ void server_dispatch(struct conn *c, const struct http_req *req)
 	struct http_response r = { 0 };
 	struct route rt;
 
+	if (!c->is_unix && s->token[0] && !auth_exempt(req)) {
+		enum auth_result a = auth_check(req, s->token);
+
+		if (a != AUTH_OK) {
+			auth_deny(a, &r);
+			conn_respond(c, &r);
+			return;
+		}
+	}
 	route_request(req, s->cfg, &rt);
 	switch (rt.action) {
 	case RA_RESPOND:
@@ -487,6 +497,11 @@ static int unlink_stale_socket(const char *path)
 	return unlink(path) < 0 ? -errno : 0;
 }
 
+void apid_server_set_token(struct apid_server *s, const char *token)
+{
+	snprintf(s->token, sizeof(s->token), "%s", token);
+}
+
 int apid_server_listen_unix(struct apid_server *s, const char *path)
 {
 	mode_t old;
@@ -500,14 +515,16 @@ int apid_server_listen_unix(struct apid_server *s, const char *path)
 	uv_pipe_init(s->loop, &s->pipe, 0);
 	s->pipe.data = s;
 	s->pipe_open = true;
-	/* Born 0660: no window in which others may connect. Single-threaded. */
-	old = umask(0117);
+	/* Born 0600, then its group, then 0660: no window in which others
+	 * may connect. Single-threaded. */
+	old = umask(0177);
 	rc = uv_pipe_bind(&s->pipe, path);
 	umask(old);
 	if (rc < 0)
 		return rc;
 	snprintf(s->unix_path, sizeof(s->unix_path), "%s", path);
-	if (chmod(path, 0660) < 0)
+	if ((s->cfg->api_group[0] && chown(path, (uid_t)-1, s->cfg->api_gid) < 0) ||
+	    chmod(path, s->cfg->api_group[0] ? 0660 : 0600) < 0)
 		return -errno;
 	return uv_listen((uv_stream_t *)&s->pipe, 511, on_connection);
 }

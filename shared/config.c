@@ -15,7 +15,9 @@
  *
  * Cross-field rules run after the walk, in finish(): the gateway defaults to
  * subnet+1 and must lie inside the subnet; pool.warm_image must name an
- * image; api_unix follows run_dir unless api.listen was given.
+ * image; api_unix follows run_dir unless api.listen was given, and
+ * api_token_file state_dir unless api.token_file was; a TCP listener beyond
+ * loopback needs a token file.
  *
  * Paths: locate() fills ld->dir, the realpath of the file's directory, which
  * the path fields resolve against (config_fields.c).
@@ -69,6 +71,9 @@ static const char *const osv_fses[] = { "rofs", "zfs", "ramfs", "virtiofs", NULL
 
 static const struct cfg_section api_section = { (const struct cfg_field[]){
 	SPECIAL("listen", cfg_parse_listen),
+	{ "token_file", cfg_parse_token_file, OFF(api_token_file), SZ(api_token_file), 0, 0,
+	  NULL, NULL, NULL },
+	{ "group", cfg_parse_group, OFF(api_group), SZ(api_group), 0, 0, NULL, NULL, NULL },
 	END,
 } };
 
@@ -527,12 +532,45 @@ static int finish_gateway(struct cfg_loader *ld)
 	return 0;
 }
 
+/* 127.0.0.0/8 (the only loopback of an IPv4 host:port). */
+static bool tcp_is_loopback(const char *hostport)
+{
+	return !strncmp(hostport, "127.", 4);
+}
+
+/* The token file follows state_dir unless given; a TCP listener beyond
+ * loopback without a token is refused at its api.listen entry. */
+static int finish_api(struct cfg_loader *ld)
+{
+	struct ui_config *cfg = ld->cfg;
+	size_t n = strlen(cfg->state_dir);
+	int w;
+
+	if (!ld->token_set) {
+		w = snprintf(cfg->api_token_file, sizeof(cfg->api_token_file), "%s%sapi.token",
+			     cfg->state_dir, n && cfg->state_dir[n - 1] == '/' ? "" : "/");
+		if (w < 0 || (size_t)w >= sizeof(cfg->api_token_file)) {
+			snprintf(ld->err, ld->errlen, "%s: state_dir: too long for "
+				 "<state_dir>/api.token; set api.token_file", ld->file);
+			return -EINVAL;
+		}
+	}
+	if (cfg->api_tcp[0] && !cfg->api_token_file[0] && !tcp_is_loopback(cfg->api_tcp))
+		return cfg_fail_at(ld, ld->tcp_node,
+				   "api.listen: %s is not a loopback address and api.token_file is \"\": "
+				   "a TCP listener beyond 127.0.0.0/8 needs a token (remove api.token_file: \"\")",
+				   cfg->api_tcp);
+	return 0;
+}
+
 static int finish(struct cfg_loader *ld)
 {
 	struct ui_config *cfg = ld->cfg;
 	int r, n;
 
 	if ((r = finish_gateway(ld)) < 0)
+		return r;
+	if ((r = finish_api(ld)) < 0)
 		return r;
 	if (cfg->warm_image[0] && !ui_config_image(cfg, cfg->warm_image))
 		return cfg_fail_at(ld, ld->warm_node, "pool.warm_image: no image named \"%s\" in images",
@@ -684,6 +722,7 @@ void ui_config_defaults(struct ui_config *cfg)
 	cfg->shutdown_policy = UI_SHUTDOWN_LEAVE;
 	snprintf(cfg->api_tcp, sizeof(cfg->api_tcp), "127.0.0.1:6666");
 	snprintf(cfg->api_unix, sizeof(cfg->api_unix), "/run/uigniter/api.sock");
+	snprintf(cfg->api_token_file, sizeof(cfg->api_token_file), "/var/lib/uigniter/api.token");
 	snprintf(cfg->bridge, sizeof(cfg->bridge), "uigniter0");
 	cfg->subnet = 0xac1f0000u; /* 172.31.0.0 */
 	cfg->prefix_len = 24;
@@ -843,6 +882,11 @@ const struct ui_image *ui_config_image(const struct ui_config *cfg, const char *
 		if (!strcmp(cfg->images[i].name, name))
 			return &cfg->images[i];
 	return NULL;
+}
+
+mode_t ui_config_umask(const struct ui_config *cfg)
+{
+	return cfg->api_group[0] ? 0027 : 0077;
 }
 
 void ui_config_registry_path(const struct ui_config *cfg, char *buf, size_t len)

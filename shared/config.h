@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "log.h"
 
@@ -87,6 +88,13 @@ struct ui_config {
 	/* api: */
 	char api_tcp[64];               /* "127.0.0.1:6666"; "" disables TCP */
 	char api_unix[PATH_MAX];        /* default <run_dir>/api.sock; "" disables */
+	char api_token_file[PATH_MAX];  /* the TCP bearer token: default <state_dir>/api.token
+					 * (made by uigniterd when missing); "": TCP without
+					 * a token, loopback addresses only */
+	char api_group[33];             /* group of the unix socket and the admin-readable
+					 * files (registry, console logs); "" (default):
+					 * root only */
+	gid_t api_gid;                  /* api_group resolved at load; 0 without one */
 
 	/* network: */
 	char bridge[16];                /* default "uigniter0" (IFNAMSIZ) */
@@ -177,6 +185,9 @@ const struct ui_image *ui_config_image(const struct ui_config *cfg, const char *
 
 /* Path of the registry: <state_dir>/registry.db. */
 void ui_config_registry_path(const struct ui_config *cfg, char *buf, size_t len);
+
+/* The umask of every uigniter process: 0027 with api.group, else 0077. */
+mode_t ui_config_umask(const struct ui_config *cfg);
 
 /* POSIX shm name of this instance: "/uigniter-<hex hash of state_dir>". */
 void ui_config_shm_name(const struct ui_config *cfg, char *buf, size_t len);

@@ -23,6 +23,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <grp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -374,6 +375,7 @@ static int listen_tcp(struct cfg_loader *ld, const char *where, const yaml_node_
 	if (cfg->api_tcp[0])
 		return cfg_fail_at(ld, item, "%s: only one TCP address is allowed", where);
 	snprintf(cfg->api_tcp, sizeof(cfg->api_tcp), "%s", s);
+	ld->tcp_node = item;
 	return 0;
 }
 
@@ -386,6 +388,7 @@ int cfg_parse_listen(struct cfg_loader *ld, const char *where, const yaml_node_t
 
 	(void)base, (void)f;
 	ld->listen_set = true;
+	ld->tcp_node = NULL;
 	ld->cfg->api_tcp[0] = '\0';
 	ld->cfg->api_unix[0] = '\0';
 	if (cfg_is_null(val))
@@ -406,6 +409,36 @@ int cfg_parse_listen(struct cfg_loader *ld, const char *where, const yaml_node_t
 		if (r < 0)
 			return r;
 	}
+	return 0;
+}
+
+/* api.token_file: a path, or "" for TCP without a token (finish() allows
+ * that only on a loopback address). */
+int cfg_parse_token_file(struct cfg_loader *ld, const char *where, const yaml_node_t *val,
+			 void *base, const struct cfg_field *f)
+{
+	ld->token_set = true;
+	return cfg_parse_path(ld, where, val, base, f);
+}
+
+/* api.group: an existing group's name (resolved here, so every daemon sees
+ * the same gid), or "" for none. */
+int cfg_parse_group(struct cfg_loader *ld, const char *where, const yaml_node_t *val,
+		    void *base, const struct cfg_field *f)
+{
+	struct group gr, *res = NULL;
+	char buf[4096];
+	int r;
+
+	if ((r = cfg_parse_str(ld, where, val, base, f)) < 0 || !ld->cfg->api_group[0]) {
+		ld->cfg->api_gid = 0;
+		return r;
+	}
+	r = getgrnam_r(ld->cfg->api_group, &gr, buf, sizeof(buf), &res);
+	if (r || !res)
+		return cfg_fail_at(ld, val, "%s: no group named \"%s\"%s%s", where,
+				   ld->cfg->api_group, r ? ": " : "", r ? strerror(r) : "");
+	ld->cfg->api_gid = res->gr_gid;
 	return 0;
 }
 

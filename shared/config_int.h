@@ -38,6 +38,8 @@ struct cfg_loader {
 	bool listen_set;               /* api.listen given: no api_unix default */
 	bool gateway_set;
 	bool read_images_dir;          /* ui_config_load: images_dir too */
+	bool token_set;                /* api.token_file given: no default */
+	const yaml_node_t *tcp_node;   /* the TCP entry of api.listen */
 	const yaml_node_t *run_dir_node;
 	const yaml_node_t *gateway_node;
 	const yaml_node_t *warm_node;
@@ -117,6 +119,10 @@ int cfg_parse_warm_image(struct cfg_loader *ld, const char *where, const yaml_no
 			 void *base, const struct cfg_field *f);
 int cfg_parse_listen(struct cfg_loader *ld, const char *where, const yaml_node_t *val,
 		     void *base, const struct cfg_field *f);
+int cfg_parse_token_file(struct cfg_loader *ld, const char *where, const yaml_node_t *val,
+			 void *base, const struct cfg_field *f);
+int cfg_parse_group(struct cfg_loader *ld, const char *where, const yaml_node_t *val,
+		    void *base, const struct cfg_field *f);
 int cfg_parse_subnet(struct cfg_loader *ld, const char *where, const yaml_node_t *val,
 		     void *base, const struct cfg_field *f);
 int cfg_parse_gateway(struct cfg_loader *ld, const char *where, const yaml_node_t *val,

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "daemon.h"
@@ -59,6 +60,7 @@ int ui_daemon_init(struct ui_daemon_ctx *d, enum ui_daemon which, int argc, char
 		return ui_daemon_permanent(d);
 	}
 	ui_log_init(d->prog, d->cfg.log_level);
+	umask(ui_config_umask(&d->cfg)); /* what a daemon creates: perms.h */
 	return 0;
 }
 

@@ -1,7 +1,8 @@
 /*
  * main.c — uigniterd: loads the configuration, prepares the instance (state
  * and run directories, the single-instance lock, the wait for daemons of an
- * earlier manager to be gone, the registry, the shm segment) and supervises
+ * earlier manager to be gone, modes and the API token (access.c), the
+ * registry, the shm segment) and supervises
  * netd, pool-worker and apid until SIGTERM/SIGINT.
  *
  * Under systemd (Type=notify) it reports READY=1 once every daemon is
@@ -25,6 +26,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "access.h"
 #include "config.h"
 #include "lock.h"
 #include "log.h"
@@ -81,6 +83,8 @@ static int find_libexec(const char *opt, char *buf, size_t len)
 	return 0;
 }
 
+/* The parents it makes are 0755 whatever the umask (like mkdir -p); the
+ * last one gets mode & ~umask, and its final mode from access.c. */
 static int mkdir_p(const char *path, mode_t mode)
 {
 	char tmp[PATH_MAX];
@@ -90,8 +94,12 @@ static int mkdir_p(const char *path, mode_t mode)
 		if (*p != '/')
 			continue;
 		*p = '\0';
-		if (mkdir(tmp, mode) < 0 && errno != EEXIST)
+		if (mkdir(tmp, 0755) == 0) {
+			if (chmod(tmp, 0755) < 0)
+				return -errno;
+		} else if (errno != EEXIST) {
 			return -errno;
+		}
 		*p = '/';
 	}
 	if (mkdir(tmp, mode) < 0 && errno != EEXIST)
@@ -326,6 +334,8 @@ static int run(struct manager *m, const char *config_path, const char *libexec)
 		return UI_EXIT_PERMANENT;
 	if (wait_for_survivors(&m->cfg) < 0)
 		return UI_EXIT_TEMPORARY;
+	if (ui_access_prepare(&m->cfg) < 0 || ui_access_token(&m->cfg) < 0)
+		return UI_EXIT_PERMANENT;
 	if (prepare_registry(&m->cfg) < 0)
 		return UI_EXIT_PERMANENT;
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
@@ -396,6 +406,7 @@ int main(int argc, char **argv)
 		config_path = abs_config;
 	if (load_config(&m, config_path) < 0)
 		return UI_EXIT_PERMANENT;
+	umask(ui_config_umask(&m.cfg)); /* before anything is created (perms.h) */
 	if (find_libexec(libexec_opt, libexec, sizeof(libexec)) < 0)
 		return UI_EXIT_PERMANENT;
 	r = run(&m, config_path, libexec);

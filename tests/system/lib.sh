@@ -27,6 +27,7 @@ ST_SOCK=$ST_DIR/run/api.sock
 ST_LOG=$ST_DIR/uigniter.log
 ST_DB=$ST_DIR/state/registry.db
 ST_API_LOG=$ST_DIR/api.jsonl
+ST_TOKEN_FILE=$ST_DIR/state/api.token # api.token_file's default (made by uigniterd)
 ST_PID=
 
 st_log() { echo "[$(date +%T)] $*"; }
@@ -172,6 +173,24 @@ st_api_check() {
 		"$ROOT/docs/openapi.yaml" "$ST_API_LOG" >"$ST_DIR/openapi.out" 2>&1 ||
 		st_fail "answers not as docs/openapi.yaml says: $(head -n 20 "$ST_DIR/openapi.out")"
 	st_log "$(tail -n 1 "$ST_DIR/openapi.out")"
+}
+
+# api_tcp METHOD PATH [BODY] [extra curl args...] — the same over TCP
+# (127.0.0.1:6666 in the namespace) with the bearer token of api.token_file.
+api_tcp() {
+	local method=$1 path=$2 body=${3-} out ctype
+	local -a data=()
+	shift 2; [ $# -gt 0 ] && shift
+	[ -n "$body" ] && data=(-H 'Content-Type: application/json' --data-binary "$body")
+	out=$(ip netns exec "$ST_NS" curl -sS --max-time 90 -X "$method" "${data[@]}" \
+		-H "Authorization: Bearer $(cat "$ST_TOKEN_FILE")" \
+		-w '\n%{content_type}\n%{http_code}' "$@" "http://127.0.0.1:6666$path")
+	API_STATUS=${out##*$'\n'}
+	out=${out%$'\n'*}
+	ctype=${out##*$'\n'}
+	API_BODY=${out%$'\n'*}
+	[ "$API_STATUS" = 000 ] || st_api_record "$method" "$path" "$API_STATUS" \
+		"$ctype" "$API_BODY" "$body"
 }
 
 # json FIELD — a top-level string/number field of $API_BODY (jq).

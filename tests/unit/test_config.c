@@ -219,6 +219,10 @@ static void check_defaults(const struct ui_config *cfg)
 	T_EQ_INT(cfg->shutdown_policy, UI_SHUTDOWN_LEAVE);
 	T_EQ_STR(cfg->api_tcp, "127.0.0.1:6666");
 	T_EQ_STR(cfg->api_unix, "/run/uigniter/api.sock");
+	T_EQ_STR(cfg->api_token_file, "/var/lib/uigniter/api.token");
+	T_EQ_STR(cfg->api_group, "");
+	T_EQ_INT(cfg->api_gid, 0);
+	T_EQ_INT(ui_config_umask(cfg), 0077);
 	T_EQ_STR(cfg->bridge, "uigniter0");
 	T_EQ_INT(cfg->subnet, 0xac1f0000);
 	T_EQ_INT(cfg->prefix_len, 24);
@@ -502,6 +506,39 @@ static void t_too_long(void)
 			   "(at most 107 bytes); set api.listen");
 }
 
+/* api.token_file follows state_dir; "" only on loopback; api.group resolves. */
+static void t_api_auth(void)
+{
+	struct ui_config cfg;
+	char err[512], want[PATH_MAX + 16];
+
+	T_EQ_INT(ui_config_load(write_cfg("state_dir: /srv/st/\n"), &cfg, err, sizeof(err)), 0);
+	T_EQ_STR(cfg.api_token_file, "/srv/st/api.token");
+	T_EQ_INT(ui_config_load(write_cfg("api:\n  token_file: tok\n  group: root\n"), &cfg, err,
+				sizeof(err)), 0);
+	snprintf(want, sizeof(want), "%s/etc/tok", tmpdir);
+	T_EQ_STR(cfg.api_token_file, want);
+	T_EQ_STR(cfg.api_group, "root");
+	T_EQ_INT(cfg.api_gid, 0);
+	T_EQ_INT(ui_config_umask(&cfg), 0027);
+	/* no token: loopback only, refused at the listen entry */
+	T_EQ_INT(ui_config_load(write_cfg("api:\n  token_file: \"\"\n"), &cfg, err, sizeof(err)), 0);
+	T_EQ_STR(cfg.api_token_file, "");
+	T_EQ_INT(ui_config_load(write_cfg("api:\n  token_file: \"\"\n  listen: [\"127.9.0.1:1\"]\n"),
+				&cfg, err, sizeof(err)), 0);
+	expect_error("api:\n  token_file: \"\"\n  listen: [\"unix:/a\", \"0.0.0.0:6666\"]\n",
+		     "3:23: api.listen: 0.0.0.0:6666 is not a loopback address and api.token_file "
+		     "is \"\": a TCP listener beyond 127.0.0.0/8 needs a token (remove "
+		     "api.token_file: \"\")");
+	expect_error("api:\n  listen: [\"10.1.2.3:6666\"]\n  token_file:\n",
+		     "2:12: api.listen: 10.1.2.3:6666 is not a loopback address and api.token_file "
+		     "is \"\": a TCP listener beyond 127.0.0.0/8 needs a token (remove "
+		     "api.token_file: \"\")");
+	expect_error("api:\n  group: no-such-group-uigt\n",
+		     "2:10: api.group: no group named \"no-such-group-uigt\"");
+	ui_config_free(&cfg);
+}
+
 static void t_bad_listen(void)
 {
 	expect_error("api:\n  listen: [\"localhost:6666\"]\n",
@@ -632,6 +669,7 @@ int main(int argc, char **argv)
 		T_CASE(t_unknown_warm_image),
 		T_CASE(t_too_long),
 		T_CASE(t_bad_listen),
+		T_CASE(t_api_auth),
 		T_CASE(t_shm_name),
 		T_CASE(t_load_text),
 		T_CASE(t_images_dir),

@@ -52,11 +52,16 @@ int reg_open(struct uictl *u, struct ui_registry **reg, char *path, size_t len)
 	/* checked first: sqlite would log its own less helpful error */
 	if (access(path, F_OK) < 0 && errno == ENOENT)
 		r = -ENOENT;
+	else if (access(path, R_OK) < 0 && errno == EACCES)
+		r = -EACCES;
 	else
 		r = ui_registry_open(path, UI_REG_RDONLY, reg);
 	if (r == -ENOENT)
 		fprintf(stderr, "uictl: %s: no registry (is uigniterd configured with this "
 				"state_dir?)\n", path);
+	else if (r == -EACCES)
+		fprintf(stderr, "uictl: %s: permission denied: the registry is readable only "
+			"by root and the members of api.group\n", path);
 	else if (r < 0)
 		fprintf(stderr, "uictl: %s: %s\n", path, strerror(-r));
 	return r < 0 ? UICTL_EXIT_FAIL : 0;
