@@ -28,8 +28,10 @@
 
 #include "vmid.h"
 #include "conn.h"
+#include "events.h"
 #include "json.h"
 #include "log.h"
+#include "metrics_text.h"
 #include "routes.h"
 #include "server.h"
 #include "shm.h"
@@ -222,6 +224,8 @@ void apid_server_init(struct apid_server *s, uv_loop_t *loop, const struct ui_co
 	uv_unref((uv_handle_t *)&s->pool_watch);
 	uv_idle_init(loop, &s->list_idle);
 	s->list_idle.data = s;
+	if (events_hub_init(s) < 0)
+		ui_error("GET /events: cannot set up long-polls (out of memory)");
 }
 
 static void unavailable(struct http_response *r, const char *msg)
@@ -344,6 +348,13 @@ void server_dispatch(struct conn *c, const struct http_req *req)
 		break;
 	case RA_POOL:
 		backend_pool(s->be, &r);
+		break;
+	case RA_EVENTS:
+		if (events_dispatch(c, &rt, &r) == 0)
+			return;
+		break;
+	case RA_METRICS:
+		metrics_answer(s, &r);
 		break;
 	}
 	conn_respond(c, &r);
@@ -515,7 +526,8 @@ void apid_server_close(struct apid_server *s)
 		s->unix_path[0] = '\0';
 	}
 	while (s->conns)
-		conn_close(s->conns); /* cancels their list jobs */
+		conn_close(s->conns); /* cancels their list jobs and long-polls */
+	events_hub_close(s);
 	if (!uv_is_closing((uv_handle_t *)&s->list_idle))
 		uv_close((uv_handle_t *)&s->list_idle, NULL);
 }

@@ -89,6 +89,11 @@ struct pw_vm {
 	struct pw_held *held;          /* events waiting for the registry, oldest first */
 	struct pw_ready *ready;        /* its ready probe while running (ready.h) */
 	bool ready_given_up;           /* the probe's deadline passed */
+	struct {                       /* pw_metrics.c: the start's clock (µs) */
+		uint64_t run_us;       /* the request (0: not a start we saw) */
+		uint64_t phase_us;     /* the current state entered */
+		bool ready_seen, early_fail;
+	} clk;
 	void *owner;                   /* the engine */
 };
 

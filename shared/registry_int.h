@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "metrics.h"
 #include "registry.h"
 
 /*
@@ -68,6 +69,9 @@ struct ui_registry {
 	sqlite3_stmt *stmt[ST_COUNT];  /* prepared on first use */
 	struct ui_reg_schema *schema;  /* tables and columns of our version (owned) */
 	int write_error;               /* registry.h: ui_registry_write_error */
+	struct ui_reg_metrics *metrics; /* NULL, or where writes are counted (metrics.h) */
+	uint64_t tx_t0_us;             /* the open write transaction's BEGIN */
+	bool tx_events;                /* it inserted events */
 };
 
 /* Logs the connection's sqlite error for `what` and maps rc to -errno. */

@@ -408,7 +408,9 @@ int ui_reg_event_add(struct ui_registry *reg, const char *vm_id, const char *kin
 	rc |= ui_reg_bind_text(st, 4, detail, 65536);
 	if (rc != SQLITE_OK)
 		return ui_reg_bind_failed(reg, st);
-	return ui_reg_step_write(reg, st, false, 0, "insert event");
+	if ((r = ui_reg_step_write(reg, st, false, 0, "insert event")) == 0)
+		reg->tx_events = true; /* counted at the commit (registry.c) */
+	return r;
 }
 
 int ui_reg_event(struct ui_registry *reg, const char *vm_id, const char *kind,
