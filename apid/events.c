@@ -158,8 +158,8 @@ int events_parse_query(const char *q, size_t n, struct route *out)
 
 static json_t *event_json(const struct ui_reg_event_row *ev)
 {
-	return json_pack("{s:I,s:s,s:s,s:s,s:s?}", "seq", (json_int_t)ev->seq,
-			 "time", ev->time, "vm", ev->vm_id, "kind", ev->kind,
+	return json_pack("{s:I,s:s,s:s?,s:s,s:s?}", "seq", (json_int_t)ev->seq,
+			 "time", ev->time, "vm", ev->vm_id[0] ? ev->vm_id : NULL, "kind", ev->kind,
 			 "detail", ev->detail[0] ? ev->detail : NULL);
 }
 

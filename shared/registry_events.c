@@ -9,12 +9,20 @@
  * seq is the events table's INTEGER PRIMARY KEY: increasing, so `seq > ?`
  * is a range of the table's own b-tree. Events go only with their VM
  * (DELETE /vm/{id}, limits.keep_stopped): a cursor older than what remains
- * simply reads what remains.
+ * simply reads what remains. Without AUTOINCREMENT sqlite gives a new row
+ * max(seq) + 1, so deleting the newest events would hand their seqs out
+ * again (and a client's cursor would skip the new ones):
+ * ui_reg_event_keep_seq puts a `deleted` event (no VM, detail the VM's id)
+ * above them first; only the newest such event is kept.
  */
 #include <errno.h>
 #include <string.h>
 
 #include "registry_int.h"
+
+/* The log's newest event is ?1's. */
+static const char row_is_newest_sql[] =
+	"SELECT vm_id IS ?1 FROM events ORDER BY seq DESC LIMIT 1";
 
 static int prepare(struct ui_registry *reg, const char *sql, sqlite3_stmt **st)
 {
@@ -87,4 +95,38 @@ int ui_reg_vm_count_by_state(struct ui_registry *reg,
 out:
 	sqlite3_finalize(st);
 	return r;
+}
+
+/* Steps a prepared one-text-parameter statement to its end; *row: the
+ * first column of its first row (0 without one). */
+static int step_text(struct ui_registry *reg, const char *sql, const char *arg, int *row)
+{
+	sqlite3_stmt *st = NULL;
+	int r, rc;
+
+	if ((r = prepare(reg, sql, &st)) < 0)
+		return r;
+	rc = sqlite3_bind_text(st, 1, arg, -1, SQLITE_TRANSIENT);
+	if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (row)
+			*row = sqlite3_column_int(st, 0);
+		rc = SQLITE_DONE;
+	}
+	r = rc == SQLITE_DONE ? 0 : ui_reg_fail(reg, rc, "keep the event seq");
+	sqlite3_finalize(st);
+	return r;
+}
+
+int ui_reg_event_keep_seq(struct ui_registry *reg, const char *vm_id)
+{
+	int newest = 0, r;
+
+	if ((r = step_text(reg, row_is_newest_sql, vm_id, &newest)) < 0)
+		return r;
+	if (!newest)
+		return 0;
+	if ((r = step_text(reg, "DELETE FROM events WHERE vm_id IS NULL AND kind = ?1",
+			   UI_REG_EVENT_DELETED, NULL)) < 0)
+		return r;
+	return ui_reg_event_add(reg, NULL, UI_REG_EVENT_DELETED, vm_id);
 }

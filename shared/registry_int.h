@@ -123,6 +123,11 @@ int ui_reg_walk(struct ui_registry *reg, enum ui_reg_stmt id, const char *arg,
 int ui_reg_select_one(struct ui_registry *reg, enum ui_reg_stmt id, const char *arg,
 		      void (*read)(sqlite3_stmt *st, void *out), void *out);
 
+/* Inside a transaction, before vm_id's events are deleted: keeps the
+ * log's newest seq from being reused (registry_events.c). */
+#define UI_REG_EVENT_DELETED "deleted"
+int ui_reg_event_keep_seq(struct ui_registry *reg, const char *vm_id);
+
 /* registry_vm.c: appends one event inside the caller's transaction. */
 int ui_reg_event_add(struct ui_registry *reg, const char *vm_id, const char *kind,
 		     const char *detail);

@@ -300,7 +300,7 @@ static int prune_one(struct ui_registry *reg, const char *id)
 	r = ui_reg_step_write(reg, st, true, -ESTALE, "prune vm");
 	if (r == -ESTALE)
 		return 0;
-	if (r < 0)
+	if (r < 0 || (r = ui_reg_event_keep_seq(reg, id)) < 0)
 		return r;
 	if ((r = ui_reg_stmt(reg, ST_EVENT_DELETE_VM, &st)) < 0)
 		return r;

@@ -11,7 +11,9 @@
 #   - a wait that ends with nothing new is 200 {"events":[],"next":since};
 #   - bad parameters are 400 invalid_argument, POST is 405;
 #   - after apid is killed and restarted, the log and its seqs are the same
-#     and new events follow the old cursor.
+#     and new events follow the old cursor;
+#   - DELETE of the VM with the newest events leaves a `deleted` mark, and
+#     the next VM's events still follow a cursor taken before.
 ST_DRIVER=firecracker
 ST_NEED_GUEST=0
 . "$(dirname "$0")/lib.sh"
@@ -153,4 +155,25 @@ api GET "/events?since=$cursor"
 jq -e --arg c "$c" --argjson k "$cursor" \
 	'.events[0].kind == "stop" and .events[0].vm == $c and .events[0].seq > $k' \
 	<<<"$API_BODY" >/dev/null || st_fail "after the restart: $API_BODY"
+
+# DELETE of the VM whose events are the newest: their seqs are not given
+# again (a `deleted` event with no VM keeps the top), so a cursor taken
+# before the delete still sees the next VM's events
+st_wait_vm "$c" stopped
+api GET "/events?since=$cursor"
+cursor=$(json .next)
+api DELETE "/vm/$c"
+st_expect 200 "DELETE c"
+api GET "/events?since=$cursor"
+jq -e --arg c "$c" '.events == [.events[0]] and .events[0].kind == "deleted" and
+	.events[0].vm == null and .events[0].detail == $c' <<<"$API_BODY" >/dev/null ||
+	st_fail "the delete's mark: $API_BODY"
+api POST /vm/run '{"image":"fc"}'
+st_expect 201 "run e"
+e=$(json .id)
+api GET "/events?since=$cursor"
+jq -e --arg e "$e" 'any(.events[]; .vm == $e and .kind == "create")' <<<"$API_BODY" \
+	>/dev/null || st_fail "e's events are hidden below an old cursor: $API_BODY"
+api POST "/vm/$e/stop"
+st_expect 200 "stop e"
 st_pass

@@ -610,6 +610,41 @@ static void t_event_page(void)
 	ui_registry_close(reg);
 }
 
+/* Deleting the newest events must not hand their seqs out again: a
+ * `deleted` event (no VM) takes the top; only the newest one is kept. */
+static void t_event_seq_not_reused(void)
+{
+	const char *path = db_path();
+	struct ui_registry *reg = open_ok(path, UI_REG_CREATE);
+	struct ui_vm vm;
+
+	make_vm(&vm, "vm-1", UI_VM_STOPPED, "2026-01-01T00:00:00.000Z");
+	T_EQ_INT(ui_reg_vm_insert(reg, &vm), 0);
+	make_vm(&vm, "vm-2", UI_VM_STOPPED, "2026-01-01T00:00:01.000Z");
+	T_EQ_INT(ui_reg_vm_insert(reg, &vm), 0);
+	T_EQ_INT(ui_reg_event(reg, "vm-2", "create", NULL), 0); /* 1 */
+	T_EQ_INT(ui_reg_event(reg, "vm-1", "create", NULL), 0); /* 2 */
+	T_EQ_INT(ui_reg_event(reg, "vm-1", "stopped", NULL), 0); /* 3 */
+	T_EQ_INT(ui_reg_vm_remove(reg, "vm-1"), 0);
+	T_EQ_INT(raw(path, "SELECT seq FROM events WHERE kind = 'deleted' AND vm_id IS NULL "
+			   "AND detail = 'vm-1'"), 4);
+	T_EQ_INT(ui_reg_event(reg, "vm-2", "stopped", NULL), 0);
+	T_EQ_INT(raw(path, "SELECT max(seq) FROM events"), 5);
+	T_EQ_INT(ui_reg_vm_remove(reg, "vm-2"), 0);
+	T_EQ_INT(raw(path, "SELECT count(*) FROM events"), 1);
+	T_EQ_INT(raw(path, "SELECT seq FROM events WHERE detail = 'vm-2'"), 6);
+	make_vm(&vm, "vm-3", UI_VM_STOPPED, "2026-01-01T00:00:02.000Z");
+	T_EQ_INT(ui_reg_vm_insert(reg, &vm), 0);
+	T_EQ_INT(ui_reg_event(reg, "vm-3", "create", NULL), 0);
+	T_EQ_INT(raw(path, "SELECT max(seq) FROM events"), 7);
+	make_vm(&vm, "vm-4", UI_VM_STOPPED, "2026-01-01T00:00:03.000Z");
+	T_EQ_INT(ui_reg_vm_insert(reg, &vm), 0);
+	T_EQ_INT(ui_reg_event(reg, "vm-4", "create", NULL), 0); /* 8 */
+	T_EQ_INT(ui_reg_vm_remove(reg, "vm-3"), 0); /* not the newest: no mark */
+	T_EQ_INT(raw(path, "SELECT count(*) FROM events WHERE kind = 'deleted'"), 1);
+	ui_registry_close(reg);
+}
+
 static int state_cb(const char *state, uint64_t n, void *arg)
 {
 	char *out = arg;
@@ -685,6 +720,7 @@ int main(int argc, char **argv)
 		T_CASE(t_event_list),
 		T_CASE(t_event_page),
 		T_CASE(t_count_by_state),
+		T_CASE(t_event_seq_not_reused),
 		T_CASE(t_write_metrics),
 		T_CASE(t_now),
 		T_CASE_TIMEOUT(t_two_writers, 120),
