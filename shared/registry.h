@@ -24,6 +24,8 @@
  *       increases (schema 1 had AUTOINCREMENT; 2 drops it: it spared a
  *       page write per event); deleted only with their VM, when
  *       limits.keep_stopped prunes old stopped/failed rows (pool-worker)
+ *       or DELETE /vm removes one — a `deleted` mark (no VM) then keeps
+ *       the newest seq from being given again (registry_events.c)
  *   index vms(state, id)                                   (schema 3)
  *   vms.ready_at: when the guest's app answered            (schema 4)
  *       the list's pages by id, per state too
