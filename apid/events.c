@@ -1,6 +1,6 @@
 /*
- * events.c — GET /events (see events.h): parsing its query, one page of
- * the event log, and the waits of long-polls.
+ * events.c — GET /events (see events.h): one page of the event log, and
+ * the waits of long-polls (its query is parsed by events_query.c).
  *
  * A wait (struct ev_wait) belongs to one BUSY connection (conn->ev) and
  * is in the hub's list until it is answered or its connection closes. The
@@ -51,108 +51,6 @@ struct events_hub {
 	uint64_t seen;               /* the counters' sum when last read */
 	bool again;                  /* read at the next tick whatever they say */
 };
-
-/* ---- the query ----------------------------------------------------------------- */
-
-static bool id_char(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	       (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
-}
-
-/* A decimal integer in 0..max (at most 19 digits). */
-static int parse_uint(const char *v, uint64_t max, uint64_t *out)
-{
-	uint64_t n = 0;
-	size_t i = 0;
-
-	for (; v && v[i] >= '0' && v[i] <= '9' && i < 19; i++)
-		n = n * 10 + (uint64_t)(v[i] - '0');
-	if (!v || i == 0 || v[i] || n > max)
-		return -EINVAL;
-	*out = n;
-	return 0;
-}
-
-static int bad(struct route *out, const char *msg, const char *name)
-{
-	char echo[64];
-
-	safe_echo(name, echo, sizeof(echo));
-	api_error(&out->resp, 400, "invalid_argument", msg, echo);
-	return -EINVAL;
-}
-
-static int one_param(unsigned k, const char *val, struct route *out)
-{
-	uint64_t n;
-	size_t len;
-
-	switch (k) {
-	case 0:
-		if (parse_uint(val, INT64_MAX, &out->since) < 0)
-			return bad(out, "%s must be an event seq (an integer >= 0)", "since");
-		return 0;
-	case 1:
-		if (parse_uint(val, EVENTS_WAIT_MAX, &n) < 0)
-			return bad(out, "%s must be an integer between 0 and "
-				   "60 (seconds)", "wait");
-		out->wait_s = (unsigned)n;
-		return 0;
-	case 2:
-		if (parse_uint(val, EVENTS_LIMIT_MAX, &n) < 0 || n == 0)
-			return bad(out, "%s must be an integer between 1 and 1000", "limit");
-		out->limit = (unsigned)n;
-		return 0;
-	default:
-		len = val ? strlen(val) : 0;
-		for (size_t i = 0; i < len; i++)
-			if (!id_char(val[i]))
-				len = 0;
-		if (len == 0 || len >= sizeof(out->vm_id))
-			return bad(out, "%s must be a VM id", "vm");
-		memcpy(out->vm_id, val, len + 1);
-		return 0;
-	}
-}
-
-_Static_assert(EVENTS_WAIT_MAX == 60 && EVENTS_LIMIT_MAX == 1000, "messages above");
-
-int events_parse_query(const char *q, size_t n, struct route *out)
-{
-	static const char *const names[] = { "since", "wait", "limit", "vm" };
-	char buf[256];
-	char *save = NULL, *tok;
-	unsigned seen = 0;
-
-	out->limit = EVENTS_LIMIT_DEFAULT;
-	if (!q)
-		return 0;
-	if (n >= sizeof(buf)) {
-		api_error(&out->resp, 400, "invalid_argument", "query string too long");
-		return -EINVAL;
-	}
-	memcpy(buf, q, n);
-	buf[n] = '\0';
-	for (tok = strtok_r(buf, "&", &save); tok; tok = strtok_r(NULL, "&", &save)) {
-		char *val = strchr(tok, '=');
-		unsigned k = 0;
-		int rc;
-
-		if (val)
-			*val++ = '\0';
-		while (k < 4 && strcmp(tok, names[k]) != 0)
-			k++;
-		if (k == 4)
-			return bad(out, "unknown query parameter \"%s\"", tok);
-		if (seen & (1u << k))
-			return bad(out, "%s given twice", tok);
-		seen |= 1u << k;
-		if ((rc = one_param(k, val, out)) < 0)
-			return rc;
-	}
-	return 0;
-}
 
 /* ---- answers ---------------------------------------------------------------------- */
 
@@ -327,8 +225,9 @@ static void on_tick(uv_timer_t *t)
 	}
 }
 
-/* Leaves c waiting on rt's cursor; v0: the counters before its query. */
-static int wait_add(struct conn *c, const struct route *rt, uint64_t v0)
+/* Leaves c waiting on rt after cursor since; v0: the counters before its
+ * query. */
+static int wait_add(struct conn *c, const struct route *rt, uint64_t since, uint64_t v0)
 {
 	struct events_hub *h = c->srv->events;
 	struct ev_wait *w = calloc(1, sizeof(*w));
@@ -345,7 +244,7 @@ static int wait_add(struct conn *c, const struct route *rt, uint64_t v0)
 	}
 	if (!h->waits || v0 < h->seen)
 		h->seen = v0;
-	*w = (struct ev_wait){ h->waits, c, rt->since, rt->limit, "",
+	*w = (struct ev_wait){ h->waits, c, since, rt->limit, "",
 			       ui_now_ms() + rt->wait_s * 1000ull };
 	snprintf(w->vm, sizeof(w->vm), "%s", rt->vm_id);
 	h->waits = w;
@@ -353,15 +252,28 @@ static int wait_add(struct conn *c, const struct route *rt, uint64_t v0)
 	return 0;
 }
 
+/* The cursor a wait may start from: a vm= request that found nothing
+ * after since has no event of its VM up to the log's newest seq read
+ * before that query (top), so it waits from there — the hub does not walk
+ * the older log for it. */
+static uint64_t wait_from(const struct route *rt, uint64_t top)
+{
+	return rt->vm_id[0] && top > rt->since ? top : rt->since;
+}
+
 int events_dispatch(struct conn *c, const struct route *rt, struct http_response *r)
 {
 	struct apid_server *s = c->srv;
-	uint64_t v0 = counters(s);
+	uint64_t v0 = counters(s), top = 0;
 	struct page p = { json_array(), rt->since };
 	bool more = false;
-	int rc = p.arr ? ui_reg_event_page(s->be->reg, rt->since, rt->vm_id, rt->limit,
-					   page_add, &p, &more) : -ENOMEM;
+	int rc = p.arr ? 0 : -ENOMEM;
 
+	if (rc == 0 && rt->vm_id[0] && rt->wait_s)
+		rc = ui_reg_event_last_seq(s->be->reg, &top);
+	if (rc == 0)
+		rc = ui_reg_event_page(s->be->reg, rt->since, rt->vm_id, rt->limit, page_add,
+				       &p, &more);
 	if (rc < 0) {
 		json_decref(p.arr);
 		api_error(r, 500, "internal", "registry read failed: %s", strerror(-rc));
@@ -372,7 +284,7 @@ int events_dispatch(struct conn *c, const struct route *rt, struct http_response
 		return -EALREADY;
 	}
 	json_decref(p.arr);
-	if ((rc = wait_add(c, rt, v0)) < 0) {
+	if ((rc = wait_add(c, rt, wait_from(rt, top), v0)) < 0) {
 		api_error(r, 500, "internal", "cannot wait: %s", strerror(rc == -ENOMEM ? ENOMEM : -rc));
 		return rc;
 	}

@@ -327,6 +327,8 @@ struct ui_reg_event_row {
 int ui_reg_event_page(struct ui_registry *reg, uint64_t since, const char *vm_id,
 		      unsigned limit, int (*cb)(const struct ui_reg_event_row *ev, void *arg),
 		      void *arg, bool *more);
+/* The newest event's seq (0: none). */
+int ui_reg_event_last_seq(struct ui_registry *reg, uint64_t *seq);
 /* Calls cb once per state that has rows, with their number (one query). */
 int ui_reg_vm_count_by_state(struct ui_registry *reg,
 			     int (*cb)(const char *state, uint64_t n, void *arg), void *arg);

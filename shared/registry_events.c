@@ -78,6 +78,21 @@ out:
 	return r;
 }
 
+int ui_reg_event_last_seq(struct ui_registry *reg, uint64_t *seq)
+{
+	sqlite3_stmt *st = NULL;
+	int r, rc;
+
+	*seq = 0;
+	if ((r = prepare(reg, "SELECT max(seq) FROM events", &st)) < 0)
+		return r;
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		*seq = (uint64_t)sqlite3_column_int64(st, 0); /* NULL (empty) reads 0 */
+	r = rc == SQLITE_ROW ? 0 : ui_reg_fail(reg, rc, "last event seq");
+	sqlite3_finalize(st);
+	return r;
+}
+
 int ui_reg_vm_count_by_state(struct ui_registry *reg,
 			     int (*cb)(const char *state, uint64_t n, void *arg), void *arg)
 {
