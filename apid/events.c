@@ -50,6 +50,8 @@ struct events_hub {
 	struct ev_wait *waits;
 	uint64_t seen;               /* the counters' sum when last read */
 	bool again;                  /* read at the next tick whatever they say */
+	unsigned n_waits;
+	uint64_t queries;            /* registry reads for the waits (GET /metrics) */
 };
 
 /* ---- answers ---------------------------------------------------------------------- */
@@ -109,6 +111,7 @@ static void wait_unlink(struct events_hub *h, struct ev_wait *w)
 		;
 	if (*pp)
 		*pp = w->next;
+	h->n_waits--;
 	w->c->ev = NULL;
 	free(w);
 	if (!h->waits)
@@ -191,6 +194,7 @@ static void deliver(struct events_hub *h)
 	for (struct ev_wait *w = h->waits; w; w = w->next)
 		if (w->since < from)
 			from = w->since;
+	h->queries++;
 	rc = b.v ? ui_reg_event_page(h->s->be->reg, from, NULL, EV_BATCH, batch_add, &b, &more)
 		 : -ENOMEM;
 	if (rc < 0) {
@@ -248,6 +252,7 @@ static int wait_add(struct conn *c, const struct route *rt, uint64_t since, uint
 			       ui_now_ms() + rt->wait_s * 1000ull };
 	snprintf(w->vm, sizeof(w->vm), "%s", rt->vm_id);
 	h->waits = w;
+	h->n_waits++;
 	c->ev = w;
 	return 0;
 }
@@ -295,6 +300,14 @@ void events_cancel(struct conn *c)
 {
 	if (c->ev)
 		wait_unlink(c->srv->events, c->ev);
+}
+
+void events_hub_stats(const struct apid_server *s, unsigned *waiting, uint64_t *queries)
+{
+	const struct events_hub *h = s->events;
+
+	*waiting = h ? h->n_waits : 0;
+	*queries = h ? h->queries : 0;
 }
 
 int events_hub_init(struct apid_server *s)

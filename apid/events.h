@@ -22,6 +22,7 @@
 #define APID_EVENTS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "http.h"
 #include "routes.h"
@@ -43,6 +44,10 @@ int events_parse_query(const char *q, size_t n, struct route *out);
  * loop, close with the server). -ENOMEM. */
 int events_hub_init(struct apid_server *s);
 void events_hub_close(struct apid_server *s);
+
+/* Long-polls waiting now, and the registry reads made for them since
+ * apid started (one per change, whatever the number waiting). */
+void events_hub_stats(const struct apid_server *s, unsigned *waiting, uint64_t *queries);
 
 /* Answers rt (RA_EVENTS) into r, or leaves c waiting: 0. */
 int events_dispatch(struct conn *c, const struct route *rt, struct http_response *r);

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "events.h"
 #include "json.h"
 #include "log.h"
 #include "metrics_text.h"
@@ -188,6 +189,20 @@ static void daemon_metrics(FILE *f, struct ui_shm *shm)
 				(unsigned long long)LOAD(&shm->metrics.reg[d].write_failures));
 }
 
+/* apid's own: its long-polls (reset when apid restarts). */
+static void apid_metrics(FILE *f, struct apid_server *s)
+{
+	uint64_t queries;
+	unsigned waiting;
+
+	events_hub_stats(s, &waiting, &queries);
+	family(f, "events_waiting", "gauge", "GET /events long-polls waiting now");
+	fprintf(f, "uigniter_events_waiting %u\n", waiting);
+	family(f, "events_queries_total", "counter",
+	       "Registry reads made for waiting long-polls, one per change (since apid started)");
+	fprintf(f, "uigniter_events_queries_total %llu\n", (unsigned long long)queries);
+}
+
 void metrics_answer(struct apid_server *s, struct http_response *r)
 {
 	struct ui_shm *shm = s->be->shm;
@@ -204,6 +219,7 @@ void metrics_answer(struct apid_server *s, struct http_response *r)
 	pool_metrics(f, shm);
 	rc = state_metrics(f, s->be->reg);
 	daemon_metrics(f, shm);
+	apid_metrics(f, s);
 	if (fclose(f) != 0 || rc < 0) {
 		free(buf);
 		if (rc < 0)
