@@ -89,15 +89,19 @@ static int page_add(const struct ui_reg_event_row *ev, void *arg)
 }
 
 /* The sum of every daemon's event counter (acquire: pairs with the
- * release after the commit in shared/registry.c). */
+ * release after the commit in shared/registry.c), and of their
+ * generations: a daemon killed between its COMMIT and the bump is
+ * respawned with a new generation, and the waits read the log then. */
 static uint64_t counters(struct apid_server *s)
 {
 	struct ui_shm *shm = s->be->shm;
 	uint64_t sum = 0;
 
-	for (int d = 0; d < UI_D_COUNT; d++)
+	for (int d = 0; d < UI_D_COUNT; d++) {
 		sum += atomic_load_explicit(&shm->metrics.reg[d].event_commits,
 					    memory_order_acquire);
+		sum += atomic_load_explicit(&shm->daemon[d].generation, memory_order_relaxed);
+	}
 	return sum;
 }
 

@@ -6,7 +6,8 @@
 #     start cold), two stops, one VMM killed: runs_total cold 2, warm 1 =
 #     GET /pool's hits, stops 2,
 #     failures_total{reason="vmm_exit"} 1 and no other reason; the run and
-#     boot phases observed 3 times, lease and spawn twice (cold only); VMs
+#     boot and ready ("wait": "ready") phases observed 3 times, lease and
+#     spawn twice (cold only); VMs
 #     by state as the registry has them;
 #   - registry writes of pool-worker and netd observed;
 #   - pool-worker killed: its restart is counted, and runs/stops/failures
@@ -17,10 +18,13 @@ ST_NEED_GUEST=0
 
 command -v promtool >/dev/null || { echo "skip: promtool (Debian: prometheus) not installed"; exit 77; }
 st_fc_fake
+export FC_FAKE_CONSOLE_ON_START="APP-READY: listening"
 ST_VMM_EXTRA="$ST_VMM_EXTRA
 pool:
   size: 1
   warm_image: fc"
+ST_IMAGES_EXTRA="$ST_IMAGES_EXTRA
+    ready_pattern: APP-READY"
 st_start
 
 # metric NAME{LABELS}: its value in $API_BODY (a scrape); "" when absent.
@@ -35,7 +39,8 @@ scrape() {
 st_wait_pool 1
 ids=()
 # the first takes the warm slot; a shape no slot has starts cold
-for body in '{"image":"fc"}' '{"image":"fc","mem_mib":256}' '{"image":"fc","mem_mib":256}'; do
+for body in '{"image":"fc","wait":"ready"}' '{"image":"fc","mem_mib":256,"wait":"ready"}' \
+	    '{"image":"fc","mem_mib":256,"wait":"ready"}'; do
 	api POST /vm/run "$body"
 	st_expect 201 "run $body"
 	ids+=("$(json .id)")
@@ -67,7 +72,7 @@ warm=$(metric 'uigniter_runs_total{origin="warm"}')
 	st_fail "failures{vmm_exit}: $(grep '^uigniter_failures_total' <<<"$API_BODY")"
 [ "$(grep '^uigniter_failures_total' <<<"$API_BODY" | awk '{s += $2} END {print s}')" = 1 ] ||
 	st_fail "failures: $(grep '^uigniter_failures_total' <<<"$API_BODY")"
-for p in run boot; do
+for p in run boot ready; do
 	[ "$(metric "uigniter_vm_phase_seconds_count{phase=\"$p\"}")" = 3 ] ||
 		st_fail "phase $p: $(grep "phase=\"$p\"" <<<"$API_BODY")"
 	[ "$(metric "uigniter_vm_phase_seconds_bucket{phase=\"$p\",le=\"+Inf\"}")" = 3 ] ||
