@@ -107,9 +107,13 @@ void conn_close(struct conn *c)
 	uv_close((uv_handle_t *)&c->timer, on_handle_closed);
 }
 
+/* Mutations at info; reads (GET, HEAD) only at debug, unless they failed
+ * for the server's sake (5xx). */
 static void log_request(struct conn *c, int status)
 {
-	ui_info("%s %s %d %llums", c->log_method[0] ? c->log_method : "-",
+	bool read = !strcmp(c->log_method, "GET") || !strcmp(c->log_method, "HEAD");
+
+	ui_log(read && status < 500 ? UI_LOG_DEBUG : UI_LOG_INFO, "%s %s %d %llums", c->log_method[0] ? c->log_method : "-",
 		c->log_path[0] ? c->log_path : "-", status,
 		(unsigned long long)(ui_now_ms() - c->t_start));
 }

@@ -59,6 +59,7 @@ int ui_daemon_init(struct ui_daemon_ctx *d, enum ui_daemon which, int argc, char
 		return ui_daemon_permanent(d);
 	}
 	ui_log_init(d->prog, d->cfg.log_level);
+	ui_log_set_format(d->cfg.log_format);
 	return 0;
 }
 
