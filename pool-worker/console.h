@@ -1,0 +1,56 @@
+/*
+ * console.h — the cap on a VM's console log (limits.console_bytes).
+ *
+ * The VMM writes its console log itself (QEMU `-chardev file,append=on`,
+ * Firecracker's stdout: both O_APPEND), so a guest's output never waits
+ * on pool-worker and survives a pool-worker restart. pool-worker caps it
+ * by copy-truncate: every PW_CONSOLE_CHECK_MS the log of every VM it holds
+ * is checked, and one past the cap is rotated — its last `cap` bytes are
+ * copied to <log>.1 (a temp file renamed over it), then the log is
+ * truncated to 0, where the VMM's next O_APPEND write lands. So on disk:
+ *   <log>.1  at most cap bytes, always;
+ *   <log>    at most cap + what the guest writes in one check interval.
+ * Lost: what the guest writes between the copy's last size check and the
+ * truncate (the copy is redone while the file grew under it, up to
+ * PW_CONSOLE_COPY_TRIES times): microseconds of output, or under a flood
+ * faster than the copy at most one copy's worth. The rename comes before
+ * the truncate, so a reader sees some bytes twice at worst, never none.
+ *
+ * Files are removed with their VM: at DELETE, when a slot goes, and by a
+ * level-triggered sweep (every <id>.console.log* under <state_dir>/vms
+ * whose VM has neither a row nor a place in memory), which also covers
+ * rows pruned by limits.keep_stopped and whatever a crash left.
+ */
+#ifndef PW_CONSOLE_H
+#define PW_CONSOLE_H
+
+#include <dirent.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define PW_CONSOLE_CHECK_MS 100
+#define PW_CONSOLE_COPY_TRIES 4
+
+/* Rotates path if it is larger than cap: 1 rotated, 0 not needed (or no
+ * file), negative errno on failure (the log is then left as it is). */
+int pw_console_rotate(const char *path, uint64_t cap);
+
+/* Removes path and path.1 (and a rotation's temp file); missing is fine. */
+void pw_console_remove(const char *path);
+
+/* The same for VM id's log under <state_dir>/vms (vm.c's pw_vm_paths). */
+void pw_console_remove_id(const char *state_dir, const char *id);
+
+/* The sweep, a slice at a time: a pass walks dir, at most max entries a
+ * call; keep(id) says whether the VM id still owns its files. Returns 1
+ * while the pass goes on, 0 when it has ended (the next call starts a new
+ * pass), negative errno if dir cannot be read. *removed counts files. */
+struct pw_console_sweep {
+	DIR *dir;                /* open during a pass */
+};
+int pw_console_sweep_step(struct pw_console_sweep *s, const char *dir, unsigned max,
+			  bool (*keep)(const char *id, void *arg), void *arg,
+			  unsigned *removed);
+void pw_console_sweep_end(struct pw_console_sweep *s);
+
+#endif
