@@ -85,6 +85,7 @@ struct http_response {
 	size_t body_len;
 	char allow[64];          /* Allow header value, "" for none */
 	unsigned retry_after;    /* seconds; 0 = no Retry-After header */
+	const char *content_type; /* static; NULL = application/json */
 };
 
 void http_response_free(struct http_response *r); /* frees body; NULL-safe */

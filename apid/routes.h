@@ -10,6 +10,7 @@
  *          GET  /vm/{id}        RA_GET_VM
  *          GET  /healthz        RA_HEALTH
  *          GET  /pool           RA_POOL
+ *          GET  /vm/{id}/console[?bytes=N&follow=1]  RA_CONSOLE (console.h)
  * A known path with another method → 405 with Allow; anything else → 404.
  *
  * Ownership: struct route is caller-embedded; its resp body (RA_RESPOND) is
@@ -35,6 +36,7 @@ enum route_action {
 	RA_HEALTH,
 	RA_POOL,
 	RA_DELETE,
+	RA_CONSOLE,   /* GET /vm/{id}/console (console.c) */
 };
 
 #define ROUTE_LIST_DEFAULT 100 /* rows of a GET /vm page without ?limit= */
@@ -56,6 +58,8 @@ struct route {
 	char after[48];         /* RA_LIST_VMS cursor: rows after this id, "" = first */
 	unsigned limit;         /* RA_LIST_VMS rows at most, 1..ROUTE_LIST_MAX */
 	struct run_params run;  /* RA_RUN */
+	unsigned console_bytes; /* RA_CONSOLE: the tail's size, 1..limits.console_bytes */
+	bool console_follow;    /* RA_CONSOLE: stream new output (?follow=1) */
 	struct http_response resp; /* RA_RESPOND */
 };
 

@@ -28,6 +28,7 @@
 
 #include "vmid.h"
 #include "conn.h"
+#include "console.h"
 #include "json.h"
 #include "log.h"
 #include "routes.h"
@@ -222,6 +223,7 @@ void apid_server_init(struct apid_server *s, uv_loop_t *loop, const struct ui_co
 	uv_unref((uv_handle_t *)&s->pool_watch);
 	uv_idle_init(loop, &s->list_idle);
 	s->list_idle.data = s;
+	console_init(s);
 }
 
 static void unavailable(struct http_response *r, const char *msg)
@@ -344,6 +346,10 @@ void server_dispatch(struct conn *c, const struct http_req *req)
 		break;
 	case RA_POOL:
 		backend_pool(s->be, &r);
+		break;
+	case RA_CONSOLE:
+		if (console_dispatch(c, &rt, &r) == 0)
+			return;
 		break;
 	}
 	conn_respond(c, &r);
@@ -515,7 +521,8 @@ void apid_server_close(struct apid_server *s)
 		s->unix_path[0] = '\0';
 	}
 	while (s->conns)
-		conn_close(s->conns); /* cancels their list jobs */
+		conn_close(s->conns); /* cancels their list jobs and followers */
+	console_close(s);
 	if (!uv_is_closing((uv_handle_t *)&s->list_idle))
 		uv_close((uv_handle_t *)&s->list_idle, NULL);
 }

@@ -61,6 +61,7 @@ struct apid_server {
 	uv_timer_t pool_watch;       /* answers requests orphaned by a pool-worker crash */
 	uv_idle_t list_idle;         /* builds the pages of list_jobs, a slice a turn */
 	struct list_job *list_jobs;  /* pages being built (server.c) */
+	struct apid_console *console; /* console followers (console.c) */
 	char readbuf[65536];         /* shared: every read is consumed at once */
 };
 

@@ -47,15 +47,16 @@ static int copy_range(int in, int out, uint64_t start, uint64_t end)
 	return 0;
 }
 
-/* The last cap bytes of fd (size now *size) into out, again while the
- * file grew under the copy; *size: the size the copy ends at. */
+/* The old log into out — all of it, or only its last cap bytes when it has
+ * grown past 2 × cap — again while the file grew under the copy; *size:
+ * the size the copy ends at. */
 static int copy_tail(int fd, int out, uint64_t cap, uint64_t *size)
 {
 	struct stat st;
 	int rc;
 
 	for (int tries = 0; tries < PW_CONSOLE_COPY_TRIES; tries++) {
-		uint64_t end = *size, start = end > cap ? end - cap : 0;
+		uint64_t end = *size, start = end > 2 * cap ? end - cap : 0;
 
 		if ((rc = copy_range(fd, out, start, end)) < 0)
 			return rc;

@@ -3,18 +3,23 @@
  *
  * The VMM writes its console log itself (QEMU `-chardev file,append=on`,
  * Firecracker's stdout: both O_APPEND), so a guest's output never waits
- * on pool-worker and survives a pool-worker restart. pool-worker caps it
- * by copy-truncate: every PW_CONSOLE_CHECK_MS the log of every VM it holds
- * is checked, and one past the cap is rotated — its last `cap` bytes are
- * copied to <log>.1 (a temp file renamed over it), then the log is
- * truncated to 0, where the VMM's next O_APPEND write lands. So on disk:
- *   <log>.1  at most cap bytes, always;
- *   <log>    at most cap + what the guest writes in one check interval.
+ * on pool-worker and goes on while pool-worker restarts. pool-worker caps
+ * it by copy-truncate: every PW_CONSOLE_CHECK_MS the log of every VM it
+ * holds with a VMM (spawned or adopted) is checked (one stat), and one
+ * past the cap is rotated — copied to <log>.1 (a temp file renamed over
+ * it): the whole old log, or only its last cap bytes if it had grown past
+ * 2 × cap — then truncated to 0, where the VMM's next O_APPEND write
+ * lands. So on disk, while pool-worker runs:
+ *   <log>.1  at most 2 × cap (a whole copy is more than cap: that is how
+ *            a follower, apid/console.h, knows its offsets still hold);
+ *   <log>    at most cap + what the guest writes in one check interval
+ *            (more if the loop is late); while pool-worker is down nothing
+ *            rotates, and the first check after its restart rotates it.
  * Lost: what the guest writes between the copy's last size check and the
  * truncate (the copy is redone while the file grew under it, up to
  * PW_CONSOLE_COPY_TRIES times): microseconds of output, or under a flood
- * faster than the copy at most one copy's worth. The rename comes before
- * the truncate, so a reader sees some bytes twice at worst, never none.
+ * faster than the copy one copy's worth. The rename comes before the
+ * truncate, so a reader sees some bytes twice at worst, never none.
  *
  * Files are removed with their VM: at DELETE, when a slot goes, and by a
  * level-triggered sweep (every <id>.console.log* under <state_dir>/vms
