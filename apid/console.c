@@ -14,7 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "conn.h"
@@ -42,6 +44,8 @@ struct console_follower {
 	char path[sizeof(((struct ui_vm *)0)->console_log)];
 	int fd;                  /* <log>; -1 until it exists */
 	uint64_t off;            /* in <log>: what was sent */
+	int fd1;                 /* a rotated <log>.1 still being sent, or -1 */
+	uint64_t off1, end1;     /* … from off1 to end1 */
 	struct file_id old;      /* <log>.1 as last seen */
 	bool chunked, keep;
 };
@@ -180,14 +184,18 @@ static int read_tail(const char *path, size_t want, char **out, size_t *len, int
 	struct stat st;
 	uint64_t size = 0, from_old = 0, size1 = 0;
 	int fd1 = -1, rc = 0;
+	bool locked;
 	ssize_t k;
 	char *buf;
 
 	rotated_path(path, p1, sizeof(p1));
-	*old = file_id_of(p1);
 	*fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (*fd < 0 && errno != ENOENT)
 		return -errno;
+	/* not half-way through a rotation (if one holds it now, read anyway:
+	 * at worst some lines twice or missing in this one answer) */
+	locked = *fd >= 0 && flock(*fd, LOCK_SH | LOCK_NB) == 0;
+	*old = file_id_of(p1);
 	if (*fd >= 0 && fstat(*fd, &st) == 0)
 		size = (uint64_t)st.st_size;
 	if (size < want && (fd1 = open(p1, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) >= 0 &&
@@ -209,6 +217,8 @@ static int read_tail(const char *path, size_t want, char **out, size_t *len, int
 		*len += (size_t)k;
 	*out = buf;
 out:
+	if (locked)
+		flock(*fd, LOCK_UN);
 	if (fd1 >= 0)
 		close(fd1);
 	if (rc < 0 && *fd >= 0) {
@@ -250,6 +260,8 @@ static void follower_free(struct apid_console *k, struct console_follower *f)
 	f->c->follow = NULL;
 	if (f->fd >= 0)
 		close(f->fd);
+	if (f->fd1 >= 0)
+		close(f->fd1);
 	free(f);
 	if (!k->list)
 		uv_timer_stop(&k->timer);
@@ -293,31 +305,56 @@ static ssize_t pump(struct apid_console *k, struct console_follower *f, int fd, 
 	return n;
 }
 
-/* <log>.1 changed: a rotation moved the rest of what we followed there. */
-static int follow_rotation(struct apid_console *k, struct console_follower *f, size_t *budget)
+/* Where the bytes of <log>.1 (fd1, size len1) ended in the old log: its
+ * xattr, else (a file system without user xattrs) its size — then it is
+ * a whole copy. */
+static uint64_t rotated_end(int fd1, uint64_t len1)
+{
+	char val[32];
+	ssize_t n = fgetxattr(fd1, CONSOLE_END_XATTR, val, sizeof(val) - 1);
+	unsigned long long end;
+
+	if (n <= 0)
+		return len1;
+	val[n] = '\0';
+	return sscanf(val, "%llu", &end) == 1 && end >= len1 ? end : len1;
+}
+
+/* <log>.1 changed: a rotation moved the head of the log there. What we
+ * had not sent of it is read from <log>.1 (fd1, off1..end1) before the
+ * log goes on at our offset moved down by where <log>.1 ends. A new
+ * rotation is looked for only once the last one's bytes are sent. */
+static void follow_rotation(struct console_follower *f)
 {
 	char p1[sizeof(f->path) + 4];
 	struct file_id now;
+	struct stat st;
+	uint64_t end, start1;
 	int fd1;
-	ssize_t n = 0;
 
+	if (f->fd1 >= 0)
+		return;
 	rotated_path(f->path, p1, sizeof(p1));
 	now = file_id_of(p1);
 	if (file_id_eq(&now, &f->old))
-		return 0;
+		return;
 	f->old = now;
-	/* a whole copy (more than cap bytes) keeps our offsets; a tail copy
-	 * (the log had passed 2 × cap) does not: go on in the new log */
-	if (now.exists && now.size > k->s->cfg->console_bytes &&
-	    (fd1 = open(p1, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) >= 0) {
-		n = pump(k, f, fd1, &f->off, *budget);
+	if (!now.exists || (fd1 = open(p1, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
+		return;
+	if (fstat(fd1, &st) < 0) {
+		close(fd1);
+		return;
+	}
+	end = rotated_end(fd1, (uint64_t)st.st_size);
+	start1 = end - (uint64_t)st.st_size; /* > 0: only the tail was kept */
+	if (f->off < end) {
+		f->off1 = f->off > start1 ? f->off - start1 : 0; /* below start1: lost */
+		f->end1 = (uint64_t)st.st_size;
+		f->fd1 = fd1;
+	} else {
 		close(fd1);
 	}
-	f->off = 0; /* <log> starts again */
-	if (n < 0)
-		return (int)n;
-	*budget -= (size_t)n;
-	return 0;
+	f->off = f->off > end ? f->off - end : 0;
 }
 
 /* The VM is stopped, failed or gone; a registry error counts as live. */
@@ -332,8 +369,8 @@ static bool vm_done(struct apid_console *k, const struct console_follower *f)
 static void follow_step(struct apid_console *k, struct console_follower *f)
 {
 	size_t budget = CONSOLE_READ_MAX;
+	ssize_t n = 0, n1 = 0;
 	bool done;
-	ssize_t n = 0;
 
 	if (f->c->peer_eof) { /* the client left */
 		conn_close(f->c);
@@ -342,17 +379,36 @@ static void follow_step(struct apid_console *k, struct console_follower *f)
 	if (conn_send_blocked(f->c))
 		return;
 	done = vm_done(k, f); /* before reading: its output is all written */
-	if (follow_rotation(k, f, &budget) < 0)
-		goto gone;
 	if (f->fd < 0)
 		f->fd = open(f->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (f->fd >= 0 && budget && (n = pump(k, f, f->fd, &f->off, budget)) == -EPIPE)
-		goto gone;
-	if (done && (size_t)(n < 0 ? 0 : n) < budget)
+	if (f->fd < 0) { /* no log (yet): nothing to rotate either */
+		if (done)
+			follow_end(k, f);
+		return;
+	}
+	if (flock(f->fd, LOCK_SH | LOCK_NB) < 0)
+		return; /* a rotation is under way: the next poll */
+	follow_rotation(f);
+	if (f->fd1 >= 0) {
+		uint64_t left = f->end1 - f->off1;
+
+		n1 = pump(k, f, f->fd1, &f->off1, left < budget ? (size_t)left : budget);
+		if (n1 > 0)
+			budget -= (size_t)n1;
+		if (n1 <= 0 || f->off1 >= f->end1) {
+			close(f->fd1);
+			f->fd1 = -1;
+		}
+	}
+	if (f->fd1 < 0 && budget)
+		n = pump(k, f, f->fd, &f->off, budget);
+	flock(f->fd, LOCK_UN);
+	if (n1 == -EPIPE || n == -EPIPE) { /* the conn refused the bytes */
+		conn_close(f->c);
+		return;
+	}
+	if (done && f->fd1 < 0 && (size_t)(n < 0 ? 0 : n) < budget)
 		follow_end(k, f);
-	return;
-gone:
-	conn_close(f->c);
 }
 
 static void on_poll(uv_timer_t *t)
@@ -410,6 +466,7 @@ static int follow_start(struct conn *c, const struct ui_vm *vm, char *tail, size
 	snprintf(f->vm_id, sizeof(f->vm_id), "%s", vm->id);
 	snprintf(f->path, sizeof(f->path), "%s", vm->console_log);
 	f->fd = fd;
+	f->fd1 = -1;
 	f->off = off;
 	f->old = *old;
 	f->chunked = !c->http10;

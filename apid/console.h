@@ -41,6 +41,9 @@
 #define CONSOLE_DEFAULT_BYTES 65536u
 #define CONSOLE_POLL_MS 100
 #define CONSOLE_READ_MAX (256u * 1024)
+/* On <log>.1: where its bytes ended in the old log (pool-worker/console.h,
+ * PW_CONSOLE_END_XATTR: the same name). */
+#define CONSOLE_END_XATTR "user.uigniter.console_end"
 
 struct apid_server;
 struct conn;

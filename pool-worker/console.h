@@ -3,23 +3,28 @@
  *
  * The VMM writes its console log itself (QEMU `-chardev file,append=on`,
  * Firecracker's stdout: both O_APPEND), so a guest's output never waits
- * on pool-worker and goes on while pool-worker restarts. pool-worker caps
- * it by copy-truncate: every PW_CONSOLE_CHECK_MS the log of every VM it
- * holds with a VMM (spawned or adopted) is checked (one stat), and one
- * past the cap is rotated — copied to <log>.1 (a temp file renamed over
- * it): the whole old log, or only its last cap bytes if it had grown past
- * 2 × cap — then truncated to 0, where the VMM's next O_APPEND write
- * lands. So on disk, while pool-worker runs:
- *   <log>.1  at most 2 × cap (a whole copy is more than cap: that is how
- *            a follower, apid/console.h, knows its offsets still hold);
+ * on pool-worker and goes on while pool-worker restarts. Every
+ * PW_CONSOLE_CHECK_MS pool-worker checks (one stat) the log of every VM it
+ * holds with a VMM, spawned or adopted, and rotates one past the cap: its
+ * head — all of it but the last partial block — is copied to <log>.1 (a
+ * temp file renamed over it, with xattr PW_CONSOLE_END_XATTR = where in
+ * the old log it ended), then removed from the log with
+ * fallocate(FALLOC_FL_COLLAPSE_RANGE): the rest moves down, the VMM's
+ * appends go on above it, and no byte is lost or doubled. A file system
+ * that cannot collapse (tmpfs) gets copy-truncate instead: the whole log
+ * copied (again while it grew under the copy, up to PW_CONSOLE_COPY_TRIES
+ * times), then truncated to 0 — what the guest writes between the last
+ * check and the truncate is lost (microseconds of output).
+ * So on disk, while pool-worker runs:
+ *   <log>.1  at most 2 × cap: the old log, or only its last cap bytes if
+ *            it had grown past 2 × cap (pool-worker was down or late);
  *   <log>    at most cap + what the guest writes in one check interval
  *            (more if the loop is late); while pool-worker is down nothing
- *            rotates, and the first check after its restart rotates it.
- * Lost: what the guest writes between the copy's last size check and the
- * truncate (the copy is redone while the file grew under it, up to
- * PW_CONSOLE_COPY_TRIES times): microseconds of output, or under a flood
- * faster than the copy one copy's worth. The rename comes before the
- * truncate, so a reader sees some bytes twice at worst, never none.
+ *            rotates, and the first check after its restart does.
+ * The rotation holds an flock (LOCK_EX, tried without waiting: busy, the
+ * next check) on <log> from the copy to the collapse; readers (apid) hold
+ * LOCK_SH while they read, so they see the files before or after a
+ * rotation, never half-way. The VMM takes no lock and never waits.
  *
  * Files are removed with their VM: at DELETE, when a slot goes, and by a
  * level-triggered sweep (every <id>.console.log* under <state_dir>/vms
@@ -35,6 +40,9 @@
 
 #define PW_CONSOLE_CHECK_MS 100
 #define PW_CONSOLE_COPY_TRIES 4
+/* On <log>.1: the old log's offset where its bytes end (apid/console.h
+ * reads it by the same name). */
+#define PW_CONSOLE_END_XATTR "user.uigniter.console_end"
 
 /* Rotates path if it is larger than cap: 1 rotated, 0 not needed (or no
  * file), negative errno on failure (the log is then left as it is). */
