@@ -11,7 +11,8 @@
 #   - followers are bounded (limits.max_conns_unix 8: 2 at once, then 503);
 #   - bad bytes/follow/unknown parameters → 400, an unknown VM → 404;
 #     no log file (a VM that never ran) → 200 and empty;
-#   - DELETE removes the VM's console files.
+#   - DELETE removes the VM's console files; the sweep at pool-worker's
+#     start removes files no VM owns.
 ST_DRIVER=firecracker
 ST_NEED_GUEST=0
 . "$(dirname "$0")/lib.sh"
@@ -135,4 +136,17 @@ st_expect 200 "delete b"
 [ ! -e "$blog" ] || st_fail "DELETE left $blog"
 api GET "/vm/$b/console"
 st_expect 404 "the console of a deleted VM"
+
+st_log "the sweep: files no VM owns go when pool-worker starts (a prune, a crash)"
+stray=$(dirname "$log")/vm-06h00000000000000000.console.log
+echo "left by a crash" >"$stray"
+echo "left by a crash" >"$stray.1"
+pw=$(st_daemon_pid pool-worker)
+kill -9 "$pw"
+for _ in $(seq 100); do
+	[ ! -e "$stray" ] && [ ! -e "$stray.1" ] && break
+	sleep 0.1
+done
+[ ! -e "$stray" ] && [ ! -e "$stray.1" ] || st_fail "the sweep left $stray"
+[ -s "$log" ] || st_fail "the sweep removed $log (its VM has a row)"
 st_pass
