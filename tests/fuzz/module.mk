@@ -3,7 +3,8 @@
 # every object is instrumented (ASan+UBSan+coverage); run by tests/fuzz/run.
 FUZZ_TARGETS := http config qmp fc_answer
 
-FUZZ_OBJS_http := $(BUILD)/obj/apid/http.o $(BUILD)/obj/apid/routes.o $(BUILD)/obj/apid/json.o
+FUZZ_OBJS_http := $(BUILD)/obj/apid/http.o $(BUILD)/obj/apid/routes.o $(BUILD)/obj/apid/json.o \
+	$(BUILD)/obj/apid/console_query.o
 FUZZ_OBJS_config :=
 FUZZ_OBJS_qmp := $(BUILD)/obj/pool-worker/qmp.o
 FUZZ_OBJS_fc_answer := $(BUILD)/obj/pool-worker/fc_answer.o
