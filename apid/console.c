@@ -34,7 +34,6 @@ struct file_id {
 	dev_t dev;
 	ino_t ino;
 	struct timespec ctim;
-	uint64_t size;
 };
 
 struct console_follower {
@@ -72,8 +71,7 @@ static struct file_id file_id_of(const char *path)
 	struct stat st;
 
 	if (stat(path, &st) == 0)
-		id = (struct file_id){ true, st.st_dev, st.st_ino, st.st_ctim,
-				       (uint64_t)st.st_size };
+		id = (struct file_id){ true, st.st_dev, st.st_ino, st.st_ctim };
 	return id;
 }
 
@@ -148,7 +146,7 @@ static int read_tail(const char *path, size_t want, char **out, size_t *len, int
 	*out = buf;
 out:
 	if (locked)
-		flock(*fd, LOCK_UN);
+		(void)flock(*fd, LOCK_UN);
 	if (fd1 >= 0)
 		close(fd1);
 	if (rc < 0 && *fd >= 0) {
@@ -332,7 +330,7 @@ static void follow_step(struct apid_console *k, struct console_follower *f)
 	}
 	if (f->fd1 < 0 && budget)
 		n = pump(k, f, f->fd, &f->off, budget);
-	flock(f->fd, LOCK_UN);
+	(void)flock(f->fd, LOCK_UN);
 	if (n1 == -EPIPE || n == -EPIPE) { /* the conn refused the bytes */
 		conn_close(f->c);
 		return;
