@@ -8,6 +8,7 @@
 #   - ?bytes=N is exactly the file's last N bytes (text/plain), the
 #     default the whole of a small log; a name works like an id;
 #   - a client that leaves a follow: apid drops it (its fds come back);
+#     HTTP/1.0 follows unchunked until apid closes;
 #   - followers are bounded (limits.max_conns_unix 8: 2 at once, then 503);
 #   - bad bytes/follow/unknown parameters → 400, an unknown VM → 404;
 #     no log file (a VM that never ran) → 200 and empty;
@@ -119,10 +120,21 @@ done
 	st_fail "apid kept the followers' fds: $(ls -l "/proc/$apid/fd")"
 curl -sS -N --max-time 60 --unix-socket "$ST_SOCK" -o "$ST_DIR/f3" "http://uigniter/vm/$b/console?follow=1" &
 f3=$!
+# HTTP/1.0: no chunks, the body ends when apid closes
+curl -sS -N --http1.0 --max-time 60 --unix-socket "$ST_SOCK" -D "$ST_DIR/f4.h" -o "$ST_DIR/f4" \
+	"http://uigniter/vm/$b/console?follow=1" &
+f4=$!
 wait_text "$ST_DIR/f3" "fake console line"
+wait_text "$ST_DIR/f4" "fake console line"
 api POST "/vm/$b/stop"
 st_expect 200 "stop b"
 wait "$f3" || st_fail "the follow after the others left did not end cleanly"
+wait "$f4" || st_fail "the HTTP/1.0 follow did not end cleanly"
+grep -qi '^transfer-encoding' "$ST_DIR/f4.h" && st_fail "HTTP/1.0 got chunks: $(cat "$ST_DIR/f4.h")"
+grep -qi '^connection: close' "$ST_DIR/f4.h" || st_fail "HTTP/1.0 follow without Connection: close"
+blog0=$(st_sql "select console_log from vms where id = '$b'")
+n4=$(stat -c %s "$ST_DIR/f4")
+tail -c "$n4" "$blog0" | cmp -s - "$ST_DIR/f4" || st_fail "the HTTP/1.0 follow is not the log's tail"
 
 st_log "no log file: empty; DELETE removes the files"
 blog=$(st_sql "select console_log from vms where id = '$b'")
