@@ -218,18 +218,14 @@ static void follow_end(struct apid_console *k, struct console_follower *f)
 	conn_resume(c);
 }
 
-/* Sends what fd holds from *off, at most max bytes; the count sent, or
- * negative errno (-EPIPE: the conn is gone). */
-static ssize_t pump(struct apid_console *k, struct console_follower *f, int fd, uint64_t *off,
-		    size_t max)
+/* Reads what fd holds from *off into buf, at most max bytes, and moves
+ * *off on; the count, or negative errno. */
+static ssize_t take(int fd, uint64_t *off, char *buf, size_t max)
 {
-	ssize_t n = read_at(fd, k->buf, max < sizeof(k->buf) ? max : sizeof(k->buf), *off);
+	ssize_t n = read_at(fd, buf, max, *off);
 
-	if (n <= 0)
-		return n;
-	if (!send_data(f, k->buf, (size_t)n))
-		return -EPIPE;
-	*off += (uint64_t)n;
+	if (n > 0)
+		*off += (uint64_t)n;
 	return n;
 }
 
@@ -314,13 +310,14 @@ static void follow_step(struct apid_console *k, struct console_follower *f)
 			follow_end(k, f);
 		return;
 	}
+	/* the lock only while reading (a rotation waits for no client) */
 	if (flock(f->fd, LOCK_SH | LOCK_NB) < 0)
 		return; /* a rotation is under way: the next poll */
 	follow_rotation(f);
 	if (f->fd1 >= 0) {
 		uint64_t left = f->end1 - f->off1;
 
-		n1 = pump(k, f, f->fd1, &f->off1, left < budget ? (size_t)left : budget);
+		n1 = take(f->fd1, &f->off1, k->buf, left < budget ? (size_t)left : budget);
 		if (n1 > 0)
 			budget -= (size_t)n1;
 		if (n1 <= 0 || f->off1 >= f->end1) {
@@ -329,10 +326,10 @@ static void follow_step(struct apid_console *k, struct console_follower *f)
 		}
 	}
 	if (f->fd1 < 0 && budget)
-		n = pump(k, f, f->fd, &f->off, budget);
+		n = take(f->fd, &f->off, k->buf + (n1 > 0 ? n1 : 0), budget);
 	(void)flock(f->fd, LOCK_UN);
-	if (n1 == -EPIPE || n == -EPIPE) { /* the conn refused the bytes */
-		conn_close(f->c);
+	if (!send_data(f, k->buf, (size_t)(n1 > 0 ? n1 : 0) + (size_t)(n > 0 ? n : 0))) {
+		conn_close(f->c); /* the conn refused the bytes */
 		return;
 	}
 	if (done && f->fd1 < 0 && (size_t)(n < 0 ? 0 : n) < budget)

@@ -11,4 +11,5 @@ $(BUILD)/bin/apid: $(APID_OBJS) $(LIBSHARED)
 	$(CC) $(LDFLAGS) -o $@ $(APID_OBJS) $(LIBSHARED) $(LDLIBS)
 
 $(eval $(call unit_test,test_http,$(APID_LIB_OBJS)))
-$(eval $(call unit_test,test_http_server,$(APID_LIB_OBJS)))
+# (with pool-worker's console rotation: a follow across a real one)
+$(eval $(call unit_test,test_http_server,$(APID_LIB_OBJS) $(BUILD)/obj/pool-worker/console.o))
