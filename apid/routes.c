@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "events.h"
+#include "console.h"
 #include "json.h"
 #include "registry.h"
 #include "routes.h"
@@ -36,6 +37,7 @@ static const struct route_def route_table[] = {
 	{ "GET", "/images", RA_IMAGES },
 	{ "GET", "/events", RA_EVENTS },
 	{ "GET", "/metrics", RA_METRICS },
+	{ "GET", "/vm/*/console", RA_CONSOLE },
 };
 #define N_ROUTES (sizeof(route_table) / sizeof(route_table[0]))
 
@@ -229,7 +231,8 @@ static void route_matched(const struct route_def *d, const struct http_req *req,
 			  const struct ui_config *cfg, struct route *out)
 {
 	out->action = d->action;
-	if ((d->action == RA_GET_VM || d->action == RA_STOP || d->action == RA_DELETE) &&
+	if ((d->action == RA_GET_VM || d->action == RA_STOP || d->action == RA_DELETE ||
+	     d->action == RA_CONSOLE) &&
 	    !valid_name(out->vm_id, strlen(out->vm_id), sizeof(out->vm_id) - 1)) {
 		out->action = RA_RESPOND;
 		api_error(&out->resp, 404, "not_found", "no such VM");
@@ -242,6 +245,10 @@ static void route_matched(const struct route_def *d, const struct http_req *req,
 		return;
 	}
 	if (d->action == RA_EVENTS && events_parse_query(query, qlen, out) < 0) {
+		out->action = RA_RESPOND;
+		return;
+	}
+	if (d->action == RA_CONSOLE && console_parse_query(query, qlen, cfg, out) < 0) {
 		out->action = RA_RESPOND;
 		return;
 	}

@@ -13,6 +13,7 @@
  *          GET  /images         RA_IMAGES (images.c)
  *          GET  /events[?since=SEQ&wait=S&limit=N&vm=ID]  RA_EVENTS (events.h)
  *          GET  /metrics        RA_METRICS (metrics.h)
+ *          GET  /vm/{id}/console[?bytes=N&follow=1]  RA_CONSOLE (console.h)
  * A known path with another method → 405 with Allow; anything else → 404.
  *
  * Ownership: struct route is caller-embedded; its resp body (RA_RESPOND) is
@@ -42,6 +43,7 @@ enum route_action {
 	RA_IMAGES,
 	RA_EVENTS,
 	RA_METRICS,
+	RA_CONSOLE,   /* GET /vm/{id}/console (console.c) */
 };
 
 #define ROUTE_LIST_DEFAULT 100 /* rows of a GET /vm page without ?limit= */
@@ -68,6 +70,8 @@ struct route {
 	uint64_t since;         /* RA_EVENTS: events after this seq (vm_id: of that VM, "" = all) */
 	unsigned wait_s;        /* RA_EVENTS: hold an empty answer this long */
 	struct run_params run;  /* RA_RUN */
+	unsigned console_bytes; /* RA_CONSOLE: the tail's size, 1..limits.console_bytes */
+	bool console_follow;    /* RA_CONSOLE: stream new output (?follow=1) */
 	struct http_response resp; /* RA_RESPOND */
 };
 

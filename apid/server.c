@@ -30,6 +30,7 @@
 #include "auth.h"
 #include "conn.h"
 #include "events.h"
+#include "console.h"
 #include "json.h"
 #include "log.h"
 #include "metrics_text.h"
@@ -228,6 +229,7 @@ void apid_server_init(struct apid_server *s, uv_loop_t *loop, const struct ui_co
 	s->list_idle.data = s;
 	if (events_hub_init(s) < 0)
 		ui_error("GET /events: cannot set up long-polls (out of memory)");
+	console_init(s);
 }
 
 static void unavailable(struct http_response *r, const char *msg)
@@ -376,6 +378,10 @@ void server_dispatch(struct conn *c, const struct http_req *req)
 		break;
 	case RA_METRICS:
 		metrics_answer(s, &r);
+		break;
+	case RA_CONSOLE:
+		if (console_dispatch(c, &rt, &r) == 0)
+			return;
 		break;
 	}
 	conn_respond(c, &r);
@@ -554,8 +560,9 @@ void apid_server_close(struct apid_server *s)
 		s->unix_path[0] = '\0';
 	}
 	while (s->conns)
-		conn_close(s->conns); /* cancels their list jobs and long-polls */
+		conn_close(s->conns); /* cancels their list jobs, long-polls and followers */
 	events_hub_close(s);
+	console_close(s);
 	if (!uv_is_closing((uv_handle_t *)&s->list_idle))
 		uv_close((uv_handle_t *)&s->list_idle, NULL);
 }

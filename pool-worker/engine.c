@@ -540,11 +540,9 @@ static int transition(struct pw_vm *vm, enum pw_event ev, const struct pw_transi
 			vm->ready = NULL;
 		}
 		/* a held event tried again every 250 ms: said once, when held */
-		ui_log(e->replaying == vm ? UI_LOG_DEBUG : UI_LOG_INFO,
-		       "%s: %s -> %s (%s)%s%s", vm->row.id, pw_state_name(from),
-		       pw_state_name(vm->state), pw_event_name(ev),
-			sc.error || sc.detail ? ": " : "",
-			sc.error ? sc.error : sc.detail ? sc.detail : "");
+		ui_log_vm(e->replaying == vm ? UI_LOG_DEBUG : UI_LOG_INFO, vm->row.id,
+			  pw_event_name(ev), pw_state_name(from), pw_state_name(vm->state),
+			  "%s", sc.error ? sc.error : sc.detail ? sc.detail : "");
 	}
 	e->hooks.changed(e, vm, from);
 	if (recorded || pw_eng_has_deferred(e, vm))

@@ -222,9 +222,10 @@ static void batch_undo(struct pw_engine *e, struct pw_deferred_list *l, size_t f
 	snprintf(vm->row.state, sizeof(vm->row.state), "%s", pw_state_name(vm->stored));
 	if (from != vm->state) {
 		pw_vm_timer_stop(vm);
-		ui_log(l->v[first].replayed ? UI_LOG_DEBUG : UI_LOG_INFO, /* once, not every retry */
-		       "%s: %s -> %s (the registry did not take it)", vm->row.id,
-		       pw_state_name(from), pw_state_name(vm->state));
+		/* once, not every retry */
+		ui_log_vm(l->v[first].replayed ? UI_LOG_DEBUG : UI_LOG_INFO, vm->row.id,
+			  "undo", pw_state_name(from), pw_state_name(vm->state),
+			  "the registry did not take it");
 		e->hooks.changed(e, vm, from);
 	}
 	for (size_t k = first; k < l->n; k++) {

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cmdline.h"
+#include "console.h"
 #include "engine.h"
 #include "engine_int.h"
 #include "log.h"
@@ -180,8 +181,10 @@ void pw_engine_delete(struct pw_engine *e, const struct ui_msg *m)
 		rc = e->reg_down_rc;
 	else
 		rc = ui_reg_vm_remove(e->reg, m->vm_id);
-	if (rc == 0)
+	if (rc == 0) {
 		ui_info("%s: deleted (DELETE /vm)", m->vm_id);
+		pw_console_remove_id(e->cfg->state_dir, m->vm_id); /* its console log with it */
+	}
 	if (rc == 0 || rc == -ESTALE)
 		reply_now(e, m, rc == 0 ? 0 : -EEXIST, 0, m->vm_id,
 			  rc == 0 ? NULL : "VM is not stopped or failed: stop it first");

@@ -307,6 +307,10 @@ int pw_worker_start(struct pw_worker *w)
 	if (rc > 0)
 		ui_info("recovery: removed %d cgroup(s) no VM owns", rc);
 	pw_pool_start(&w->pool);
+	if ((rc = pw_worker_console_start(w)) < 0) {
+		ui_error("console timer: %s", uv_strerror(rc));
+		return rc;
+	}
 	if ((rc = ui_ring_reader_start(&w->notes)) < 0 ||
 	    (rc = ui_ring_reader_start(&w->requests)) < 0) {
 		ui_error("doorbells: %s", uv_strerror(rc));
@@ -320,6 +324,7 @@ int pw_worker_start(struct pw_worker *w)
 
 void pw_worker_fini(struct pw_worker *w)
 {
+	pw_worker_console_fini(w);
 	pw_engine_fini(&w->engine);
 	ui_ring_reader_close(&w->requests);
 	ui_ring_reader_close(&w->notes);

@@ -83,6 +83,7 @@ struct ui_config {
 	char state_dir[PATH_MAX];       /* default /var/lib/uigniter: registry.db, logs */
 	char run_dir[PATH_MAX];         /* default /run/uigniter: sockets, vms/ */
 	enum ui_log_level log_level;    /* default info */
+	enum ui_log_format log_format;  /* default text; json: one object a line */
 	enum ui_shutdown_policy shutdown_policy; /* default leave */
 
 	/* api: */
@@ -135,6 +136,8 @@ struct ui_config {
 	unsigned keep_stopped;          /* stopped/failed rows kept (oldest pruned); default 10000 */
 	unsigned ready_timeout_ms;      /* a guest not ready by then: 504 (wait: ready),
 					 * the watch gives up; default 60000 */
+	unsigned console_bytes;         /* a console log is rotated past this (console.log
+					 * + console.log.1); default 1 MiB */
 
 	/* images_dir: one <name>.yaml per image (uictl image build writes them),
 	 * read after the file's own images: by ui_config_load; "" (default) =
