@@ -6,6 +6,7 @@
  *
  * Routes:  POST /vm/run         RA_RUN        (body validated → run_params)
  *          POST /vm/{id}/stop   RA_STOP
+ *          POST /vm/{id}/pause  RA_PAUSE;  POST /vm/{id}/resume  RA_RESUME
  *          GET  /vm[?state=S&limit=N&after=ID]   RA_LIST_VMS (one page)
  *          GET  /vm/{id}        RA_GET_VM
  *          GET  /healthz        RA_HEALTH
@@ -35,6 +36,8 @@ enum route_action {
 	RA_HEALTH,
 	RA_POOL,
 	RA_DELETE,
+	RA_PAUSE,
+	RA_RESUME,
 };
 
 #define ROUTE_LIST_DEFAULT 100 /* rows of a GET /vm page without ?limit= */

@@ -31,6 +31,10 @@
  * Boot of an adopted VMM: GET / first; the batch runs only if the state is
  * "Not started", else it is BOOTED at once.
  *
+ * Pause / resume (driver.h): PATCH /vm {"state": "Paused"|"Resumed"} outside
+ * any batch, reported at its answer. Stop of a guest paused so queues
+ * PATCH /vm Resumed before SendCtrlAltDel (the queue runs them in order).
+ *
  * Before spawn, a stale API socket is removed (it would look ready before
  * ours is). Stop: PUT /actions SendCtrlAltDel (one in flight at a time, so
  * the engine's once-a-second retries are harmless); -ENOTSUP before
@@ -84,6 +88,8 @@ struct fc_vm {
 	bool api_up, adopted;
 	bool guest_started;            /* InstanceStart done (or assumed) */
 	bool stop_in_flight;
+	int user_op;                   /* pause/resume in flight: 1, 0; -1 none */
+	bool user_paused;              /* paused by pause (not a warm slot) */
 	enum fc_mode mode;
 	unsigned steps;                /* the batch to run once the API is up */
 	unsigned probes;               /* API probes of this batch so far */
@@ -140,6 +146,7 @@ static int fc_new(struct pw_vmm *v, struct fc_vm **out, char *err, size_t errlen
 		return -ENOMEM;
 	}
 	q->v = v;
+	q->user_op = -1;
 	q->timeout_ms = v->env->cfg->boot_timeout_ms;
 	v->data = q;
 	rc = pw_vmm_proc_init(&q->proc, v->env->loop, q, on_vmm_exit, fc_freed);
@@ -664,11 +671,52 @@ static int fc_stop(struct pw_vmm *v)
 		return -ENOTSUP; /* nothing to power off: the engine kills */
 	if (q->stop_in_flight)
 		return 0; /* the previous press is still being delivered */
+	if ((q->user_paused || q->user_op == 1) &&
+	    fc_request(q->api, "PATCH", "/vm", "{\"state\":\"Resumed\"}",
+		       FC_STOP_REQ_TIMEOUT_MS, on_stop_reply, q) == 0)
+		q->user_paused = false; /* it must hear Ctrl+Alt+Del */
 	rc = fc_request(q->api, "PUT", "/actions",
 			"{\"action_type\":\"SendCtrlAltDel\"}",
 			FC_STOP_REQ_TIMEOUT_MS, on_stop_reply, q);
 	if (rc == 0)
 		q->stop_in_flight = true;
+	return rc;
+}
+
+static void on_user_op(struct fc_queue *api, const struct fc_result *r, void *arg)
+{
+	struct fc_vm *q = arg;
+	struct pw_vmm *v = q->v;
+	int op = q->user_op;
+	char err[512];
+
+	(void)api;
+	q->user_op = -1;
+	if (!v || op < 0)
+		return;
+	if (r->status < 0) {
+		snprintf(err, sizeof(err), "firecracker: %s %s: %s", r->method, r->path,
+			 r->fault);
+		v->report(v, PW_VMM_FAILED, engine_status(r->status), err);
+		return;
+	}
+	q->user_paused = op == 1;
+	v->report(v, op ? PW_VMM_PAUSED : PW_VMM_RESUMED, 0, NULL);
+}
+
+static int fc_pause(struct pw_vmm *v, bool pause)
+{
+	struct fc_vm *q = v->data;
+	int rc;
+
+	if (!q || !pw_vmm_proc_running(&q->proc))
+		return -ESRCH;
+	if (q->user_op >= 0)
+		return -EBUSY;
+	rc = fc_request(q->api, "PATCH", "/vm", pause ? "{\"state\":\"Paused\"}" :
+			"{\"state\":\"Resumed\"}", FC_REQ_TIMEOUT_MS, on_user_op, q);
+	if (rc == 0)
+		q->user_op = pause;
 	return rc;
 }
 
@@ -727,4 +775,5 @@ const struct ui_vmm_driver pw_drv_firecracker = {
 	.release = fc_release,
 	.warm = fc_warm,
 	.fits = fc_fits,
+	.pause = fc_pause,
 };

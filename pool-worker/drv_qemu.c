@@ -34,6 +34,10 @@
  * idle; boot keeps trying until its deadline).
  * Stop: system_powerdown (ACPI power button); -ENOTSUP for a warm slot
  * never continued (a paused guest cannot power off: the engine kills).
+ * Pause / resume (driver.h): QMP `stop` / `cont`, reported when QEMU has
+ * answered; asked before QMP is connected (an adopted VMM), sent once it
+ * is. Stop of a guest paused so sends `cont` first, then the button
+ * (QMP answers in order: the guest runs when the press reaches it).
  *
  * Reports come only from loop callbacks, never from inside a driver call;
  * nothing reports after release or after the exit report; a report may
@@ -70,6 +74,9 @@ struct qemu_vm {
 	bool stop_sent;                /* ahead: QMP stop sent (ready) */
 	struct pw_ready *probe;        /* ahead: its ready probe while warming */
 	const struct ui_image *img;    /* ahead: the warm image (the config's) */
+	int user_op;                   /* pause/resume asked: 1 pause, 0 resume, -1 none */
+	bool user_sent;                /* … and sent */
+	bool user_paused;              /* paused by pause (not a warm slot) */
 	unsigned connect_attempts;
 	unsigned boot_timeout_ms;
 	struct qmp *qmp;
@@ -78,6 +85,7 @@ struct qemu_vm {
 
 static void qmp_try_connect(struct qemu_vm *q);
 static void query_status(struct qemu_vm *q);
+static void send_user_op(struct qemu_vm *q);
 
 static uv_timer_t *timer(struct qemu_vm *q, enum qemu_timer t)
 {
@@ -120,6 +128,7 @@ static int qemu_new(struct pw_vmm *v, struct qemu_vm **out, char *err,
 		return -ENOMEM;
 	}
 	q->v = v;
+	q->user_op = -1;
 	q->boot_timeout_ms = v->env->cfg->boot_timeout_ms;
 	v->data = q;
 	rc = pw_vmm_proc_init(&q->proc, v->env->loop, q, on_vmm_exit, qemu_freed);
@@ -176,10 +185,12 @@ static void on_retry(uv_timer_t *t)
 {
 	struct qemu_vm *q = t->data;
 
-	if (qmp_is_ready(q->qmp))
+	if (qmp_is_ready(q->qmp)) {
+		send_user_op(q);
 		query_status(q);
-	else if (!q->qmp)
+	} else if (!q->qmp) {
 		qmp_try_connect(q);
+	}
 }
 
 static void retry_later(struct qemu_vm *q)
@@ -354,15 +365,83 @@ static void query_status(struct qemu_vm *q)
 
 /* ------------------------------------------------------------------ QMP */
 
+/* ------------------------------------------------------ pause and resume */
+
+/* The pause or resume asked is done (status 0) or failed: its one report. */
+static void user_op_done(struct qemu_vm *q, int status, const char *err)
+{
+	struct pw_vmm *v = q->v;
+	int op = q->user_op;
+	char msg[256];
+
+	if (op < 0 || !v)
+		return;
+	q->user_op = -1;
+	q->user_sent = false;
+	if (status == 0) {
+		q->user_paused = op == 1;
+		v->report(v, op ? PW_VMM_PAUSED : PW_VMM_RESUMED, 0, NULL);
+		return;
+	}
+	snprintf(msg, sizeof(msg), "qemu %s: %s", op ? "stop" : "cont", err ? err : "failed");
+	v->report(v, PW_VMM_FAILED, status == -ENOTCONN ? -EIO : status, msg);
+}
+
+static void on_user_op(struct qmp *qmp, int status, json_t *ret, const char *err,
+		       void *arg)
+{
+	struct qemu_vm *q = arg;
+
+	(void)qmp;
+	(void)ret;
+	if (status == -ECONNRESET && q->v) { /* lost with the connection: again */
+		q->user_sent = false;
+		retry_later(q);
+		return;
+	}
+	user_op_done(q, status < 0 ? -EIO : 0, err);
+}
+
+static void send_user_op(struct qemu_vm *q)
+{
+	if (q->user_op < 0 || q->user_sent || !qmp_is_ready(q->qmp))
+		return;
+	q->user_sent = true;
+	if (qmp_execute(q->qmp, q->user_op ? "stop" : "cont", NULL, on_user_op, q) < 0) {
+		q->user_sent = false;
+		retry_later(q);
+	}
+}
+
+static int qemu_pause(struct pw_vmm *v, bool pause)
+{
+	struct qemu_vm *q = v->data;
+
+	if (!q || !pw_vmm_proc_running(&q->proc))
+		return -ESRCH;
+	if (q->user_op >= 0)
+		return -EBUSY;
+	q->user_op = pause;
+	if (qmp_is_ready(q->qmp)) {
+		send_user_op(q);
+	} else if (!q->qmp) {
+		q->connect_attempts = 0;
+		qmp_try_connect(q);
+	}
+	return 0;
+}
+
 /* Connecting failed: again shortly — while idle (adopted), a bounded
  * number of times. */
 static void connect_failed(struct qemu_vm *q, int status)
 {
-	if (q->mode != Q_IDLE || ++q->connect_attempts < ADOPT_CONNECT_ATTEMPTS)
+	if (q->mode != Q_IDLE || ++q->connect_attempts < ADOPT_CONNECT_ATTEMPTS) {
 		retry_later(q);
-	else
-		ui_warn("%s: cannot connect to QMP at %s: %s", q->v->row->id,
-			q->v->row->api_socket, uv_strerror(status));
+		return;
+	}
+	ui_warn("%s: cannot connect to QMP at %s: %s", q->v->row->id,
+		q->v->row->api_socket, uv_strerror(status));
+	user_op_done(q, -ENOTCONN, "cannot connect to QMP"); /* may release q */
 }
 
 static void on_qmp_ready(struct qmp *qmp, int status, void *arg)
@@ -372,6 +451,7 @@ static void on_qmp_ready(struct qmp *qmp, int status, void *arg)
 	if (status == 0) {
 		ui_debug("%s: QMP connected", q->v->row->id);
 		q->connect_attempts = 0;
+		send_user_op(q);
 		query_status(q);
 		return;
 	}
@@ -404,8 +484,10 @@ static void on_qmp_closed(struct qmp *qmp, int status, void *arg)
 		 uv_strerror(status));
 	qmp_close(qmp);
 	q->qmp = NULL;
-	/* Usually QEMU is exiting; if it is not, reconnect while booting. */
-	if (q->mode != Q_IDLE)
+	/* Usually QEMU is exiting; if it is not, reconnect while booting or
+	 * while a pause or resume is asked. */
+	q->user_sent = false;
+	if (q->mode != Q_IDLE || q->user_op >= 0)
 		retry_later(q);
 }
 
@@ -585,6 +667,9 @@ static int qemu_stop(struct pw_vmm *v)
 		return -ENOTSUP; /* paused before its first instruction */
 	if (!qmp_is_ready(q->qmp))
 		return -ENOTCONN;
+	if ((q->user_paused || q->user_op == 1) &&
+	    qmp_execute(q->qmp, "cont", NULL, on_powerdown, q) == 0)
+		q->user_paused = false; /* it must hear the button */
 	return qmp_execute(q->qmp, "system_powerdown", NULL, on_powerdown, q);
 }
 
@@ -621,4 +706,5 @@ const struct ui_vmm_driver pw_drv_qemu = {
 	.release = qemu_release,
 	.warm = qemu_warm,
 	.fits = qemu_fits,
+	.pause = qemu_pause,
 };

@@ -54,8 +54,8 @@ static bool counted(enum pw_state s)
 
 static void count_move(struct pw_pool *p, const struct pw_vm *vm, enum pw_state from)
 {
-	bool was = from == PW_S_STARTING || from == PW_S_RUNNING;
-	bool is = vm->state == PW_S_STARTING || vm->state == PW_S_RUNNING;
+	bool was = from == PW_S_STARTING || pw_state_is_live(from);
+	bool is = vm->state == PW_S_STARTING || pw_state_is_live(vm->state);
 
 	if (counted(from) && p->count[from])
 		p->count[from]--;
@@ -262,7 +262,7 @@ void pw_pool_drain(struct pw_pool *p)
 		next = vm->next;
 		if (pw_state_is_slot(vm->state))
 			pw_engine_retire(vm, "pool-worker stopping");
-		else if (stop && vm->state == PW_S_RUNNING)
+		else if (stop && pw_state_is_live(vm->state))
 			pw_engine_stop_vm(vm, "manager stopping (shutdown_policy: stop)");
 	}
 	if (drain_done(p) && uv_timer_start(&p->drain, on_drain_over, 0, 0) < 0)

@@ -106,6 +106,8 @@ static void on_request(struct ui_ring_reader *r, struct ui_msg *m)
 		pw_engine_stop(&w->engine, m);
 	else if (m->op == UI_OP_DELETE)
 		pw_engine_delete(&w->engine, m);
+	else if (m->op == UI_OP_PAUSE || m->op == UI_OP_RESUME)
+		pw_engine_pause(&w->engine, m);
 	else
 		reply_error(w, m, -EINVAL, "unknown operation");
 }
