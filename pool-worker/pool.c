@@ -26,9 +26,11 @@ static void publish(struct pw_pool *p)
 	struct ui_pool_table t = {
 		.size = p->size, .ready = p->count[PW_S_WARM], .in_use = p->in_use,
 		.hits = p->hits, .misses = p->misses, .refill_errors = p->refill_errors,
-		.vms_running = p->count[PW_S_RUNNING],
+		.vms_running = p->count[PW_S_RUNNING], .vms_paused = p->count[PW_S_PAUSED],
+		.paused_rss_kib = p->paused_rss_kib, .n_rss = p->n_rss,
 	};
 
+	memcpy(t.rss, p->rss, sizeof(t.rss));
 	ui_pool_table_write(p->shm, &t);
 }
 
@@ -191,6 +193,9 @@ static void refill(struct pw_pool *p)
 	retire_unwanted(p, drv, img);
 	if (!p->size || p->imageless == PW_IMAGELESS_NO || !drv->warm || p->taking)
 		return; /* a run on a slot still starting kicks again when done */
+	pw_pool_measure(p);
+	if (!pw_pool_mem_allows(p))
+		return; /* the tick tries again */
 	if (now < p->retry_at_ms) {
 		if (uv_timer_start(&p->refill, on_refill, p->retry_at_ms - now, 0) < 0)
 			ui_error("pool: cannot arm the refill timer");
@@ -234,6 +239,14 @@ struct pw_vm *pw_pool_take(struct pw_pool *p, const struct ui_image *img, unsign
 		vcpus, mem_mib);
 	publish(p);
 	return NULL;
+}
+
+void pw_pool_tick(struct pw_pool *p)
+{
+	pw_pool_measure(p);
+	publish(p);
+	if (p->mem_capped)
+		kick(p); /* measured again there: room again? */
 }
 
 /* ---- drain ------------------------------------------------------------------------ */

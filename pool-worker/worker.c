@@ -197,6 +197,7 @@ static void on_tick(struct ui_daemon_ctx *d)
 
 	check_vmm(w);
 	pw_engine_tick(&w->engine);
+	pw_pool_tick(&w->pool);
 	/* Level-triggered: what no live VM owns goes (after a crash, or an
 	 * exit whose removal found the cgroup still busy). */
 	(void)pw_cg_sweep(w->cgroups, cgroup_live, w);

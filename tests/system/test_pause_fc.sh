@@ -37,6 +37,13 @@ api GET "/vm/$id"
 api GET "/vm?state=paused"
 [ "$(json '.vms | length')" = 1 ] && [ "$(json '.vms[0].id')" = "$id" ] ||
 	st_fail "?state=paused: $API_BODY"
+api GET /pool
+[ "$(json .vms_paused)" = 1 ] && [ "$(json .vms_running)" = 0 ] || st_fail "pool: $API_BODY"
+rss=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status")
+[ "$(json '.paused | length')" = 1 ] && [ "$(json '.paused[0].id')" = "$id" ] &&
+	[ "$(json '.paused[0].kind')" = vm ] || st_fail "pool's paused list: $API_BODY"
+[ "$(json .paused_rss_kib)" -gt 0 ] && [ "$(json .paused_rss_kib)" -le $((rss * 2)) ] ||
+	st_fail "paused_rss_kib $(json .paused_rss_kib) vs VmRSS $rss"
 api POST "/vm/$id/pause"
 st_expect 409 "pause of a paused VM"
 [ "$(json .error.code)" = conflict ] && grep -q "is paused" <<<"$(json .error.message)" ||
@@ -61,10 +68,11 @@ kinds=$(sql "select group_concat(kind, ' ') from (select kind from events where 
 api POST "/vm/$id/pause"
 st_expect 200 "pause again"
 old=$(st_daemon_pid pool-worker)
-kill -KILL "$old"
+kill -STOP "$old" # frozen: it cannot see the VMM resumed behind its back
 curl -s --unix-socket "$sock" -X PATCH -H 'Content-Type: application/json' \
 	-d '{"state":"Resumed"}' http://localhost/vm >/dev/null
 [ "$(vmm_state "$sock")" = Running ] || st_fail "could not resume the VMM by hand"
+kill -KILL "$old"
 for _ in $(seq 100); do
 	new=$(st_daemon_pid pool-worker || true)
 	if [ -n "$new" ] && [ "$new" != "$old" ]; then
@@ -106,4 +114,30 @@ api POST /vm/vm-nosuchvm/pause
 st_expect 404 "pause of an unknown VM"
 api GET /vm/x/pause
 st_expect 405 "GET on the pause route"
+
+# pool.max_mem_mib: slots booted ahead whose guests hold 64 MiB each; the
+# cap leaves room for one: the pool stops there (size 3), and says so.
+kill -TERM "$ST_PID"; wait "$ST_PID" 2>/dev/null || true
+export FC_FAKE_CONSOLE_ON_START="APP-READY" FC_FAKE_ALLOC_MIB=64
+ST_VMM_EXTRA="$ST_VMM_EXTRA
+pool:
+  size: 3
+  warm_image: fc
+  boot: ahead
+  max_mem_mib: 100"
+ST_IMAGES_EXTRA="$ST_IMAGES_EXTRA
+    ready_pattern: APP-READY"
+st_write_config
+st_start
+st_wait_pool 1
+for _ in $(seq 50); do grep -q "would pass pool.max_mem_mib 100" "$ST_LOG" && break; sleep 0.1; done
+grep -q "would pass pool.max_mem_mib 100" "$ST_LOG" || st_fail "the cap is not said"
+sleep 2 # the tick measures every second: no second slot comes
+api GET /pool
+[ "$(json .ready)" = 1 ] || st_fail "the cap did not hold: $API_BODY"
+[ "$(sql "select count(*) from vms where state in ('warming','warm')")" = 1 ] ||
+	st_fail "more slots made: $(sql "select id, state from vms")"
+[ "$(json .paused_rss_kib)" -ge $((64 * 1024)) ] && [ "$(json '.paused[0].kind')" = slot ] ||
+	st_fail "the slot's memory is not shown: $API_BODY"
+st_log "pool.max_mem_mib 100: 1 slot of $(json .paused_rss_kib) KiB"
 st_pass
