@@ -287,13 +287,14 @@ void backend_pool(struct backend *b, struct http_response *r)
 	struct ui_pool_table t;
 
 	ui_pool_table_read(b->shm, &t);
-	api_json(r, 200, json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o}",
+	api_json(r, 200, json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o}",
 				   "size", (json_int_t)t.size,
 				   "ready", (json_int_t)t.ready,
 				   "in_use", (json_int_t)t.in_use,
 				   "hits", (json_int_t)t.hits,
 				   "misses", (json_int_t)t.misses,
 				   "refill_errors", (json_int_t)t.refill_errors,
+				   "retired_image_changed", (json_int_t)t.retired_image_changed,
 				   "vms_running", (json_int_t)t.vms_running,
 				   "vms_paused", (json_int_t)t.vms_paused,
 				   "paused_rss_kib", (json_int_t)t.paused_rss_kib,

@@ -28,6 +28,7 @@ static void publish(struct pw_pool *p)
 		.hits = p->hits, .misses = p->misses, .refill_errors = p->refill_errors,
 		.vms_running = p->count[PW_S_RUNNING], .vms_paused = p->count[PW_S_PAUSED],
 		.paused_rss_kib = p->paused_rss_kib, .n_rss = p->n_rss,
+		.retired_image_changed = p->retired_image_changed,
 	};
 
 	memcpy(t.rss, p->rss, sizeof(t.rss));
@@ -138,6 +139,13 @@ static void on_drain_over(uv_timer_t *t)
 
 void pw_pool_changed(struct pw_pool *p, struct pw_vm *vm, enum pw_state from)
 {
+	char why[256];
+
+	if (from == PW_S_NEW && vm->state == PW_S_PENDING && vm->row.image[0]) {
+		vm->img_stamped = pw_image_stamp(&vm->row, &vm->img_stamp, why, sizeof(why)) == 0;
+		if (!vm->img_stamped)
+			ui_warn("%s: warm slot: cannot stamp its image: %s", vm->row.id, why);
+	}
 	count_move(p, vm, from);
 	if (vm->state == PW_S_WARM && from != PW_S_WARM)
 		slot_ready(p, vm);
@@ -229,10 +237,18 @@ struct pw_vm *pw_pool_take(struct pw_pool *p, const struct ui_image *img, unsign
 
 	if (!p->size || p->phase != PW_POOL_ON)
 		return NULL;
-	vm = pw_pool_pick(p->e->vms, pw_engine_driver(p->e), img, vcpus, mem_mib);
-	if (vm) {
-		p->hits++;
-		return vm;
+	/* bounded: a retire the registry holds leaves the slot WARM (picked again) */
+	for (unsigned tries = 0; tries < 16 &&
+	     (vm = pw_pool_pick(p->e->vms, pw_engine_driver(p->e), img, vcpus, mem_mib)); tries++) {
+		char why[320];
+
+		if (pw_image_unchanged(vm, why, sizeof(why))) {
+			p->hits++;
+			return vm;
+		}
+		ui_warn("%s: warm slot retired, never handed out: %s", vm->row.id, why);
+		p->retired_image_changed++;
+		pw_engine_retire(vm, why); /* RETIRING now: not picked again */
 	}
 	p->misses++;
 	ui_info("pool: no warm slot fits %s (%u vcpus, %u MiB): cold start", img->name,

@@ -57,6 +57,7 @@ struct pw_pool {
 	char warm_image[64];           /* pool.warm_image, "" = none */
 	enum pw_pool_imageless imageless;
 	uint64_t hits, misses, refill_errors;
+	uint64_t retired_image_changed; /* slots whose image files changed or went */
 	unsigned backoff_ms;           /* 0: the last slot warmed fine */
 	uint64_t retry_at_ms;          /* no new slot before (ui_now_ms) */
 	unsigned count[PW_S_COUNT];    /* VMs per state (not NEW, not final) */
@@ -101,6 +102,14 @@ void pw_pool_measure(struct pw_pool *p);
 /* pool.max_mem_mib (0: no cap) leaves room for one more slot, as big as
  * the ready ones are on average (said once when it does not). */
 bool pw_pool_mem_allows(struct pw_pool *p);
+
+/* ---- a slot's image on disk (pool_image.c) ---- */
+
+/* A stamp of row's kernel/initrd/rootfs identity (dev, inode, size, mtime,
+ * ctime); -errno with the path in why when one cannot be stat'ed. */
+int pw_image_stamp(const struct ui_vm *row, uint64_t *out, char *why, size_t len);
+/* The slot's image files are those it was made with; false: why says. */
+bool pw_image_unchanged(const struct pw_vm *slot, char *why, size_t len);
 
 /* ---- pure helpers (pool_policy.c; unit-tested in test_pool.c) ---- */
 

@@ -93,6 +93,8 @@ struct pw_vm {
 	struct pw_held *held;          /* events waiting for the registry, oldest first */
 	struct pw_ready *ready;        /* its ready probe while running (ready.h) */
 	bool ready_given_up;           /* the probe's deadline passed */
+	uint64_t img_stamp;            /* a slot: its image files' identity (pool_image.c) */
+	bool img_stamped;
 	void *owner;                   /* the engine */
 };
 

@@ -184,6 +184,7 @@ static void pool_copy_out(const struct ui_pool_table *t, struct ui_pool_table *d
 	d->vms_running = LOAD(&t->vms_running);
 	d->vms_paused = LOAD(&t->vms_paused);
 	d->paused_rss_kib = LOAD(&t->paused_rss_kib);
+	d->retired_image_changed = LOAD(&t->retired_image_changed);
 	d->n_rss = LOAD(&t->n_rss);
 	if (d->n_rss > UI_POOL_RSS_MAX)
 		d->n_rss = UI_POOL_RSS_MAX; /* torn: the retry rereads it */
@@ -207,6 +208,7 @@ static void pool_copy_in(struct ui_pool_table *t, const struct ui_pool_table *s)
 	STORE(&t->vms_running, s->vms_running);
 	STORE(&t->vms_paused, s->vms_paused);
 	STORE(&t->paused_rss_kib, s->paused_rss_kib);
+	STORE(&t->retired_image_changed, s->retired_image_changed);
 	STORE(&t->n_rss, s->n_rss < UI_POOL_RSS_MAX ? s->n_rss : UI_POOL_RSS_MAX);
 	for (uint32_t i = 0; i < s->n_rss && i < UI_POOL_RSS_MAX; i++) {
 		for (size_t k = 0; k < sizeof(t->rss[i].id); k++)

@@ -81,6 +81,7 @@ struct ui_pool_table {
 	uint32_t vms_running;
 	uint32_t vms_paused;
 	uint64_t paused_rss_kib;       /* VmRSS of paused VMMs and ready slots */
+	uint64_t retired_image_changed; /* slots retired: their image changed on disk */
 	uint32_t n_rss;                /* entries in rss[] */
 	struct ui_pool_rss rss[UI_POOL_RSS_MAX];
 };
