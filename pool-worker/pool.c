@@ -151,6 +151,9 @@ void pw_pool_changed(struct pw_pool *p, struct pw_vm *vm, enum pw_state from)
 		slot_ready(p, vm);
 	if (vm->state == PW_S_GONE && from != PW_S_GONE)
 		slot_gone(p, vm);
+	if (vm->state != from && (vm->state == PW_S_WARM || vm->state == PW_S_PAUSED ||
+				  from == PW_S_WARM || from == PW_S_PAUSED))
+		pw_pool_measure(p); /* the memory held paused changed: at once */
 	publish(p);
 	if (p->phase == PW_POOL_DRAINING && drain_done(p)) {
 		/* Not from inside the transition that called us: the drain's end
