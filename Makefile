@@ -54,6 +54,7 @@ include netd/module.mk
 include pool-worker/module.mk
 include apid/module.mk
 include tools/uictl/module.mk
+include tools/fsmtable/module.mk
 include tests/fuzz/module.mk
 
 programs: $(PROGRAMS)
