@@ -25,10 +25,16 @@ b_netns
 now_ns() { date +%s%N; }
 ms_since() { echo $(( ($(now_ns) - $1) / 1000 )) | awk '{printf "%.3f\n", $1 / 1000}'; }
 # guest clock − host clock in ms (host: the request's midpoint)
+# (a loaded host can make the guest's CGI slow: up to 5 tries of 10 s)
 clock_offset_ms() {
-	local t0 t1 g
-	t0=$(now_ns)
-	g=$(ip netns exec "$B_NS" curl -s --max-time 5 "http://$1/cgi-bin/time") || return 1
+	local t0 t1 g i
+	for ((i = 0; i < 5; i++)); do
+		t0=$(now_ns)
+		g=$(ip netns exec "$B_NS" curl -s --max-time 10 "http://$1/cgi-bin/time") &&
+			[[ $g =~ ^[0-9]+\.[0-9]+$ ]] && break
+		g=
+	done
+	[ -n "$g" ] || return 1
 	t1=$(now_ns)
 	awk -v g="$g" -v a="$t0" -v b="$t1" 'BEGIN {printf "%.1f\n", g * 1000 - (a + b) / 2e6}'
 }
@@ -46,7 +52,7 @@ api POST /vm/run '{"image":"hello","wait":"ready"}'
 id=$(jq -r .id <<<"$API_BODY") ip=$(jq -r .ip <<<"$API_BODY")
 slot_offset=$(clock_offset_ms "$ip") || b_die "guest clock unreadable"
 sleep 2 # the guest's clock agent (tools/guest/init) steps it once a second
-slot_later=$(clock_offset_ms "$ip")
+slot_later=$(clock_offset_ms "$ip") || b_die "guest clock unreadable"
 b_log "VM $id taken from a slot (paused ≥ $slot_wait_s s): guest − host = $slot_offset ms, 2 s later $slot_later ms"
 
 : >"$B_DIR/rt.ms"; : >"$B_DIR/answer.ms"
@@ -59,13 +65,13 @@ for ((i = 0; i < N; i++)); do
 	ip netns exec "$B_NS" curl -s --max-time 5 "http://$ip/" >/dev/null || b_die "no answer after resume"
 	ms_since "$t" >>"$B_DIR/answer.ms"
 done
-before=$(clock_offset_ms "$ip")
+before=$(clock_offset_ms "$ip") || b_die "guest clock unreadable"
 api POST "/vm/$id/pause"
 sleep "$HOLD"
 api POST "/vm/$id/resume"
-after=$(clock_offset_ms "$ip")
+after=$(clock_offset_ms "$ip") || b_die "guest clock unreadable"
 sleep 2
-later=$(clock_offset_ms "$ip")
+later=$(clock_offset_ms "$ip") || b_die "guest clock unreadable"
 drift=$(awk -v a="$after" -v b="$before" 'BEGIN {printf "%.1f\n", a - b}')
 b_log "clock: guest − host before $before ms, after a $HOLD s pause $after ms (2 s later $later ms): drift $drift ms"
 api POST "/vm/$id/stop"
