@@ -3,8 +3,9 @@
 # hello image (ready_port 80), pool.boot ahead with pool.size 2:
 #   rss        VmRSS of each pre-booted (paused) slot, from GET /pool;
 #   roundtrip  a running VM: POST /vm/{id}/pause then POST /vm/{id}/resume,
-#              the two calls' wall time together, N cycles (p50/p99), and
-#              resume → the guest's first HTTP answer;
+#              the two calls' wall time together (curl), N cycles
+#              (p50/p99), apid's own time for each (its log), and resume →
+#              the guest's first HTTP answer;
 #   clock      the guest's wall clock (GET /cgi-bin/time, "<sec>.<usec>")
 #              minus the host's (the midpoint of the request) on a VM just
 #              taken from a slot that waited paused, and before / after a
@@ -75,17 +76,28 @@ later=$(clock_offset_ms "$ip") || b_die "guest clock unreadable"
 drift=$(awk -v a="$after" -v b="$before" 'BEGIN {printf "%.1f\n", a - b}')
 b_log "clock: guest − host before $before ms, after a $HOLD s pause $after ms (2 s later $later ms): drift $drift ms"
 api POST "/vm/$id/stop"
+# apid's own time per request (its log: "POST /vm/<id>/pause 200 2ms"):
+# the round trip without curl's process start
+for op in pause resume; do
+	sed -n "s|.*apid\[[0-9]*\] info: POST /vm/$id/$op 200 \([0-9.]*\)ms\$|\1|p" "$B_LOG" \
+		>"$B_DIR/apid-$op.ms"
+done
+apid_pause=$(b_stats <"$B_DIR/apid-pause.ms")
+apid_resume=$(b_stats <"$B_DIR/apid-resume.ms")
 health=$(b_health)
 b_stack_stop
 rt=$(b_stats <"$B_DIR/rt.ms")
 ans=$(b_stats <"$B_DIR/answer.ms")
 b_log "pause→resume round trip $(jq -c '{n, p50, p99}' <<<"$rt")  resume→HTTP answer $(jq -c '{n, p50, p99}' <<<"$ans")"
+b_log "apid: pause $(jq -c '{n, p50, p99}' <<<"$apid_pause")  resume $(jq -c '{n, p50, p99}' <<<"$apid_resume")"
 b_write_result pause "$(jq -n --argjson rt "$rt" --argjson ans "$ans" --argjson rss "$rss" \
 	--argjson n "$N" --argjson hold "$HOLD" --argjson so "$slot_offset" --argjson sl "$slot_later" --argjson b "$before" \
-	--argjson a "$after" --argjson l "$later" --argjson d "$drift" --argjson h "$health" '
+	--argjson a "$after" --argjson l "$later" --argjson d "$drift" --argjson h "$health" \
+	--argjson ap "$apid_pause" --argjson ar "$apid_resume" '
 	{config:{driver:"qemu (TCG)", image:"hello (ready_port 80)", pool_size:2, pool_boot:"ahead",
 	         cycles:$n, hold_s:$hold},
 	 paused_slot_rss_kib:$rss, pause_resume_roundtrip_ms:$rt, resume_to_http_answer_ms:$ans,
+	 apid_pause_ms:$ap, apid_resume_ms:$ar,
 	 clock:{slot_taken_after_s:$hold, slot_guest_minus_host_ms:$so, slot_two_s_later_ms:$sl,
 	        before_pause_ms:$b, after_pause_ms:$a, two_s_later_ms:$l, drift_ms:$d},
 	 health:$h}')"
