@@ -32,7 +32,8 @@
  * "Not started", else it is BOOTED at once.
  *
  * Pause / resume (driver.h): PATCH /vm {"state": "Paused"|"Resumed"} outside
- * any batch, reported at its answer. Stop of a guest paused so queues
+ * any batch, reported at its answer. Adopted under a `running` row and
+ * GET / says "Paused": PATCH /vm Resumed (the row wins). Stop of a guest paused so queues
  * PATCH /vm Resumed before SendCtrlAltDel (the queue runs them in order).
  *
  * Before spawn, a stale API socket is removed (it would look ready before
@@ -727,6 +728,15 @@ static int fc_kill(struct pw_vmm *v)
 	return q ? pw_vmm_proc_kill(&q->proc) : -ESRCH;
 }
 
+static void on_adopt_resume(struct fc_queue *api, const struct fc_result *r, void *arg)
+{
+	struct fc_vm *q = arg;
+
+	(void)api;
+	if (r->status < 0 && q->v)
+		ui_warn("%s: firecracker %s %s: %s", q->v->row->id, r->method, r->path, r->fault);
+}
+
 static void on_adopt_info(struct fc_queue *api, const struct fc_result *r,
 			  void *arg)
 {
@@ -742,6 +752,14 @@ static void on_adopt_info(struct fc_queue *api, const struct fc_result *r,
 	if (!started_state(r, state, sizeof(state)))
 		q->guest_started = false;
 	ui_info("%s: firecracker API answers (state %s)", q->v->row->id, state);
+	/* paused under a `running` row: the row wins */
+	if (strcmp(state, "Paused") == 0 && strcmp(q->v->row->state, UI_VM_RUNNING) == 0 &&
+	    q->user_op < 0) {
+		ui_info("%s: adopted paused under a running row: resuming it", q->v->row->id);
+		if (fc_request(q->api, "PATCH", "/vm", "{\"state\":\"Resumed\"}",
+			       FC_REQ_TIMEOUT_MS, on_adopt_resume, q) < 0)
+			ui_warn("%s: cannot queue PATCH /vm (out of memory)", q->v->row->id);
+	}
 }
 
 static int fc_adopt(struct pw_vmm *v, char *err, size_t errlen)

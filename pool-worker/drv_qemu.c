@@ -36,7 +36,8 @@
  * never continued (a paused guest cannot power off: the engine kills).
  * Pause / resume (driver.h): QMP `stop` / `cont`, reported when QEMU has
  * answered; asked before QMP is connected (an adopted VMM), sent once it
- * is. Stop of a guest paused so sends `cont` first, then the button
+ * is. Adopted under a `running` row and found paused: `cont` (the row
+ * wins). Stop of a guest paused so sends `cont` first, then the button
  * (QMP answers in order: the guest runs when the press reaches it).
  *
  * Reports come only from loop callbacks, never from inside a driver call;
@@ -77,6 +78,7 @@ struct qemu_vm {
 	int user_op;                   /* pause/resume asked: 1 pause, 0 resume, -1 none */
 	bool user_sent;                /* … and sent */
 	bool user_paused;              /* paused by pause (not a warm slot) */
+	bool adopt_check;              /* adopted under a `running` row: paused? */
 	unsigned connect_attempts;
 	unsigned boot_timeout_ms;
 	struct qmp *qmp;
@@ -86,6 +88,8 @@ struct qemu_vm {
 static void qmp_try_connect(struct qemu_vm *q);
 static void query_status(struct qemu_vm *q);
 static void send_user_op(struct qemu_vm *q);
+static void check_adopted(struct qemu_vm *q);
+static bool status_is(const char *st, const char *want);
 
 static uv_timer_t *timer(struct qemu_vm *q, enum qemu_timer t)
 {
@@ -413,6 +417,44 @@ static void send_user_op(struct qemu_vm *q)
 	}
 }
 
+static void on_adopt_cont(struct qmp *qmp, int status, json_t *ret, const char *err,
+			  void *arg)
+{
+	struct qemu_vm *q = arg;
+
+	(void)qmp;
+	(void)ret;
+	if (status < 0 && q->v)
+		ui_warn("%s: cont: %s", q->v->row->id, err);
+}
+
+/* Adopted under a `running` row, QEMU found paused (pool-worker died
+ * between a resume's record and QEMU's answer, or someone paused it): the
+ * row wins, the guest is continued. */
+static void on_adopt_status(struct qmp *qmp, int status, json_t *ret, const char *err,
+			    void *arg)
+{
+	struct qemu_vm *q = arg;
+	const char *st = json_string_value(json_object_get(ret, "status"));
+
+	(void)qmp;
+	(void)err;
+	if (status < 0 || !q->v || !status_is(st, "paused") || q->user_op >= 0)
+		return;
+	ui_info("%s: adopted paused under a running row: continuing it", q->v->row->id);
+	if (qmp_execute(q->qmp, "cont", NULL, on_adopt_cont, q) < 0)
+		ui_warn("%s: cannot send cont", q->v->row->id);
+}
+
+static void check_adopted(struct qemu_vm *q)
+{
+	if (!q->adopt_check)
+		return;
+	q->adopt_check = false;
+	if (qmp_execute(q->qmp, "query-status", NULL, on_adopt_status, q) < 0)
+		ui_warn("%s: cannot ask QEMU its status", q->v->row->id);
+}
+
 static int qemu_pause(struct pw_vmm *v, bool pause)
 {
 	struct qemu_vm *q = v->data;
@@ -451,6 +493,7 @@ static void on_qmp_ready(struct qmp *qmp, int status, void *arg)
 	if (status == 0) {
 		ui_debug("%s: QMP connected", q->v->row->id);
 		q->connect_attempts = 0;
+		check_adopted(q);
 		send_user_op(q);
 		query_status(q);
 		return;
@@ -692,6 +735,7 @@ static int qemu_adopt(struct pw_vmm *v, char *err, size_t errlen)
 		qemu_release(v);
 		return rc;
 	}
+	q->adopt_check = strcmp(v->row->state, UI_VM_RUNNING) == 0;
 	qmp_try_connect(q);
 	return 0;
 }

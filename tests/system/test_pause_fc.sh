@@ -6,7 +6,8 @@
 #     409 naming the state; resume → 200 "running" (PATCH Resumed, GET /
 #     "Running"), started_at kept; a resume of a running VM is 409;
 #   - kill -9 of pool-worker with the VM paused: it is adopted paused; the
-#     row wins — the VMM resumed behind our back is paused again;
+#     row wins — the VMM resumed behind our back is paused again, and one
+#     paused behind our back under a running row is resumed;
 #   - stop of a paused VM: resumed, then Ctrl+Alt+Del (no kill): stopped,
 #     nothing left; pause or resume of a stopped VM → 409; unknown → 404.
 ST_DRIVER=firecracker
@@ -88,9 +89,28 @@ for _ in $(seq 100); do
 done
 [ "$(vmm_state "$sock")" = Paused ] || st_fail "the adopted VMM was not paused again"
 st_wait_vm "$id" paused
-[ "$(sql "select count(*) from events where vm_id = '$id' and kind = 'adopt'")" = 1 ] ||
+[ "$(sql "select count(*) from events where vm_id = '$id' and kind = 'adopt'")" -ge 1 ] ||
 	st_fail "no adopt event"
 kill -0 "$pid" || st_fail "the VMM died with pool-worker"
+
+# The other way: the row says running, the VMM was paused behind our back
+# while pool-worker was down: resumed (the row wins).
+api POST "/vm/$id/resume"
+st_expect 200 "resume after the restart"
+old=$(st_daemon_pid pool-worker)
+kill -STOP "$old"
+curl -s --unix-socket "$sock" -X PATCH -H 'Content-Type: application/json' \
+	-d '{"state":"Paused"}' http://localhost/vm >/dev/null
+[ "$(vmm_state "$sock")" = Paused ] || st_fail "could not pause the VMM by hand"
+kill -KILL "$old"
+for _ in $(seq 100); do
+	[ "$(vmm_state "$sock")" = Running ] && break
+	sleep 0.1
+done
+[ "$(vmm_state "$sock")" = Running ] || st_fail "the adopted VMM paused under a running row stayed paused"
+st_wait_vm "$id" running
+api POST "/vm/$id/pause"
+st_expect 200 "pause before the stop"
 
 api POST "/vm/$id/stop"
 st_expect 200 "stop of a paused VM"
