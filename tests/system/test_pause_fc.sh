@@ -21,7 +21,7 @@ vmm_state() { # GET / on the VMM's own API socket
 }
 st_start
 
-api POST /vm/run '{"image":"fc","name":"p1"}'
+api POST /vm/run '{"image":"fc","name":"p1"}' -H 'Idempotency-Key: pause-k1'
 st_expect 201 "run"
 id=$(json .id) tap=$(json .tap) started=$(json .started_at)
 sock=$ST_DIR/run/vms/$id.sock
@@ -45,6 +45,9 @@ rss=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status")
 	[ "$(json '.paused[0].kind')" = vm ] || st_fail "pool's paused list: $API_BODY"
 [ "$(json .paused_rss_kib)" -gt 0 ] && [ "$(json .paused_rss_kib)" -le $((rss * 2)) ] ||
 	st_fail "paused_rss_kib $(json .paused_rss_kib) vs VmRSS $rss"
+api POST /vm/run '{"image":"fc","name":"p1"}' -H 'Idempotency-Key: pause-k1'
+st_expect 200 "a replayed run of the paused VM (answered, not left waiting)"
+[ "$(json .id)" = "$id" ] && [ "$(json .state)" = paused ] || st_fail "replay: $API_BODY"
 api POST "/vm/$id/pause"
 st_expect 409 "pause of a paused VM"
 [ "$(json .error.code)" = conflict ] && grep -q "is paused" <<<"$(json .error.message)" ||
