@@ -54,7 +54,7 @@ struct run_params {
 
 struct route {
 	enum route_action action;
-	char vm_id[48];         /* RA_STOP, RA_GET_VM (an id or a name), RA_DELETE */
+	char vm_id[48];         /* RA_STOP, RA_GET_VM (an id or a name), RA_DELETE, RA_PAUSE, RA_RESUME */
 	char state[16];         /* RA_LIST_VMS filter, "" = all */
 	char after[48];         /* RA_LIST_VMS cursor: rows after this id, "" = first */
 	unsigned limit;         /* RA_LIST_VMS rows at most, 1..ROUTE_LIST_MAX */

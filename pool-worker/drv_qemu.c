@@ -35,7 +35,7 @@
  * Stop: system_powerdown (ACPI power button); -ENOTSUP for a warm slot
  * never continued (a paused guest cannot power off: the engine kills).
  * Pause / resume (driver.h): QMP `stop` / `cont`, reported when QEMU has
- * answered; asked before QMP is connected (an adopted VMM), sent once it
+ * answered (the deadline timer: boot_timeout_ms, then FAILED); asked before QMP is connected (an adopted VMM), sent once it
  * is. Adopted under a `running` row and found paused: `cont` (the row
  * wins). Stop of a guest paused so sends `cont` first, then the button
  * (QMP answers in order: the guest runs when the press reaches it).
@@ -89,6 +89,7 @@ static void qmp_try_connect(struct qemu_vm *q);
 static void query_status(struct qemu_vm *q);
 static void send_user_op(struct qemu_vm *q);
 static void check_adopted(struct qemu_vm *q);
+static void user_op_done(struct qemu_vm *q, int status, const char *err);
 static bool status_is(const char *st, const char *want);
 
 static uv_timer_t *timer(struct qemu_vm *q, enum qemu_timer t)
@@ -180,6 +181,11 @@ static void on_deadline(uv_timer_t *t)
 	struct qemu_vm *q = t->data;
 	char err[128];
 
+	if (q->mode == Q_IDLE && q->user_op >= 0) { /* a pause or resume */
+		snprintf(err, sizeof(err), "no answer within %u ms", q->boot_timeout_ms);
+		user_op_done(q, -ETIMEDOUT, err);
+		return;
+	}
 	snprintf(err, sizeof(err), "qemu did not report %s within %u ms",
 		 q->mode == Q_WARMING ? "prelaunch" : "running", q->boot_timeout_ms);
 	op_done(q, -ETIMEDOUT, err);
@@ -382,6 +388,7 @@ static void user_op_done(struct qemu_vm *q, int status, const char *err)
 		return;
 	q->user_op = -1;
 	q->user_sent = false;
+	uv_timer_stop(timer(q, T_DEADLINE));
 	if (status == 0) {
 		q->user_paused = op == 1;
 		v->report(v, op ? PW_VMM_PAUSED : PW_VMM_RESUMED, 0, NULL);
@@ -458,11 +465,17 @@ static void check_adopted(struct qemu_vm *q)
 static int qemu_pause(struct pw_vmm *v, bool pause)
 {
 	struct qemu_vm *q = v->data;
+	int rc;
 
 	if (!q || !pw_vmm_proc_running(&q->proc))
 		return -ESRCH;
 	if (q->user_op >= 0)
 		return -EBUSY;
+	if (q->mode != Q_IDLE)
+		return -EBUSY; /* booting: not a running guest */
+	rc = uv_timer_start(timer(q, T_DEADLINE), on_deadline, q->boot_timeout_ms, 0);
+	if (rc < 0)
+		return rc;
 	q->user_op = pause;
 	if (qmp_is_ready(q->qmp)) {
 		send_user_op(q);

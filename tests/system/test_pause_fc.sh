@@ -138,6 +138,22 @@ st_expect 404 "pause of an unknown VM"
 api GET /vm/x/pause
 st_expect 405 "GET on the pause route"
 
+# A VMM that does not answer the pause (frozen): the VM fails with the
+# reason (its state is no longer known), the request is answered, the VMM
+# killed, nothing left.
+api POST /vm/run '{"image":"fc"}'
+st_expect 201 "run of a second VM"
+id2=$(json .id) tap2=$(json .tap)
+pid2=$(sql "select vmm_pid from vms where id = '$id2'")
+kill -STOP "$pid2"
+api POST "/vm/$id2/pause"
+[ "$API_STATUS" -ge 500 ] || st_fail "pause of a frozen VMM: HTTP $API_STATUS: $API_BODY"
+st_wait_vm "$id2" failed
+grep -q "PATCH /vm" <<<"$(json .error)" || st_fail "the failure does not say why: $API_BODY"
+for _ in $(seq 50); do kill -0 "$pid2" 2>/dev/null || break; sleep 0.1; done
+! kill -0 "$pid2" 2>/dev/null || st_fail "the frozen VMM was not killed"
+st_tap_released "$tap2" || st_fail "tap $tap2 left"
+
 # pool.max_mem_mib: slots booted ahead whose guests hold 64 MiB each; the
 # cap leaves room for one: the pool stops there (size 3), and says so.
 kill -TERM "$ST_PID"; wait "$ST_PID" 2>/dev/null || true
