@@ -55,6 +55,7 @@ include pool-worker/module.mk
 include apid/module.mk
 include tools/uictl/module.mk
 include examples/microservices/module.mk
+include tools/fsmtable/module.mk
 include tests/fuzz/module.mk
 
 programs: $(PROGRAMS)

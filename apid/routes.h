@@ -6,6 +6,7 @@
  *
  * Routes:  POST /vm/run         RA_RUN        (body validated → run_params)
  *          POST /vm/{id}/stop   RA_STOP
+ *          POST /vm/{id}/pause  RA_PAUSE;  POST /vm/{id}/resume  RA_RESUME
  *          GET  /vm[?state=S&limit=N&after=ID]   RA_LIST_VMS (one page)
  *          GET  /vm/{id}        RA_GET_VM
  *          GET  /healthz        RA_HEALTH
@@ -44,6 +45,8 @@ enum route_action {
 	RA_EVENTS,
 	RA_METRICS,
 	RA_CONSOLE,   /* GET /vm/{id}/console (console.c) */
+	RA_PAUSE,
+	RA_RESUME,
 };
 
 #define ROUTE_LIST_DEFAULT 100 /* rows of a GET /vm page without ?limit= */
@@ -63,7 +66,7 @@ struct run_params {
 
 struct route {
 	enum route_action action;
-	char vm_id[48];         /* RA_STOP, RA_GET_VM (an id or a name), RA_DELETE */
+	char vm_id[48];         /* RA_STOP, RA_GET_VM (an id or a name), RA_DELETE, RA_PAUSE, RA_RESUME */
 	char state[16];         /* RA_LIST_VMS filter, "" = all */
 	char after[48];         /* RA_LIST_VMS cursor: rows after this id, "" = first */
 	unsigned limit;         /* RA_LIST_VMS rows at most, 1..ROUTE_LIST_MAX; RA_EVENTS */

@@ -67,7 +67,8 @@ static void replay(struct pw_engine *e, const struct ui_msg *m, const struct ui_
 {
 	struct pw_vm *vm = pw_vm_find(e->vms, row->id);
 	bool starting = vm && (vm->state == PW_S_CREATING || vm->state == PW_S_STARTING);
-	bool settling = vm && !starting && vm->state != PW_S_RUNNING;
+	/* running, pausing, paused, resuming: the run is done, answer now */
+	bool settling = vm && !starting && !pw_state_is_live(vm->state);
 	struct pw_waiter w = { NULL, m->req_id, m->gen, m->op, false };
 
 	if (starting && wait_on(&vm->run_waiters, m) == 0)
@@ -75,7 +76,7 @@ static void replay(struct pw_engine *e, const struct ui_msg *m, const struct ui_
 	else if (settling && wait_on(&vm->replay_waiters, m) == 0)
 		ui_info("%s: idempotent RUN waits for the VM to settle", row->id);
 	else if (vm)
-		reply_now(e, m, 0, UI_REPLY_REPLAYED, row->id, NULL); /* running */
+		reply_now(e, m, 0, UI_REPLY_REPLAYED, row->id, NULL); /* live */
 	else
 		pw_engine_replay_final(e, &w, row);
 }

@@ -108,6 +108,8 @@ static void on_request(struct ui_ring_reader *r, struct ui_msg *m)
 		pw_engine_stop(&w->engine, m);
 	else if (m->op == UI_OP_DELETE)
 		pw_engine_delete(&w->engine, m);
+	else if (m->op == UI_OP_PAUSE || m->op == UI_OP_RESUME)
+		pw_engine_pause(&w->engine, m);
 	else
 		reply_error(w, m, -EINVAL, "unknown operation");
 }
@@ -197,6 +199,7 @@ static void on_tick(struct ui_daemon_ctx *d)
 
 	check_vmm(w);
 	pw_engine_tick(&w->engine);
+	pw_pool_tick(&w->pool);
 	/* Level-triggered: what no live VM owns goes (after a crash, or an
 	 * exit whose removal found the cgroup still busy). */
 	(void)pw_cg_sweep(w->cgroups, cgroup_live, w);

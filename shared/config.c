@@ -106,6 +106,7 @@ static const struct cfg_section pool_section = { (const struct cfg_field[]){
 	{ "warm_image", cfg_parse_warm_image, OFF(warm_image), SZ(warm_image), 0, 0, NULL, NULL,
 	  cfg_check_image_name },
 	ENUMF("boot", pool_boot, pool_boots),
+	UINTF("max_mem_mib", pool_max_mem_mib, 0, 1048576),
 	END,
 } };
 

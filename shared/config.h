@@ -123,6 +123,9 @@ struct ui_config {
 	char warm_image[64];            /* default "" */
 	enum ui_pool_boot pool_boot;    /* default prepared; ahead needs warm_image
 					 * (read at start: SIGHUP keeps it) */
+	unsigned pool_max_mem_mib;      /* default 0 = no cap: no slot booted ahead
+					 * while paused VMs' and ready slots' RSS
+					 * plus one more slot would pass it */
 
 	/* limits: */
 	unsigned max_vms;               /* default 64: running+starting at once */

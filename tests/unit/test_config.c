@@ -100,6 +100,7 @@ static const char good_yaml[] =
 	"pool:\n"
 	"  size: 3\n"
 	"  warm_image: hello\n"
+	"  max_mem_mib: 512\n"
 	"limits:\n"
 	"  max_vms: 10\n"
 	"  max_body_bytes: 2048\n"
@@ -165,6 +166,7 @@ static void t_good_file(void)
 	T_EQ_INT(cfg.pids_max, 99);
 	T_EQ_INT(cfg.pool_size, 3);
 	T_EQ_STR(cfg.warm_image, "hello");
+	T_EQ_INT(cfg.pool_max_mem_mib, 512);
 	T_EQ_INT(cfg.max_vms, 10);
 	T_EQ_INT(cfg.max_body_bytes, 2048);
 	T_EQ_INT(cfg.max_header_bytes, 4096);
@@ -246,6 +248,7 @@ static void check_defaults(const struct ui_config *cfg)
 	T_EQ_INT(cfg->pids_max, 256);
 	T_EQ_INT(cfg->pool_size, 0);
 	T_EQ_STR(cfg->warm_image, "");
+	T_EQ_INT(cfg->pool_max_mem_mib, 0);
 	T_EQ_INT(cfg->max_vms, 64);
 	T_EQ_INT(cfg->max_body_bytes, 65536);
 	T_EQ_INT(cfg->max_header_bytes, 16384);
@@ -387,6 +390,8 @@ static void t_bad_integer(void)
 		     "4:12: images.x.vcpus: 33 is out of range (expected an integer in 1..32)");
 	expect_error("pool:\n  size: 1.5\n",
 		     "2:9: pool.size: \"1.5\" is not a number (expected an integer in 0..256)");
+	expect_error("pool:\n  max_mem_mib: -5\n",
+		     "2:16: pool.max_mem_mib: \"-5\" is not a number (expected an integer in 0..1048576)");
 }
 
 static void t_bad_enum(void)

@@ -89,6 +89,15 @@ static void t_routes_each(void)
 	route("POST", "/vm/vm-abc/stop", NULL, &rt);
 	T_EQ_INT(rt.action, RA_STOP);
 	T_EQ_STR(rt.vm_id, "vm-abc");
+	route("POST", "/vm/vm-abc/pause", NULL, &rt);
+	T_EQ_INT(rt.action, RA_PAUSE);
+	T_EQ_STR(rt.vm_id, "vm-abc");
+	route("POST", "/vm/web1/resume", NULL, &rt); /* a name */
+	T_EQ_INT(rt.action, RA_RESUME);
+	T_EQ_STR(rt.vm_id, "web1");
+	route("GET", "/vm?state=paused", NULL, &rt);
+	T_EQ_INT(rt.action, RA_LIST_VMS);
+	T_EQ_STR(rt.state, "paused");
 	route("GET", "/vm", NULL, &rt);
 	T_EQ_INT(rt.action, RA_LIST_VMS);
 	T_EQ_STR(rt.state, "");
@@ -144,6 +153,17 @@ static void t_routes_method_not_allowed(void)
 	route("GET", "/vm/vm-abc/stop", NULL, &rt);
 	check_error(&rt.resp, 405, "method_not_allowed");
 	T_EQ_STR(rt.resp.allow, "POST");
+	http_response_free(&rt.resp);
+	route("GET", "/vm/vm-abc/pause", NULL, &rt);
+	check_error(&rt.resp, 405, "method_not_allowed");
+	T_EQ_STR(rt.resp.allow, "POST");
+	http_response_free(&rt.resp);
+	route("DELETE", "/vm/vm-abc/resume", NULL, &rt);
+	check_error(&rt.resp, 405, "method_not_allowed");
+	T_EQ_STR(rt.resp.allow, "POST");
+	http_response_free(&rt.resp);
+	route("POST", "/vm/a%20b/pause", NULL, &rt); /* no VM has such an id */
+	check_error(&rt.resp, 404, "not_found");
 	http_response_free(&rt.resp);
 	route("POST", "/vm", NULL, &rt);
 	check_error(&rt.resp, 405, "method_not_allowed");
