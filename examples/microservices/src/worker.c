@@ -126,28 +126,6 @@ out:
 	free(pgm);
 }
 
-/* In a uigniter guest: its VM id (uigniter.id= on the kernel command line),
- * unique for ever, where an address is reused by the next VM. */
-static bool vm_id(char *buf, size_t len)
-{
-	char line[4096], *p;
-	FILE *f = fopen("/proc/cmdline", "r");
-	bool found = false;
-
-	if (!f)
-		return false;
-	if (fgets(line, sizeof(line), f) && (p = strstr(line, "uigniter.id="))) {
-		p += strlen("uigniter.id=");
-		p[strcspn(p, " \n")] = '\0';
-		if (*p && strlen(p) < len) {
-			memcpy(buf, p, strlen(p) + 1);
-			found = true;
-		}
-	}
-	fclose(f);
-	return found;
-}
-
 int ms_worker_main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -176,7 +154,7 @@ int ms_worker_main(int argc, char **argv)
 	}
 	if (!mc || !port || port > 65535)
 		ms_die("worker", "usage: ms-worker --mc IP:PORT [--id ID] [--port N] [--slow-ms N]");
-	if (!id[0] && !vm_id(id, sizeof(id)))
+	if (!id[0] && !ms_vm_id(id, sizeof(id)))
 		ms_own_ip(id, sizeof(id));
 	if (strspn(id, "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-_") !=
 	    strlen(id))
