@@ -116,10 +116,11 @@ b_netns() {
 # b_config NAME [key=value...] → writes $B_DIR/NAME/uigniter.yaml, prints its path.
 # keys: pool (size), driver (qemu|firecracker), fc (firecracker binary),
 # mem (guest MiB), subnet_prefix, max_vms, log_level, boot (pool.boot:
-# prepared|ahead), ready_port (the hello image's ready rule)
+# prepared|ahead), ready_port (the hello image's ready rule), warm (the
+# pool's image: hello by default; an image of images_dir may be named)
 b_config() {
 	local name=$1 d=$B_DIR/$1 kv pool=0 driver=qemu fc= mem=${BENCH_MEM_MIB:-80}
-	local max_vms=1100 log_level=info pool_yaml= fc_yaml= boot=prepared ready_yaml=
+	local max_vms=1100 log_level=info pool_yaml= fc_yaml= boot=prepared ready_yaml= warm=hello
 	shift
 	for kv in "$@"; do
 		case $kv in
@@ -127,6 +128,7 @@ b_config() {
 		mem=*) mem=${kv#*=} ;; max_vms=*) max_vms=${kv#*=} ;;
 		log_level=*) log_level=${kv#*=} ;;
 		boot=*) boot=${kv#*=} ;;
+		warm=*) warm=${kv#*=} ;;
 		ready_port=*) ready_yaml="    ready_port: ${kv#*=}" ;;
 		*) b_die "b_config: unknown $kv" ;;
 		esac
@@ -134,7 +136,7 @@ b_config() {
 	mkdir -p "$d"
 	[ "$pool" -gt 0 ] && pool_yaml="pool:
   size: $pool
-  warm_image: hello
+  warm_image: $warm
   boot: $boot"
 	[ -n "$fc" ] && fc_yaml="  firecracker: $fc"
 	cat >"$d/uigniter.yaml" <<EOF
