@@ -85,6 +85,10 @@ static const struct cfg_section vmm_section = { (const struct cfg_field[]){
 	PATHF("cgroup_root", cgroup_root, cfg_parse_path),
 	UINTF("mem_overhead_mib", mem_overhead_mib, 0, 65536),
 	UINTF("pids_max", pids_max, 8, 1000000),
+	STR("user", vmm_user, 1, cfg_check_user),
+	PATHF("jailer", jailer_bin, cfg_parse_path),
+	PATHF("chroot_base", chroot_base, cfg_parse_path),
+	SPECIAL("image_dirs", cfg_parse_image_dirs),
 	END,
 } };
 
@@ -344,6 +348,8 @@ static int finish(struct cfg_loader *ld)
 	if (cfg->warm_image[0] && !ui_config_image(cfg, cfg->warm_image))
 		return cfg_fail_at(ld, ld->warm_node, "pool.warm_image: no image named \"%s\" in images",
 				   cfg->warm_image);
+	if ((r = cfg_finish_vmm(ld)) < 0)
+		return r;
 	if (ld->listen_set)
 		return 0;
 	n = snprintf(cfg->api_unix, sizeof(cfg->api_unix), "%s/api.sock", cfg->run_dir);
@@ -506,6 +512,7 @@ void ui_config_defaults(struct ui_config *cfg)
 	cfg->cgroup = UI_CGROUP_AUTO;
 	cfg->mem_overhead_mib = 96;
 	cfg->pids_max = 256;
+	snprintf(cfg->vmm_user, sizeof(cfg->vmm_user), "uigniter-vmm");
 	cfg->max_vms = 64;
 	cfg->max_body_bytes = 65536;
 	cfg->max_header_bytes = 16384;

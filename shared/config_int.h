@@ -40,6 +40,7 @@ struct cfg_loader {
 	const yaml_node_t *run_dir_node;
 	const yaml_node_t *gateway_node;
 	const yaml_node_t *warm_node;
+	bool image_dirs_set;           /* vmm.image_dirs given: no default */
 };
 
 struct cfg_field;
@@ -108,6 +109,17 @@ int cfg_parse_subnet(struct cfg_loader *ld, const char *where, const yaml_node_t
 		     void *base, const struct cfg_field *f);
 int cfg_parse_gateway(struct cfg_loader *ld, const char *where, const yaml_node_t *val,
 		      void *base, const struct cfg_field *f);
+
+/* vmm.user, vmm.image_dirs and their rules (config_vmm.c): image paths
+ * outside every image directory are refused at the path's node. */
+int cfg_parse_image_dirs(struct cfg_loader *ld, const char *where, const yaml_node_t *val,
+			 void *base, const struct cfg_field *f);
+int cfg_check_user(struct cfg_loader *ld, const char *where, const yaml_node_t *val,
+		   const char *s);
+int cfg_finish_vmm(struct cfg_loader *ld);
+/* A path as store_path makes it (relative to the file's directory). */
+int cfg_store_path(struct cfg_loader *ld, const char *where, const yaml_node_t *val,
+		   char *dst, size_t size, const char *s);
 
 int cfg_check_ifname(struct cfg_loader *ld, const char *where, const yaml_node_t *val,
 		     const char *s);

@@ -87,6 +87,8 @@ static const char good_yaml[] =
 	"  tap_stock: 0\n"
 	"vmm:\n"
 	"  driver: qemu\n"
+	"  user: vmm-test_1\n"
+	"  image_dirs: [../build/guest, /images, /boot]\n"
 	"  qemu: ./bin/qemu\n"
 	"  firecracker: /opt/fc/firecracker\n"
 	"  accel: tcg\n"
@@ -466,6 +468,62 @@ static void t_unknown_warm_image(void)
 		     "2:15: pool.warm_image: \"a b\" is not a valid image name");
 }
 
+/* vmm.user and vmm.image_dirs: a kernel, initrd or rootfs outside every
+ * image directory is refused at its own key, a symlink out of one too. */
+static void t_vmm_priv(void)
+{
+	struct ui_config cfg;
+	char yaml[2 * PATH_MAX], msg[PATH_MAX + 256], link[PATH_MAX + 16];
+	const char *path;
+	int n;
+
+	expect_error("vmm:\n  user: Root\n",
+		     "2:9: vmm.user: \"Root\" is not a user name ([a-z_][a-z0-9_-]*, at most 32 bytes)");
+	expect_error("vmm:\n  image_dirs: []\n",
+		     "2:15: vmm.image_dirs: must list at least one directory");
+	expect_error("vmm:\n  image_dirs: /img\n",
+		     "2:15: vmm.image_dirs: expected a list, found a scalar");
+	expect_error("vmm:\n  image_dirs: [/img]\nimages:\n  a:\n    kernel: /img/k\n"
+		     "    initrd: /etc/shadow\n",
+		     "6:13: images.a.initrd: /etc/shadow is outside every image directory "
+		     "(vmm.image_dirs: /img)");
+	expect_error("vmm:\n  image_dirs: [/img, /other]\nimages:\n  a:\n    kernel: /img/../etc/k\n",
+		     "5:13: images.a.kernel: /etc/k is outside every image directory "
+		     "(vmm.image_dirs: /img, /other)");
+	expect_error("vmm:\n  image_dirs: [/img]\nimages:\n  a:\n    kernel: /imgx/k\n",
+		     "5:13: images.a.kernel: /imgx/k is outside every image directory "
+		     "(vmm.image_dirs: /img)");
+	/* the default: <state_dir>/images */
+	n = (int)readlink("/proc/self/exe", link, sizeof(link) - 1);
+	T_ASSERT(n > 0);
+	link[n] = '\0';
+	*strrchr(link, '/') = '\0';
+	*strrchr(link, '/') = '\0'; /* build/tests/test_config -> build */
+	snprintf(msg, sizeof(msg), "4:13: images.a.kernel: /srv/k is outside every image "
+		 "directory (vmm.image_dirs: /srv/u/images, %s/guest)", link);
+	expect_error("state_dir: /srv/u\nimages:\n  a:\n    kernel: /srv/k\n", msg);
+	/* a symlink inside an image directory pointing out of it */
+	path = write_cfg("x: 1\n"); /* only for its directory */
+	n = snprintf(link, sizeof(link), "%.*s/evil", (int)(strrchr(path, '/') - path), path);
+	T_ASSERT(n > 0 && (size_t)n < sizeof(link));
+	(void)unlink(link);
+	T_ASSERT(symlink("/etc/hostname", link) == 0);
+	snprintf(yaml, sizeof(yaml), "vmm:\n  image_dirs: [.]\nimages:\n  a:\n    kernel: evil\n");
+	path = write_cfg(yaml);
+	T_ASSERT(ui_config_load(path, &cfg, msg, sizeof(msg)) == -EINVAL);
+	T_ASSERT(strstr(msg, ":5:13: images.a.kernel: ") && strstr(msg, "/evil is outside"));
+	T_ASSERT(unlink(link) == 0);
+	/* inside: loads, and the defaults */
+	path = write_cfg("vmm:\n  image_dirs: [/img]\nimages:\n  a:\n    kernel: /img/k\n");
+	T_ASSERT(ui_config_load(path, &cfg, msg, sizeof(msg)) == 0);
+	T_EQ_STR(cfg.vmm_user, "uigniter-vmm");
+	T_ASSERT(cfg.n_image_dirs == 1);
+	T_EQ_STR(cfg.image_dirs[0], "/img");
+	T_EQ_STR(cfg.jailer_bin, "");
+	T_EQ_STR(cfg.chroot_base, "/run/uigniter/jail");
+	ui_config_free(&cfg);
+}
+
 static void t_too_long(void)
 {
 	char yaml[PATH_MAX + 256], longp[PATH_MAX + 8], msg[256];
@@ -590,6 +648,7 @@ int main(int argc, char **argv)
 		T_CASE(t_bad_image_name),
 		T_CASE(t_image_without_kernel),
 		T_CASE(t_unknown_warm_image),
+		T_CASE(t_vmm_priv),
 		T_CASE(t_too_long),
 		T_CASE(t_bad_listen),
 		T_CASE(t_shm_name),
