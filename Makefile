@@ -52,6 +52,7 @@ include tests/module.mk
 include supervisor/module.mk
 include netd/module.mk
 include pool-worker/module.mk
+include vmm-exec/module.mk
 include apid/module.mk
 include tools/uictl/module.mk
 include tests/fuzz/module.mk
@@ -94,7 +95,7 @@ install: programs
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/libexec/uigniter
 	install -m 0755 $(BUILD)/bin/uigniterd $(BUILD)/bin/uictl $(DESTDIR)$(PREFIX)/bin/
 	install -m 0755 $(BUILD)/bin/netd $(BUILD)/bin/pool-worker $(BUILD)/bin/apid \
-		$(DESTDIR)$(PREFIX)/libexec/uigniter/
+		$(BUILD)/bin/uigniter-vmm-exec $(DESTDIR)$(PREFIX)/libexec/uigniter/
 
 clean:
 	rm -rf $(BUILD) build-asan build-fuzz

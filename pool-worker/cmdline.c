@@ -99,7 +99,8 @@ static int args_machine(struct pw_argv *a, const char *bin, enum ui_accel accel,
 	    arg(a, "-m") || arg(a, "%u", vm->mem_mib) ||
 	    arg(a, "-smp") || arg(a, "%u", vm->vcpus) ||
 	    arg(a, "-nodefaults") || arg(a, "-no-user-config") ||
-	    arg(a, "-nographic") || arg(a, "-no-reboot"))
+	    arg(a, "-nographic") || arg(a, "-no-reboot") ||
+	    arg(a, "-sandbox") || arg(a, "%s", PW_QEMU_SANDBOX))
 		return -E2BIG;
 	return 0;
 }
@@ -126,12 +127,13 @@ static int args_boot(struct pw_argv *a, const struct ui_vm *vm)
 
 static int args_io(struct pw_argv *a, const struct ui_vm *vm)
 {
-	char con[2 * sizeof(vm->console_log)], qmp[2 * sizeof(vm->api_socket)];
+	char qmp[2 * sizeof(vm->api_socket)];
 
-	if (escape_commas(vm->console_log, con, sizeof(con)) < 0 ||
-	    escape_commas(vm->api_socket, qmp, sizeof(qmp)) < 0)
+	/* The serial console is QEMU's stdout, which is the console log
+	 * (vmm_proc.h): an unprivileged QEMU never opens the log by path. */
+	if (escape_commas(vm->api_socket, qmp, sizeof(qmp)) < 0)
 		return -E2BIG;
-	if (arg(a, "-chardev") || arg(a, "file,id=con,path=%s,append=on", con) ||
+	if (arg(a, "-chardev") || arg(a, "stdio,id=con,signal=off") ||
 	    arg(a, "-serial") || arg(a, "chardev:con") ||
 	    arg(a, "-netdev") ||
 	    arg(a, "tap,id=n0,ifname=%s,script=no,downscript=no", vm->tap) ||

@@ -41,6 +41,7 @@
  * or adopt leaves nothing behind (v->data NULL: kill says -ESRCH).
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,6 +132,7 @@ static int qemu_new(struct pw_vmm *v, struct qemu_vm **out, char *err,
 	q->proc.nice = v->env->vmm_nice;
 	q->proc.autogroup_nice = v->env->vmm_autogroup_nice;
 	pw_vmm_proc_cgroup(&q->proc, v->env->cgroups, v->row);
+	q->proc.priv = v->env->priv;
 	*out = q;
 	return 0;
 }
@@ -486,6 +488,7 @@ static int spawn_qemu(struct pw_vmm *v, bool paused, bool ahead, const struct ui
 {
 	struct pw_argv *a = malloc(sizeof(*a));
 	struct ui_vm *row = v->row;
+	char dir[PATH_MAX];
 	struct qemu_vm *q;
 	int rc = -ENOMEM;
 
@@ -501,9 +504,15 @@ static int spawn_qemu(struct pw_vmm *v, bool paused, bool ahead, const struct ui
 		rc = qemu_new(v, &q, err, errlen);
 	if (rc < 0)
 		goto free_argv;
-	if (unlink(row->api_socket) < 0 && errno != ENOENT)
-		ui_warn("%s: cannot remove stale %s: %s", row->id, row->api_socket,
-			strerror(errno));
+	/* Its own directory, fresh: the QMP socket goes there (vmm_priv.h). */
+	if ((rc = pw_vmm_dir(v->env->cfg, row->id, dir, sizeof(dir))) < 0)
+		snprintf(err, errlen, "VMM directory path too long");
+	else if (v->env->priv)
+		rc = pw_vmm_dir_make(v->env->priv, dir, err, errlen);
+	if (rc < 0) {
+		qemu_release(v);
+		goto free_argv;
+	}
 	q->paused = paused || ahead;
 	q->ahead = ahead;
 	q->img = img;

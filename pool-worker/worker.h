@@ -22,6 +22,7 @@
 #include "engine.h"
 #include "pool.h"
 #include "ringio.h"
+#include "vmm_priv.h"
 
 struct pw_worker {
 	struct ui_daemon_ctx *d;
@@ -33,6 +34,7 @@ struct pw_worker {
 	struct ui_ring_writer kicks;      /* ring 2 */
 	bool vmm_missing;                 /* the VMM binary, as last checked */
 	const struct pw_cgroups *cgroups; /* borrowed (main.c) */
+	struct pw_vmm_priv priv;          /* who VMMs run as (read at start) */
 };
 
 /* Engine, pool and rings on d's loop; accel is resolved, cg set up

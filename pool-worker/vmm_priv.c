@@ -1,0 +1,137 @@
+/*
+ * vmm_priv.c — see vmm_priv.h: the VMM user, the exec helper's command
+ * line, and the per-VM directory.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fc_jail.h"
+#include "log.h"
+#include "vmm_priv.h"
+#include "vmm_user.h"
+
+#define HELPER "uigniter-vmm-exec"
+
+static int find_helper(char *out, size_t len)
+{
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+	if (n <= 0)
+		return -errno;
+	self[n] = '\0';
+	if (snprintf(out, len, "%s/" HELPER, dirname(self)) >= (int)len)
+		return -ENAMETOOLONG;
+	return access(out, X_OK) == 0 ? 0 : -errno;
+}
+
+int pw_vmm_priv_init(struct pw_vmm_priv *pv, const struct ui_config *cfg, char *err,
+		     size_t errlen)
+{
+	int rc;
+
+	memset(pv, 0, sizeof(*pv));
+	if (!strcmp(cfg->vmm_user, "root")) {
+		ui_warn("vmm.user is root: every VMM runs as root with all capabilities — "
+			"a guest that escapes its VMM owns the host");
+		return 0;
+	}
+	if ((rc = ui_vmm_user(cfg->vmm_user, &pv->uid, &pv->gid, err, errlen)) < 0)
+		return rc;
+	if (pv->uid == 0 || pv->gid == 0) {
+		snprintf(err, errlen, "vmm.user %s has uid or gid 0: name a user without "
+			 "privileges (or root, to opt out)", cfg->vmm_user);
+		return -EINVAL;
+	}
+	if ((rc = find_helper(pv->helper, sizeof(pv->helper))) < 0) {
+		snprintf(err, errlen, "cannot find %s beside pool-worker (%s): %s", HELPER,
+			 pv->helper, strerror(-rc));
+		return rc;
+	}
+	pv->drop = true;
+	ui_info("VMMs run as %s (uid %u, gid %u) without capabilities", cfg->vmm_user,
+		(unsigned)pv->uid, (unsigned)pv->gid);
+	return 0;
+}
+
+int pw_vmm_priv_argv(const struct pw_vmm_priv *pv, const char *file, char *const argv[],
+		     char ids[2][16], char *out[], size_t max)
+{
+	size_t n = 0;
+
+	snprintf(ids[0], 16, "%u", (unsigned)pv->uid);
+	snprintf(ids[1], 16, "%u", (unsigned)pv->gid);
+	if (max < 5)
+		return -E2BIG;
+	out[n++] = (char *)pv->helper;
+	out[n++] = ids[0];
+	out[n++] = ids[1];
+	out[n++] = (char *)file;
+	for (size_t i = 1; argv[i]; i++) {
+		if (n + 1 >= max)
+			return -E2BIG;
+		out[n++] = argv[i];
+	}
+	out[n] = NULL;
+	return 0;
+}
+
+int pw_vmm_dir(const struct ui_config *cfg, const char *id, char *out, size_t len)
+{
+	int n = snprintf(out, len, "%s/vms/%s", cfg->run_dir, id);
+
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+static int rm_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)st, (void)ftw;
+	if (type == FTW_DP)
+		return rmdir(path) < 0 && errno != ENOENT ? -1 : 0;
+	return unlink(path) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+int pw_rm_tree(const char *path)
+{
+	struct stat st;
+
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) < 0)
+		return errno ? -errno : -EIO;
+	return 0;
+}
+
+int pw_vmm_dir_make(const struct pw_vmm_priv *pv, const char *dir, char *err, size_t errlen)
+{
+	int rc = pw_rm_tree(dir);
+
+	if (rc == 0 && mkdir(dir, 0700) < 0)
+		rc = -errno;
+	if (rc == 0 && pv->drop && chown(dir, pv->uid, pv->gid) < 0)
+		rc = -errno;
+	if (rc < 0) {
+		snprintf(err, errlen, "cannot make the VMM's directory %s: %s", dir, strerror(-rc));
+		(void)pw_rm_tree(dir);
+		return rc == -ENOENT ? -EIO : rc;
+	}
+	return 0;
+}
+
+void pw_vmm_dirs_remove(const struct ui_config *cfg, const char *id)
+{
+	char dir[PATH_MAX];
+	int rc;
+
+	if (pw_vmm_dir(cfg, id, dir, sizeof(dir)) == 0 && (rc = pw_rm_tree(dir)) < 0)
+		ui_warn("%s: cannot remove %s: %s", id, dir, strerror(-rc));
+	if (cfg->jailer_bin[0] && pw_jail_dir(cfg, id, dir, sizeof(dir)) == 0 &&
+	    (rc = pw_rm_tree(dir)) < 0)
+		ui_warn("%s: cannot remove %s: %s", id, dir, strerror(-rc));
+}
