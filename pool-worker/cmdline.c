@@ -119,7 +119,7 @@ static int args_boot(struct pw_argv *a, const struct ui_vm *vm)
 		return 0;
 	if (escape_commas(vm->rootfs, esc, sizeof(esc)) < 0 ||
 	    arg(a, "-drive") ||
-	    arg(a, "id=rootfs,file=%s,format=raw,if=none", esc) ||
+	    arg(a, "id=rootfs,file=%s,format=raw,if=none,readonly=on", esc) ||
 	    arg(a, "-device") || arg(a, "virtio-blk-device,drive=rootfs"))
 		return -E2BIG;
 	return 0;

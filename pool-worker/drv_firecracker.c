@@ -318,7 +318,7 @@ static int put_image(struct fc_vm *q)
 	return put_json(q, "/drives/rootfs",
 			json_pack("{s:s, s:s, s:b, s:b}", "drive_id", "rootfs",
 				  "path_on_host", rootfs, "is_root_device", 1,
-				  "is_read_only", 0));
+				  "is_read_only", 1)); /* the VMM user may only read it */
 }
 
 /* Queues the batch's requests, in the order Firecracker needs them. */

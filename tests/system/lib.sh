@@ -24,6 +24,10 @@ chmod 0711 "$ST_DIR" # the VMM user reaches its own directory under run/vms
 # VMMs run as this user (vmm.user), created by the stack on first start and
 # removed again on exit (st_cleanup).
 ST_VMM_USER=${ST_VMM_USER:-uigt-vmm-$$}
+# The Firecracker fake's call logs (<id>.calls.jsonl) outlive the VMM's own
+# directory, which a stop removes; any VMM user may write there.
+export FC_FAKE_LOG_DIR=$ST_DIR/calls
+mkdir -m 1777 "$FC_FAKE_LOG_DIR"
 ST_CONF=$ST_DIR/uigniter.yaml
 ST_SOCK=$ST_DIR/run/api.sock
 ST_LOG=$ST_DIR/uigniter.log

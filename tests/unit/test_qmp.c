@@ -617,7 +617,7 @@ static void t_qemu_argv_kvm_rootfs(void)
 		    "-smp|2|-nodefaults|-no-user-config|-nographic|-no-reboot|"
 		    "-sandbox|on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny|"
 		    "-kernel|/g/vmlinuz|-append|console=ttyS0 ip=1|"
-		    "-drive|id=rootfs,file=/img/disk,,1.raw,format=raw,if=none|"
+		    "-drive|id=rootfs,file=/img/disk,,1.raw,format=raw,if=none,readonly=on|"
 		    "-device|virtio-blk-device,drive=rootfs|"
 		    "-chardev|stdio,id=con,signal=off|"
 		    "-serial|chardev:con|"

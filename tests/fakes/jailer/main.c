@@ -17,8 +17,10 @@
  * --cgroup and --new-pid-ns are refused ("not supported by the fake").
  *
  * Then, in the doc's order: close every fd but 0-2; clear the environment
- * (the fake keeps FC_FAKE_* so tests can steer the Firecracker fake, and
- * sets FC_FAKE_CONTRACT to the contract it copies in); make
+ * (the fake keeps FC_FAKE_* so tests can steer the Firecracker fake, but
+ * FC_FAKE_LOG_DIR, a host path: the call log is then
+ * /run/firecracker.socket.calls.jsonl inside; and it sets FC_FAKE_CONTRACT
+ * to the contract it copies in); make
  * <DIR>/<exec name>/<ID>/root and copy FILE to root/<exec name>; rlimits
  * (no-file 2048 by default); unshare a mount namespace, make it private,
  * bind the root on itself, pivot_root into it, detach and remove old_root,
@@ -242,7 +244,8 @@ static void clean_env(void)
 	int n = 0;
 
 	for (char **e = environ; *e && n < 31; e++)
-		if (!strncmp(*e, "FC_FAKE_", 8) && strncmp(*e, "FC_FAKE_CONTRACT=", 17))
+		if (!strncmp(*e, "FC_FAKE_", 8) && strncmp(*e, "FC_FAKE_CONTRACT=", 17) &&
+		    strncmp(*e, "FC_FAKE_LOG_DIR=", 16)) /* a host path: not in the jail */
 			keep[n++] = *e;
 	clearenv();
 	for (int i = 0; i < n; i++)
