@@ -117,7 +117,8 @@ int pw_jail_link(const char *root, const char *src, const char *name,
 		return -ENAMETOOLONG;
 	if (unlink(dst) < 0 && errno != ENOENT)
 		rc = -errno;
-	if (rc == 0 && link(src, dst) < 0)
+	/* the file itself, not a symlink to it (which would dangle inside) */
+	if (rc == 0 && linkat(AT_FDCWD, src, AT_FDCWD, dst, AT_SYMLINK_FOLLOW) < 0)
 		rc = errno == EXDEV ? copy_file(src, dst, pv) : -errno;
 	if (rc < 0) {
 		snprintf(err, errlen, "cannot put %s into the jail as %s: %s", src, dst,

@@ -524,6 +524,27 @@ static void t_vmm_priv(void)
 	ui_config_free(&cfg);
 }
 
+/* The documented example loads, with its vmm: keys. */
+static void t_example_file(void)
+{
+	char self[PATH_MAX], path[PATH_MAX + 32], err[512];
+	struct ui_config cfg;
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+	T_ASSERT(n > 0);
+	self[n] = '\0';
+	*strrchr(self, '/') = '\0';
+	*strrchr(self, '/') = '\0'; /* build/tests/test_config -> build */
+	*strrchr(self, '/') = '\0'; /* -> the repo */
+	snprintf(path, sizeof(path), "%s/etc/uigniter.yaml", self);
+	if (ui_config_load(path, &cfg, err, sizeof(err)) != 0)
+		T_FAIL("%s", err);
+	T_EQ_STR(cfg.vmm_user, "uigniter-vmm");
+	T_ASSERT(cfg.n_image_dirs == 2);
+	T_EQ_STR(cfg.image_dirs[0], "/var/lib/uigniter/images");
+	ui_config_free(&cfg);
+}
+
 static void t_too_long(void)
 {
 	char yaml[PATH_MAX + 256], longp[PATH_MAX + 8], msg[256];
@@ -649,6 +670,7 @@ int main(int argc, char **argv)
 		T_CASE(t_image_without_kernel),
 		T_CASE(t_unknown_warm_image),
 		T_CASE(t_vmm_priv),
+		T_CASE(t_example_file),
 		T_CASE(t_too_long),
 		T_CASE(t_bad_listen),
 		T_CASE(t_shm_name),
