@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <libgen.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -57,6 +58,41 @@ int pw_vmm_priv_init(struct pw_vmm_priv *pv, const struct ui_config *cfg, char *
 	pv->drop = true;
 	ui_info("VMMs run as %s (uid %u, gid %u) without capabilities", cfg->vmm_user,
 		(unsigned)pv->uid, (unsigned)pv->gid);
+	return 0;
+}
+
+/* pv's user may search (x) the directory st describes. */
+static bool searchable(const struct pw_vmm_priv *pv, const struct stat *st)
+{
+	if (st->st_uid == pv->uid)
+		return st->st_mode & S_IXUSR;
+	if (st->st_gid == pv->gid)
+		return st->st_mode & S_IXGRP;
+	return st->st_mode & S_IXOTH;
+}
+
+int pw_vmm_priv_check_path(const struct pw_vmm_priv *pv, const char *dir, char *err,
+			   size_t errlen)
+{
+	char buf[PATH_MAX];
+	struct stat st;
+
+	if (!pv->drop)
+		return 0;
+	if (snprintf(buf, sizeof(buf), "%s", dir) >= (int)sizeof(buf))
+		return -ENAMETOOLONG;
+	for (char *p = buf + strlen(buf); p > buf; p = strrchr(buf, '/')) {
+		*p = '\0';
+		if (stat(buf[0] ? buf : "/", &st) < 0)
+			return -errno;
+		if (!searchable(pv, &st)) {
+			snprintf(err, errlen, "%s (mode %04o, %u:%u) is not searchable by the VMM "
+				 "user (uid %u): VMMs could not reach their directories under %s",
+				 buf[0] ? buf : "/", (unsigned)(st.st_mode & 07777),
+				 (unsigned)st.st_uid, (unsigned)st.st_gid, (unsigned)pv->uid, dir);
+			return -EACCES;
+		}
+	}
 	return 0;
 }
 

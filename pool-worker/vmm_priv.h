@@ -40,6 +40,11 @@ struct pw_vmm_priv {
 int pw_vmm_priv_init(struct pw_vmm_priv *pv, const struct ui_config *cfg, char *err,
 		     size_t errlen);
 
+/* Every directory above dir (<run_dir>/vms) is searchable by the VMM
+ * user; else -EACCES and a sentence naming the one that is not. */
+int pw_vmm_priv_check_path(const struct pw_vmm_priv *pv, const char *dir, char *err,
+			   size_t errlen);
+
 /* out = helper UID GID file argv[1..] (ids written into ids); -E2BIG when
  * more than max-1 entries. */
 int pw_vmm_priv_argv(const struct pw_vmm_priv *pv, const char *file, char *const argv[],

@@ -122,6 +122,36 @@ static void t_vmm_dir(void)
 	T_EQ_INT(pw_rm_tree(tmp), 0);
 }
 
+/* run_dir must be reachable: a directory above it the user cannot search
+ * is named. */
+static void t_check_path(void)
+{
+	struct pw_vmm_priv pv = { .drop = true, .uid = 4242, .gid = 4343 };
+	char dir[PATH_MAX + 16], err[PATH_MAX * 3];
+
+	if (geteuid() != 0)
+		T_SKIP("needs root (chown)");
+	mktmp();
+	snprintf(dir, sizeof(dir), "%s/run/vms", tmp);
+	T_ASSERT(chmod(tmp, 0711) == 0);
+	T_ASSERT(mkdir(dir, 0755) < 0); /* run/ first */
+	snprintf(dir, sizeof(dir), "%s/run", tmp);
+	T_ASSERT(mkdir(dir, 0750) == 0);
+	snprintf(dir, sizeof(dir), "%s/run/vms", tmp);
+	T_ASSERT(mkdir(dir, 0755) == 0);
+	T_EQ_INT(pw_vmm_priv_check_path(&pv, dir, err, sizeof(err)), -EACCES);
+	T_ASSERT(strstr(err, "/run (mode 0750, 0:0) is not searchable by the VMM user (uid 4242)"));
+	snprintf(dir, sizeof(dir), "%s/run", tmp);
+	T_ASSERT(chown(dir, 0, 4343) == 0); /* its group may */
+	snprintf(dir, sizeof(dir), "%s/run/vms", tmp);
+	T_EQ_INT(pw_vmm_priv_check_path(&pv, dir, err, sizeof(err)), 0);
+	T_ASSERT(chmod(tmp, 0700) == 0);
+	T_EQ_INT(pw_vmm_priv_check_path(&pv, dir, err, sizeof(err)), -EACCES);
+	pv.drop = false; /* vmm.user root: nothing to check */
+	T_EQ_INT(pw_vmm_priv_check_path(&pv, dir, err, sizeof(err)), 0);
+	T_EQ_INT(pw_rm_tree(tmp), 0);
+}
+
 /* Image files into the chroot: hard links of the file itself (through a
  * symlink too); a missing one is the run's error. */
 static void t_jail_link(void)
@@ -220,6 +250,7 @@ int main(int argc, char **argv)
 		T_CASE(t_jail_argv),
 		T_CASE(t_helper_argv),
 		T_CASE(t_vmm_dir),
+		T_CASE(t_check_path),
 		T_CASE(t_jail_link),
 		T_CASE(t_exec_helper),
 		{ 0 },
