@@ -167,7 +167,8 @@ void pw_vmm_dirs_remove(const struct ui_config *cfg, const char *id)
 
 	if (pw_vmm_dir(cfg, id, dir, sizeof(dir)) == 0 && (rc = pw_rm_tree(dir)) < 0)
 		ui_warn("%s: cannot remove %s: %s", id, dir, strerror(-rc));
-	if (cfg->jailer_bin[0] && pw_jail_dir(cfg, id, dir, sizeof(dir)) == 0 &&
+	/* whatever vmm.jailer says now (a SIGHUP may have changed it) */
+	if (pw_jail_dir(cfg, id, dir, sizeof(dir)) == 0 &&
 	    (rc = pw_rm_tree(dir)) < 0)
 		ui_warn("%s: cannot remove %s: %s", id, dir, strerror(-rc));
 }

@@ -74,10 +74,11 @@ int ui_vmm_user(const char *name, uid_t *uid, gid_t *gid, char *err, size_t errl
 	}
 	made = useradd(name);
 	rc = lookup(name, uid, gid);
-	if (rc < 0)
-		snprintf(err, errlen, "vmm.user %s: no such user, and useradd %s (%s); "
-			 "create it or set vmm.user", name,
-			 made < 0 ? "could not run" : "failed",
-			 made < 0 ? strerror(-made) : "see its exit status");
+	if (rc < 0 && made < 0)
+		snprintf(err, errlen, "vmm.user %s: no such user, and useradd could not run (%s); "
+			 "create it or set vmm.user", name, strerror(-made));
+	else if (rc < 0)
+		snprintf(err, errlen, "vmm.user %s: no such user, and useradd exited with status %d; "
+			 "create it or set vmm.user", name, made);
 	return rc;
 }
