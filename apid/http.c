@@ -131,6 +131,8 @@ static enum http_hdr header_kind(const char *field)
 		return HDR_KEY;
 	if (strcasecmp(field, "expect") == 0)
 		return HDR_EXPECT;
+	if (strcasecmp(field, "authorization") == 0)
+		return HDR_AUTH;
 	return HDR_OTHER;
 }
 
@@ -164,12 +166,21 @@ static int on_header_value(http_parser *p, const char *at, size_t n)
 		} else if (in->cur_hdr == HDR_EXPECT) {
 			in->expect_len = 0;
 			in->expect[0] = '\0';
+		} else if (in->cur_hdr == HDR_AUTH) {
+			/* a second one is "too long": refused, never merged */
+			if (r->has_auth)
+				in->auth_len = HTTP_AUTH_MAX + 1;
+			else
+				in->auth_len = 0;
+			r->has_auth = true;
 		}
 	}
 	if (in->cur_hdr == HDR_KEY)
 		append_bounded(r->key, sizeof(r->key), &in->key_len, at, n);
 	else if (in->cur_hdr == HDR_EXPECT)
 		append_bounded(in->expect, sizeof(in->expect), &in->expect_len, at, n);
+	else if (in->cur_hdr == HDR_AUTH)
+		append_bounded(r->auth, sizeof(r->auth), &in->auth_len, at, n);
 	return 0;
 }
 
@@ -198,6 +209,8 @@ static int on_headers_complete(http_parser *p)
 		return in_fail(in, 400, "bad_request");
 	rtrim(r->key);
 	r->key_too_long = in->key_len > HTTP_KEY_MAX;
+	rtrim(r->auth);
+	r->auth_too_long = in->auth_len > HTTP_AUTH_MAX;
 	rtrim(in->expect);
 	if ((p->flags & F_CONTENTLENGTH) && p->content_length > in->max_body_bytes)
 		return in_fail(in, 413, "body_too_large");
@@ -281,11 +294,13 @@ void http_in_next(struct http_in *in)
 	r->method = NULL;
 	r->has_key = r->key_too_long = r->keep_alive = r->http10 = r->is_head = false;
 	r->key[0] = '\0';
+	r->has_auth = r->auth_too_long = false;
+	r->auth[0] = '\0';
 	in->header_bytes = 0;
 	in->started = in->headers_done = in->complete = false;
 	in->want_continue = in->last_was_value = false;
 	in->cur_hdr = HDR_OTHER;
-	in->field_len = in->key_len = in->expect_len = 0;
+	in->field_len = in->key_len = in->expect_len = in->auth_len = 0;
 }
 
 size_t http_in_feed(struct http_in *in, const char *data, size_t len,
@@ -344,6 +359,7 @@ const char *http_status_text(int status)
 	case 200: return "OK";
 	case 201: return "Created";
 	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
 	case 408: return "Request Timeout";
@@ -362,7 +378,7 @@ const char *http_status_text(int status)
 char *http_format_response(const struct http_response *r, bool keep_alive,
 			   bool http10, bool head, size_t *len)
 {
-	char hdr[512], allow[96] = "", retry[48] = "";
+	char hdr[640], allow[96] = "", retry[48] = "", www[128] = "";
 	const char *conn = !keep_alive ? "Connection: close\r\n" :
 			   http10 ? "Connection: keep-alive\r\n" : "";
 	size_t body_len = head ? 0 : r->body_len;
@@ -373,12 +389,14 @@ char *http_format_response(const struct http_response *r, bool keep_alive,
 		snprintf(allow, sizeof(allow), "Allow: %s\r\n", r->allow);
 	if (r->retry_after)
 		snprintf(retry, sizeof(retry), "Retry-After: %u\r\n", r->retry_after);
+	if (r->www_auth[0])
+		snprintf(www, sizeof(www), "WWW-Authenticate: %s\r\n", r->www_auth);
 	hlen = snprintf(hdr, sizeof(hdr),
 			"HTTP/1.1 %d %s\r\nServer: uigniter\r\n%s"
-			"Content-Length: %zu\r\n%s%s%s\r\n",
+			"Content-Length: %zu\r\n%s%s%s%s\r\n",
 			r->status, http_status_text(r->status),
 			r->body_len ? "Content-Type: application/json\r\n" : "",
-			r->body_len, conn, allow, retry);
+			r->body_len, conn, allow, retry, www);
 	if (hlen < 0 || (size_t)hlen >= sizeof(hdr))
 		return NULL;
 	out = malloc((size_t)hlen + body_len);

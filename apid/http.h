@@ -18,6 +18,8 @@
 
 /* Longest Idempotency-Key value we keep; longer ones are flagged too long. */
 #define HTTP_KEY_MAX 255
+/* Longest Authorization value we keep ("Bearer " + a token, and room). */
+#define HTTP_AUTH_MAX 255
 
 /* One complete request, as the router sees it. */
 struct http_req {
@@ -29,6 +31,9 @@ struct http_req {
 	bool has_key;            /* an Idempotency-Key header was present */
 	bool key_too_long;       /* … longer than HTTP_KEY_MAX */
 	char key[HTTP_KEY_MAX + 1];
+	bool has_auth;           /* an Authorization header was present */
+	bool auth_too_long;      /* … longer than HTTP_AUTH_MAX */
+	char auth[HTTP_AUTH_MAX + 1];
 	bool keep_alive;         /* connection may serve another request */
 	bool http10;             /* HTTP/1.0: keep-alive must be announced */
 	bool is_head;
@@ -41,7 +46,7 @@ enum http_in_event {
 };
 
 /* Which header's value is being accumulated. */
-enum http_hdr { HDR_OTHER, HDR_KEY, HDR_EXPECT };
+enum http_hdr { HDR_OTHER, HDR_KEY, HDR_EXPECT, HDR_AUTH };
 
 struct http_in {
 	http_parser parser;
@@ -62,7 +67,7 @@ struct http_in {
 	char field[32];          /* current header name (truncated) */
 	size_t field_len;
 	char expect[32];
-	size_t key_len, expect_len;
+	size_t key_len, expect_len, auth_len;
 };
 
 void http_in_init(struct http_in *in, size_t max_header_bytes, size_t max_body_bytes);
@@ -85,6 +90,7 @@ struct http_response {
 	size_t body_len;
 	char allow[64];          /* Allow header value, "" for none */
 	unsigned retry_after;    /* seconds; 0 = no Retry-After header */
+	char www_auth[96];       /* WWW-Authenticate value, "" for none */
 };
 
 void http_response_free(struct http_response *r); /* frees body; NULL-safe */
@@ -93,7 +99,8 @@ const char *http_status_text(int status);
 
 /*
  * Serialises r: status line, Server, Content-Type (when there is a body),
- * Content-Length (always), Connection, Allow, Retry-After, then the body
+ * Content-Length (always), Connection, Allow, Retry-After, WWW-Authenticate,
+ * then the body
  * (omitted for HEAD). Returns a new buffer and its length in *len, or NULL.
  */
 char *http_format_response(const struct http_response *r, bool keep_alive,

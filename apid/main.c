@@ -2,10 +2,12 @@
  * main.c — apid, the REST API daemon: wiring only. The daemon skeleton
  * (daemon.h: argv, config, shm, registry read-only, heartbeat, signals,
  * exit codes), then the backend (discards ring 1, starts consuming it) and
- * the listeners. A listener that cannot be configured at all is a
+ * the listeners (TCP with its bearer token, auth.h). A listener that cannot
+ * be configured at all, or a token file that cannot be used, is a
  * permanent failure; one that cannot bind now (address in use) temporary.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,12 +18,35 @@
 #include "daemon.h"
 #include "log.h"
 #include "server.h"
+#include "token.h"
 
 struct apid {
 	struct ui_daemon_ctx d;
 	struct backend be;
 	struct apid_server srv;
 };
+
+/* The TCP listener's bearer token (auth.h): uigniterd made the file; one
+ * that is missing, open to others or not a token is a permanent fault. */
+static int load_token(struct apid *a)
+{
+	const struct ui_config *cfg = &a->d.cfg;
+	char tok[UI_TOKEN_MAX + 1], err[PATH_MAX + 200];
+	int rc;
+
+	if (!cfg->api_token_file[0]) {
+		ui_warn("api.token_file is \"\": TCP %s takes requests without a token",
+			cfg->api_tcp);
+		return 0;
+	}
+	if ((rc = ui_token_load(cfg->api_token_file, tok, err, sizeof(err))) < 0) {
+		ui_error("%s", err);
+		return -EINVAL;
+	}
+	apid_server_set_token(&a->srv, tok);
+	memset(tok, 0, sizeof(tok));
+	return 0;
+}
 
 static int listen_all(struct apid *a)
 {
@@ -33,6 +58,8 @@ static int listen_all(struct apid *a)
 		return -EINVAL;
 	}
 	if (cfg->api_tcp[0]) {
+		if ((rc = load_token(a)) < 0)
+			return rc;
 		if ((rc = apid_server_listen_tcp(&a->srv, cfg->api_tcp, &port)) < 0) {
 			ui_error("listen %s: %s", cfg->api_tcp, uv_strerror(rc));
 			return rc;
@@ -76,7 +103,7 @@ static int serve(struct apid *a)
 		return UI_EXIT_TEMPORARY;
 	}
 	if ((rc = listen_all(a)) < 0)
-		return rc == -EINVAL ? UI_EXIT_PERMANENT : UI_EXIT_TEMPORARY;
+		return rc == -EINVAL ? ui_daemon_permanent(&a->d) : UI_EXIT_TEMPORARY;
 	a->d.data = a;
 	a->d.on_stop = on_stop;
 	ui_info("ready (generation %u)", a->be.gen);

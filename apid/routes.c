@@ -32,6 +32,7 @@ static const struct route_def route_table[] = {
 	{ "DELETE", "/vm/*", RA_DELETE },
 	{ "GET", "/healthz", RA_HEALTH },
 	{ "GET", "/pool", RA_POOL },
+	{ "GET", "/images", RA_IMAGES },
 };
 #define N_ROUTES (sizeof(route_table) / sizeof(route_table[0]))
 
@@ -345,6 +346,10 @@ static int run_field(const char *key, json_t *v, struct run_params *out,
 		return run_uint("vcpus", v, 1, 32, &out->vcpus, resp);
 	if (strcmp(key, "mem_mib") == 0)
 		return run_uint("mem_mib", v, 16, 65536, &out->mem_mib, resp);
+	if (strcmp(key, "cmd") == 0)
+		return route_run_cmd(v, out, resp);
+	if (strcmp(key, "boot_args") == 0)
+		return route_run_boot_args(v, out, resp);
 	if (strcmp(key, "wait") == 0) {
 		const char *w = json_is_string(v) ? json_string_value(v) : "";
 
@@ -408,6 +413,8 @@ int route_parse_run(const char *body, size_t len, const struct ui_config *cfg,
 			goto out_root;
 	}
 	rc = run_image(root, cfg, out, resp);
+	if (rc == 0)
+		rc = route_run_args_check(ui_config_image(cfg, out->image), out, resp);
 out_root:
 	json_decref(root);
 	return rc < 0 ? -EINVAL : 0;

@@ -10,6 +10,7 @@
  *          GET  /vm/{id}        RA_GET_VM
  *          GET  /healthz        RA_HEALTH
  *          GET  /pool           RA_POOL
+ *          GET  /images         RA_IMAGES (images.c)
  * A known path with another method → 405 with Allow; anything else → 404.
  *
  * Ownership: struct route is caller-embedded; its resp body (RA_RESPOND) is
@@ -24,6 +25,7 @@
 #include "vmid.h"
 #include "config.h"
 #include "http.h"
+#include <jansson.h>
 
 
 enum route_action {
@@ -35,6 +37,7 @@ enum route_action {
 	RA_HEALTH,
 	RA_POOL,
 	RA_DELETE,
+	RA_IMAGES,
 };
 
 #define ROUTE_LIST_DEFAULT 100 /* rows of a GET /vm page without ?limit= */
@@ -47,6 +50,9 @@ struct run_params {
 	unsigned mem_mib;       /* 0 = image default */
 	char key[128];          /* Idempotency-Key or "" */
 	bool wait_ready;        /* "wait": "ready": answer once the guest is ready */
+	bool cmd_set;           /* "cmd" given: the run's argv (cmdargs.h rules) */
+	struct ui_cmd cmd;
+	char boot_args[256];    /* "boot_args" or "" */
 };
 
 struct route {
@@ -70,6 +76,14 @@ int route_parse_run(const char *body, size_t len, const struct ui_config *cfg,
 		    struct run_params *out, struct http_response *resp);
 
 
+
+/* run_args.c: "cmd" and "boot_args" of a run body (types and the rules of
+ * cmdargs.h), then checked against the image (allow_cmd, its kind). 0 or
+ * -EINVAL with resp filled (400 invalid_argument). */
+int route_run_cmd(json_t *v, struct run_params *out, struct http_response *resp);
+int route_run_boot_args(json_t *v, struct run_params *out, struct http_response *resp);
+int route_run_args_check(const struct ui_image *img, const struct run_params *run,
+			 struct http_response *resp);
 
 /* Printable-ASCII copy of untrusted s for messages, truncated with "...". */
 void safe_echo(const char *s, char *buf, size_t len);

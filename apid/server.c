@@ -27,11 +27,13 @@
 #include <unistd.h>
 
 #include "vmid.h"
+#include "auth.h"
 #include "conn.h"
 #include "json.h"
 #include "log.h"
 #include "routes.h"
 #include "server.h"
+#include "images.h"
 #include "shm.h"
 
 void apid_server_opts_from_config(struct apid_server_opts *o, const struct ui_config *cfg)
@@ -272,6 +274,13 @@ static int dispatch_run(struct conn *c, const struct route *rt, struct http_resp
 	m.vcpus = rt->run.vcpus;
 	m.mem_mib = rt->run.mem_mib;
 	m.flags = rt->run.wait_ready ? UI_RUN_WAIT_READY : 0;
+	if (rt->run.cmd_set) {
+		m.flags |= UI_RUN_CMD;
+		memcpy(m.cmd, rt->run.cmd.buf, rt->run.cmd.len);
+		m.cmd_len = (uint16_t)rt->run.cmd.len;
+		m.cmd_argc = (uint16_t)rt->run.cmd.argc;
+	}
+	memcpy(m.boot_args, rt->run.boot_args, sizeof(m.boot_args));
 	return send_and_wait(c, &m, r);
 }
 
@@ -315,6 +324,15 @@ void server_dispatch(struct conn *c, const struct http_req *req)
 	struct http_response r = { 0 };
 	struct route rt;
 
+	if (!c->is_unix && s->token[0] && !auth_exempt(req)) {
+		enum auth_result a = auth_check(req, s->token);
+
+		if (a != AUTH_OK) {
+			auth_deny(a, &r);
+			conn_respond(c, &r);
+			return;
+		}
+	}
 	route_request(req, s->cfg, &rt);
 	switch (rt.action) {
 	case RA_RESPOND:
@@ -344,6 +362,9 @@ void server_dispatch(struct conn *c, const struct http_req *req)
 		break;
 	case RA_POOL:
 		backend_pool(s->be, &r);
+		break;
+	case RA_IMAGES:
+		apid_images(s->cfg, &r);
 		break;
 	}
 	conn_respond(c, &r);
@@ -476,6 +497,11 @@ static int unlink_stale_socket(const char *path)
 	return unlink(path) < 0 ? -errno : 0;
 }
 
+void apid_server_set_token(struct apid_server *s, const char *token)
+{
+	snprintf(s->token, sizeof(s->token), "%s", token);
+}
+
 int apid_server_listen_unix(struct apid_server *s, const char *path)
 {
 	mode_t old;
@@ -489,14 +515,16 @@ int apid_server_listen_unix(struct apid_server *s, const char *path)
 	uv_pipe_init(s->loop, &s->pipe, 0);
 	s->pipe.data = s;
 	s->pipe_open = true;
-	/* Born 0660: no window in which others may connect. Single-threaded. */
-	old = umask(0117);
+	/* Born 0600, then its group, then 0660: no window in which others
+	 * may connect. Single-threaded. */
+	old = umask(0177);
 	rc = uv_pipe_bind(&s->pipe, path);
 	umask(old);
 	if (rc < 0)
 		return rc;
 	snprintf(s->unix_path, sizeof(s->unix_path), "%s", path);
-	if (chmod(path, 0660) < 0)
+	if ((s->cfg->api_group[0] && chown(path, (uid_t)-1, s->cfg->api_gid) < 0) ||
+	    chmod(path, s->cfg->api_group[0] ? 0660 : 0600) < 0)
 		return -errno;
 	return uv_listen((uv_stream_t *)&s->pipe, 511, on_connection);
 }

@@ -21,6 +21,7 @@
 
 #include "backend.h"
 #include "config.h"
+#include "token.h"
 
 struct conn;
 struct list_job;
@@ -49,6 +50,7 @@ struct apid_server {
 	const struct ui_config *cfg;
 	struct backend *be;
 	struct apid_server_opts opt;
+	char token[UI_TOKEN_MAX + 1]; /* TCP's bearer token; "" = none needed */
 	uv_tcp_t tcp;
 	uv_pipe_t pipe;
 	bool tcp_open, pipe_open;
@@ -76,7 +78,10 @@ void apid_server_init(struct apid_server *s, uv_loop_t *loop, const struct ui_co
 
 /* "127.0.0.1:6666" or "[::1]:6666"; port 0 picks one, returned in *port. */
 int apid_server_listen_tcp(struct apid_server *s, const char *hostport, int *port);
-/* Unlinks a stale socket first; mode 0660. */
+/* Requests over TCP need this bearer token from now on (auth.h). */
+void apid_server_set_token(struct apid_server *s, const char *token);
+/* Unlinks a stale socket first; mode 0660 and group api.group (0600 root
+ * without one). */
 int apid_server_listen_unix(struct apid_server *s, const char *path);
 
 /* Closes the listeners (unlinking the socket) and every connection. */

@@ -22,7 +22,8 @@
  *                 runs on a warm pool ("run" = that last call)
  *   loadgen stats                                  numbers on stdin → JSON
  * Common: --out TSV (one line per request/VM), --poll-ms (20),
- * --connect-ms (50), --timeout-s (180).
+ * --connect-ms (50), --timeout-s (180), --token-file F (TCP: the bearer
+ * token of api.token_file, sent as Authorization).
  *
  * Prints one JSON object on stdout. Latencies are milliseconds from
  * CLOCK_MONOTONIC; the TSV also carries each item's start as CLOCK_REALTIME
@@ -141,12 +142,26 @@ enum mode { M_GET, M_CYCLE, M_BOOT, M_STOP, M_FLOOR, M_STATS };
 static struct opts {
 	enum mode mode;
 	const char *unix_path, *tcp, *path, *image, *cmd, *targets, *out;
-	const char *fc, *dir, *kernel, *initrd;
+	const char *fc, *dir, *kernel, *initrd, *token_file;
+	char auth[256];              /* "Authorization: Bearer …" or "" */
 	unsigned n, c, mem, poll_ms, connect_ms, timeout_s;
 	bool no_poll, warm;
 	double duration_s;
 } o = { .n = 1, .c = 1, .poll_ms = 20, .connect_ms = 50, .timeout_s = 180,
 	.duration_s = 10, .path = "/healthz" };
+
+/* --token-file: its first line becomes the Authorization header. */
+static void read_token(void)
+{
+	char tok[200] = "";
+	FILE *f = fopen(o.token_file, "re");
+
+	if (!f || !fgets(tok, sizeof(tok), f))
+		die("cannot read the token file");
+	fclose(f);
+	tok[strcspn(tok, "\r\n")] = '\0';
+	snprintf(o.auth, sizeof(o.auth), "Authorization: Bearer %s", tok);
+}
 
 static void parse_opts(int argc, char **argv)
 {
@@ -157,7 +172,8 @@ static void parse_opts(int argc, char **argv)
 		{ "connect-ms", 1, 0, 'C' }, { "timeout-s", 1, 0, 'T' },
 		{ "duration", 1, 0, 'd' }, { "no-poll", 0, 0, 'N' },
 		{ "fc", 1, 0, 'F' }, { "dir", 1, 0, 'D' }, { "kernel", 1, 0, 'K' },
-		{ "initrd", 1, 0, 'I' }, { "warm", 0, 0, 'W' }, { 0, 0, 0, 0 } };
+		{ "initrd", 1, 0, 'I' }, { "warm", 0, 0, 'W' }, { "token-file", 1, 0, 'A' },
+		{ 0, 0, 0, 0 } };
 	const char *m = argc > 1 ? argv[1] : "";
 	int ch;
 
@@ -191,11 +207,14 @@ static void parse_opts(int argc, char **argv)
 		case 'K': o.kernel = optarg; break;
 		case 'I': o.initrd = optarg; break;
 		case 'W': o.warm = true; break;
+		case 'A': o.token_file = optarg; break;
 		default: die("bad option");
 		}
 	}
 	if (!o.c)
 		die("-c must be > 0");
+	if (o.token_file)
+		read_token();
 	if (o.warm && (o.mode != M_FLOOR || o.n != o.c))
 		die("--warm is for floor with -n N -c N");
 }
@@ -280,6 +299,8 @@ static CURL *api_handle(struct task *t)
 	if (o.unix_path)
 		curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, o.unix_path);
 	t->hdrs = curl_slist_append(NULL, "Content-Type: application/json");
+	if (t->hdrs && o.auth[0])
+		t->hdrs = curl_slist_append(t->hdrs, o.auth);
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, t->hdrs);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, t);

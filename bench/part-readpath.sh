@@ -44,9 +44,10 @@ rows='[]'
 for path in /healthz "/vm/$ID"; do
 	label=${path/$ID/\{id\}}
 	for c in $CONNS; do
-		w=$(ip netns exec "$B_NS" wrk -t1 -c"$c" -d"${SECS}s" --latency "http://127.0.0.1:6666$path" | wrk_json)
+		w=$(ip netns exec "$B_NS" wrk -t1 -c"$c" -d"${SECS}s" --latency \
+			-H "Authorization: Bearer $(cat "$B_STATE/api.token")" "http://127.0.0.1:6666$path" | wrk_json)
 		u=$(b_loadgen get --unix "$B_SOCK" --path "$path" -c "$c" -d "$SECS")
-		t=$(b_loadgen get --tcp 127.0.0.1:6666 --path "$path" -c "$c" -d "$SECS")
+		t=$(b_loadgen get --tcp 127.0.0.1:6666 --token-file "$B_STATE/api.token" --path "$path" -c "$c" -d "$SECS")
 		row=$(jq -n --arg p "$label" --argjson c "$c" --argjson w "$w" --argjson u "$u" --argjson t "$t" '
 			def lg(x): {requests_per_s:x.requests_per_s, p50_ms:x.latency_ms.p50,
 				    p90_ms:x.latency_ms.p90, p99_ms:x.latency_ms.p99, errors:x.errors};

@@ -23,7 +23,8 @@
  *   MACHINE  PUT /machine-config {vcpu_count, mem_size_mib, smt}
  *   NET      PUT /network-interfaces/eth0 {iface_id, host_dev_name, guest_mac}
  *   IMAGE    PUT /boot-source {kernel_image_path, initrd_path?, boot_args},
- *            PUT /drives/rootfs {...} when the image has a rootfs
+ *            PUT /drives/rootfs {...} when the image has a rootfs or (OSv)
+ *            a disk (the bodies: fc_bodies.h)
  *   START    PUT /actions {"action_type": "InstanceStart"}
  *   PAUSE    PATCH /vm {"state": "Paused"};  RESUME  PATCH /vm {"state": "Resumed"}
  * cold boot = all; warm = MACHINE+NET (+IMAGE with an image); boot of a warm
@@ -56,6 +57,7 @@
 
 #include "cmdline.h"
 #include "driver.h"
+#include "fc_bodies.h"
 #include "fc_client.h"
 #include "fc_jail.h"
 #include "log.h"
@@ -274,51 +276,40 @@ static int put_json(struct fc_vm *q, const char *path, json_t *j)
 	return req_json(q, "PUT", path, j);
 }
 
-/* The image files as Firecracker sees them: the row's paths, or, jailed,
- * links inside its chroot (fc_jail.h). */
-static int image_paths(struct fc_vm *q, char kernel[PATH_MAX], char initrd[PATH_MAX],
-		       char rootfs[PATH_MAX])
+/* The row as Firecracker sees it (out, a copy): jailed, the image files
+ * are links inside its chroot (fc_jail.h) and named by their paths there. */
+static int jailed_row(struct fc_vm *q, struct ui_vm *out)
 {
 	const struct ui_vm *r = q->v->row;
 	const struct pw_vmm_priv *pv = q->v->env->priv;
 	char err[2 * PATH_MAX + 64];
 	int rc;
 
-	if (!q->jailed) {
-		snprintf(kernel, PATH_MAX, "%s", r->kernel);
-		snprintf(initrd, PATH_MAX, "%s", r->initrd);
-		snprintf(rootfs, PATH_MAX, "%s", r->rootfs);
+	*out = *r;
+	if (!q->jailed)
 		return 0;
-	}
-	if ((rc = pw_jail_link(q->root, r->kernel, "kernel", pv, kernel, PATH_MAX, err,
-			       sizeof(err))) < 0 ||
-	    (rc = pw_jail_link(q->root, r->initrd, "initrd", pv, initrd, PATH_MAX, err,
-			       sizeof(err))) < 0 ||
-	    (rc = pw_jail_link(q->root, r->rootfs, "rootfs", pv, rootfs, PATH_MAX, err,
-			       sizeof(err))) < 0)
+	if ((rc = pw_jail_link(q->root, r->kernel, "kernel", pv, out->kernel,
+			       sizeof(out->kernel), err, sizeof(err))) < 0 ||
+	    (rc = pw_jail_link(q->root, r->initrd, "initrd", pv, out->initrd,
+			       sizeof(out->initrd), err, sizeof(err))) < 0 ||
+	    (rc = pw_jail_link(q->root, r->rootfs, "rootfs", pv, out->rootfs,
+			       sizeof(out->rootfs), err, sizeof(err))) < 0)
 		ui_warn("%s: %s", r->id, err);
 	return rc;
 }
 
 static int put_image(struct fc_vm *q)
 {
-	const struct ui_vm *r = q->v->row;
-	char kernel[PATH_MAX], initrd[PATH_MAX], rootfs[PATH_MAX];
-	json_t *boot;
-	int rc = image_paths(q, kernel, initrd, rootfs);
+	const struct ui_image *img = ui_config_image(q->v->env->cfg, q->v->row->image);
+	struct ui_vm *r = malloc(sizeof(*r)); /* the row with the paths it sees */
+	int rc = r ? jailed_row(q, r) : -ENOMEM;
 
-	if (rc < 0)
-		return rc;
-	boot = json_pack("{s:s, s:s}", "kernel_image_path", kernel, "boot_args", r->boot_args);
-	if (boot && initrd[0])
-		json_object_set_new(boot, "initrd_path", json_string(initrd));
-	rc = put_json(q, "/boot-source", boot);
-	if (rc < 0 || !rootfs[0])
-		return rc;
-	return put_json(q, "/drives/rootfs",
-			json_pack("{s:s, s:s, s:b, s:b}", "drive_id", "rootfs",
-				  "path_on_host", rootfs, "is_root_device", 1,
-				  "is_read_only", 1)); /* the VMM user may only read it */
+	if (rc == 0)
+		rc = put_json(q, "/boot-source", pw_fc_boot_source(r, img));
+	if (rc == 0 && r->rootfs[0])
+		rc = put_json(q, "/drives/rootfs", pw_fc_root_drive(r, img));
+	free(r);
+	return rc;
 }
 
 /* Queues the batch's requests, in the order Firecracker needs them. */
@@ -763,6 +754,9 @@ static int fc_stop(struct pw_vmm *v)
 		return -ESRCH;
 	if (!q->guest_started)
 		return -ENOTSUP; /* nothing to power off: the engine kills */
+	if (pw_stop_method(ui_config_image(v->env->cfg, v->row->image), UI_MACHINE_MICROVM,
+			   true) == UI_STOP_KILL)
+		return -ENOTSUP; /* the image says kill: the engine kills at once */
 	if (q->stop_in_flight)
 		return 0; /* the previous press is still being delivered */
 	rc = fc_request(q->api, "PUT", "/actions",

@@ -32,8 +32,12 @@
  * refuse, then look like ours).
  * Adopt: the pidfd watch, then a QMP connection (up to 100 attempts while
  * idle; boot keeps trying until its deadline).
+ * Machine: per image and accelerator (pw_machine, cmdline.h: OSv under TCG
+ * needs q35's HPET), logged once per VM with the reason and the stop method.
  * Stop: system_powerdown (ACPI power button); -ENOTSUP for a warm slot
- * never continued (a paused guest cannot power off: the engine kills).
+ * never continued (a paused guest cannot power off: the engine kills), and
+ * for an image whose stop is kill (OSv on microvm ignores the button): the
+ * engine kills at once, no stop_timeout_ms wait.
  *
  * Reports come only from loop callbacks, never from inside a driver call;
  * nothing reports after release or after the exit report; a report may
@@ -71,6 +75,8 @@ struct qemu_vm {
 	bool stop_sent;                /* ahead: QMP stop sent (ready) */
 	struct pw_ready *probe;        /* ahead: its ready probe while warming */
 	const struct ui_image *img;    /* ahead: the warm image (the config's) */
+	enum ui_machine machine;       /* what it was spawned as (pw_machine) */
+	enum ui_stop stop;             /* how a stop reaches it (pw_stop_method) */
 	unsigned connect_attempts;
 	unsigned boot_timeout_ms;
 	struct qmp *qmp;
@@ -492,10 +498,15 @@ static int spawn_qemu(struct pw_vmm *v, bool paused, bool ahead, const struct ui
 	struct qemu_vm *q;
 	int rc = -ENOMEM;
 
+	const struct ui_image *image = ui_config_image(v->env->cfg, row->image);
+	enum ui_machine machine;
+	const char *why;
+
 	snprintf(err, errlen, "out of memory");
 	if (!a)
 		return rc;
-	rc = pw_qemu_argv(v->env->cfg->qemu_bin, v->env->accel, row, a);
+	machine = pw_machine(image, v->env->accel, &why);
+	rc = pw_qemu_argv_img(v->env->cfg->qemu_bin, v->env->accel, image, machine, row, a);
 	if (rc == 0 && paused)
 		rc = pw_argv_add(a, "-S");
 	if (rc < 0)
@@ -513,6 +524,12 @@ static int spawn_qemu(struct pw_vmm *v, bool paused, bool ahead, const struct ui
 		qemu_release(v);
 		goto free_argv;
 	}
+	q->machine = machine;
+	q->stop = pw_stop_method(image, machine, false);
+	ui_info("%s: machine %s (%s); stop by %s", row->id,
+		machine == UI_MACHINE_Q35 ? "q35" : "microvm", why,
+		q->stop == UI_STOP_KILL ? "kill (no power button the guest answers)" :
+		"ACPI power button");
 	q->paused = paused || ahead;
 	q->ahead = ahead;
 	q->img = img;
@@ -592,6 +609,8 @@ static int qemu_stop(struct pw_vmm *v)
 		return -ESRCH;
 	if (q->warm && !q->cont_sent)
 		return -ENOTSUP; /* paused before its first instruction */
+	if (q->stop == UI_STOP_KILL)
+		return -ENOTSUP; /* its guest ignores the button: the engine kills now */
 	if (!qmp_is_ready(q->qmp))
 		return -ENOTCONN;
 	return qmp_execute(q->qmp, "system_powerdown", NULL, on_powerdown, q);
@@ -615,6 +634,13 @@ static int qemu_adopt(struct pw_vmm *v, char *err, size_t errlen)
 	if (rc < 0) {
 		qemu_release(v);
 		return rc;
+	}
+	{
+		const struct ui_image *image = ui_config_image(v->env->cfg, v->row->image);
+		const char *why;
+
+		q->machine = pw_machine(image, v->env->accel, &why);
+		q->stop = pw_stop_method(image, q->machine, false);
 	}
 	qmp_try_connect(q);
 	return 0;

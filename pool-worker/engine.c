@@ -309,7 +309,8 @@ static void poweroff(struct pw_vm *vm)
 
 	if (rc < 0) {
 		snprintf(err, sizeof(err), "power button: %s",
-			 rc == -ENOTSUP ? "no guest to power off" : strerror(-rc));
+			 rc == -ENOTSUP ? "no guest that answers it (not started, or stop: kill)" :
+			 strerror(-rc));
 		pw_eng_fire(vm, PW_E_ERROR, &c);
 		return;
 	}
@@ -398,10 +399,17 @@ int pw_engine_boot_args(struct pw_engine *e, struct pw_vm *vm, const struct ui_i
 {
 	char extra[64] = "";
 
+	const char *why;
+	bool fc = vm->vmm.drv == &pw_drv_firecracker;
+	struct pw_boot_in in = {
+		.ip = vm->row.ip, .id = vm->row.id, .linux_extra = extra,
+		.cmd = vm->has_cmd ? &vm->run_cmd : NULL, .run_args = vm->run_args,
+		.nopci = fc || pw_machine(img, e->env.accel, &why) == UI_MACHINE_MICROVM,
+	};
+
 	if (e->env.accel == UI_ACCEL_TCG && e->tsc_khz)
 		snprintf(extra, sizeof(extra), "tsc_early_khz=%u tsc=reliable", e->tsc_khz);
-	return pw_boot_args(e->cfg, img, vm->row.ip, vm->row.id, extra, vm->row.boot_args,
-			    sizeof(vm->row.boot_args));
+	return pw_boot_line(e->cfg, img, &in, vm->row.boot_args, sizeof(vm->row.boot_args));
 }
 
 /* Starts spawning (SPAWNED follows); -errno + err when it cannot even start. */

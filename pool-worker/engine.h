@@ -144,6 +144,8 @@ int pw_engine_admit(struct pw_engine *e, const struct ui_msg *m,
 /* Starts an admitted run: on slot (a warm slot the pool handed over: the
  * VM keeps the slot's id and lease) or cold (slot NULL: a new VM with the
  * id apid proposed). The reply comes when it is running or has failed. */
+/* The RUN's cmd or boot_args are not its image's (pool.h: pw_pool_take). */
+bool pw_engine_run_custom(const struct ui_msg *m, const struct ui_image *img);
 void pw_engine_run(struct pw_engine *e, const struct ui_msg *m, const struct ui_image *img,
 		   struct pw_vm *slot);
 /* STOP: answered once the VM is final (at once if it already is). */

@@ -8,11 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cmdline.h"
 #include "engine.h"
 #include "engine_int.h"
 #include "log.h"
 #include "shm.h"
 #include "vmid.h"
+#include "cmdargs.h"
 
 const struct ui_vmm_driver *pw_engine_driver(const struct pw_engine *e)
 {
@@ -194,8 +196,36 @@ static void fill_image(struct ui_vm *r, const struct ui_image *img)
 	snprintf(r->image, sizeof(r->image), "%s", img->name);
 	snprintf(r->kernel, sizeof(r->kernel), "%s", img->kernel);
 	snprintf(r->initrd, sizeof(r->initrd), "%s", img->initrd);
-	snprintf(r->rootfs, sizeof(r->rootfs), "%s", img->rootfs);
+	snprintf(r->rootfs, sizeof(r->rootfs), "%s", pw_image_disk(img));
 	snprintf(r->boot_args, sizeof(r->boot_args), "%s", img->boot_args);
+}
+
+/* The run's argv as the message carries it (apid checked it). */
+static void msg_cmd(const struct ui_msg *m, struct ui_cmd *c)
+{
+	memset(c, 0, sizeof(*c));
+	if (!(m->flags & UI_RUN_CMD) || m->cmd_len > sizeof(c->buf))
+		return;
+	memcpy(c->buf, m->cmd, m->cmd_len);
+	c->len = m->cmd_len;
+	c->argc = m->cmd_argc;
+}
+
+bool pw_engine_run_custom(const struct ui_msg *m, const struct ui_image *img)
+{
+	struct ui_cmd c;
+
+	msg_cmd(m, &c);
+	return m->boot_args[0] || ((m->flags & UI_RUN_CMD) && !ui_cmd_equal(&c, &img->cmd));
+}
+
+/* The run's cmd and boot_args, kept for its boot line (pw_engine_boot_args). */
+static void fill_args(struct pw_vm *vm, const struct ui_msg *m)
+{
+	msg_cmd(m, &vm->run_cmd);
+	vm->has_cmd = vm->run_cmd.argc > 0;
+	snprintf(vm->run_args, sizeof(vm->run_args), "%.*s", (int)sizeof(m->boot_args) - 1,
+		 m->boot_args);
 }
 
 /* What the request says of the VM: name, key, creation time. */
@@ -213,6 +243,7 @@ static void run_on_slot(struct pw_engine *e, struct pw_vm *vm, const struct ui_m
 	char detail[96];
 
 	fill_request(&vm->row, m);
+	fill_args(vm, m);
 	vm->origin = PW_ORIGIN_SLOT;
 	if (!vm->row.image[0]) { /* warmed without an image: the driver applies it */
 		fill_image(&vm->row, img);
@@ -244,6 +275,7 @@ static void run_cold(struct pw_engine *e, const struct ui_msg *m, const struct u
 	r = &vm->row;
 	fill_image(r, img);
 	fill_request(r, m);
+	fill_args(vm, m);
 	r->vcpus = m->vcpus ? m->vcpus : img->vcpus;
 	r->mem_mib = m->mem_mib ? m->mem_mib : img->mem_mib;
 	snprintf(r->driver, sizeof(r->driver), "%s", vm->vmm.drv->name);

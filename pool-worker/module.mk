@@ -12,7 +12,7 @@ $(BUILD)/bin/pool-worker: $(POOL_OBJS) $(LIBSHARED)
 
 $(eval $(call unit_test,test_qmp,$(BUILD)/obj/pool-worker/qmp.o $(BUILD)/obj/pool-worker/cmdline.o))
 $(eval $(call unit_test,test_kvm_probe,$(BUILD)/obj/pool-worker/accel.o))
-$(eval $(call unit_test,test_fc_client,$(BUILD)/obj/pool-worker/fc_client.o $(BUILD)/obj/pool-worker/fc_answer.o))
+$(eval $(call unit_test,test_fc_client,$(BUILD)/obj/pool-worker/fc_client.o $(BUILD)/obj/pool-worker/fc_answer.o $(BUILD)/obj/pool-worker/fc_bodies.o))
 $(eval $(call unit_test,test_vmm_proc,$(BUILD)/obj/pool-worker/vmm_proc.o $(BUILD)/obj/pool-worker/vmm_priv.o $(BUILD)/obj/pool-worker/fc_jail.o $(BUILD)/obj/pool-worker/cmdline.o $(BUILD)/obj/pool-worker/cgroup.o))
 $(eval $(call unit_test,test_pool,$(BUILD)/obj/pool-worker/pool_policy.o))
 $(eval $(call unit_test,test_fsm,$(BUILD)/obj/pool-worker/fsm.o))

@@ -218,20 +218,24 @@ static void on_refill(uv_timer_t *t)
 }
 
 struct pw_vm *pw_pool_take(struct pw_pool *p, const struct ui_image *img, unsigned vcpus,
-			   unsigned mem_mib)
+			   unsigned mem_mib, bool custom)
 {
 	struct pw_vm *vm;
 
 	if (!p->size || p->phase != PW_POOL_ON)
 		return NULL;
 	vm = pw_pool_pick(p->e->vms, pw_engine_driver(p->e), img, vcpus, mem_mib);
-	if (vm) {
+	if (vm && (!custom || !vm->row.image[0])) {
 		p->hits++;
 		return vm;
 	}
 	p->misses++;
-	ui_info("pool: no warm slot fits %s (%u vcpus, %u MiB): cold start", img->name,
-		vcpus, mem_mib);
+	if (vm)
+		ui_info("pool: the run's cmd/boot_args are not %s's and a warm slot's kernel "
+			"command line is fixed: cold start", img->name);
+	else
+		ui_info("pool: no warm slot fits %s (%u vcpus, %u MiB): cold start", img->name,
+			vcpus, mem_mib);
 	publish(p);
 	return NULL;
 }
@@ -307,7 +311,7 @@ void pw_pool_reload(struct pw_pool *p)
 	}
 	if (nc->warm_image[0] && !ui_config_image(cfg, nc->warm_image))
 		ui_error("SIGHUP: pool.warm_image \"%s\" is not an image of the running "
-			 "configuration (images change at the next start); pool unchanged",
+			 "configuration; pool unchanged",
 			 nc->warm_image);
 	else
 		apply(p, nc);

@@ -72,9 +72,12 @@ int pw_pool_init(struct pw_pool *p, struct pw_engine *e, struct ui_shm *shm,
 void pw_pool_start(struct pw_pool *p);
 /* The engine's `changed` hook goes here. */
 void pw_pool_changed(struct pw_pool *p, struct pw_vm *vm, enum pw_state from);
-/* A ready slot for this run, or NULL (counts a hit or a miss). */
+/* A ready slot for this run, or NULL (counts a hit or a miss). custom: the
+ * run's cmd or boot_args are not the image's — only a slot whose image is
+ * applied at run (Firecracker without pool.warm_image) can serve it; a slot
+ * spawned with its kernel command line (QEMU, pool.boot: ahead) cannot. */
 struct pw_vm *pw_pool_take(struct pw_pool *p, const struct ui_image *img, unsigned vcpus,
-			   unsigned mem_mib);
+			   unsigned mem_mib, bool custom);
 /* SIGTERM: retire every slot (and stop the VMs with shutdown_policy stop),
  * then `drained` — at most PW_POOL_DRAIN_MS (+ stop_timeout_ms) later. */
 void pw_pool_drain(struct pw_pool *p);

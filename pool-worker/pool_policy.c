@@ -5,6 +5,7 @@
  */
 #include <string.h>
 
+#include "cmdline.h"
 #include "pool.h"
 
 unsigned pw_pool_backoff_next(unsigned prev_ms)
@@ -49,6 +50,6 @@ bool pw_pool_slot_current(const struct pw_vm *slot, const struct ui_vmm_driver *
 	if (!img)
 		return !r->image[0] && r->vcpus == PW_SLOT_VCPUS && r->mem_mib == PW_SLOT_MEM_MIB;
 	return strcmp(r->image, img->name) == 0 && strcmp(r->kernel, img->kernel) == 0 &&
-	       strcmp(r->initrd, img->initrd) == 0 && strcmp(r->rootfs, img->rootfs) == 0 &&
+	       strcmp(r->initrd, img->initrd) == 0 && strcmp(r->rootfs, pw_image_disk(img)) == 0 &&
 	       r->vcpus == img->vcpus && r->mem_mib == img->mem_mib;
 }

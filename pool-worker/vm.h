@@ -89,6 +89,9 @@ struct pw_vm {
 	struct pw_held *held;          /* events waiting for the registry, oldest first */
 	struct pw_ready *ready;        /* its ready probe while running (ready.h) */
 	bool ready_given_up;           /* the probe's deadline passed */
+	bool has_cmd;                  /* run_cmd replaces the image's cmd */
+	struct ui_cmd run_cmd;         /* the run's argv (a RUN's cmd) */
+	char run_args[256];            /* the run's extra kernel args or "" */
 	void *owner;                   /* the engine */
 };
 

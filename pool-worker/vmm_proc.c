@@ -19,6 +19,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -39,6 +40,32 @@
 #endif
 
 extern char **environ;
+
+/* A VMM's whole environment: PATH, LANG=C and nothing of ours
+ * (UIGNITER_SHM, …). The one exception is the Firecracker test fake's
+ * knobs (FC_FAKE_*, tests/fakes), which a real host never sets. Built once
+ * (pthread_once: spawns run on the thread pool). */
+#define VMM_ENV_MAX 32
+static char *vmm_envv[VMM_ENV_MAX + 3];
+static pthread_once_t vmm_env_once = PTHREAD_ONCE_INIT;
+
+static void vmm_env_build(void)
+{
+	size_t n = 0;
+
+	vmm_envv[n++] = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
+	vmm_envv[n++] = "LANG=C";
+	for (char **e = environ; *e && n < VMM_ENV_MAX + 2; e++)
+		if (!strncmp(*e, "FC_FAKE_", 8))
+			vmm_envv[n++] = *e;
+	vmm_envv[n] = NULL;
+}
+
+static char *const *vmm_env(void)
+{
+	pthread_once(&vmm_env_once, vmm_env_build);
+	return vmm_envv;
+}
 
 /* ----------------------------------------------------------- /proc, fds */
 
@@ -456,7 +483,7 @@ static void job_run(uv_work_t *w)
 		j->failed = "posix_spawn attributes";
 		return;
 	}
-	j->err = posix_spawn(&j->pid, j->file, &fa, &at, j->argv, environ);
+	j->err = posix_spawn(&j->pid, j->file, &fa, &at, j->argv, vmm_env());
 	posix_spawnattr_destroy(&at);
 	posix_spawn_file_actions_destroy(&fa);
 	if (j->err) {

@@ -92,7 +92,7 @@ static void on_run(struct pw_worker *w, const struct ui_msg *m)
 		return;
 	}
 	slot = pw_pool_take(&w->pool, img, m->vcpus ? m->vcpus : img->vcpus,
-			    m->mem_mib ? m->mem_mib : img->mem_mib);
+			    m->mem_mib ? m->mem_mib : img->mem_mib, pw_engine_run_custom(m, img));
 	pw_engine_run(&w->engine, m, img, slot);
 }
 

@@ -15,12 +15,15 @@
  *
  * Cross-field rules run after the walk, in finish(): the gateway defaults to
  * subnet+1 and must lie inside the subnet; pool.warm_image must name an
- * image; api_unix follows run_dir unless api.listen was given.
+ * image; api_unix follows run_dir unless api.listen was given, and
+ * api_token_file state_dir unless api.token_file was; a TCP listener beyond
+ * loopback needs a token file.
  *
  * Paths: locate() fills ld->dir, the realpath of the file's directory, which
  * the path fields resolve against (config_fields.c).
  */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -29,6 +32,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cmdargs.h"
 #include "config_int.h"
 
 #define CONFIG_MAX_BYTES (1u << 20)
@@ -59,9 +63,17 @@ static const char *const drivers[] = { "auto", "firecracker", "qemu", NULL };
 static const char *const accels[] = { "auto", "kvm", "tcg", NULL };
 static const char *const cgroups[] = { "auto", "v2", "v1", "off", NULL };
 static const char *const guest_ips[] = { "linux", "osv", "none", NULL };
+static const char *const kinds[] = { "linux", "osv", NULL };
+static const char *const disk_formats[] = { "raw", "qcow2", NULL };
+static const char *const machines[] = { "auto", "microvm", "q35", NULL };
+static const char *const stops[] = { "auto", "powerdown", "kill", NULL };
+static const char *const osv_fses[] = { "rofs", "zfs", "ramfs", "virtiofs", NULL };
 
 static const struct cfg_section api_section = { (const struct cfg_field[]){
 	SPECIAL("listen", cfg_parse_listen),
+	{ "token_file", cfg_parse_token_file, OFF(api_token_file), SZ(api_token_file), 0, 0,
+	  NULL, NULL, NULL },
+	{ "group", cfg_parse_group, OFF(api_group), SZ(api_group), 0, 0, NULL, NULL, NULL },
 	END,
 } };
 
@@ -117,6 +129,7 @@ static const struct cfg_section limits_section = { (const struct cfg_field[]){
 static const struct cfg_section top_section = { (const struct cfg_field[]){
 	PATHF("state_dir", state_dir, cfg_parse_path),
 	PATHF("run_dir", run_dir, cfg_parse_run_dir),
+	PATHF("images_dir", images_dir, cfg_parse_path),
 	ENUMF("log_level", log_level, log_levels),
 	ENUMF("shutdown_policy", shutdown_policy, shutdown_policies),
 	SECTION("api", api_section),
@@ -136,13 +149,20 @@ static const struct cfg_section top_section = { (const struct cfg_field[]){
 static const struct cfg_section image_section = { (const struct cfg_field[]){
 	PATHF("kernel", kernel, cfg_parse_path),
 	{ "initrd", cfg_parse_path, OFF(initrd), SZ(initrd), 0, 0, NULL, NULL, NULL },
-	{ "rootfs", cfg_parse_path, OFF(rootfs), SZ(rootfs), 0, 0, NULL, NULL, NULL },
+	{ "rootfs", cfg_parse_rootfs, OFF(rootfs), SZ(rootfs), 0, 0, NULL, NULL, NULL },
 	STR("boot_args", boot_args, 0, NULL),
 	UINTF("vcpus", vcpus, 1, 32),
 	UINTF("mem_mib", mem_mib, 16, 65536),
 	ENUMF("guest_ip", guest_ip, guest_ips),
 	STR("ready_pattern", ready_pattern, 0, NULL),
 	UINTF("ready_port", ready_port, 1, 65535),
+	ENUMF("kind", kind, kinds),
+	{ "disk", cfg_parse_disk, OFF(disk), SZ(disk), 1, 0, NULL, NULL, NULL },
+	ENUMF("disk_format", disk_format, disk_formats),
+	{ "cmd", cfg_parse_cmd, OFF(cmd), SZ(cmd), 0, 0, NULL, NULL, NULL },
+	ENUMF("machine", machine, machines),
+	ENUMF("stop", stop, stops),
+	{ "allow_cmd", cfg_parse_bool, OFF(allow_cmd), SZ(allow_cmd), 0, 0, NULL, NULL, NULL },
 	END,
 } };
 
@@ -250,6 +270,48 @@ static void image_defaults(struct ui_image *img, const char *name)
 	img->mem_mib = 128;
 	img->guest_ip = UI_GUEST_IP_LINUX;
 	snprintf(img->ready_pattern, sizeof(img->ready_pattern), "UIGNITER-READY");
+	img->allow_cmd = true;
+}
+
+/* An OSv image's rootfs names a filesystem, not a path. */
+static int finish_osv_rootfs(struct cfg_loader *ld, struct ui_image *img, const char *where)
+{
+	img->rootfs[0] = '\0';
+	if (!ld->rootfs_node)
+		return 0;
+	for (int i = 0; osv_fses[i]; i++)
+		if (!strcmp(ld->rootfs_raw, osv_fses[i])) {
+			snprintf(img->osv_fs, sizeof(img->osv_fs), "%s", osv_fses[i]);
+			return 0;
+		}
+	return cfg_fail_at(ld, ld->rootfs_node,
+			   "%s.rootfs: \"%s\" is not an OSv filesystem (rofs, zfs, ramfs, virtiofs)",
+			   where, ld->rootfs_raw);
+}
+
+/* The rules between an image's fields, once its mapping is read. */
+static int finish_image(struct cfg_loader *ld, struct ui_image *img, const char *where,
+			const yaml_node_t *at)
+{
+	char why[160];
+	int r;
+
+	if (img->kind == UI_KIND_OSV) {
+		if (!strcmp(img->boot_args, DEFAULT_BOOT_ARGS)) /* Linux's: not for OSv */
+			img->boot_args[0] = '\0';
+		if ((r = finish_osv_rootfs(ld, img, where)) < 0)
+			return r;
+		if (img->initrd[0])
+			return cfg_fail_at(ld, at, "%s: an OSv image has no initrd", where);
+		if (!img->cmd.argc)
+			return cfg_fail_at(ld, at, "%s: \"cmd\" is required for kind: osv", where);
+	} else if (ld->disk_node) {
+		return cfg_fail_at(ld, ld->disk_node,
+				   "%s.disk: only for kind: osv (a linux image's disk is rootfs)", where);
+	}
+	if (img->cmd.argc && ui_cmd_check(&img->cmd, img->kind, why, sizeof(why)) < 0)
+		return cfg_fail_at(ld, ld->cmd_node, "%s.%s", where, why);
+	return 0;
 }
 
 static int parse_image(struct cfg_loader *ld, const char *where, const yaml_node_t *map,
@@ -268,14 +330,153 @@ static int parse_image(struct cfg_loader *ld, const char *where, const yaml_node
 				   "%s: bad image name \"%s\" (1..63 characters of a-z A-Z 0-9 _ . -)",
 				   where, cfg_scalar(key));
 	image_defaults(img, cfg_scalar(key));
+	snprintf(img->source, sizeof(img->source), "%s", ld->file);
 	ld->cfg->n_images++;
 	cfg_child_where(child, sizeof(child), where, img->name);
+	ld->rootfs_node = ld->cmd_node = ld->disk_node = NULL;
 	if ((r = parse_mapping(ld, child, val, &image_section, img)) < 0)
 		return r;
 	if (!img->kernel[0])
 		return cfg_fail_at(ld, val->type == YAML_MAPPING_NODE ? val : key,
 				   "%s: \"kernel\" is required", child);
+	return finish_image(ld, img, child, val->type == YAML_MAPPING_NODE ? val : key);
+}
+
+/* ---- images_dir ------------------------------------------------------- */
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static bool yaml_name(const char *n)
+{
+	size_t len = strlen(n);
+
+	return n[0] != '.' && len > 5 && !strcmp(n + len - 5, ".yaml");
+}
+
+/* The sorted *.yaml names of dir (malloc'd); *n = 0 when dir is absent. */
+static int list_dir(struct cfg_loader *ld, const char *dir, char ***out, size_t *n)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char **v = NULL, **nv;
+	size_t cnt = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (!d) {
+		if (errno == ENOENT)
+			return 0;
+		snprintf(ld->err, ld->errlen, "%s: %s", dir, strerror(errno));
+		return -errno;
+	}
+	while ((e = readdir(d))) {
+		if (!yaml_name(e->d_name))
+			continue;
+		if (!(nv = realloc(v, (cnt + 1) * sizeof(*v))) || !(nv[cnt] = strdup(e->d_name))) {
+			v = nv ? nv : v;
+			closedir(d);
+			while (cnt)
+				free(v[--cnt]);
+			free(v);
+			return -ENOMEM;
+		}
+		v = nv;
+		cnt++;
+	}
+	closedir(d);
+	if (cnt)
+		qsort(v, cnt, sizeof(*v), name_cmp);
+	*out = v;
+	*n = cnt;
 	return 0;
+}
+
+/* Another image of the same name as the last one: both files named. */
+static int check_unique(struct cfg_loader *ld, const yaml_node_t *key)
+{
+	const struct ui_config *cfg = ld->cfg;
+	const struct ui_image *last = &cfg->images[cfg->n_images - 1];
+
+	for (size_t i = 0; i + 1 < cfg->n_images; i++)
+		if (!strcmp(cfg->images[i].name, last->name))
+			return cfg_fail_at(ld, key, "image \"%s\" is already defined in %s",
+					   last->name, cfg->images[i].source);
+	return 0;
+}
+
+/* One file of images_dir: a mapping of exactly one name → image. */
+static int load_image_file(struct cfg_loader *parent, const char *dir, const char *path)
+{
+	struct cfg_loader ld = { .file = path, .cfg = parent->cfg, .err = parent->err,
+				 .errlen = parent->errlen };
+	struct ui_config *cfg = parent->cfg;
+	const yaml_node_t *root;
+	struct ui_image *nv;
+	char *buf = NULL;
+	size_t len = 0;
+	int r;
+
+	snprintf(ld.dir, sizeof(ld.dir), "%s", dir);
+	if ((r = cfg_read_file(&ld, &buf, &len)) < 0)
+		return r;
+	if ((r = cfg_load_document(&ld, buf, len)) < 0)
+		goto free_buf;
+	root = yaml_document_get_root_node(&ld.doc);
+	if (!root || root->type != YAML_MAPPING_NODE ||
+	    root->data.mapping.pairs.top - root->data.mapping.pairs.start != 1) {
+		r = root ? cfg_fail_at(&ld, root, "expected a mapping of one image name to its definition")
+			 : (snprintf(ld.err, ld.errlen, "%s: empty; expected one image", path), -EINVAL);
+		goto delete_doc;
+	}
+	if (!(nv = realloc(cfg->images, (cfg->n_images + 1) * sizeof(*nv)))) {
+		r = -ENOMEM;
+		goto delete_doc;
+	}
+	cfg->images = nv;
+	if ((r = parse_image(&ld, "", root, root->data.mapping.pairs.start)) == 0)
+		r = check_unique(&ld, yaml_document_get_node(&ld.doc,
+							     root->data.mapping.pairs.start->key));
+	if (r == 0) { /* its paths under vmm.image_dirs (config_vmm.c) */
+		ld.image_dirs_set = true; /* the main file's, or their defaults */
+		r = cfg_check_image(&ld, cfg->images[cfg->n_images - 1].name,
+				    yaml_document_get_node(&ld.doc,
+							   root->data.mapping.pairs.start->value));
+	}
+delete_doc:
+	yaml_document_delete(&ld.doc);
+free_buf:
+	free(buf);
+	return r;
+}
+
+/* Appends every image of images_dir (sorted by file name) to cfg->images. */
+static int load_images_dir(struct cfg_loader *ld)
+{
+	char dir[PATH_MAX], real[PATH_MAX], path[PATH_MAX * 2];
+	char **names;
+	size_t n;
+	int r;
+
+	ui_config_images_dir(ld->cfg, dir, sizeof(dir));
+	if ((r = list_dir(ld, dir, &names, &n)) < 0 || n == 0)
+		return r;
+	if (!realpath(dir, real)) {
+		r = -errno;
+		snprintf(ld->err, ld->errlen, "%s: %s", dir, strerror(errno));
+		goto free_names;
+	}
+	for (size_t i = 0; i < n && r == 0; i++) {
+		snprintf(path, sizeof(path), "%s/%s", real, names[i]);
+		r = load_image_file(ld, real, path);
+	}
+free_names:
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	return r;
 }
 
 /* images: name → image mapping; cfg->images grows as each one parses. */
@@ -297,9 +498,12 @@ static int parse_images(struct cfg_loader *ld, const char *where, const yaml_nod
 	if (!(cfg->images = calloc(n ? n : 1, sizeof(*cfg->images))))
 		return -ENOMEM;
 	for (yaml_node_pair_t *p = val->data.mapping.pairs.start;
-	     p < val->data.mapping.pairs.top; p++)
+	     p < val->data.mapping.pairs.top; p++) {
 		if ((r = parse_image(ld, where, val, p)) < 0)
 			return r;
+		if (cfg->path[0]) /* canonical, as the file's messages are not */
+			snprintf(cfg->images[cfg->n_images - 1].source, PATH_MAX, "%s", cfg->path);
+	}
 	return 0;
 }
 
@@ -338,12 +542,45 @@ static int finish_gateway(struct cfg_loader *ld)
 	return 0;
 }
 
+/* 127.0.0.0/8 (the only loopback of an IPv4 host:port). */
+static bool tcp_is_loopback(const char *hostport)
+{
+	return !strncmp(hostport, "127.", 4);
+}
+
+/* The token file follows state_dir unless given; a TCP listener beyond
+ * loopback without a token is refused at its api.listen entry. */
+static int finish_api(struct cfg_loader *ld)
+{
+	struct ui_config *cfg = ld->cfg;
+	size_t n = strlen(cfg->state_dir);
+	int w;
+
+	if (!ld->token_set) {
+		w = snprintf(cfg->api_token_file, sizeof(cfg->api_token_file), "%s%sapi.token",
+			     cfg->state_dir, n && cfg->state_dir[n - 1] == '/' ? "" : "/");
+		if (w < 0 || (size_t)w >= sizeof(cfg->api_token_file)) {
+			snprintf(ld->err, ld->errlen, "%s: state_dir: too long for "
+				 "<state_dir>/api.token; set api.token_file", ld->file);
+			return -EINVAL;
+		}
+	}
+	if (cfg->api_tcp[0] && !cfg->api_token_file[0] && !tcp_is_loopback(cfg->api_tcp))
+		return cfg_fail_at(ld, ld->tcp_node,
+				   "api.listen: %s is not a loopback address and api.token_file is \"\": "
+				   "a TCP listener beyond 127.0.0.0/8 needs a token (remove api.token_file: \"\")",
+				   cfg->api_tcp);
+	return 0;
+}
+
 static int finish(struct cfg_loader *ld)
 {
 	struct ui_config *cfg = ld->cfg;
 	int r, n;
 
 	if ((r = finish_gateway(ld)) < 0)
+		return r;
+	if ((r = finish_api(ld)) < 0)
 		return r;
 	if (cfg->warm_image[0] && !ui_config_image(cfg, cfg->warm_image))
 		return cfg_fail_at(ld, ld->warm_node, "pool.warm_image: no image named \"%s\" in images",
@@ -369,7 +606,7 @@ static int io_fail(struct cfg_loader *ld, int err)
 }
 
 /* Reads the whole file into *out (malloc'd) — at most CONFIG_MAX_BYTES. */
-static int read_file(struct cfg_loader *ld, char **out, size_t *len)
+int cfg_read_file(struct cfg_loader *ld, char **out, size_t *len)
 {
 	char *buf = NULL;
 	size_t n = 0;
@@ -454,7 +691,7 @@ static int syntax_error(struct cfg_loader *ld, const yaml_parser_t *parser, cons
 }
 
 /* Parses buf into ld->doc; a second document in the stream is an error. */
-static int load_document(struct cfg_loader *ld, const char *buf, size_t len)
+int cfg_load_document(struct cfg_loader *ld, const char *buf, size_t len)
 {
 	yaml_parser_t parser;
 	yaml_document_t extra;
@@ -497,6 +734,7 @@ void ui_config_defaults(struct ui_config *cfg)
 	cfg->shutdown_policy = UI_SHUTDOWN_LEAVE;
 	snprintf(cfg->api_tcp, sizeof(cfg->api_tcp), "127.0.0.1:6666");
 	snprintf(cfg->api_unix, sizeof(cfg->api_unix), "/run/uigniter/api.sock");
+	snprintf(cfg->api_token_file, sizeof(cfg->api_token_file), "/var/lib/uigniter/api.token");
 	snprintf(cfg->bridge, sizeof(cfg->bridge), "uigniter0");
 	cfg->subnet = 0xac1f0000u; /* 172.31.0.0 */
 	cfg->prefix_len = 24;
@@ -531,10 +769,13 @@ static int load_text(struct cfg_loader *ld, const char *buf, size_t len)
 	const yaml_node_t *root;
 	int r;
 
-	if ((r = load_document(ld, buf, len)) < 0)
+	if ((r = cfg_load_document(ld, buf, len)) < 0)
 		return r;
 	if ((root = yaml_document_get_root_node(&ld->doc)) &&
 	    (r = parse_mapping(ld, "", root, &top_section, ld->cfg)) < 0)
+		goto delete_doc;
+	cfg_vmm_dirs(ld); /* before images_dir's images are checked against them */
+	if (ld->read_images_dir && (r = load_images_dir(ld)) < 0)
 		goto delete_doc;
 	r = finish(ld);
 delete_doc:
@@ -554,7 +795,8 @@ static int load_end(struct cfg_loader *ld, int r)
 
 int ui_config_load(const char *path, struct ui_config *cfg, char *err, size_t errlen)
 {
-	struct cfg_loader ld = { .file = path, .cfg = cfg, .err = err, .errlen = errlen };
+	struct cfg_loader ld = { .file = path, .cfg = cfg, .err = err, .errlen = errlen,
+				 .read_images_dir = true };
 	char *buf = NULL;
 	size_t len = 0;
 	int r;
@@ -562,7 +804,7 @@ int ui_config_load(const char *path, struct ui_config *cfg, char *err, size_t er
 	ui_config_defaults(cfg);
 	if (errlen)
 		err[0] = '\0';
-	if ((r = read_file(&ld, &buf, &len)) < 0)
+	if ((r = cfg_read_file(&ld, &buf, &len)) < 0)
 		return load_end(&ld, r);
 	if ((r = locate(&ld)) == 0)
 		r = load_text(&ld, buf, len);
@@ -601,6 +843,51 @@ void ui_config_free(struct ui_config *cfg)
 	free(cfg->images);
 	cfg->images = NULL;
 	cfg->n_images = 0;
+	for (size_t i = 0; i < cfg->n_retired; i++)
+		free(cfg->retired[i]);
+	free(cfg->retired);
+	cfg->retired = NULL;
+	cfg->n_retired = 0;
+}
+
+int ui_config_reload_images(struct ui_config *cfg, char *err, size_t errlen)
+{
+	struct ui_config *nc;
+	struct ui_image **nr;
+	int r;
+
+	if (!cfg->path[0]) {
+		snprintf(err, errlen, "running on built-in defaults: no file to reload");
+		return -ENOENT;
+	}
+	if (!(nc = malloc(sizeof(*nc))) ||
+	    !(nr = realloc(cfg->retired, (cfg->n_retired + 1) * sizeof(*nr)))) {
+		free(nc);
+		snprintf(err, errlen, "%s", strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	cfg->retired = nr;
+	if ((r = ui_config_load(cfg->path, nc, err, errlen)) < 0) {
+		free(nc);
+		return r;
+	}
+	cfg->retired[cfg->n_retired++] = cfg->images;
+	cfg->images = nc->images;
+	cfg->n_images = nc->n_images;
+	nc->images = NULL;
+	nc->n_images = 0;
+	ui_config_free(nc);
+	free(nc);
+	return 0;
+}
+
+void ui_config_images_dir(const struct ui_config *cfg, char *buf, size_t len)
+{
+	if (cfg->images_dir[0])
+		snprintf(buf, len, "%s", cfg->images_dir);
+	else
+		snprintf(buf, len, "%s%simages", cfg->state_dir,
+			 strcmp(cfg->state_dir, "/") ? "/" : "");
 }
 
 const struct ui_image *ui_config_image(const struct ui_config *cfg, const char *name)
@@ -609,6 +896,11 @@ const struct ui_image *ui_config_image(const struct ui_config *cfg, const char *
 		if (!strcmp(cfg->images[i].name, name))
 			return &cfg->images[i];
 	return NULL;
+}
+
+mode_t ui_config_umask(const struct ui_config *cfg)
+{
+	return cfg->api_group[0] ? 0027 : 0077;
 }
 
 void ui_config_registry_path(const struct ui_config *cfg, char *buf, size_t len)

@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "log.h"
 
@@ -30,6 +31,22 @@ enum ui_shutdown_policy { UI_SHUTDOWN_LEAVE, UI_SHUTDOWN_STOP };
  * booted until its image is ready, then paused. */
 enum ui_pool_boot { UI_POOL_BOOT_PREPARED, UI_POOL_BOOT_AHEAD };
 enum ui_cgroup { UI_CGROUP_AUTO, UI_CGROUP_V2, UI_CGROUP_V1, UI_CGROUP_OFF };
+/* An image's guest: a Linux kernel (+ initramfs/rootfs) or an OSv unikernel. */
+enum ui_image_kind { UI_KIND_LINUX, UI_KIND_OSV };
+enum ui_disk_format { UI_DISK_RAW, UI_DISK_QCOW2 };
+/* QEMU machine: auto = chosen per image and accelerator (pool-worker). */
+enum ui_machine { UI_MACHINE_AUTO, UI_MACHINE_MICROVM, UI_MACHINE_Q35 };
+/* How a stop reaches the guest: auto = from kind and machine. */
+enum ui_stop { UI_STOP_AUTO, UI_STOP_POWERDOWN, UI_STOP_KILL };
+
+/* An image's argv (cmd): strings NUL-separated in buf, argc of them. */
+#define UI_CMD_MAX_ARGS 64
+#define UI_CMD_MAX_BYTES 512     /* sum of strlen + 1 over the strings */
+struct ui_cmd {
+	char buf[UI_CMD_MAX_BYTES];
+	unsigned len;                   /* bytes used in buf */
+	unsigned argc;                  /* 0 = none */
+};
 
 struct ui_image {
 	char name[64];                  /* [a-zA-Z0-9_.-]{1,63} */
@@ -45,6 +62,20 @@ struct ui_image {
 	 * "" and no port: ready once running. */
 	char ready_pattern[128];        /* default "UIGNITER-READY" */
 	unsigned ready_port;            /* 0 (none) or 1..65535 */
+
+	/* kind osv (see README "OSv images"): kernel is OSv's loader ELF,
+	 * disk its disk, rootfs (osv_fs) the filesystem it mounts, cmd the
+	 * app's command line. For linux, rootfs is a disk path (above) and
+	 * cmd the app's argv the guest init runs (uigniter.cmd=). */
+	enum ui_image_kind kind;        /* default linux */
+	char disk[PATH_MAX];            /* absolute or "" */
+	enum ui_disk_format disk_format; /* default raw */
+	char osv_fs[16];                /* rofs|zfs|ramfs|virtiofs or "" */
+	struct ui_cmd cmd;              /* default: none */
+	enum ui_machine machine;        /* default auto */
+	enum ui_stop stop;              /* default auto */
+	bool allow_cmd;                 /* per-run cmd/boot_args; default true */
+	char source[PATH_MAX];          /* the file that defined it (not a key) */
 };
 
 #define UI_MAX_IMAGE_DIRS 8
@@ -59,6 +90,13 @@ struct ui_config {
 	/* api: */
 	char api_tcp[64];               /* "127.0.0.1:6666"; "" disables TCP */
 	char api_unix[PATH_MAX];        /* default <run_dir>/api.sock; "" disables */
+	char api_token_file[PATH_MAX];  /* the TCP bearer token: default <state_dir>/api.token
+					 * (made by uigniterd when missing); "": TCP without
+					 * a token, loopback addresses only */
+	char api_group[33];             /* group of the unix socket and the admin-readable
+					 * files (registry, console logs); "" (default):
+					 * root only */
+	gid_t api_gid;                  /* api_group resolved at load; 0 without one */
 
 	/* network: */
 	char bridge[16];                /* default "uigniter0" (IFNAMSIZ) */
@@ -107,8 +145,17 @@ struct ui_config {
 	unsigned ready_timeout_ms;      /* a guest not ready by then: 504 (wait: ready),
 					 * the watch gives up; default 60000 */
 
+	/* images_dir: one <name>.yaml per image (uictl image build writes them),
+	 * read after the file's own images: by ui_config_load; "" (default) =
+	 * <state_dir>/images. Absent directory = no extra images. */
+	char images_dir[PATH_MAX];
+
 	struct ui_image *images;        /* owned; n_images entries */
 	size_t n_images;
+	/* Image tables replaced by ui_config_reload_images, kept until
+	 * ui_config_free so pointers a daemon holds into them stay valid. */
+	struct ui_image **retired;      /* owned */
+	size_t n_retired;
 };
 
 /* Fills cfg with the embedded defaults (no images). */
@@ -131,11 +178,25 @@ int ui_config_load_text(const char *name, const char *dir, const char *text, siz
 
 void ui_config_free(struct ui_config *cfg);
 
+/*
+ * SIGHUP: re-reads cfg->path (its images: and images_dir) and replaces
+ * cfg->images with the result; nothing else of cfg changes. The old table
+ * is retired, not freed (see retired). On failure cfg is unchanged and err
+ * holds the message. -ENOENT when cfg came from the defaults (no file).
+ */
+int ui_config_reload_images(struct ui_config *cfg, char *err, size_t errlen);
+
+/* The directory images are registered in: images_dir, or <state_dir>/images. */
+void ui_config_images_dir(const struct ui_config *cfg, char *buf, size_t len);
+
 /* NULL when no image has that name. */
 const struct ui_image *ui_config_image(const struct ui_config *cfg, const char *name);
 
 /* Path of the registry: <state_dir>/registry.db. */
 void ui_config_registry_path(const struct ui_config *cfg, char *buf, size_t len);
+
+/* The umask of every uigniter process: 0027 with api.group, else 0077. */
+mode_t ui_config_umask(const struct ui_config *cfg);
 
 /* POSIX shm name of this instance: "/uigniter-<hex hash of state_dir>". */
 void ui_config_shm_name(const struct ui_config *cfg, char *buf, size_t len);

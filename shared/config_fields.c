@@ -23,17 +23,21 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <grp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cmdargs.h"
 #include "config_int.h"
 
 /* cfg_parse_enum stores the index through an int *. */
 _Static_assert(sizeof(enum ui_log_level) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum ui_driver) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum ui_cgroup) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum ui_image_kind) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum ui_machine) == sizeof(int), "enum size");
 
 /* ---- messages --------------------------------------------------------- */
 
@@ -377,6 +381,7 @@ static int listen_tcp(struct cfg_loader *ld, const char *where, const yaml_node_
 	if (cfg->api_tcp[0])
 		return cfg_fail_at(ld, item, "%s: only one TCP address is allowed", where);
 	snprintf(cfg->api_tcp, sizeof(cfg->api_tcp), "%s", s);
+	ld->tcp_node = item;
 	return 0;
 }
 
@@ -389,6 +394,7 @@ int cfg_parse_listen(struct cfg_loader *ld, const char *where, const yaml_node_t
 
 	(void)base, (void)f;
 	ld->listen_set = true;
+	ld->tcp_node = NULL;
 	ld->cfg->api_tcp[0] = '\0';
 	ld->cfg->api_unix[0] = '\0';
 	if (cfg_is_null(val))
@@ -409,6 +415,36 @@ int cfg_parse_listen(struct cfg_loader *ld, const char *where, const yaml_node_t
 		if (r < 0)
 			return r;
 	}
+	return 0;
+}
+
+/* api.token_file: a path, or "" for TCP without a token (finish() allows
+ * that only on a loopback address). */
+int cfg_parse_token_file(struct cfg_loader *ld, const char *where, const yaml_node_t *val,
+			 void *base, const struct cfg_field *f)
+{
+	ld->token_set = true;
+	return cfg_parse_path(ld, where, val, base, f);
+}
+
+/* api.group: an existing group's name (resolved here, so every daemon sees
+ * the same gid), or "" for none. */
+int cfg_parse_group(struct cfg_loader *ld, const char *where, const yaml_node_t *val,
+		    void *base, const struct cfg_field *f)
+{
+	struct group gr, *res = NULL;
+	char buf[4096];
+	int r;
+
+	if ((r = cfg_parse_str(ld, where, val, base, f)) < 0 || !ld->cfg->api_group[0]) {
+		ld->cfg->api_gid = 0;
+		return r;
+	}
+	r = getgrnam_r(ld->cfg->api_group, &gr, buf, sizeof(buf), &res);
+	if (r || !res)
+		return cfg_fail_at(ld, val, "%s: no group named \"%s\"%s%s", where,
+				   ld->cfg->api_group, r ? ": " : "", r ? strerror(r) : "");
+	ld->cfg->api_gid = res->gr_gid;
 	return 0;
 }
 
@@ -468,4 +504,77 @@ int cfg_parse_gateway(struct cfg_loader *ld, const char *where, const yaml_node_
 	ld->gateway_set = true;
 	ld->gateway_node = val;
 	return 0;
+}
+
+/* ---- image fields --------------------------------------------------------- */
+
+/* true/false (also yes/no, on/off: YAML 1.1's booleans). */
+int cfg_parse_bool(struct cfg_loader *ld, const char *where, const yaml_node_t *val,
+		   void *base, const struct cfg_field *f)
+{
+	static const char *const yes[] = { "true", "True", "TRUE", "yes", "Yes", "on", "On", NULL };
+	static const char *const no[] = { "false", "False", "FALSE", "no", "No", "off", "Off", NULL };
+	bool *dst = (bool *)((char *)base + f->off);
+	int r;
+
+	if ((r = cfg_expect_scalar(ld, where, val)) < 0)
+		return r;
+	for (int i = 0; yes[i]; i++)
+		if (!strcmp(cfg_scalar(val), yes[i]))
+			return *dst = true, 0;
+	for (int i = 0; no[i]; i++)
+		if (!strcmp(cfg_scalar(val), no[i]))
+			return *dst = false, 0;
+	return cfg_fail_at(ld, val, "%s: \"%s\" is not a boolean (true or false)", where,
+			   cfg_scalar(val));
+}
+
+/* cmd: a list of strings, the app's argv (cmdargs.h has the rules). */
+int cfg_parse_cmd(struct cfg_loader *ld, const char *where, const yaml_node_t *val,
+		  void *base, const struct cfg_field *f)
+{
+	struct ui_cmd *cmd = (struct ui_cmd *)(void *)((char *)base + f->off);
+	char item_where[128], why[160];
+	int r, i = 0;
+
+	memset(cmd, 0, sizeof(*cmd));
+	ld->cmd_node = val;
+	if ((r = cfg_expect_type(ld, where, val, YAML_SEQUENCE_NODE)) < 0)
+		return r;
+	for (yaml_node_item_t *it = val->data.sequence.items.start;
+	     it < val->data.sequence.items.top; it++, i++) {
+		const yaml_node_t *item = yaml_document_get_node(&ld->doc, *it);
+
+		snprintf(item_where, sizeof(item_where), "%s[%d]", where, i);
+		if (item->type != YAML_SCALAR_NODE)
+			return cfg_fail_at(ld, item, "%s: expected a string, found %s", item_where,
+					   cfg_kind_name(item));
+		if (ui_cmd_append(cmd, cfg_scalar(item), item->data.scalar.length, why,
+				  sizeof(why)) < 0)
+			return cfg_fail_at(ld, item, "%s: %s", item_where, why + strlen("cmd: "));
+	}
+	if (!cmd->argc)
+		return cfg_fail_at(ld, val, "%s: must not be empty", where);
+	return 0;
+}
+
+/* rootfs: a disk path for linux, the filesystem OSv mounts for osv; kind
+ * may come later in the mapping, so both are kept and config.c decides. */
+int cfg_parse_rootfs(struct cfg_loader *ld, const char *where, const yaml_node_t *val,
+		     void *base, const struct cfg_field *f)
+{
+	int r;
+
+	if ((r = cfg_parse_path(ld, where, val, base, f)) < 0)
+		return r;
+	ld->rootfs_node = val;
+	snprintf(ld->rootfs_raw, sizeof(ld->rootfs_raw), "%s", cfg_scalar(val));
+	return 0;
+}
+
+int cfg_parse_disk(struct cfg_loader *ld, const char *where, const yaml_node_t *val,
+		   void *base, const struct cfg_field *f)
+{
+	ld->disk_node = val;
+	return cfg_parse_path(ld, where, val, base, f);
 }

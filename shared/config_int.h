@@ -37,9 +37,17 @@ struct cfg_loader {
 	size_t errlen;
 	bool listen_set;               /* api.listen given: no api_unix default */
 	bool gateway_set;
+	bool read_images_dir;          /* ui_config_load: images_dir too */
+	bool token_set;                /* api.token_file given: no default */
+	const yaml_node_t *tcp_node;   /* the TCP entry of api.listen */
 	const yaml_node_t *run_dir_node;
 	const yaml_node_t *gateway_node;
 	const yaml_node_t *warm_node;
+	/* the image being parsed: for its cross-field rules (config.c) */
+	const yaml_node_t *rootfs_node; /* its rootfs: a path (linux) or an OSv fs */
+	const yaml_node_t *cmd_node;
+	const yaml_node_t *disk_node;
+	char rootfs_raw[64];           /* rootfs as written (an OSv fs name) */
 	bool image_dirs_set;           /* vmm.image_dirs given: no default */
 };
 
@@ -68,6 +76,13 @@ static inline const char *cfg_scalar(const yaml_node_t *n)
 {
 	return (const char *)n->data.scalar.value;
 }
+
+/* ---- reading (config.c; shared with manifest.c) ------------------------ */
+
+/* ld->file whole into *out (malloc'd, at most 1 MiB); message in ld->err. */
+int cfg_read_file(struct cfg_loader *ld, char **out, size_t *len);
+/* buf into ld->doc (one document); "file:line:col: YAML syntax error…". */
+int cfg_load_document(struct cfg_loader *ld, const char *buf, size_t len);
 
 /* ---- messages (config_fields.c) --------------------------------------- */
 
@@ -105,11 +120,24 @@ int cfg_parse_warm_image(struct cfg_loader *ld, const char *where, const yaml_no
 			 void *base, const struct cfg_field *f);
 int cfg_parse_listen(struct cfg_loader *ld, const char *where, const yaml_node_t *val,
 		     void *base, const struct cfg_field *f);
+int cfg_parse_token_file(struct cfg_loader *ld, const char *where, const yaml_node_t *val,
+			 void *base, const struct cfg_field *f);
+int cfg_parse_group(struct cfg_loader *ld, const char *where, const yaml_node_t *val,
+		    void *base, const struct cfg_field *f);
 int cfg_parse_subnet(struct cfg_loader *ld, const char *where, const yaml_node_t *val,
 		     void *base, const struct cfg_field *f);
 int cfg_parse_gateway(struct cfg_loader *ld, const char *where, const yaml_node_t *val,
 		      void *base, const struct cfg_field *f);
 
+/* Image fields (config_fields.c): a bool, an argv list, the rootfs. */
+int cfg_parse_bool(struct cfg_loader *ld, const char *where, const yaml_node_t *val,
+		   void *base, const struct cfg_field *f);
+int cfg_parse_cmd(struct cfg_loader *ld, const char *where, const yaml_node_t *val,
+		  void *base, const struct cfg_field *f);
+int cfg_parse_rootfs(struct cfg_loader *ld, const char *where, const yaml_node_t *val,
+		     void *base, const struct cfg_field *f);
+int cfg_parse_disk(struct cfg_loader *ld, const char *where, const yaml_node_t *val,
+		   void *base, const struct cfg_field *f);
 /* vmm.user, vmm.image_dirs and their rules (config_vmm.c): image paths
  * outside every image directory are refused at the path's node. */
 int cfg_parse_image_dirs(struct cfg_loader *ld, const char *where, const yaml_node_t *val,
@@ -117,6 +145,11 @@ int cfg_parse_image_dirs(struct cfg_loader *ld, const char *where, const yaml_no
 int cfg_check_user(struct cfg_loader *ld, const char *where, const yaml_node_t *val,
 		   const char *s);
 int cfg_finish_vmm(struct cfg_loader *ld);
+/* The default vmm.image_dirs, unless given (or set already). */
+void cfg_vmm_dirs(struct cfg_loader *ld);
+/* Image `name` (its definition's mapping node img, in ld's document): each
+ * of its paths under an image directory, else the error at that path. */
+int cfg_check_image(struct cfg_loader *ld, const char *name, const yaml_node_t *img);
 /* A path as store_path makes it (relative to the file's directory). */
 int cfg_store_path(struct cfg_loader *ld, const char *where, const yaml_node_t *val,
 		   char *dst, size_t size, const char *s);

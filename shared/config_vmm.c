@@ -100,7 +100,8 @@ static bool in_image_dirs(const struct ui_config *cfg, const char *path)
 	return false;
 }
 
-/* The default image directories: <state_dir>/images and the guest directory
+/* The default image directories: images_dir (<state_dir>/images unless
+ * set: where `uictl image build` puts images) and the guest directory
  * beside the binaries (build/bin/../guest; installed: <prefix>/share/uigniter/guest
  * is not guessed — list it). */
 static void default_image_dirs(struct ui_config *cfg)
@@ -108,9 +109,8 @@ static void default_image_dirs(struct ui_config *cfg)
 	char self[PATH_MAX], *slash;
 	ssize_t n;
 
-	cfg->n_image_dirs = 0;
-	if (snprintf(cfg->image_dirs[0], PATH_MAX, "%s/images", cfg->state_dir) < PATH_MAX)
-		cfg->n_image_dirs = 1;
+	ui_config_images_dir(cfg, cfg->image_dirs[0], PATH_MAX);
+	cfg->n_image_dirs = 1;
 	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	if (n <= 0)
 		return;
@@ -140,17 +140,24 @@ static const yaml_node_t *map_get(struct cfg_loader *ld, const yaml_node_t *map,
 	return NULL;
 }
 
-/* Each image path of image `name` (its mapping node img) is in an image dir. */
-static int check_image(struct cfg_loader *ld, const char *name, const yaml_node_t *img)
+void cfg_vmm_dirs(struct cfg_loader *ld)
+{
+	if (!ld->image_dirs_set && ld->cfg->n_image_dirs == 0)
+		default_image_dirs(ld->cfg);
+}
+
+int cfg_check_image(struct cfg_loader *ld, const char *name, const yaml_node_t *img)
 {
 	const struct ui_image *im = ui_config_image(ld->cfg, name);
-	const char *keys[] = { "kernel", "initrd", "rootfs" };
+	const char *keys[] = { "kernel", "initrd", "rootfs", "disk" };
 
 	if (!im)
 		return 0;
-	const char *paths[] = { im->kernel, im->initrd, im->rootfs };
+	/* an OSv image's rootfs names a filesystem: im->rootfs is "" */
+	const char *paths[] = { im->kernel, im->initrd, im->rootfs, im->disk };
 
-	for (int i = 0; i < 3; i++) {
+	cfg_vmm_dirs(ld);
+	for (int i = 0; i < 4; i++) {
 		const yaml_node_t *node = map_get(ld, img, keys[i]);
 
 		if (!node || !paths[i][0] || in_image_dirs(ld->cfg, paths[i]))
@@ -169,8 +176,7 @@ int cfg_finish_vmm(struct cfg_loader *ld)
 	const yaml_node_t *images;
 	int r;
 
-	if (!ld->image_dirs_set)
-		default_image_dirs(cfg);
+	cfg_vmm_dirs(ld);
 	if (!cfg->chroot_base[0] &&
 	    snprintf(cfg->chroot_base, sizeof(cfg->chroot_base), "%s/jail", cfg->run_dir) >=
 	    (int)sizeof(cfg->chroot_base))
@@ -184,7 +190,8 @@ int cfg_finish_vmm(struct cfg_loader *ld)
 		const yaml_node_t *k = yaml_document_get_node(&ld->doc, p->key);
 
 		if (k && k->type == YAML_SCALAR_NODE &&
-		    (r = check_image(ld, cfg_scalar(k), yaml_document_get_node(&ld->doc, p->value))) < 0)
+		    (r = cfg_check_image(ld, cfg_scalar(k),
+					 yaml_document_get_node(&ld->doc, p->value))) < 0)
 			return r;
 	}
 	return 0;

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "daemon.h"
@@ -59,6 +60,7 @@ int ui_daemon_init(struct ui_daemon_ctx *d, enum ui_daemon which, int argc, char
 		return ui_daemon_permanent(d);
 	}
 	ui_log_init(d->prog, d->cfg.log_level);
+	umask(ui_config_umask(&d->cfg)); /* what a daemon creates: perms.h */
 	return 0;
 }
 
@@ -190,15 +192,29 @@ static void on_heartbeat(uv_timer_t *t)
 		d->on_tick(d);
 }
 
+/* SIGHUP, every daemon: the images (the file's images: and images_dir) are
+ * re-read first; a table in use is retired, never freed (config.h). */
+static void reload_images(struct ui_daemon_ctx *d)
+{
+	size_t before = d->cfg.n_images;
+	char err[1024];
+
+	if (!d->cfg.path[0])
+		return;
+	if (ui_config_reload_images(&d->cfg, err, sizeof(err)) < 0)
+		ui_error("SIGHUP: %s; images unchanged", err);
+	else
+		ui_info("SIGHUP: images reloaded (%zu, were %zu)", d->cfg.n_images, before);
+}
+
 static void on_signal(uv_signal_t *s, int signum)
 {
 	struct ui_daemon_ctx *d = s->data;
 
 	if (signum == SIGHUP) {
+		reload_images(d);
 		if (d->on_reload)
 			d->on_reload(d);
-		else
-			ui_info("SIGHUP: nothing to reload");
 		return;
 	}
 	if (d->exiting)

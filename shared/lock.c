@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "lock.h"
@@ -50,7 +51,7 @@ static int write_pid(int fd)
 
 int ui_lock_take(const char *path, int *fd, pid_t *holder)
 {
-	int r, lfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	int r, lfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 
 	*fd = -1;
 	*holder = 0;
@@ -63,7 +64,9 @@ int ui_lock_take(const char *path, int *fd, pid_t *holder)
 		close(lfd);
 		return r;
 	}
-	r = write_pid(lfd);
+	/* 0600: a lock another user could open could be held against us;
+	 * one made by an older version (0644) is tightened */
+	r = fchmod(lfd, 0600) < 0 ? -errno : write_pid(lfd);
 	if (r < 0) {
 		close(lfd);
 		return r;

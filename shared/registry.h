@@ -101,7 +101,7 @@ struct ui_vm {
 	char kernel[4096];
 	char initrd[4096];
 	char rootfs[4096];
-	char boot_args[1024];
+	char boot_args[2048];     /* x86 Linux takes 2048 (COMMAND_LINE_SIZE) */
 	unsigned vcpus;
 	unsigned mem_mib;
 	char driver[16];

@@ -31,7 +31,8 @@
 
 enum ui_op {
 	UI_OP_NONE = 0,
-	UI_OP_RUN = 1,         /* apid → pool: vm_id, image, name, vcpus, mem_mib, key */
+	UI_OP_RUN = 1,         /* apid → pool: vm_id, image, name, vcpus, mem_mib, key,
+				* cmd, boot_args */
 	UI_OP_STOP = 2,        /* apid → pool: vm_id */
 	UI_OP_NET_KICK = 3,    /* pool → netd: leases changed (vm_id, ip, tap:
 				* the lease that waits for its tap, or "") */
@@ -47,6 +48,9 @@ enum ui_op {
 /* A RUN's flags: answer once the guest is ready (its image's ready rule),
  * not once it runs. */
 #define UI_RUN_WAIT_READY 0x1u
+/* A RUN's flags: cmd holds the run's argv (cmd_argc strings, NUL-separated,
+ * cmd_len bytes; apid checked them: cmdargs.h) instead of the image's. */
+#define UI_RUN_CMD 0x2u
 
 /* One message; the same struct serves requests and completions. */
 struct ui_msg {
@@ -65,6 +69,10 @@ struct ui_msg {
 	char ip[16];           /* NET_KICK, TAP_READY */
 	char tap[16];          /* NET_KICK, TAP_READY */
 	char error[160];       /* reply: message for the user when status != 0 */
+	uint16_t cmd_len;      /* RUN with UI_RUN_CMD: bytes of cmd used */
+	uint16_t cmd_argc;
+	char cmd[512];         /* RUN: UI_CMD_MAX_BYTES (config.h) */
+	char boot_args[256];   /* RUN: the run's extra kernel args or "" */
 };
 
 struct ui_ring {

@@ -30,7 +30,7 @@
 #include "ring.h"
 
 #define UI_SHM_MAGIC 0x55494749474e5452ull /* "UIGIGNTR" */
-#define UI_SHM_VERSION 3u
+#define UI_SHM_VERSION 4u
 
 enum ui_ring_id {
 	UI_RING_API_TO_POOL,

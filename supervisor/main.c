@@ -1,8 +1,13 @@
 /*
  * main.c — uigniterd: loads the configuration, prepares the instance (state
  * and run directories, the single-instance lock, the wait for daemons of an
- * earlier manager to be gone, the registry, the shm segment) and supervises
+ * earlier manager to be gone, modes and the API token (access.c), the
+ * registry, the shm segment) and supervises
  * netd, pool-worker and apid until SIGTERM/SIGINT.
+ *
+ * Under systemd (Type=notify) it reports READY=1 once every daemon is
+ * ready and the API socket accepts, STOPPING=1 on SIGTERM, RELOADING=1
+ * around a SIGHUP (notify.h).
  *
  * Exit codes: 0 clean stop, 100 permanent failure (bad config, another
  * instance, a child that failed permanently), 111 temporary failure.
@@ -15,13 +20,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 #include <uv.h>
 
+#include "access.h"
 #include "config.h"
 #include "lock.h"
 #include "log.h"
+#include "notify.h"
 #include "registry.h"
 #include "shm.h"
 #include "supervise.h"
@@ -33,8 +42,11 @@ struct manager {
 	struct ui_supervisor sv;
 	char shm_name[64];
 	uv_signal_t sig[4];
+	uv_timer_t ready_timer; /* polls for READY=1 until sent */
 	int lock_fd;
 };
+
+#define UI_READY_POLL_MS 100
 
 static void usage(FILE *out)
 {
@@ -71,6 +83,8 @@ static int find_libexec(const char *opt, char *buf, size_t len)
 	return 0;
 }
 
+/* The parents it makes are 0755 whatever the umask (like mkdir -p); the
+ * last one gets mode & ~umask, and its final mode from access.c. */
 static int mkdir_p(const char *path, mode_t mode)
 {
 	char tmp[PATH_MAX];
@@ -80,8 +94,12 @@ static int mkdir_p(const char *path, mode_t mode)
 		if (*p != '/')
 			continue;
 		*p = '\0';
-		if (mkdir(tmp, mode) < 0 && errno != EEXIST)
+		if (mkdir(tmp, 0755) == 0) {
+			if (chmod(tmp, 0755) < 0)
+				return -errno;
+		} else if (errno != EEXIST) {
 			return -errno;
+		}
 		*p = '/';
 	}
 	if (mkdir(tmp, mode) < 0 && errno != EEXIST)
@@ -194,6 +212,50 @@ static int prepare_registry(const struct ui_config *cfg)
 	return 0;
 }
 
+/* The API's unix socket accepts a connection (true when it has none). */
+static bool api_accepts(const struct ui_config *cfg)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	bool ok;
+	int fd;
+
+	if (!*cfg->api_unix || strlen(cfg->api_unix) >= sizeof(sa.sun_path))
+		return true; /* none, or one apid cannot bind either (its error) */
+	memcpy(sa.sun_path, cfg->api_unix, strlen(cfg->api_unix));
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return false;
+	ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+	close(fd);
+	return ok;
+}
+
+static void notify(const char *msg)
+{
+	int r = ui_sd_notify(msg);
+
+	if (r < 0)
+		ui_warn("NOTIFY_SOCKET: %s", strerror(-r));
+}
+
+/* READY=1 once: every daemon ready and the API answering. */
+static void on_ready_poll(uv_timer_t *t)
+{
+	struct manager *m = t->data;
+
+	if (m->sv.stopping) {
+		uv_timer_stop(t);
+		return;
+	}
+	for (int i = 0; i < UI_D_COUNT; i++)
+		if (m->sv.child[i].state != UI_CHILD_RUNNING)
+			return;
+	if (!api_accepts(&m->cfg))
+		return;
+	ui_info("all daemons ready");
+	notify("READY=1\nSTATUS=netd, pool-worker and apid are up");
+	uv_timer_stop(t);
+}
+
 /* SIGHUP to daemon d, which reloads what it can change live. */
 static void forward_hup(struct manager *m, enum ui_daemon d)
 {
@@ -217,12 +279,16 @@ static void on_signal(uv_signal_t *h, int signum)
 	case SIGCHLD:
 		ui_supervisor_reap(&m->sv);
 		break;
-	case SIGHUP: /* pool.size, pool.warm_image (pool-worker), tap_stock (netd) */
+	case SIGHUP: /* images (all), pool.size, pool.warm_image (pool-worker), tap_stock (netd) */
+		notify("RELOADING=1");
+		forward_hup(m, UI_D_APID);
 		forward_hup(m, UI_D_POOL);
 		forward_hup(m, UI_D_NETD);
+		notify("READY=1");
 		break;
 	default:
 		if (!m->sv.stopping) {
+			notify("STOPPING=1\nSTATUS=stopping");
 			ui_info("%s: stopping (VMs are left running)", strsignal(signum));
 			ui_supervisor_stop(&m->sv);
 		}
@@ -268,6 +334,8 @@ static int run(struct manager *m, const char *config_path, const char *libexec)
 		return UI_EXIT_PERMANENT;
 	if (wait_for_survivors(&m->cfg) < 0)
 		return UI_EXIT_TEMPORARY;
+	if (ui_access_prepare(&m->cfg) < 0 || ui_access_token(&m->cfg) < 0)
+		return UI_EXIT_PERMANENT;
 	if (prepare_registry(&m->cfg) < 0)
 		return UI_EXIT_PERMANENT;
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
@@ -288,11 +356,18 @@ static int run(struct manager *m, const char *config_path, const char *libexec)
 		(int)getpid(), config_path ? config_path : "(defaults)",
 		m->cfg.state_dir, m->shm_name);
 	ui_supervisor_start(&m->sv);
+	if ((r = uv_timer_init(loop, &m->ready_timer)) < 0 ||
+	    (m->ready_timer.data = m, 0) ||
+	    (r = uv_timer_start(&m->ready_timer, on_ready_poll, UI_READY_POLL_MS,
+				UI_READY_POLL_MS)) < 0)
+		ui_warn("readiness timer: %s (READY=1 will not be sent)", uv_strerror(r));
 	uv_run(loop, UV_RUN_DEFAULT);
 	r = m->sv.exit_code;
 	ui_info("uigniterd stopped");
 	for (int i = 0; i < 4; i++)
 		uv_close((uv_handle_t *)&m->sig[i], NULL);
+	if (m->ready_timer.loop) /* initialised */
+		uv_close((uv_handle_t *)&m->ready_timer, NULL);
 	ui_supervisor_close(&m->sv);
 	uv_run(loop, UV_RUN_NOWAIT);
 	uv_loop_close(loop);
@@ -324,11 +399,14 @@ int main(int argc, char **argv)
 		}
 	}
 	ui_log_init("uigniterd", UI_LOG_INFO);
+	if (ui_sd_notify_take_env() < 0)
+		ui_warn("NOTIFY_SOCKET is neither an absolute path nor @abstract; ignored");
 	/* Children run with the same file: give them an absolute path. */
 	if (config_path && realpath(config_path, abs_config))
 		config_path = abs_config;
 	if (load_config(&m, config_path) < 0)
 		return UI_EXIT_PERMANENT;
+	umask(ui_config_umask(&m.cfg)); /* before anything is created (perms.h) */
 	if (find_libexec(libexec_opt, libexec, sizeof(libexec)) < 0)
 		return UI_EXIT_PERMANENT;
 	r = run(&m, config_path, libexec);

@@ -7,3 +7,4 @@ $(BUILD)/bin/uigniterd: $(SUPERVISOR_OBJS) $(LIBSHARED)
 	$(CC) $(LDFLAGS) -o $@ $(SUPERVISOR_OBJS) $(LIBSHARED) $(LDLIBS)
 
 $(eval $(call unit_test,test_supervise,$(BUILD)/obj/supervisor/supervise.o))
+$(eval $(call unit_test,test_notify,$(BUILD)/obj/supervisor/notify.o))

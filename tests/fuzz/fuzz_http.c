@@ -3,7 +3,8 @@
  * input is one connection's bytes: http_in_feed() (apid/http.c) parses them
  * request by request, as conn.c does; each complete request goes through
  * route_request() (apid/routes.c: routing and POST /vm/run body validation)
- * and its answer through http_format_response().
+ * and its answer through http_format_response(); its Authorization header
+ * through auth_check() (apid/auth.c) and a refusal's 401 the same way.
  *
  * Oracle, beyond the sanitizers: the same bytes fed whole and fed in small
  * pieces (sizes from a PRNG seeded by the input size) must give the same
@@ -17,6 +18,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "../../apid/auth.h"
 #include "../../apid/http.h"
 #include "../../apid/routes.h"
 
@@ -56,6 +58,27 @@ static void mix_str(uint64_t *h, const char *s)
 	mix(h, s, strlen(s) + 1);
 }
 
+/* The bearer check and, for a refusal, its 401 with WWW-Authenticate. */
+static void on_auth(const struct http_req *req, uint64_t *h)
+{
+	static const char tok[] = "0123456789abcdef0123456789abcdef";
+	struct http_response r = { 0 };
+	enum auth_result a = auth_check(req, tok);
+	size_t len;
+	char *out;
+
+	mix(h, &a, sizeof(a));
+	mix_str(h, req->auth);
+	if (a == AUTH_OK)
+		return;
+	auth_deny(a, &r);
+	out = http_format_response(&r, req->keep_alive, req->http10, req->is_head, &len);
+	if (r.status != 401 || !out || !strstr(out, "\r\nWWW-Authenticate: Bearer realm="))
+		abort();
+	free(out);
+	http_response_free(&r);
+}
+
 static void on_request(const struct http_req *req, uint64_t *h)
 {
 	struct route rt;
@@ -64,8 +87,10 @@ static void on_request(const struct http_req *req, uint64_t *h)
 	int v[6];
 
 	if (!req->method || !req->url || !req->body || req->body[req->body_len] ||
-	    req->body_len > MAX_BODY || strlen(req->key) > HTTP_KEY_MAX)
+	    req->body_len > MAX_BODY || strlen(req->key) > HTTP_KEY_MAX ||
+	    strlen(req->auth) > HTTP_AUTH_MAX)
 		abort();
+	on_auth(req, h);
 	route_request(req, &cfg, &rt);
 	v[0] = (int)rt.action;
 	v[1] = rt.resp.status;

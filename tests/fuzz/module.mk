@@ -1,10 +1,12 @@
 # tests/fuzz/ — libFuzzer targets over our real parsers (docs/BENCHMARKS.md,
 # "Fuzzing"). Built only by `make fuzz`: clang, FUZZ=1, BUILD=build-fuzz, so
 # every object is instrumented (ASan+UBSan+coverage); run by tests/fuzz/run.
-FUZZ_TARGETS := http config qmp fc_answer
+FUZZ_TARGETS := http config qmp fc_answer manifest
 
-FUZZ_OBJS_http := $(BUILD)/obj/apid/http.o $(BUILD)/obj/apid/routes.o $(BUILD)/obj/apid/json.o
+FUZZ_OBJS_http := $(BUILD)/obj/apid/http.o $(BUILD)/obj/apid/routes.o $(BUILD)/obj/apid/json.o \
+	$(BUILD)/obj/apid/auth.o
 FUZZ_OBJS_config :=
+FUZZ_OBJS_manifest :=
 FUZZ_OBJS_qmp := $(BUILD)/obj/pool-worker/qmp.o
 FUZZ_OBJS_fc_answer := $(BUILD)/obj/pool-worker/fc_answer.o
 

@@ -11,6 +11,8 @@ BUILD=${BUILD:-build}
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BIN=$ROOT/$BUILD/bin
 GUEST=$ROOT/build/guest
+# uictl image build layers apps on this base (any build dir: asan too)
+export UIGNITER_GUEST_BASE=$GUEST
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "skip: system tests need root (netns, taps)"
@@ -32,6 +34,8 @@ ST_CONF=$ST_DIR/uigniter.yaml
 ST_SOCK=$ST_DIR/run/api.sock
 ST_LOG=$ST_DIR/uigniter.log
 ST_DB=$ST_DIR/state/registry.db
+ST_API_LOG=$ST_DIR/api.jsonl
+ST_TOKEN_FILE=$ST_DIR/state/api.token # api.token_file's default (made by uigniterd)
 ST_PID=
 
 st_log() { echo "[$(date +%T)] $*"; }
@@ -156,19 +160,61 @@ st_cgroups_left() {
 }
 
 # api METHOD PATH [BODY] [extra curl args...] → prints "<status>\n<body>"
+# Every answer is recorded in $ST_API_LOG; st_pass checks them all against
+# docs/openapi.yaml (tests/openapi/check.py), so the spec cannot drift.
 api() {
-	local method=$1 path=$2 body=${3-} out
+	local method=$1 path=$2 body=${3-} out ctype
 	shift 2; [ $# -gt 0 ] && shift
 	if [ -n "$body" ]; then
 		out=$(curl -sS --max-time 90 --unix-socket "$ST_SOCK" -X "$method" \
 			-H 'Content-Type: application/json' --data-binary "$body" \
-			-w '\n%{http_code}' "$@" "http://uigniter$path")
+			-w '\n%{content_type}\n%{http_code}' "$@" "http://uigniter$path")
 	else
 		out=$(curl -sS --max-time 90 --unix-socket "$ST_SOCK" -X "$method" \
-			-w '\n%{http_code}' "$@" "http://uigniter$path")
+			-w '\n%{content_type}\n%{http_code}' "$@" "http://uigniter$path")
 	fi
 	API_STATUS=${out##*$'\n'}
+	out=${out%$'\n'*}
+	ctype=${out##*$'\n'}
 	API_BODY=${out%$'\n'*}
+	[ "$API_STATUS" = 000 ] || st_api_record "$method" "$path" "$API_STATUS" \
+		"$ctype" "$API_BODY" "$body"
+}
+
+# st_api_record METHOD PATH STATUS CONTENT_TYPE BODY [REQUEST]: one answer
+# for the OpenAPI check (tests that call curl themselves may use it too).
+st_api_record() {
+	jq -nc --arg m "$1" --arg p "$2" --argjson s "$3" --arg ct "$4" \
+		--arg b "$5" --arg r "${6-}" \
+		'{method:$m,path:$p,status:$s,content_type:$ct,body:$b,request:$r}' \
+		>>"$ST_API_LOG" || st_fail "cannot record an API answer in $ST_API_LOG"
+}
+
+# st_api_check: every recorded answer is as docs/openapi.yaml says.
+st_api_check() {
+	[ -s "$ST_API_LOG" ] || return 0
+	/usr/bin/python3 "$ROOT/tests/openapi/check.py" \
+		"$ROOT/docs/openapi.yaml" "$ST_API_LOG" >"$ST_DIR/openapi.out" 2>&1 ||
+		st_fail "answers not as docs/openapi.yaml says: $(head -n 20 "$ST_DIR/openapi.out")"
+	st_log "$(tail -n 1 "$ST_DIR/openapi.out")"
+}
+
+# api_tcp METHOD PATH [BODY] [extra curl args...] — the same over TCP
+# (127.0.0.1:6666 in the namespace) with the bearer token of api.token_file.
+api_tcp() {
+	local method=$1 path=$2 body=${3-} out ctype
+	local -a data=()
+	shift 2; [ $# -gt 0 ] && shift
+	[ -n "$body" ] && data=(-H 'Content-Type: application/json' --data-binary "$body")
+	out=$(ip netns exec "$ST_NS" curl -sS --max-time 90 -X "$method" "${data[@]}" \
+		-H "Authorization: Bearer $(cat "$ST_TOKEN_FILE")" \
+		-w '\n%{content_type}\n%{http_code}' "$@" "http://127.0.0.1:6666$path")
+	API_STATUS=${out##*$'\n'}
+	out=${out%$'\n'*}
+	ctype=${out##*$'\n'}
+	API_BODY=${out%$'\n'*}
+	[ "$API_STATUS" = 000 ] || st_api_record "$method" "$path" "$API_STATUS" \
+		"$ctype" "$API_BODY" "$body"
 }
 
 # json FIELD — a top-level string/number field of $API_BODY (jq).
@@ -247,7 +293,7 @@ st_pid_alive() {
 	[ -n "$s" ] && [ "$s" != Z ] && [ "$s" != X ]
 }
 
-st_pass() { st_log "PASS $(basename "$0")"; }
+st_pass() { st_api_check; st_log "PASS $(basename "$0")"; }
 
 # st_wait_vm ID STATE: polls GET /vm/ID (10 s) until it says STATE; the
 # answer is left in API_BODY (st_fail with it when the state never came).

@@ -9,8 +9,8 @@ st_start
 
 sqlite3 "$ST_DB" ".timeout 10000" "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL
 	SELECT i + 1 FROM n WHERE i < 300)
-	INSERT INTO vms (id, state, vcpus, mem_mib, created_at)
-	SELECT printf('vm-%020d', i), CASE WHEN i % 3 = 0 THEN 'failed' ELSE 'stopped' END,
+	INSERT INTO vms (id, state, image, driver, vcpus, mem_mib, created_at)
+	SELECT printf('vm-%020d', i), CASE WHEN i % 3 = 0 THEN 'failed' ELSE 'stopped' END, 'hello', 'qemu',
 	       1, 128, '2026-01-01T00:00:00.000Z' FROM n;
 	INSERT INTO events (time, vm_id, kind) SELECT '2026-01-01T00:00:00.000Z', id, 'exited'
 	FROM vms WHERE id LIKE 'vm-000%'" >/dev/null

@@ -16,10 +16,10 @@ N=100000
 # tenth row failed
 sqlite3 "$ST_DB" ".timeout 10000" "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL
 	SELECT i + 1 FROM n WHERE i < $N)
-	INSERT INTO vms (id, name, state, image, vcpus, mem_mib, created_at, stopped_at,
+	INSERT INTO vms (id, name, state, image, driver, vcpus, mem_mib, created_at, stopped_at,
 	                 exit_status)
 	SELECT printf('vm-%020d', i), 'bulk' || i, CASE WHEN i % 10 = 0 THEN 'failed'
-	       ELSE 'stopped' END, 'hello', 1, 128, '2026-01-01T00:00:00.000Z',
+	       ELSE 'stopped' END, 'hello', 'qemu', 1, 128, '2026-01-01T00:00:00.000Z',
 	       '2026-01-01T00:00:01.000Z', 0 FROM n" >/dev/null
 [ "$(st_sql 'SELECT count(*) FROM vms')" = $N ] || st_fail "rows not inserted"
 st_log "$N rows inserted"

@@ -221,6 +221,10 @@ static void check_defaults(const struct ui_config *cfg)
 	T_EQ_INT(cfg->shutdown_policy, UI_SHUTDOWN_LEAVE);
 	T_EQ_STR(cfg->api_tcp, "127.0.0.1:6666");
 	T_EQ_STR(cfg->api_unix, "/run/uigniter/api.sock");
+	T_EQ_STR(cfg->api_token_file, "/var/lib/uigniter/api.token");
+	T_EQ_STR(cfg->api_group, "");
+	T_EQ_INT(cfg->api_gid, 0);
+	T_EQ_INT(ui_config_umask(cfg), 0077);
 	T_EQ_STR(cfg->bridge, "uigniter0");
 	T_EQ_INT(cfg->subnet, 0xac1f0000);
 	T_EQ_INT(cfg->prefix_len, 24);
@@ -353,13 +357,13 @@ static void t_unknown_key(void)
 {
 	expect_error("state_dir: /x\nstatedir: /y\n",
 		     "2:1: unknown key \"statedir\" at top level (expected one of: state_dir, "
-		     "run_dir, log_level, shutdown_policy, api, network, vmm, pool, limits, images)");
+		     "run_dir, images_dir, log_level, shutdown_policy, api, network, vmm, pool, limits, images)");
 	expect_error("network:\n  bridge: b\n  bridg: c\n",
 		     "3:3: unknown key \"bridg\" in network (expected one of: bridge, subnet, "
 		     "gateway, tap_prefix, tap_stock)");
 	expect_error("images:\n  hello:\n    kernel: /k\n    memory: 5\n",
 		     "4:5: unknown key \"memory\" in images.hello (expected one of: kernel, initrd, "
-		     "rootfs, boot_args, vcpus, mem_mib, guest_ip, ready_pattern, ready_port)");
+		     "rootfs, boot_args, vcpus, mem_mib, guest_ip, ready_pattern, ready_port, kind, disk, disk_format, cmd, machine, stop, allow_cmd)");
 }
 
 static void t_bad_integer(void)
@@ -473,7 +477,7 @@ static void t_unknown_warm_image(void)
 static void t_vmm_priv(void)
 {
 	struct ui_config cfg;
-	char yaml[2 * PATH_MAX], msg[PATH_MAX + 256], link[PATH_MAX + 16];
+	char yaml[2 * PATH_MAX], msg[PATH_MAX + 256], link[PATH_MAX + 32];
 	const char *path;
 	int n;
 
@@ -512,6 +516,17 @@ static void t_vmm_priv(void)
 	path = write_cfg(yaml);
 	T_ASSERT(ui_config_load(path, &cfg, msg, sizeof(msg)) == -EINVAL);
 	T_ASSERT(strstr(msg, ":5:13: images.a.kernel: ") && strstr(msg, "/evil is outside"));
+	T_ASSERT(unlink(link) == 0);
+	/* an image of images_dir: refused at its own file's line */
+	path = write_cfg("images_dir: imgs2\nvmm:\n  image_dirs: [/img]\n");
+	snprintf(yaml, sizeof(yaml), "%s/etc/imgs2", tmpdir);
+	T_ASSERT(mkdir(yaml, 0755) == 0);
+	snprintf(link, sizeof(link), "%s/etc/imgs2/evil.yaml", tmpdir);
+	write_file(link, "evil:\n  kernel: /etc/hostname\n");
+	T_ASSERT(ui_config_load(path, &cfg, msg, sizeof(msg)) == -EINVAL);
+	snprintf(yaml, sizeof(yaml), "%s:2:11: images.evil.kernel: /etc/hostname is outside every "
+		 "image directory (vmm.image_dirs: /img)", link);
+	T_EQ_STR(msg, yaml);
 	T_ASSERT(unlink(link) == 0);
 	/* inside: loads, and the defaults */
 	path = write_cfg("vmm:\n  image_dirs: [/img]\nimages:\n  a:\n    kernel: /img/k\n");
@@ -579,6 +594,39 @@ static void t_too_long(void)
 	snprintf(yaml, sizeof(yaml), "run_dir: /%s\n", longp);
 	expect_error(yaml, "1:10: run_dir: too long for the API socket <run_dir>/api.sock "
 			   "(at most 107 bytes); set api.listen");
+}
+
+/* api.token_file follows state_dir; "" only on loopback; api.group resolves. */
+static void t_api_auth(void)
+{
+	struct ui_config cfg;
+	char err[512], want[PATH_MAX + 16];
+
+	T_EQ_INT(ui_config_load(write_cfg("state_dir: /srv/st/\n"), &cfg, err, sizeof(err)), 0);
+	T_EQ_STR(cfg.api_token_file, "/srv/st/api.token");
+	T_EQ_INT(ui_config_load(write_cfg("api:\n  token_file: tok\n  group: root\n"), &cfg, err,
+				sizeof(err)), 0);
+	snprintf(want, sizeof(want), "%s/etc/tok", tmpdir);
+	T_EQ_STR(cfg.api_token_file, want);
+	T_EQ_STR(cfg.api_group, "root");
+	T_EQ_INT(cfg.api_gid, 0);
+	T_EQ_INT(ui_config_umask(&cfg), 0027);
+	/* no token: loopback only, refused at the listen entry */
+	T_EQ_INT(ui_config_load(write_cfg("api:\n  token_file: \"\"\n"), &cfg, err, sizeof(err)), 0);
+	T_EQ_STR(cfg.api_token_file, "");
+	T_EQ_INT(ui_config_load(write_cfg("api:\n  token_file: \"\"\n  listen: [\"127.9.0.1:1\"]\n"),
+				&cfg, err, sizeof(err)), 0);
+	expect_error("api:\n  token_file: \"\"\n  listen: [\"unix:/a\", \"0.0.0.0:6666\"]\n",
+		     "3:23: api.listen: 0.0.0.0:6666 is not a loopback address and api.token_file "
+		     "is \"\": a TCP listener beyond 127.0.0.0/8 needs a token (remove "
+		     "api.token_file: \"\")");
+	expect_error("api:\n  listen: [\"10.1.2.3:6666\"]\n  token_file:\n",
+		     "2:12: api.listen: 10.1.2.3:6666 is not a loopback address and api.token_file "
+		     "is \"\": a TCP listener beyond 127.0.0.0/8 needs a token (remove "
+		     "api.token_file: \"\")");
+	expect_error("api:\n  group: no-such-group-uigt\n",
+		     "2:10: api.group: no group named \"no-such-group-uigt\"");
+	ui_config_free(&cfg);
 }
 
 static void t_bad_listen(void)
@@ -650,6 +698,47 @@ static void t_load_text(void)
 	T_ASSERT(strstr(err, "mem.yaml: "));
 }
 
+/* images_dir: one image per file, after the file's images:, sorted; a name
+ * both define is an error naming both files; SIGHUP's reload swaps them. */
+static void t_images_dir(void)
+{
+	struct ui_config cfg;
+	char dir[PATH_MAX + 16], a[PATH_MAX + 32], b[PATH_MAX + 32], want[3 * PATH_MAX];
+	char err[1024];
+	const char *path = write_cfg("images_dir: imgs\nvmm: {image_dirs: [/]}\n"
+				     "images:\n  hello: {kernel: /k}\n");
+
+	snprintf(dir, sizeof(dir), "%s/etc/imgs", tmpdir);
+	T_ASSERT(mkdir(dir, 0755) == 0);
+	snprintf(a, sizeof(a), "%s/app.yaml", dir);
+	snprintf(b, sizeof(b), "%s/dup.yaml", dir);
+	write_file(a, "app:\n  kernel: /k2\n  kind: linux\n  cmd: [/bin/app, \"-x\", \"y z\"]\n");
+	T_EQ_INT(ui_config_load(path, &cfg, err, sizeof(err)), 0);
+	T_EQ_INT(cfg.n_images, 2);
+	T_EQ_STR(cfg.images[0].source, path);
+	T_EQ_STR(cfg.images[1].name, "app");
+	T_EQ_STR(cfg.images[1].source, a);
+	T_EQ_INT(cfg.images[1].cmd.argc, 3);
+	T_ASSERT(!memcmp(cfg.images[1].cmd.buf, "/bin/app\0-x\0y z\0", 16));
+	write_file(b, "hello: {kernel: /k3}\n");
+	T_EQ_INT(ui_config_reload_images(&cfg, err, sizeof(err)), -EINVAL);
+	snprintf(want, sizeof(want), "%s:1:1: image \"hello\" is already defined in %s", b, path);
+	T_EQ_STR(err, want);
+	T_EQ_INT(cfg.n_images, 2); /* unchanged */
+	write_file(b, "other: {kernel: /k3}\n");
+	T_EQ_INT(ui_config_reload_images(&cfg, err, sizeof(err)), 0);
+	T_EQ_INT(cfg.n_images, 3);
+	T_EQ_INT(cfg.n_retired, 1);
+	ui_config_free(&cfg);
+	write_file(b, "x: {kernel: /k, kind: osv}\n");
+	T_EQ_INT(ui_config_load(path, &cfg, err, sizeof(err)), -EINVAL);
+	snprintf(want, sizeof(want), "%s:1:4: x: \"cmd\" is required for kind: osv", b);
+	T_EQ_STR(err, want);
+	unlink(a);
+	unlink(b);
+	rmdir(dir);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct t_case cases[] = {
@@ -673,8 +762,10 @@ int main(int argc, char **argv)
 		T_CASE(t_example_file),
 		T_CASE(t_too_long),
 		T_CASE(t_bad_listen),
+		T_CASE(t_api_auth),
 		T_CASE(t_shm_name),
 		T_CASE(t_load_text),
+		T_CASE(t_images_dir),
 		{ 0 },
 	};
 

@@ -13,6 +13,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <jansson.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -44,6 +45,7 @@ struct env {
 	pid_t child;
 	pid_t owner;         /* the test process (atexit cleanup runs there only) */
 	int port;
+	char token[80];      /* the TCP bearer token; "" = none (auth.h) */
 };
 
 static struct env E;
@@ -81,6 +83,8 @@ static void child_main(int report_fd)
 	apid_server_init(&S.srv, loop, &E.cfg, &E.opts, &S.be);
 	if (backend_init(&S.be, loop, &deps, apid_server_on_reply, &S.srv) < 0)
 		_exit(11);
+	if (E.token[0])
+		apid_server_set_token(&S.srv, E.token);
 	if (apid_server_listen_tcp(&S.srv, "127.0.0.1:0", &E.port) < 0 ||
 	    apid_server_listen_unix(&S.srv, E.sock) < 0)
 		_exit(12);
@@ -731,6 +735,55 @@ static void t_srv_client_gone(void)
 	env_stop();
 }
 
+/* TCP needs the bearer token (but /healthz); the unix socket never does. */
+static void t_srv_auth(void)
+{
+	static const char tok[] = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+	char req[512];
+	struct stat st;
+
+	struct group *gr = getgrgid(getegid()); /* one we may chown to, root or not */
+
+	T_ASSERT(gr);
+	env_init();
+	snprintf(E.token, sizeof(E.token), "%s", tok);
+	snprintf(E.cfg.api_group, sizeof(E.cfg.api_group), "%s", gr->gr_name);
+	E.cfg.api_gid = gr->gr_gid;
+	env_start();
+	T_EQ_INT(lstat(E.sock, &st), 0);
+	T_EQ_INT(st.st_mode & 0777, 0660); /* api.group: the group may connect */
+	T_EQ_INT(st.st_gid, E.cfg.api_gid);
+	pool_set(true, true); /* a run that got through would reach ring 0 */
+	cli_connect(&C);
+	request(&C, "GET /vm HTTP/1.1\r\n\r\n");
+	expect_error(401, "unauthorized");
+	T_EQ_STR(hdr(&R, "WWW-Authenticate"), "Bearer realm=\"uigniter\"");
+	T_ASSERT(strstr(R.body, "Authorization: Bearer"));
+	request(&C, "POST /vm/run HTTP/1.1\r\nContent-Length: 17\r\n\r\n{\"image\":\"hello\"}");
+	expect_error(401, "unauthorized");
+	T_EQ_INT(ui_ring_count(&E.shm->ring[UI_RING_API_TO_POOL]), 0); /* never sent */
+	request(&C, "GET /vm HTTP/1.1\r\nAuthorization: Bearer 0123456789abcdef0123456789abcdef"
+		    "0123456789abcdef0123456789abcdee\r\n\r\n");
+	expect_error(401, "unauthorized");
+	T_EQ_STR(hdr(&R, "WWW-Authenticate"), "Bearer realm=\"uigniter\", error=\"invalid_token\"");
+	request(&C, "GET /vm HTTP/1.1\r\nAuthorization: Basic dXNlcjpwYXNz\r\n\r\n");
+	expect_error(401, "unauthorized");
+	T_EQ_STR(hdr(&R, "WWW-Authenticate"), "Bearer realm=\"uigniter\"");
+	snprintf(req, sizeof(req), "GET /vm HTTP/1.1\r\nauthorization:   bEaReR  %s  \r\n\r\n", tok);
+	request(&C, req);
+	T_EQ_INT(R.status, 200);
+	T_EQ_INT(json_array_size(json_object_get(R.json, "vms")), 2);
+	request(&C, "GET /healthz HTTP/1.1\r\n\r\n"); /* probes need no token */
+	T_EQ_INT(R.status, 503);
+	T_EQ_STR(jstr("status"), "unavailable");
+	cli_close(&C);
+	cli_connect_unix(&C);
+	request(&C, "GET /vm HTTP/1.1\r\n\r\n");
+	T_EQ_INT(R.status, 200);
+	cli_close(&C);
+	env_stop();
+}
+
 static void t_srv_unix_list_health(void)
 {
 	struct stat st;
@@ -739,7 +792,7 @@ static void t_srv_unix_list_health(void)
 	env_up();
 	T_EQ_INT(lstat(E.sock, &st), 0);
 	T_ASSERT(S_ISSOCK(st.st_mode));
-	T_EQ_INT(st.st_mode & 0777, 0660);
+	T_EQ_INT(st.st_mode & 0777, 0600); /* no api.group: root's alone */
 	cli_connect_unix(&C);
 	request(&C, "GET /healthz HTTP/1.1\r\n\r\n");
 	T_EQ_INT(R.status, 503);
@@ -972,6 +1025,7 @@ int main(int argc, char **argv)
 		T_CASE(t_srv_pipelined_behind_run),
 		T_CASE(t_srv_client_gone),
 		T_CASE(t_srv_unix_list_health),
+		T_CASE(t_srv_auth),
 		T_CASE(t_srv_http10_continue),
 		T_CASE(t_srv_list_pages),
 		T_CASE(t_srv_limits_conns_idle),
