@@ -552,6 +552,8 @@ static void t_example_file(void)
 	*strrchr(self, '/') = '\0'; /* build/tests/test_config -> build */
 	*strrchr(self, '/') = '\0'; /* -> the repo */
 	snprintf(path, sizeof(path), "%s/etc/uigniter.yaml", self);
+	if (access(path, R_OK) != 0 && !realpath("etc/uigniter.yaml", path)) /* BUILD elsewhere */
+		T_SKIP("etc/uigniter.yaml not found beside the build or in the current directory");
 	if (ui_config_load(path, &cfg, err, sizeof(err)) != 0)
 		T_FAIL("%s", err);
 	T_EQ_STR(cfg.vmm_user, "uigniter-vmm");
