@@ -559,6 +559,9 @@ static void t_example_file(void)
 	T_EQ_STR(cfg.vmm_user, "uigniter-vmm");
 	T_ASSERT(cfg.n_image_dirs == 2);
 	T_EQ_STR(cfg.image_dirs[0], "/var/lib/uigniter/images");
+	/* "../build/guest/": make install rewrites it to the installed guest */
+	T_ASSERT(strlen(cfg.image_dirs[1]) > 12);
+	T_EQ_STR(cfg.image_dirs[1] + strlen(cfg.image_dirs[1]) - 12, "/build/guest");
 	ui_config_free(&cfg);
 }
 
