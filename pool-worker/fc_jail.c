@@ -36,7 +36,8 @@ int pw_jail_root(const struct ui_config *cfg, const char *id, char *out, size_t 
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
-/* mkdir -p, 0755. */
+/* mkdir -p, 0700: only the jailer (root) goes through them; Firecracker
+ * sees its root only. */
 static int mkdirs(const char *path)
 {
 	char buf[PATH_MAX];
@@ -47,11 +48,11 @@ static int mkdirs(const char *path)
 		if (*p != '/')
 			continue;
 		*p = '\0';
-		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+		if (mkdir(buf, 0700) < 0 && errno != EEXIST)
 			return -errno;
 		*p = '/';
 	}
-	return mkdir(buf, 0755) < 0 && errno != EEXIST ? -errno : 0;
+	return mkdir(buf, 0700) < 0 && errno != EEXIST ? -errno : 0;
 }
 
 int pw_jail_prepare(const struct ui_config *cfg, const struct pw_vmm_priv *pv,
@@ -94,6 +95,8 @@ static int copy_file(const char *src, const char *dst, const struct pw_vmm_priv 
 		if (sendfile(out, in, &off, (size_t)(st.st_size - off)) <= 0)
 			rc = errno ? -errno : -EIO;
 	if (rc == 0 && pv->drop && fchown(out, 0, pv->gid) < 0)
+		rc = -errno;
+	if (rc == 0 && fchmod(out, 0440) < 0) /* whatever our umask took away */
 		rc = -errno;
 	if (close(out) < 0 && rc == 0)
 		rc = -errno;

@@ -15,7 +15,8 @@
  *
  * Layout (the jailer's): the jail <chroot_base>/<exec name>/<id>/ (exec
  * name = the last component of vmm.firecracker); its chroot
- * <jail>/root/, made by pool-worker before the spawn (mode 0755, root's)
+ * <jail>/root/, made by pool-worker before the spawn (0700, root's, as
+ * every directory above it that it makes)
  * with run/ owned by the VMM user; the jailer copies Firecracker to
  * <root>/<exec name>, makes dev/net/tun and dev/kvm, chowns the root and
  * execs. The API socket is <root>/run/firecracker.socket on the host. The

@@ -196,6 +196,8 @@ static int copy(const char *src, const char *dst, mode_t mode)
 	while (off < st.st_size)
 		if (sendfile(out, in, &off, (size_t)(st.st_size - off)) <= 0)
 			return -1; /* the process exits at once: fds go with it */
+	if (fchmod(out, mode) < 0) /* the mode asked for, whatever the umask */
+		return -1;
 	close(in);
 	return close(out);
 }
@@ -332,7 +334,7 @@ int main(int argc, char **argv)
 		return fail("cannot make the chroot: %s", strerror(errno));
 	write_argv(jail, argc, argv);
 	snprintf(dst, sizeof(dst), "%s/%s", root, name);
-	if (copy(a.exec_file, dst, 0755) < 0)
+	if (copy(a.exec_file, dst, 0755) < 0) /* like the real one: executable by UID */
 		return fail("cannot copy the exec file: %s", strerror(errno));
 	snprintf(dst, sizeof(dst), "%s/" CONTRACT_NAME, root);
 	if (copy(contract, dst, 0644) < 0)
