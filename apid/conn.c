@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "conn.h"
+#include "events.h"
 #include "json.h"
 #include "log.h"
 #include "routes.h"
@@ -96,6 +97,8 @@ void conn_close(struct conn *c)
 	c->req_id = 0;
 	if (c->list)
 		server_list_cancel(c);
+	if (c->ev)
+		events_cancel(c);
 	if (c->prev)
 		c->prev->next = c->next;
 	else

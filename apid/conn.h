@@ -49,6 +49,7 @@ struct conn {
 	size_t held_len;
 	uint64_t req_id;             /* awaited ring reply; 0 = none */
 	struct list_job *list;       /* page being built for this request (server.c) */
+	struct ev_wait *ev;          /* GET /events long-poll waiting (events.c) */
 	int req_op;                  /* UI_OP_RUN or UI_OP_STOP */
 	uint32_t pool_gen;           /* pool-worker generation when sent */
 	uint64_t t_start;            /* ms: first byte of the current request */

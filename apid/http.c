@@ -392,10 +392,12 @@ char *http_format_response(const struct http_response *r, bool keep_alive,
 	if (r->www_auth[0])
 		snprintf(www, sizeof(www), "WWW-Authenticate: %s\r\n", r->www_auth);
 	hlen = snprintf(hdr, sizeof(hdr),
-			"HTTP/1.1 %d %s\r\nServer: uigniter\r\n%s"
+			"HTTP/1.1 %d %s\r\nServer: uigniter\r\n%s%s%s"
 			"Content-Length: %zu\r\n%s%s%s%s\r\n",
 			r->status, http_status_text(r->status),
-			r->body_len ? "Content-Type: application/json\r\n" : "",
+			r->body_len ? "Content-Type: " : "",
+			r->body_len ? (r->content_type ? r->content_type : "application/json") : "",
+			r->body_len ? "\r\n" : "",
 			r->body_len, conn, allow, retry, www);
 	if (hlen < 0 || (size_t)hlen >= sizeof(hdr))
 		return NULL;

@@ -91,6 +91,7 @@ struct http_response {
 	char allow[64];          /* Allow header value, "" for none */
 	unsigned retry_after;    /* seconds; 0 = no Retry-After header */
 	char www_auth[96];       /* WWW-Authenticate value, "" for none */
+	const char *content_type; /* static string; NULL = application/json */
 };
 
 void http_response_free(struct http_response *r); /* frees body; NULL-safe */

@@ -14,6 +14,7 @@
 
 #include <jansson.h>
 
+#include "events.h"
 #include "json.h"
 #include "registry.h"
 #include "routes.h"
@@ -33,6 +34,8 @@ static const struct route_def route_table[] = {
 	{ "GET", "/healthz", RA_HEALTH },
 	{ "GET", "/pool", RA_POOL },
 	{ "GET", "/images", RA_IMAGES },
+	{ "GET", "/events", RA_EVENTS },
+	{ "GET", "/metrics", RA_METRICS },
 };
 #define N_ROUTES (sizeof(route_table) / sizeof(route_table[0]))
 
@@ -235,6 +238,10 @@ static void route_matched(const struct route_def *d, const struct http_req *req,
 	if (d->action == RA_LIST_VMS)
 		out->limit = ROUTE_LIST_DEFAULT;
 	if (d->action == RA_LIST_VMS && query && parse_list_query(query, qlen, out) < 0) {
+		out->action = RA_RESPOND;
+		return;
+	}
+	if (d->action == RA_EVENTS && events_parse_query(query, qlen, out) < 0) {
 		out->action = RA_RESPOND;
 		return;
 	}

@@ -11,6 +11,8 @@
  *          GET  /healthz        RA_HEALTH
  *          GET  /pool           RA_POOL
  *          GET  /images         RA_IMAGES (images.c)
+ *          GET  /events[?since=SEQ&wait=S&limit=N&vm=ID]  RA_EVENTS (events.h)
+ *          GET  /metrics        RA_METRICS (metrics.h)
  * A known path with another method → 405 with Allow; anything else → 404.
  *
  * Ownership: struct route is caller-embedded; its resp body (RA_RESPOND) is
@@ -38,6 +40,8 @@ enum route_action {
 	RA_POOL,
 	RA_DELETE,
 	RA_IMAGES,
+	RA_EVENTS,
+	RA_METRICS,
 };
 
 #define ROUTE_LIST_DEFAULT 100 /* rows of a GET /vm page without ?limit= */
@@ -60,7 +64,9 @@ struct route {
 	char vm_id[48];         /* RA_STOP, RA_GET_VM (an id or a name), RA_DELETE */
 	char state[16];         /* RA_LIST_VMS filter, "" = all */
 	char after[48];         /* RA_LIST_VMS cursor: rows after this id, "" = first */
-	unsigned limit;         /* RA_LIST_VMS rows at most, 1..ROUTE_LIST_MAX */
+	unsigned limit;         /* RA_LIST_VMS rows at most, 1..ROUTE_LIST_MAX; RA_EVENTS */
+	uint64_t since;         /* RA_EVENTS: events after this seq (vm_id: of that VM, "" = all) */
+	unsigned wait_s;        /* RA_EVENTS: hold an empty answer this long */
 	struct run_params run;  /* RA_RUN */
 	struct http_response resp; /* RA_RESPOND */
 };

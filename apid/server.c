@@ -29,8 +29,10 @@
 #include "vmid.h"
 #include "auth.h"
 #include "conn.h"
+#include "events.h"
 #include "json.h"
 #include "log.h"
+#include "metrics_text.h"
 #include "routes.h"
 #include "server.h"
 #include "images.h"
@@ -224,6 +226,8 @@ void apid_server_init(struct apid_server *s, uv_loop_t *loop, const struct ui_co
 	uv_unref((uv_handle_t *)&s->pool_watch);
 	uv_idle_init(loop, &s->list_idle);
 	s->list_idle.data = s;
+	if (events_hub_init(s) < 0)
+		ui_error("GET /events: cannot set up long-polls (out of memory)");
 }
 
 static void unavailable(struct http_response *r, const char *msg)
@@ -365,6 +369,13 @@ void server_dispatch(struct conn *c, const struct http_req *req)
 		break;
 	case RA_IMAGES:
 		apid_images(s->cfg, &r);
+		break;
+	case RA_EVENTS:
+		if (events_dispatch(c, &rt, &r) == 0)
+			return;
+		break;
+	case RA_METRICS:
+		metrics_answer(s, &r);
 		break;
 	}
 	conn_respond(c, &r);
@@ -543,7 +554,8 @@ void apid_server_close(struct apid_server *s)
 		s->unix_path[0] = '\0';
 	}
 	while (s->conns)
-		conn_close(s->conns); /* cancels their list jobs */
+		conn_close(s->conns); /* cancels their list jobs and long-polls */
+	events_hub_close(s);
 	if (!uv_is_closing((uv_handle_t *)&s->list_idle))
 		uv_close((uv_handle_t *)&s->list_idle, NULL);
 }

@@ -25,6 +25,7 @@
 
 struct conn;
 struct list_job;
+struct events_hub;
 
 struct apid_server_opts {
 	size_t max_header_bytes;     /* → 431 */
@@ -63,6 +64,7 @@ struct apid_server {
 	uv_timer_t pool_watch;       /* answers requests orphaned by a pool-worker crash */
 	uv_idle_t list_idle;         /* builds the pages of list_jobs, a slice a turn */
 	struct list_job *list_jobs;  /* pages being built (server.c) */
+	struct events_hub *events;   /* GET /events long-polls (events.c); NULL: none */
 	char readbuf[65536];         /* shared: every read is consumed at once */
 };
 

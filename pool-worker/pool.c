@@ -27,6 +27,7 @@ static void publish(struct pw_pool *p)
 		.size = p->size, .ready = p->count[PW_S_WARM], .in_use = p->in_use,
 		.hits = p->hits, .misses = p->misses, .refill_errors = p->refill_errors,
 		.vms_running = p->count[PW_S_RUNNING],
+		.warming = p->count[PW_S_PENDING] + p->count[PW_S_WARMING],
 	};
 
 	ui_pool_table_write(p->shm, &t);

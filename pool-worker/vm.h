@@ -92,6 +92,11 @@ struct pw_vm {
 	bool has_cmd;                  /* run_cmd replaces the image's cmd */
 	struct ui_cmd run_cmd;         /* the run's argv (a RUN's cmd) */
 	char run_args[256];            /* the run's extra kernel args or "" */
+	struct {                       /* pw_metrics.c: the start's clock (µs) */
+		uint64_t run_us;       /* the request (0: not a start we saw) */
+		uint64_t phase_us;     /* the current state entered */
+		bool ready_seen, early_fail;
+	} clk;
 	void *owner;                   /* the engine */
 };
 

@@ -10,6 +10,7 @@
 
 #include "accel.h"
 #include "log.h"
+#include "pw_metrics.h"
 #include "vmm_proc.h"
 #include "worker.h"
 
@@ -64,6 +65,7 @@ static bool hook_netd_up(struct pw_engine *e)
 
 static void hook_changed(struct pw_engine *e, struct pw_vm *vm, enum pw_state from)
 {
+	pw_metrics_changed(&of_engine(e)->d->shm->metrics.pool, vm, from);
 	pw_pool_changed(&of_engine(e)->pool, vm, from);
 }
 

@@ -367,7 +367,10 @@ static int list_dir(struct cfg_loader *ld, const char *dir, char ***out, size_t 
 	*out = NULL;
 	*n = 0;
 	if (!d) {
-		if (errno == ENOENT)
+		/* absent: no extra images. Unreadable: only a reader without
+		 * root or api.group meets it (state_dir is 0750) — uictl, whose
+		 * API commands need no image table; the daemons run as root. */
+		if (errno == ENOENT || errno == EACCES)
 			return 0;
 		snprintf(ld->err, ld->errlen, "%s: %s", dir, strerror(errno));
 		return -errno;

@@ -169,6 +169,8 @@ int ui_daemon_attach(struct ui_daemon_ctx *d, int reg_flags)
 	atomic_store(&d->shm->daemon[d->which].reg_error, 0);
 	if ((rc = open_registry(d, reg_flags)) < 0)  /* -EPROTO: wrong schema */
 		return rc == -EPROTO ? ui_daemon_permanent(d) : UI_EXIT_TEMPORARY;
+	/* its writes' latency and event commits, for GET /metrics and /events */
+	ui_registry_set_metrics(d->reg, &d->shm->metrics.reg[d->which]);
 	rc = uv_loop_init(&d->loop);
 	if (rc < 0) {
 		ui_error("event loop: %s", uv_strerror(rc));

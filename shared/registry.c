@@ -283,21 +283,63 @@ static int note_write(struct ui_registry *reg, int r)
 	return r;
 }
 
+static void tx_started(struct ui_registry *reg);
+
 int ui_reg_tx_begin(struct ui_registry *reg)
 {
 	int r = stmt_exec(reg, reg->batch ? ST_SAVEPOINT : ST_BEGIN, "begin");
 
+	if (r == 0 && !reg->batch)
+		tx_started(reg);
 	return r < 0 ? note_write(reg, r) : 0;
+}
+
+/* A top-level write transaction begins (not a savepoint). */
+static void tx_started(struct ui_registry *reg)
+{
+	reg->tx_events = false;
+	if (reg->metrics)
+		reg->tx_t0_us = ui_now_us();
+}
+
+/* Counts a top-level transaction's end. The event counter is bumped after
+ * the commit (release; apid's acquire load pairs with it): whoever sees
+ * the new count reads the events. */
+static void tx_counted(struct ui_registry *reg, bool committed)
+{
+	struct ui_reg_metrics *m = reg->metrics;
+	uint64_t now;
+
+	if (!m)
+		return;
+	if (!committed) {
+		atomic_fetch_add_explicit(&m->write_failures, 1, memory_order_relaxed);
+		return;
+	}
+	now = ui_now_us();
+	ui_hist_observe(&m->write, UI_HIST_REG_WRITE,
+			now > reg->tx_t0_us ? now - reg->tx_t0_us : 0);
+	if (reg->tx_events)
+		atomic_fetch_add_explicit(&m->event_commits, 1, memory_order_release);
 }
 
 static int tx_commit(struct ui_registry *reg, int r)
 {
 	if (r == 0 && (r = stmt_exec(reg, ST_COMMIT, "commit")) == 0) {
 		reg->commits++;
+		tx_counted(reg, true);
+		reg->tx_events = false;
 		return 0;
 	}
 	tx_rollback(reg);
+	tx_counted(reg, false);
+	reg->tx_events = false;
 	return r;
+}
+
+void ui_registry_set_metrics(struct ui_registry *reg, struct ui_reg_metrics *m)
+{
+	reg->metrics = m;
 }
 
 int ui_reg_tx_end(struct ui_registry *reg, int r)
@@ -320,6 +362,7 @@ int ui_reg_batch_begin(struct ui_registry *reg)
 		return -EALREADY;
 	if ((r = ui_reg_writable(reg, "batch")) < 0 || (r = stmt_exec(reg, ST_BEGIN, "begin")) < 0)
 		return r;
+	tx_started(reg);
 	reg->batch = true;
 	return 0;
 }

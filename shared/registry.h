@@ -24,6 +24,8 @@
  *       increases (schema 1 had AUTOINCREMENT; 2 drops it: it spared a
  *       page write per event); deleted only with their VM, when
  *       limits.keep_stopped prunes old stopped/failed rows (pool-worker)
+ *       or DELETE /vm removes one — a `deleted` mark (no VM) then keeps
+ *       the newest seq from being given again (registry_events.c)
  *   index vms(state, id)                                   (schema 3)
  *   vms.ready_at: when the guest's app answered            (schema 4)
  *       the list's pages by id, per state too
@@ -168,6 +170,12 @@ int ui_registry_write_error(const struct ui_registry *reg);
  * refuses a file that fails it — whatever version it claims — -EPROTO. */
 int ui_registry_verify(struct ui_registry *reg, char *why, size_t len);
 
+/* Counts this connection's write transactions in m (shm: metrics.reg[d]):
+ * the latency of each commit, the failed ones, and — bumped after the
+ * commit — those that added events. NULL stops counting. */
+struct ui_reg_metrics;
+void ui_registry_set_metrics(struct ui_registry *reg, struct ui_reg_metrics *m);
+
 /* Fills buf with the current time in the registry's format. */
 void ui_registry_now(char *buf, size_t len);
 
@@ -305,5 +313,24 @@ int ui_reg_event_list(struct ui_registry *reg, const char *vm_id,
 		      int (*cb)(const char *time, const char *kind, const char *detail,
 				void *arg),
 		      void *arg);
+
+/* An event as GET /events shows it; the strings are valid during the
+ * callback only ("" for NULL). */
+struct ui_reg_event_row {
+	uint64_t seq;
+	const char *time, *vm_id, *kind, *detail;
+};
+/* The events with seq > since (of vm_id only, unless NULL or ""), oldest
+ * first, at most limit of them, to cb; *more: another follows the last one
+ * given. A non-zero return from cb stops the walk and is returned.
+ * registry_events.c. */
+int ui_reg_event_page(struct ui_registry *reg, uint64_t since, const char *vm_id,
+		      unsigned limit, int (*cb)(const struct ui_reg_event_row *ev, void *arg),
+		      void *arg, bool *more);
+/* The newest event's seq (0: none). */
+int ui_reg_event_last_seq(struct ui_registry *reg, uint64_t *seq);
+/* Calls cb once per state that has rows, with their number (one query). */
+int ui_reg_vm_count_by_state(struct ui_registry *reg,
+			     int (*cb)(const char *state, uint64_t n, void *arg), void *arg);
 
 #endif

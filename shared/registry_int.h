@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "metrics.h"
 #include "registry.h"
 
 /*
@@ -68,6 +69,9 @@ struct ui_registry {
 	sqlite3_stmt *stmt[ST_COUNT];  /* prepared on first use */
 	struct ui_reg_schema *schema;  /* tables and columns of our version (owned) */
 	int write_error;               /* registry.h: ui_registry_write_error */
+	struct ui_reg_metrics *metrics; /* NULL, or where writes are counted (metrics.h) */
+	uint64_t tx_t0_us;             /* the open write transaction's BEGIN */
+	bool tx_events;                /* it inserted events */
 };
 
 /* Logs the connection's sqlite error for `what` and maps rc to -errno. */
@@ -118,6 +122,11 @@ int ui_reg_walk(struct ui_registry *reg, enum ui_reg_stmt id, const char *arg,
 /* One-text-parameter select of one row; -ENOENT when none. */
 int ui_reg_select_one(struct ui_registry *reg, enum ui_reg_stmt id, const char *arg,
 		      void (*read)(sqlite3_stmt *st, void *out), void *out);
+
+/* Inside a transaction, before vm_id's events are deleted: keeps the
+ * log's newest seq from being reused (registry_events.c). */
+#define UI_REG_EVENT_DELETED "deleted"
+int ui_reg_event_keep_seq(struct ui_registry *reg, const char *vm_id);
 
 /* registry_vm.c: appends one event inside the caller's transaction. */
 int ui_reg_event_add(struct ui_registry *reg, const char *vm_id, const char *kind,

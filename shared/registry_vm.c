@@ -300,7 +300,7 @@ static int prune_one(struct ui_registry *reg, const char *id)
 	r = ui_reg_step_write(reg, st, true, -ESTALE, "prune vm");
 	if (r == -ESTALE)
 		return 0;
-	if (r < 0)
+	if (r < 0 || (r = ui_reg_event_keep_seq(reg, id)) < 0)
 		return r;
 	if ((r = ui_reg_stmt(reg, ST_EVENT_DELETE_VM, &st)) < 0)
 		return r;
@@ -408,7 +408,9 @@ int ui_reg_event_add(struct ui_registry *reg, const char *vm_id, const char *kin
 	rc |= ui_reg_bind_text(st, 4, detail, 65536);
 	if (rc != SQLITE_OK)
 		return ui_reg_bind_failed(reg, st);
-	return ui_reg_step_write(reg, st, false, 0, "insert event");
+	if ((r = ui_reg_step_write(reg, st, false, 0, "insert event")) == 0)
+		reg->tx_events = true; /* counted at the commit (registry.c) */
+	return r;
 }
 
 int ui_reg_event(struct ui_registry *reg, const char *vm_id, const char *kind,

@@ -12,7 +12,8 @@
  * Writers: header and ring init — uigniterd, before any daemon runs;
  * daemon[d].pid/up/generation/restarts — uigniterd; daemon[d].ready and
  * heartbeat_ms, reg_commits, reg_error, fault — daemon d itself; pool table — pool-worker only (one writer,
- * any number of lock-free readers).
+ * any number of lock-free readers); metrics.reg[d] — daemon d's registry
+ * connection; metrics.pool — pool-worker.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -54,6 +55,9 @@ static bool shm_header_valid(const struct ui_shm *shm)
 {
 	if (shm->magic != UI_SHM_MAGIC || shm->version != UI_SHM_VERSION ||
 	    shm->size != sizeof(struct ui_shm))
+		return false;
+	if (shm->metrics.version != UI_METRICS_VERSION ||
+	    shm->metrics.size != sizeof(shm->metrics))
 		return false;
 	for (int i = 0; i < UI_RING_COUNT; i++)
 		if (shm->ring[i].cap != UI_RING_CAP)
@@ -105,6 +109,8 @@ static void shm_init(struct ui_shm *shm, uint32_t generation)
 {
 	memset(shm, 0, sizeof(*shm));
 	shm->version = UI_SHM_VERSION;
+	shm->metrics.version = UI_METRICS_VERSION;
+	shm->metrics.size = sizeof(shm->metrics);
 	shm->size = sizeof(*shm);
 	atomic_init(&shm->generation, generation);
 	shm->supervisor_pid = getpid();
@@ -182,6 +188,7 @@ static void pool_copy_out(const struct ui_pool_table *t, struct ui_pool_table *d
 	d->misses = LOAD(&t->misses);
 	d->refill_errors = LOAD(&t->refill_errors);
 	d->vms_running = LOAD(&t->vms_running);
+	d->warming = LOAD(&t->warming);
 }
 
 static void pool_copy_in(struct ui_pool_table *t, const struct ui_pool_table *s)
@@ -193,6 +200,7 @@ static void pool_copy_in(struct ui_pool_table *t, const struct ui_pool_table *s)
 	STORE(&t->misses, s->misses);
 	STORE(&t->refill_errors, s->refill_errors);
 	STORE(&t->vms_running, s->vms_running);
+	STORE(&t->warming, s->warming);
 }
 
 void ui_pool_table_write(struct ui_shm *shm, const struct ui_pool_table *src)

@@ -19,6 +19,11 @@
  * every (re)spawn; the daemon itself sets ready, heartbeat_ms, reg_commits
  * and reg_error (daemon.h: the skeleton does, each heartbeat) and its fault
  * (cleared by the skeleton on attach).
+ *
+ * Metrics (metrics.h, GET /metrics): a block of its own version
+ * (UI_METRICS_VERSION, checked on attach); reg[d] is written by daemon d's
+ * registry connection, pool by pool-worker; apid reads. Set to 0 with the
+ * segment: they survive a daemon's restart, not the manager's.
  */
 #ifndef UI_SHM_H
 #define UI_SHM_H
@@ -27,10 +32,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "metrics.h"
 #include "ring.h"
 
 #define UI_SHM_MAGIC 0x55494749474e5452ull /* "UIGIGNTR" */
-#define UI_SHM_VERSION 4u
+#define UI_SHM_VERSION 5u
 
 enum ui_ring_id {
 	UI_RING_API_TO_POOL,
@@ -73,6 +79,14 @@ struct ui_pool_table {
 	uint32_t size, ready, in_use;
 	uint64_t hits, misses, refill_errors;
 	uint32_t vms_running;
+	uint32_t warming;              /* slots being prepared (pending, warming) */
+};
+
+struct ui_metrics {
+	uint32_t version;              /* UI_METRICS_VERSION (uigniterd) */
+	uint32_t size;                 /* sizeof(struct ui_metrics) */
+	struct ui_reg_metrics reg[UI_D_COUNT];
+	struct ui_pool_metrics pool;
 };
 
 struct ui_shm {
@@ -83,6 +97,7 @@ struct ui_shm {
 	int32_t supervisor_pid;
 	struct ui_daemon_status daemon[UI_D_COUNT];
 	struct ui_pool_table pool;
+	struct ui_metrics metrics;
 	struct ui_ring ring[UI_RING_COUNT];
 };
 

@@ -202,6 +202,46 @@ static void t_routes_list_query(void)
 	}
 }
 
+static void t_routes_events_query(void)
+{
+	struct route rt;
+
+	setup_cfg();
+	route("GET", "/metrics", NULL, &rt);
+	T_EQ_INT(rt.action, RA_METRICS);
+	route("GET", "/events", NULL, &rt);
+	T_EQ_INT(rt.action, RA_EVENTS);
+	T_EQ_INT(rt.since, 0);
+	T_EQ_INT(rt.wait_s, 0);
+	T_EQ_INT(rt.limit, 100);
+	T_EQ_STR(rt.vm_id, "");
+	route("GET", "/events?since=9223372036854775807&wait=60&limit=1000&vm=vm-0abc", NULL, &rt);
+	T_EQ_INT(rt.action, RA_EVENTS);
+	T_ASSERT(rt.since == 9223372036854775807ull);
+	T_EQ_INT(rt.wait_s, 60);
+	T_EQ_INT(rt.limit, 1000);
+	T_EQ_STR(rt.vm_id, "vm-0abc");
+	static const char *const bad[] = {
+		"since=-1", "since=abc", "since=", "since", "since=9223372036854775808",
+		"since=99999999999999999999", "wait=61", "wait=-1", "wait=1.5", "limit=0",
+		"limit=1001", "vm=", "vm=a/b", "vm=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+		"after=1", "since=1&since=1", "wait=1&wait=2",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char url[128];
+
+		snprintf(url, sizeof(url), "/events?%s", bad[i]);
+		route("GET", url, NULL, &rt);
+		if (rt.action != RA_RESPOND)
+			T_FAIL("%s was accepted", url);
+		check_error(&rt.resp, 400, "invalid_argument");
+		http_response_free(&rt.resp);
+	}
+	route("POST", "/events", NULL, &rt);
+	check_error(&rt.resp, 405, "method_not_allowed");
+	http_response_free(&rt.resp);
+}
+
 /* POST /vm/run with body; expects an error status/code whose message
  * mentions `mentions` (a field name) when not NULL. */
 static void run_err(const char *body, int status, const char *code, const char *mentions)
@@ -668,6 +708,7 @@ int main(int argc, char **argv)
 		T_CASE(t_routes_not_found),
 		T_CASE(t_routes_method_not_allowed),
 		T_CASE(t_routes_list_query),
+		T_CASE(t_routes_events_query),
 		T_CASE(t_run_bad_json),
 		T_CASE(t_run_invalid_argument),
 		T_CASE(t_run_unknown_image),

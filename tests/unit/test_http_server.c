@@ -814,6 +814,112 @@ static void t_srv_unix_list_health(void)
 	env_stop();
 }
 
+/* The value of `name` (a line "name value") in the last /metrics answer. */
+static long long metric_of(const char *name)
+{
+	char key[96];
+	const char *p;
+
+	snprintf(key, sizeof(key), "\n%s ", name);
+	p = memmem(R.body, R.body_len, key, strlen(key));
+	if (!p)
+		T_FAIL("no %s in /metrics", name);
+	return strtoll(p + strlen(key), NULL, 10);
+}
+
+/* The server has answered nothing on c for a moment (it is holding it). */
+static void cli_expect_held(struct client *c)
+{
+	T_EQ_INT(cli_fill(c, 300), -1);
+	T_EQ_INT(c->len, 0);
+}
+
+/*
+ * GET /events long-polls: twenty waiting clients are all answered by one
+ * committed event, with one registry read for all of them (counted in
+ * /metrics); one that waits for another VM is not; a wait that ends is
+ * answered empty with next = since; the server stops clean with one
+ * still waiting. The "pool-worker" here is the test's registry connection
+ * counting its commits in the shared shm segment.
+ */
+static void t_srv_events_longpoll(void)
+{
+	static struct client W[20], V, X;
+	struct ui_registry *reg;
+	long long q0;
+
+	env_up();
+	T_EQ_INT(ui_registry_open(E.db, 0, &reg), 0);
+	ui_registry_set_metrics(reg, &E.shm->metrics.reg[UI_D_POOL]);
+	cli_connect_unix(&C);
+	request(&C, "GET /events HTTP/1.1\r\n\r\n");
+	T_EQ_INT(R.status, 200);
+	T_EQ_INT(json_array_size(json_object_get(R.json, "events")), 0);
+	T_EQ_INT(json_integer_value(json_object_get(R.json, "next")), 0);
+	for (int i = 0; i < 20; i++) {
+		cli_connect(&W[i]);
+		SEND(&W[i], "GET /events?since=0&wait=30 HTTP/1.1\r\n\r\n");
+	}
+	cli_connect(&V);
+	SEND(&V, "GET /events?vm=" VM_STOPPED "&wait=30 HTTP/1.1\r\n\r\n");
+	cli_expect_held(&W[19]);
+	cli_expect_held(&V);
+	for (int tries = 0;; tries++) { /* every request read, however slow the host */
+		request(&C, "GET /metrics HTTP/1.1\r\n\r\n");
+		T_EQ_INT(R.status, 200);
+		if (metric_of("uigniter_events_waiting") == 21 || tries == 100)
+			break;
+		usleep(100 * 1000);
+	}
+	T_EQ_STR(hdr(&R, "Content-Type"), "text/plain; version=0.0.4; charset=utf-8");
+	T_EQ_INT(metric_of("uigniter_events_waiting"), 21);
+	q0 = metric_of("uigniter_events_queries_total");
+
+	T_EQ_INT(ui_reg_event(reg, VM_RUNNING, "stop", "by the test"), 0);
+	for (int i = 0; i < 20; i++) {
+		json_t *ev;
+
+		cli_read(&W[i], &R);
+		T_EQ_INT(R.status, 200);
+		ev = json_array_get(json_object_get(R.json, "events"), 0);
+		T_EQ_INT(json_array_size(json_object_get(R.json, "events")), 1);
+		T_EQ_INT(json_integer_value(json_object_get(ev, "seq")), 1);
+		T_EQ_STR(json_string_value(json_object_get(ev, "vm")), VM_RUNNING);
+		T_EQ_STR(json_string_value(json_object_get(ev, "kind")), "stop");
+		T_EQ_STR(json_string_value(json_object_get(ev, "detail")), "by the test");
+		T_EQ_INT(json_integer_value(json_object_get(R.json, "next")), 1);
+		cli_close(&W[i]);
+	}
+	cli_expect_held(&V);
+	request(&C, "GET /metrics HTTP/1.1\r\n\r\n");
+	T_EQ_INT(metric_of("uigniter_events_queries_total"), q0 + 1);
+	T_EQ_INT(metric_of("uigniter_events_waiting"), 1);
+
+	T_EQ_INT(ui_reg_event(reg, VM_STOPPED, "deleted", NULL), 0);
+	cli_read(&V, &R);
+	T_EQ_INT(R.status, 200);
+	T_EQ_INT(json_integer_value(json_object_get(R.json, "next")), 2);
+	T_ASSERT(json_is_null(json_object_get(json_array_get(json_object_get(R.json, "events"),
+							       0), "detail")));
+	request(&C, "GET /events?since=2&wait=1 HTTP/1.1\r\n\r\n");
+	T_EQ_INT(R.status, 200);
+	T_EQ_INT(json_array_size(json_object_get(R.json, "events")), 0);
+	T_EQ_INT(json_integer_value(json_object_get(R.json, "next")), 2);
+	request(&C, "GET /events?since=0&limit=1 HTTP/1.1\r\n\r\n");
+	T_EQ_INT(json_integer_value(json_object_get(R.json, "next")), 1);
+	request(&C, "GET /events?wait=99 HTTP/1.1\r\n\r\n");
+	expect_error(400, "invalid_argument");
+
+	cli_connect(&X); /* still waiting when the server stops */
+	SEND(&X, "GET /events?since=2&wait=30 HTTP/1.1\r\n\r\n");
+	cli_expect_held(&X);
+	ui_registry_close(reg);
+	cli_close(&C);
+	env_stop();
+	cli_close(&X);
+	cli_close(&V);
+}
+
 /* A page longer than one slice (100 rows a loop turn) is whole and in id
  * order; next leads to the rest. */
 static void t_srv_list_pages(void)
@@ -1030,6 +1136,7 @@ int main(int argc, char **argv)
 		T_CASE(t_srv_list_pages),
 		T_CASE(t_srv_limits_conns_idle),
 		T_CASE(t_srv_health_truth),
+		T_CASE(t_srv_events_longpoll),
 		{ 0 },
 	};
 

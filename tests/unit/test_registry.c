@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "metrics.h"
 #include "reg_helpers.h"
 
 /* ---- schema and migration --------------------------------------------- */
@@ -559,6 +560,148 @@ static void t_two_writers(void)
 	ui_registry_close(reg);
 }
 
+/* ---- GET /events and /metrics reads, the write counters ----------------- */
+
+struct seqs {
+	uint64_t seq[8];
+	char vm[8][16];
+	int n;
+};
+
+static int seq_cb(const struct ui_reg_event_row *ev, void *arg)
+{
+	struct seqs *s = arg;
+
+	T_ASSERT(s->n < 8);
+	snprintf(s->vm[s->n], sizeof(s->vm[0]), "%s", ev->vm_id);
+	s->seq[s->n++] = ev->seq;
+	return 0;
+}
+
+static void t_event_page(void)
+{
+	struct ui_registry *reg = open_ok(db_path(), UI_REG_CREATE);
+	struct seqs s = { 0 };
+	bool more = true;
+
+	for (int i = 0; i < 5; i++)
+		T_EQ_INT(ui_reg_event(reg, i % 2 ? "vm-b" : "vm-a", "create", NULL), 0);
+	T_EQ_INT(ui_reg_event_page(reg, 0, NULL, 10, seq_cb, &s, &more), 0);
+	T_EQ_INT(s.n, 5);
+	T_ASSERT(!more);
+	T_EQ_INT(s.seq[0], 1);
+	T_EQ_INT(s.seq[4], 5);
+	memset(&s, 0, sizeof(s));
+	T_EQ_INT(ui_reg_event_page(reg, 1, NULL, 2, seq_cb, &s, &more), 0);
+	T_EQ_INT(s.n, 2);
+	T_ASSERT(more);
+	T_EQ_INT(s.seq[0], 2);
+	T_EQ_INT(s.seq[1], 3);
+	memset(&s, 0, sizeof(s));
+	T_EQ_INT(ui_reg_event_page(reg, 1, "vm-a", 10, seq_cb, &s, &more), 0);
+	T_EQ_INT(s.n, 2); /* seq 3 and 5 */
+	T_EQ_INT(s.seq[0], 3);
+	T_EQ_STR(s.vm[1], "vm-a");
+	memset(&s, 0, sizeof(s));
+	T_EQ_INT(ui_reg_event_page(reg, 5, NULL, 10, seq_cb, &s, &more), 0);
+	T_EQ_INT(s.n, 0);
+	T_ASSERT(!more);
+	T_EQ_INT(ui_reg_event_page(reg, 0, NULL, 0, seq_cb, &s, &more), -EINVAL);
+	ui_registry_close(reg);
+}
+
+/* Deleting the newest events must not hand their seqs out again: a
+ * `deleted` event (no VM) takes the top; only the newest one is kept. */
+static void t_event_seq_not_reused(void)
+{
+	const char *path = db_path();
+	struct ui_registry *reg = open_ok(path, UI_REG_CREATE);
+	struct ui_vm vm;
+
+	make_vm(&vm, "vm-1", UI_VM_STOPPED, "2026-01-01T00:00:00.000Z");
+	T_EQ_INT(ui_reg_vm_insert(reg, &vm), 0);
+	make_vm(&vm, "vm-2", UI_VM_STOPPED, "2026-01-01T00:00:01.000Z");
+	T_EQ_INT(ui_reg_vm_insert(reg, &vm), 0);
+	T_EQ_INT(ui_reg_event(reg, "vm-2", "create", NULL), 0); /* 1 */
+	T_EQ_INT(ui_reg_event(reg, "vm-1", "create", NULL), 0); /* 2 */
+	T_EQ_INT(ui_reg_event(reg, "vm-1", "stopped", NULL), 0); /* 3 */
+	T_EQ_INT(ui_reg_vm_remove(reg, "vm-1"), 0);
+	T_EQ_INT(raw(path, "SELECT seq FROM events WHERE kind = 'deleted' AND vm_id IS NULL "
+			   "AND detail = 'vm-1'"), 4);
+	T_EQ_INT(ui_reg_event(reg, "vm-2", "stopped", NULL), 0);
+	T_EQ_INT(raw(path, "SELECT max(seq) FROM events"), 5);
+	T_EQ_INT(ui_reg_vm_remove(reg, "vm-2"), 0);
+	T_EQ_INT(raw(path, "SELECT count(*) FROM events"), 1);
+	T_EQ_INT(raw(path, "SELECT seq FROM events WHERE detail = 'vm-2'"), 6);
+	make_vm(&vm, "vm-3", UI_VM_STOPPED, "2026-01-01T00:00:02.000Z");
+	T_EQ_INT(ui_reg_vm_insert(reg, &vm), 0);
+	T_EQ_INT(ui_reg_event(reg, "vm-3", "create", NULL), 0);
+	T_EQ_INT(raw(path, "SELECT max(seq) FROM events"), 7);
+	make_vm(&vm, "vm-4", UI_VM_STOPPED, "2026-01-01T00:00:03.000Z");
+	T_EQ_INT(ui_reg_vm_insert(reg, &vm), 0);
+	T_EQ_INT(ui_reg_event(reg, "vm-4", "create", NULL), 0); /* 8 */
+	T_EQ_INT(ui_reg_vm_remove(reg, "vm-3"), 0); /* not the newest: no mark */
+	T_EQ_INT(raw(path, "SELECT count(*) FROM events WHERE kind = 'deleted'"), 1);
+	ui_registry_close(reg);
+}
+
+static int state_cb(const char *state, uint64_t n, void *arg)
+{
+	char *out = arg;
+	size_t len = strlen(out);
+
+	snprintf(out + len, 128 - len, "%s=%llu ", state, (unsigned long long)n);
+	return 0;
+}
+
+static void t_count_by_state(void)
+{
+	struct ui_registry *reg = open_ok(db_path(), UI_REG_CREATE);
+	char out[128] = "";
+	struct ui_vm vm;
+
+	make_vm(&vm, "vm-1", UI_VM_RUNNING, "2026-01-01T00:00:00.000Z");
+	T_EQ_INT(ui_reg_vm_insert(reg, &vm), 0);
+	make_vm(&vm, "vm-2", UI_VM_STOPPED, "2026-01-01T00:00:01.000Z");
+	T_EQ_INT(ui_reg_vm_insert(reg, &vm), 0);
+	make_vm(&vm, "vm-3", UI_VM_RUNNING, "2026-01-01T00:00:02.000Z");
+	T_EQ_INT(ui_reg_vm_insert(reg, &vm), 0);
+	T_EQ_INT(ui_reg_vm_count_by_state(reg, state_cb, out), 0);
+	T_EQ_STR(out, "running=2 stopped=1 ");
+	ui_registry_close(reg);
+}
+
+/* Every committed write is timed; only commits that added events bump the
+ * event counter (once per commit, a batch included); a failed one counts
+ * as a failure. */
+static void t_write_metrics(void)
+{
+	struct ui_registry *reg = open_ok(db_path(), UI_REG_CREATE);
+	struct ui_reg_metrics m = { 0 };
+	struct ui_vm vm;
+
+	ui_registry_set_metrics(reg, &m);
+	make_vm(&vm, "vm-1", UI_VM_RUNNING, "2026-01-01T00:00:00.000Z");
+	T_EQ_INT(ui_reg_vm_insert(reg, &vm), 0);
+	T_EQ_INT(atomic_load(&m.write.count), 1);
+	T_EQ_INT(atomic_load(&m.event_commits), 0);
+	T_EQ_INT(ui_reg_event(reg, "vm-1", "create", NULL), 0);
+	T_EQ_INT(atomic_load(&m.write.count), 2);
+	T_EQ_INT(atomic_load(&m.event_commits), 1);
+	T_EQ_INT(ui_reg_batch_begin(reg), 0);
+	T_EQ_INT(ui_reg_event(reg, "vm-1", "spawn", NULL), 0);
+	T_EQ_INT(ui_reg_event(reg, "vm-1", "running", NULL), 0);
+	T_EQ_INT(atomic_load(&m.event_commits), 1); /* not before the commit */
+	T_EQ_INT(ui_reg_batch_end(reg), 0);
+	T_EQ_INT(atomic_load(&m.event_commits), 2);
+	T_EQ_INT(atomic_load(&m.write.count), 3);
+	T_EQ_INT(ui_reg_vm_insert(reg, &vm), -EEXIST);
+	T_EQ_INT(atomic_load(&m.write_failures), 1);
+	T_EQ_INT(atomic_load(&m.write.count), 3);
+	T_EQ_INT(atomic_load(&m.event_commits), 2);
+	ui_registry_close(reg);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct t_case cases[] = {
@@ -575,6 +718,10 @@ int main(int argc, char **argv)
 		T_CASE(t_leases),
 		T_CASE(t_events),
 		T_CASE(t_event_list),
+		T_CASE(t_event_page),
+		T_CASE(t_count_by_state),
+		T_CASE(t_event_seq_not_reused),
+		T_CASE(t_write_metrics),
 		T_CASE(t_now),
 		T_CASE_TIMEOUT(t_two_writers, 120),
 		{ 0 },

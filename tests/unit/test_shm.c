@@ -68,6 +68,8 @@ static void make_segment(const char *name, size_t file_size,
 	img->magic = UI_SHM_MAGIC;
 	img->version = UI_SHM_VERSION;
 	img->size = sizeof(*img);
+	img->metrics.version = UI_METRICS_VERSION;
+	img->metrics.size = sizeof(img->metrics);
 	for (int i = 0; i < UI_RING_COUNT; i++)
 		img->ring[i].cap = UI_RING_CAP;
 	if (mutate)
@@ -84,6 +86,8 @@ static void bad_magic(struct ui_shm *s) { s->magic ^= 1; }
 static void bad_version(struct ui_shm *s) { s->version = UI_SHM_VERSION + 1; }
 static void bad_size_field(struct ui_shm *s) { s->size -= 64; }
 static void bad_ring_cap(struct ui_shm *s) { s->ring[UI_RING_NET_TO_POOL].cap = 128; }
+static void bad_metrics_version(struct ui_shm *s) { s->metrics.version = UI_METRICS_VERSION + 1; }
+static void bad_metrics_size(struct ui_shm *s) { s->metrics.size -= 8; }
 
 /* Attach must fail with want, leave *out alone, leak no fd and no mapping. */
 static void expect_attach_fails(const char *name, int want)
@@ -160,7 +164,8 @@ static void t_attach_handmade_valid(void)
 static void t_attach_rejects_bad_header(void)
 {
 	void (*mutate[])(struct ui_shm *) = { bad_magic, bad_version,
-					      bad_size_field, bad_ring_cap };
+					      bad_size_field, bad_ring_cap,
+					      bad_metrics_version, bad_metrics_size };
 
 	for (size_t i = 0; i < sizeof(mutate) / sizeof(mutate[0]); i++) {
 		const char *name = seg_name();
@@ -338,6 +343,43 @@ static void t_daemon_status(void)
 	ui_shm_detach(shm);
 }
 
+/* The metrics block's helpers: a histogram bumps one bucket per
+ * observation (the boundary belongs to its bucket, beyond the last is
+ * +Inf); error sentences of the engine map to their reasons. */
+static void t_metrics_helpers(void)
+{
+	struct ui_hist h = { 0 };
+	size_t n;
+	const uint64_t *b = ui_hist_bounds(UI_HIST_PHASE, &n);
+
+	ui_hist_observe(&h, UI_HIST_PHASE, 0);
+	ui_hist_observe(&h, UI_HIST_PHASE, b[0]);
+	ui_hist_observe(&h, UI_HIST_PHASE, b[0] + 1);
+	ui_hist_observe(&h, UI_HIST_PHASE, b[n - 1] + 1);
+	T_EQ_INT(atomic_load(&h.bucket[0]), 2);
+	T_EQ_INT(atomic_load(&h.bucket[1]), 1);
+	T_EQ_INT(atomic_load(&h.bucket[n]), 1);
+	T_EQ_INT(atomic_load(&h.count), 4);
+	T_EQ_INT(atomic_load(&h.sum_us), 2 * b[0] + 1 + b[n - 1] + 1);
+	T_EQ_INT(ui_fail_reason_of("out of memory (limit 224 MiB)", 0), UI_FAIL_OOM);
+	T_EQ_INT(ui_fail_reason_of("vmm exited with signal 9", 0), UI_FAIL_VMM_EXIT);
+	T_EQ_INT(ui_fail_reason_of("firecracker exited with status 1: timeout in guest", 0),
+		 UI_FAIL_VMM_EXIT);
+	T_EQ_INT(ui_fail_reason_of("qemu did not report running within 5000 ms", 0),
+		 UI_FAIL_TIMEOUT);
+	T_EQ_INT(ui_fail_reason_of("registry: cannot record running: Disk full", 0),
+		 UI_FAIL_REGISTRY);
+	T_EQ_INT(ui_fail_reason_of("network: tap uit-3 was not made within 10000 ms", 1),
+		 UI_FAIL_NETWORK);
+	T_EQ_INT(ui_fail_reason_of("vmm gone after pool-worker restart", 0), UI_FAIL_RESTART);
+	T_EQ_INT(ui_fail_reason_of("interrupted by a pool-worker restart", 1), UI_FAIL_RESTART);
+	T_EQ_INT(ui_fail_reason_of("cannot exec /nope: No such file", 1), UI_FAIL_SPAWN);
+	T_EQ_INT(ui_fail_reason_of("something else", 0), UI_FAIL_OTHER);
+	T_EQ_INT(ui_fail_reason_of(NULL, 0), UI_FAIL_OTHER);
+	for (int r = 0; r < UI_FAIL_COUNT; r++)
+		T_ASSERT(strcmp(ui_fail_reason_name(r), "other") != 0 || r == UI_FAIL_OTHER);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct t_case cases[] = {
@@ -351,6 +393,7 @@ int main(int argc, char **argv)
 		T_CASE(t_pool_seqlock_dead_writer),
 		T_CASE_TIMEOUT(t_pool_seqlock_concurrent, 120),
 		T_CASE(t_daemon_status),
+		T_CASE(t_metrics_helpers),
 		{ 0 },
 	};
 
