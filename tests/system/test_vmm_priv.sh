@@ -20,6 +20,16 @@ JAILER=$ROOT/$BUILD/tests/fakes/jailer
 [ -x "$FAKE" ] || { echo "skip: $FAKE not built (make unit-tests)"; exit 77; }
 sql() { sqlite3 -cmd '.timeout 20000' "$ST_DB" "$1"; }
 hash=$(st_shm_hash)
+# A jailed Firecracker's command line does not name $ST_DIR (lib.sh's
+# cleanup finds VMMs by it): on a failure, it is killed here by its pid.
+JPID=
+jail_cleanup() {
+	local rc=$?
+	[ -n "$JPID" ] && kill -KILL "$JPID" 2>/dev/null
+	(exit $rc)
+	st_cleanup
+}
+trap jail_cleanup EXIT
 
 # status_is PID ID [CAPSET]: the /proc facts of an unprivileged, sandboxed VMM.
 status_is() {
@@ -142,6 +152,7 @@ ST_IMAGES_EXTRA="  fc:
 st_write_config
 st_start
 run_vm fc
+JPID=$PID
 jail=$ST_DIR/run/jail/firecracker/$ID
 root=$jail/root
 status_is "$PID" "$ID" CapEff
