@@ -277,17 +277,25 @@ static int put_json(struct fc_vm *q, const char *path, json_t *j)
 }
 
 /* The row as Firecracker sees it (out, a copy): jailed, the image files
- * are links inside its chroot (fc_jail.h) and named by their paths there. */
+ * are links inside its chroot (fc_jail.h) and named by their paths there;
+ * else in place, or put into its own directory when the VMM user could
+ * not reach them (vmm_priv.h). */
 static int jailed_row(struct fc_vm *q, struct ui_vm *out)
 {
 	const struct ui_vm *r = q->v->row;
 	const struct pw_vmm_priv *pv = q->v->env->priv;
-	char err[2 * PATH_MAX + 64];
+	char err[2 * PATH_MAX + 64], dir[PATH_MAX];
 	int rc;
 
 	*out = *r;
-	if (!q->jailed)
+	if (!pv)
 		return 0;
+	if (!q->jailed) { /* in place, or into its own directory if unreachable */
+		if ((rc = pw_vmm_dir(q->v->env->cfg, r->id, dir, sizeof(dir))) == 0 &&
+		    (rc = pw_vmm_stage_row(pv, dir, r, false, out, err, sizeof(err))) < 0)
+			ui_warn("%s: %s", r->id, err);
+		return rc;
+	}
 	if ((rc = pw_jail_link(q->root, r->kernel, "kernel", pv, out->kernel,
 			       sizeof(out->kernel), err, sizeof(err))) < 0 ||
 	    (rc = pw_jail_link(q->root, r->initrd, "initrd", pv, out->initrd,

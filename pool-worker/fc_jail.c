@@ -1,15 +1,14 @@
 /*
  * fc_jail.c — the jailer's command line and its chroot (see fc_jail.h).
  * Everything here runs on pool-worker's loop before (or, for the image
- * links, as the IMAGE step of) a Firecracker spawn: a hard link is one
- * syscall; the copy fallback reads the whole file.
+ * links, as the IMAGE step of) a Firecracker spawn (pw_vmm_put_file: a
+ * hard link is one syscall; the copy fallback reads the whole file).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -77,58 +76,22 @@ int pw_jail_prepare(const struct ui_config *cfg, const struct pw_vmm_priv *pv,
 	return 0;
 }
 
-/* A copy of src at dst, 0440 root:<vmm gid>. */
-static int copy_file(const char *src, const char *dst, const struct pw_vmm_priv *pv)
-{
-	int in = open(src, O_RDONLY | O_CLOEXEC), out = -1, rc = 0;
-	struct stat st;
-	off_t off = 0;
-
-	if (in < 0)
-		return -errno;
-	if (fstat(in, &st) < 0 ||
-	    (out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0440)) < 0) {
-		rc = -errno;
-		goto close_in;
-	}
-	while (rc == 0 && off < st.st_size)
-		if (sendfile(out, in, &off, (size_t)(st.st_size - off)) <= 0)
-			rc = errno ? -errno : -EIO;
-	if (rc == 0 && pv->drop && fchown(out, 0, pv->gid) < 0)
-		rc = -errno;
-	if (rc == 0 && fchmod(out, 0440) < 0) /* whatever our umask took away */
-		rc = -errno;
-	if (close(out) < 0 && rc == 0)
-		rc = -errno;
-close_in:
-	close(in);
-	return rc;
-}
-
 int pw_jail_link(const char *root, const char *src, const char *name,
 		 const struct pw_vmm_priv *pv, char *inside, size_t len, char *err,
 		 size_t errlen)
 {
-	char dst[PATH_MAX];
-	int rc = 0;
+	char host[PATH_MAX];
+	int rc;
 
 	inside[0] = '\0';
 	if (!src[0])
 		return 0;
-	if (snprintf(dst, sizeof(dst), "%s/%s", root, name) >= (int)sizeof(dst) ||
-	    snprintf(inside, len, "/%s", name) >= (int)len)
+	if (snprintf(inside, len, "/%s", name) >= (int)len)
 		return -ENAMETOOLONG;
-	if (unlink(dst) < 0 && errno != ENOENT)
-		rc = -errno;
-	/* the file itself, not a symlink to it (which would dangle inside) */
-	if (rc == 0 && linkat(AT_FDCWD, src, AT_FDCWD, dst, AT_SYMLINK_FOLLOW) < 0)
-		rc = errno == EXDEV ? copy_file(src, dst, pv) : -errno;
-	if (rc < 0) {
-		snprintf(err, errlen, "cannot put %s into the jail as %s: %s", src, dst,
-			 strerror(-rc));
-		return rc == -ENOENT ? -EINVAL : rc; /* a missing image file: the run's 4xx */
-	}
-	return 0;
+	rc = pw_vmm_put_file(pv, root, src, name, true, host, sizeof(host), err, errlen);
+	if (rc < 0)
+		inside[0] = '\0';
+	return rc;
 }
 
 int pw_jail_argv(const struct ui_config *cfg, const struct pw_vmm_priv *pv,

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -86,13 +87,114 @@ int pw_vmm_priv_check_path(const struct pw_vmm_priv *pv, const char *dir, char *
 		if (stat(buf[0] ? buf : "/", &st) < 0)
 			return -errno;
 		if (!searchable(pv, &st)) {
-			snprintf(err, errlen, "%s (mode %04o, %u:%u) is not searchable by the VMM "
+			if (err)
+				snprintf(err, errlen, "%s (mode %04o, %u:%u) is not searchable by the VMM "
 				 "user (uid %u): VMMs could not reach their directories under %s",
 				 buf[0] ? buf : "/", (unsigned)(st.st_mode & 07777),
 				 (unsigned)st.st_uid, (unsigned)st.st_gid, (unsigned)pv->uid, dir);
 			return -EACCES;
 		}
 	}
+	return 0;
+}
+
+/* pv's user may read the file st describes (its own groups aside: a
+ * "no" only costs a link or a copy). */
+static bool readable(const struct pw_vmm_priv *pv, const struct stat *st)
+{
+	if (st->st_uid == pv->uid)
+		return st->st_mode & S_IRUSR;
+	if (st->st_gid == pv->gid)
+		return st->st_mode & S_IRGRP;
+	return st->st_mode & S_IROTH;
+}
+
+/* The VMM user can open path for reading: every directory above it
+ * searchable, the file readable. */
+static bool reachable(const struct pw_vmm_priv *pv, const char *path)
+{
+	char dir[PATH_MAX], *slash;
+	struct stat st;
+
+	if (stat(path, &st) < 0 || !readable(pv, &st) ||
+	    snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir) || !(slash = strrchr(dir, '/')))
+		return false;
+	*slash = '\0'; /* its directory and every one above */
+	return pw_vmm_priv_check_path(pv, dir[0] ? dir : "/", NULL, 0) == 0;
+}
+
+/* A copy of src at dst, 0440 root:<vmm gid>. */
+static int copy_file(const char *src, const char *dst, const struct pw_vmm_priv *pv)
+{
+	int in = open(src, O_RDONLY | O_CLOEXEC), out = -1, rc = 0;
+	struct stat st;
+	off_t off = 0;
+
+	if (in < 0)
+		return -errno;
+	if (fstat(in, &st) < 0 ||
+	    (out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0440)) < 0) {
+		rc = -errno;
+		goto close_in;
+	}
+	while (rc == 0 && off < st.st_size)
+		if (sendfile(out, in, &off, (size_t)(st.st_size - off)) <= 0)
+			rc = errno ? -errno : -EIO;
+	if (rc == 0 && pv->drop && fchown(out, 0, pv->gid) < 0)
+		rc = -errno;
+	if (rc == 0 && fchmod(out, 0440) < 0) /* whatever our umask took away */
+		rc = -errno;
+	if (close(out) < 0 && rc == 0)
+		rc = -errno;
+close_in:
+	close(in);
+	return rc;
+}
+
+int pw_vmm_put_file(const struct pw_vmm_priv *pv, const char *dir, const char *src,
+		    const char *name, bool always, char *out, size_t len, char *err,
+		    size_t errlen)
+{
+	char dst[PATH_MAX];
+	struct stat st;
+	int rc = 0;
+
+	/* a file that is not there: the VMM says so, as it would have */
+	if (!src[0] || stat(src, &st) < 0 || (!always && (!pv->drop || reachable(pv, src))))
+		return snprintf(out, len, "%s", src) < (int)len ? 0 : -ENAMETOOLONG;
+	if (snprintf(dst, sizeof(dst), "%s/%s", dir, name) >= (int)sizeof(dst) ||
+	    snprintf(out, len, "%s", dst) >= (int)len)
+		return -ENAMETOOLONG;
+	if (unlink(dst) < 0 && errno != ENOENT)
+		rc = -errno;
+	/* the file itself, not a symlink to it (which would dangle in a jail) */
+	if (rc == 0 && linkat(AT_FDCWD, src, AT_FDCWD, dst, AT_SYMLINK_FOLLOW) < 0)
+		rc = errno == EXDEV ? 1 : -errno;
+	else if (rc == 0 && pv->drop && (stat(dst, &st) < 0 || !readable(pv, &st)))
+		rc = 1; /* linked, but not the user's to read: a copy then */
+	if (rc == 1 && (unlink(dst) == 0 || errno == ENOENT))
+		rc = copy_file(src, dst, pv);
+	if (rc < 0) {
+		snprintf(err, errlen, "cannot put %s into the VMM's directory as %s: %s", src, dst,
+			 strerror(-rc));
+		return rc == -ENOENT ? -EINVAL : rc; /* a missing image file: the run's 4xx */
+	}
+	return 0;
+}
+
+int pw_vmm_stage_row(const struct pw_vmm_priv *pv, const char *dir, const struct ui_vm *row,
+		     bool always, struct ui_vm *out, char *err, size_t errlen)
+{
+	int rc;
+
+	*out = *row;
+	if ((rc = pw_vmm_put_file(pv, dir, row->kernel, "kernel", always, out->kernel,
+				  sizeof(out->kernel), err, errlen)) < 0 ||
+	    (rc = pw_vmm_put_file(pv, dir, row->initrd, "initrd", always, out->initrd,
+				  sizeof(out->initrd), err, errlen)) < 0 ||
+	    (rc = pw_vmm_put_file(pv, dir, row->rootfs, "rootfs", always, out->rootfs,
+				  sizeof(out->rootfs), err, errlen)) < 0)
+		return rc;
 	return 0;
 }
 

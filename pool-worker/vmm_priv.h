@@ -12,11 +12,13 @@
  * VMM user, made before the spawn and removed with everything in it when
  * the VM is final (pw_vmm_dirs_remove): it holds the QMP socket (`qmp`)
  * or the Firecracker API socket (`sock`) — the only files the VMM
- * creates. Its console log stays <state_dir>/vms/<id>.console.log, opened
- * by pool-worker and handed over as stdout/stderr (QEMU's serial is
- * `-chardev stdio`), so it never needs the path. Kernel, initrd and disk
- * are opened by path: they must be readable by the VMM user (the image
- * directories of vmm.image_dirs; a disk is attached read-only).
+ * creates — and the image files the user could not reach where they are
+ * (pw_vmm_put_file: e.g. under a 0750 state_dir), hard-linked or copied
+ * in as kernel, initrd, rootfs. Its console log stays
+ * <state_dir>/vms/<id>.console.log, opened by pool-worker and handed over
+ * as stdout/stderr (QEMU's serial is `-chardev stdio`), so it never needs
+ * the path. Image files lie under vmm.image_dirs; a disk is attached
+ * read-only (but an OSv zfs one).
  */
 #ifndef PW_VMM_PRIV_H
 #define PW_VMM_PRIV_H
@@ -27,6 +29,7 @@
 #include <sys/types.h>
 
 #include "config.h"
+#include "registry.h"
 
 struct pw_vmm_priv {
 	bool drop;                 /* false: vmm.user root, VMMs run as we do */
@@ -40,10 +43,24 @@ struct pw_vmm_priv {
 int pw_vmm_priv_init(struct pw_vmm_priv *pv, const struct ui_config *cfg, char *err,
 		     size_t errlen);
 
-/* Every directory above dir (<run_dir>/vms) is searchable by the VMM
- * user; else -EACCES and a sentence naming the one that is not. */
+/* dir and every directory above it (<run_dir>/vms) are searchable by the
+ * VMM user; else -EACCES and a sentence (err may be NULL) naming the one
+ * that is not. */
 int pw_vmm_priv_check_path(const struct pw_vmm_priv *pv, const char *dir, char *err,
 			   size_t errlen);
+
+/* src made readable to the VMM user as <dir>/<name>: used in place (out =
+ * src) when the user can reach and read it and !always; else hard-linked
+ * (the file, not a symlink), or copied (0440 root:<gid>) when the link
+ * cannot be made (another file system) or the user could not read it.
+ * "" or a missing src: out = src (the VMM reports it, as it would have). */
+int pw_vmm_put_file(const struct pw_vmm_priv *pv, const char *dir, const char *src,
+		    const char *name, bool always, char *out, size_t len, char *err,
+		    size_t errlen);
+/* out = *row with kernel, initrd and rootfs put into dir (as above, named
+ * kernel, initrd, rootfs). */
+int pw_vmm_stage_row(const struct pw_vmm_priv *pv, const char *dir, const struct ui_vm *row,
+		     bool always, struct ui_vm *out, char *err, size_t errlen);
 
 /* out = helper UID GID file argv[1..] (ids written into ids); -E2BIG when
  * more than max-1 entries. */

@@ -25,7 +25,7 @@ hash=$(st_shm_hash)
 JPID=
 jail_cleanup() {
 	local rc=$?
-	[ -n "$JPID" ] && kill -KILL "$JPID" 2>/dev/null
+	if [ -n "$JPID" ]; then kill -KILL "$JPID" 2>/dev/null || :; fi
 	(exit $rc)
 	st_cleanup
 }

@@ -175,9 +175,53 @@ static void t_jail_link(void)
 	T_ASSERT(lstat(lnk, &b) == 0 && S_ISREG(b.st_mode) && b.st_ino == a.st_ino);
 	T_EQ_INT(pw_jail_link(tmp, "", "rootfs", &pv, in, sizeof(in), err, sizeof(err)), 0);
 	T_EQ_STR(in, "");
-	snprintf(src, sizeof(src), "%s/nope", tmp);
-	T_EQ_INT(pw_jail_link(tmp, src, "rootfs", &pv, in, sizeof(in), err, sizeof(err)), -EINVAL);
-	T_ASSERT(strstr(err, "cannot put ") && strstr(err, "No such file"));
+	snprintf(src, sizeof(src), "%s/nope", tmp); /* missing: Firecracker will say so */
+	T_EQ_INT(pw_jail_link(tmp, src, "rootfs", &pv, in, sizeof(in), err, sizeof(err)), 0);
+	T_EQ_STR(in, "/rootfs");
+	T_EQ_INT(pw_rm_tree(tmp), 0);
+}
+
+/* Outside a jail: in place when the VMM user can read it there; else a
+ * hard link when that is readable, else a copy 0440 root:<gid>. */
+static void t_put_file(void)
+{
+	struct pw_vmm_priv pv = { .drop = true, .uid = 4242, .gid = 4343 };
+	char src[PATH_MAX + 16], dir[PATH_MAX + 16], out[PATH_MAX + 32], err[PATH_MAX * 3];
+	char want[PATH_MAX + 32], buf[8] = "";
+	struct stat a, b;
+	int fd;
+
+	if (geteuid() != 0)
+		T_SKIP("needs root (chown)");
+	mktmp();
+	T_ASSERT(chmod(tmp, 0711) == 0);
+	snprintf(src, sizeof(src), "%s/k", tmp);
+	T_ASSERT((fd = open(src, O_CREAT | O_WRONLY, 0644)) >= 0);
+	T_ASSERT(write(fd, "abc", 3) == 3 && close(fd) == 0);
+	snprintf(dir, sizeof(dir), "%s/vm", tmp);
+	T_ASSERT(mkdir(dir, 0700) == 0);
+	T_EQ_INT(pw_vmm_put_file(&pv, dir, src, "kernel", false, out, sizeof(out), err,
+				 sizeof(err)), 0);
+	T_EQ_STR(out, src); /* 0644 in a 0711 directory: reachable */
+	T_ASSERT(chmod(tmp, 0700) == 0); /* now the directory is not */
+	T_EQ_INT(pw_vmm_put_file(&pv, dir, src, "kernel", false, out, sizeof(out), err,
+				 sizeof(err)), 0);
+	snprintf(want, sizeof(want), "%s/kernel", dir);
+	T_EQ_STR(out, want);
+	T_ASSERT(stat(src, &a) == 0 && stat(out, &b) == 0 && a.st_ino == b.st_ino); /* linked */
+	T_ASSERT(chmod(src, 0600) == 0); /* and the file not the user's to read: a copy */
+	T_EQ_INT(pw_vmm_put_file(&pv, dir, src, "kernel", false, out, sizeof(out), err,
+				 sizeof(err)), 0);
+	T_ASSERT(stat(out, &b) == 0 && a.st_ino != b.st_ino);
+	T_EQ_INT(b.st_mode & 07777, 0440);
+	T_EQ_INT(b.st_uid, 0);
+	T_EQ_INT(b.st_gid, 4343);
+	T_ASSERT((fd = open(out, O_RDONLY)) >= 0 && read(fd, buf, sizeof(buf)) == 3 && close(fd) == 0);
+	T_EQ_STR(buf, "abc");
+	pv.drop = false; /* vmm.user root: always in place */
+	T_EQ_INT(pw_vmm_put_file(&pv, dir, src, "kernel", false, out, sizeof(out), err,
+				 sizeof(err)), 0);
+	T_EQ_STR(out, src);
 	T_EQ_INT(pw_rm_tree(tmp), 0);
 }
 
@@ -252,6 +296,7 @@ int main(int argc, char **argv)
 		T_CASE(t_vmm_dir),
 		T_CASE(t_check_path),
 		T_CASE(t_jail_link),
+		T_CASE(t_put_file),
 		T_CASE(t_exec_helper),
 		{ 0 },
 	};
