@@ -7,6 +7,8 @@
 #   the guest answers HTTP through the tap the unprivileged QEMU opened;
 #   a stop removes the directory and releases the tap;
 # - the Firecracker fake, plain: the same /proc facts (its seccomp filter);
+#   a kernel the user can read is used in place, one under state_dir (out
+#   of its reach) is hard-linked into its directory;
 # - the Firecracker fake through the jailer fake (vmm.jailer): the jailer
 #   got exactly the documented arguments, the chroot holds exactly the
 #   documented files, the API bodies name chroot paths, Firecracker runs
@@ -127,14 +129,28 @@ stop_stack
 : >"$ST_DIR/vmlinux"
 ST_DRIVER=firecracker
 ST_VMM_EXTRA="  firecracker: $FAKE"
+mkdir -p "$ST_DIR/state/images" && : >"$ST_DIR/state/images/vmlinux"
 ST_IMAGES_EXTRA="  fc:
-    kernel: $ST_DIR/vmlinux"
+    kernel: $ST_DIR/vmlinux
+  fcstate:
+    kernel: $ST_DIR/state/images/vmlinux"
 st_write_config
 st_start
 run_vm fc
 status_is "$PID" "$ID"
 dir=$ST_DIR/run/vms/$ID
 [ -S "$dir/sock" ] && [ "$(stat -c %u "$dir/sock")" = "$uid" ] || st_fail "API socket: $(ls -la "$dir")"
+k=$(jq -r 'select(.path == "/boot-source") | .body.kernel_image_path' "$ST_DIR/calls/$ID.calls.jsonl")
+[ "$k" = "$ST_DIR/vmlinux" ] || st_fail "a kernel the user can read was not used in place: $k"
+stop_vm "$ID"
+[ ! -e "$dir" ] || st_fail "VMM dir left: $(ls -la "$dir")"
+# a kernel under state_dir (0700: out of the user's reach) is linked into its directory
+run_vm fcstate
+dir=$ST_DIR/run/vms/$ID
+k=$(jq -r 'select(.path == "/boot-source") | .body.kernel_image_path' "$ST_DIR/calls/$ID.calls.jsonl")
+[ "$k" = "$dir/kernel" ] || st_fail "kernel under state_dir: $k"
+[ "$(stat -c %i "$dir/kernel")" = "$(stat -c %i "$ST_DIR/state/images/vmlinux")" ] ||
+	st_fail "kernel under state_dir not hard-linked"
 stop_vm "$ID"
 [ ! -e "$dir" ] || st_fail "VMM dir left: $(ls -la "$dir")"
 stop_stack
