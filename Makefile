@@ -56,6 +56,7 @@ include vmm-exec/module.mk
 include apid/module.mk
 include tools/uictl/module.mk
 include examples/microservices/module.mk
+include tools/fsmtable/module.mk
 include tests/fuzz/module.mk
 
 programs: $(PROGRAMS)

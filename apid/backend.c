@@ -266,19 +266,39 @@ void backend_health(struct backend *b, struct http_response *r)
 	api_json(r, h.runs ? 200 : 503, j);
 }
 
+/* The paused VMMs one by one: a ready slot or a paused VM, its VmRSS. */
+static json_t *paused_list(const struct ui_pool_table *t)
+{
+	json_t *a = json_array();
+
+	for (uint32_t i = 0; a && i < t->n_rss; i++) {
+		char id[sizeof(t->rss[i].id)];
+
+		safe_echo(t->rss[i].id, id, sizeof(id));
+		json_array_append_new(a, json_pack("{s:s,s:s,s:I}", "id", id, "kind",
+						   t->rss[i].slot ? "slot" : "vm", "rss_kib",
+						   (json_int_t)t->rss[i].rss_kib));
+	}
+	return a;
+}
+
 void backend_pool(struct backend *b, struct http_response *r)
 {
 	struct ui_pool_table t;
 
 	ui_pool_table_read(b->shm, &t);
-	api_json(r, 200, json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
+	api_json(r, 200, json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o}",
 				   "size", (json_int_t)t.size,
 				   "ready", (json_int_t)t.ready,
 				   "in_use", (json_int_t)t.in_use,
 				   "hits", (json_int_t)t.hits,
 				   "misses", (json_int_t)t.misses,
 				   "refill_errors", (json_int_t)t.refill_errors,
-				   "vms_running", (json_int_t)t.vms_running));
+				   "retired_image_changed", (json_int_t)t.retired_image_changed,
+				   "vms_running", (json_int_t)t.vms_running,
+				   "vms_paused", (json_int_t)t.vms_paused,
+				   "paused_rss_kib", (json_int_t)t.paused_rss_kib,
+				   "paused", paused_list(&t)));
 }
 
 void backend_reply_error(const struct ui_msg *m, struct http_response *r)

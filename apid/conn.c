@@ -26,6 +26,7 @@
 
 #include "conn.h"
 #include "events.h"
+#include "console.h"
 #include "json.h"
 #include "log.h"
 #include "routes.h"
@@ -99,6 +100,8 @@ void conn_close(struct conn *c)
 		server_list_cancel(c);
 	if (c->ev)
 		events_cancel(c);
+	if (c->follow)
+		console_follow_cancel(c);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -110,9 +113,13 @@ void conn_close(struct conn *c)
 	uv_close((uv_handle_t *)&c->timer, on_handle_closed);
 }
 
+/* Mutations at info; reads (GET, HEAD) only at debug, unless they failed
+ * for the server's sake (5xx). */
 static void log_request(struct conn *c, int status)
 {
-	ui_info("%s %s %d %llums", c->log_method[0] ? c->log_method : "-",
+	bool read = !strcmp(c->log_method, "GET") || !strcmp(c->log_method, "HEAD");
+
+	ui_log(read && status < 500 ? UI_LOG_DEBUG : UI_LOG_INFO, "%s %s %d %llums", c->log_method[0] ? c->log_method : "-",
 		c->log_path[0] ? c->log_path : "-", status,
 		(unsigned long long)(ui_now_ms() - c->t_start));
 }
@@ -156,9 +163,38 @@ static int conn_write(struct conn *c, char *buf, size_t len)
 	return rc;
 }
 
+int conn_send(struct conn *c, char *buf, size_t len)
+{
+	if (c->phase == CONN_CLOSED || c->phase == CONN_CLOSING) {
+		free(buf);
+		return -EPIPE;
+	}
+	return conn_write(c, buf, len);
+}
+
+bool conn_send_blocked(const struct conn *c)
+{
+	return uv_stream_get_write_queue_size(&c->io.s) > WRITE_HIGH;
+}
+
+bool conn_may_keep(const struct conn *c)
+{
+	return c->keep_alive && !c->srv->stopping && !(c->peer_eof && !c->held_len);
+}
+
+static void after_answer(struct conn *c, bool keep);
+
+void conn_stream_end(struct conn *c, int status, bool keep)
+{
+	if (c->phase == CONN_CLOSED || c->phase == CONN_CLOSING)
+		return;
+	log_request(c, status);
+	after_answer(c, keep && conn_may_keep(c));
+}
+
 void conn_respond(struct conn *c, struct http_response *r)
 {
-	bool keep = c->keep_alive && !c->srv->stopping && !(c->peer_eof && !c->held_len);
+	bool keep = conn_may_keep(c);
 	size_t len = 0;
 	char *buf;
 
@@ -174,6 +210,12 @@ void conn_respond(struct conn *c, struct http_response *r)
 		conn_close(c);
 		return;
 	}
+	after_answer(c, keep);
+}
+
+/* The answer is queued: the next request (keep-alive), or close. */
+static void after_answer(struct conn *c, bool keep)
+{
 	if (!keep) {
 		conn_finish(c);
 		return;

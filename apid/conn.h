@@ -50,6 +50,7 @@ struct conn {
 	uint64_t req_id;             /* awaited ring reply; 0 = none */
 	struct list_job *list;       /* page being built for this request (server.c) */
 	struct ev_wait *ev;          /* GET /events long-poll waiting (events.c) */
+	struct console_follower *follow; /* GET /vm/{id}/console?follow=1 (console.c) */
 	int req_op;                  /* UI_OP_RUN or UI_OP_STOP */
 	uint32_t pool_gen;           /* pool-worker generation when sent */
 	uint64_t t_start;            /* ms: first byte of the current request */
@@ -61,6 +62,16 @@ struct conn {
 void conn_accept(struct apid_server *s, uv_stream_t *listener, bool is_unix);
 /* Sends r (its body is consumed) and logs the request line. */
 void conn_respond(struct conn *c, struct http_response *r);
+/* A streamed answer (console.c): conn_send queues bytes (buf owned, freed
+ * after the write); conn_send_blocked says the client is slow (unsent
+ * output above the high mark); conn_stream_end logs the request with
+ * status and goes on like conn_respond (keep-alive or close). */
+int conn_send(struct conn *c, char *buf, size_t len);
+bool conn_send_blocked(const struct conn *c);
+void conn_stream_end(struct conn *c, int status, bool keep);
+/* Whether the answer being sent may keep the connection (conn_respond's rule). */
+bool conn_may_keep(const struct conn *c);
+
 /* Leaves the request pending on ring reply req_id, with the run timer. */
 void conn_wait(struct conn *c, uint64_t req_id, int op, unsigned timeout_ms);
 /* Continues with held input after an asynchronous answer. */

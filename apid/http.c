@@ -378,7 +378,7 @@ const char *http_status_text(int status)
 char *http_format_response(const struct http_response *r, bool keep_alive,
 			   bool http10, bool head, size_t *len)
 {
-	char hdr[640], allow[96] = "", retry[48] = "", www[128] = "";
+	char hdr[640], allow[96] = "", retry[48] = "", ctype[96] = "", www[128] = "";
 	const char *conn = !keep_alive ? "Connection: close\r\n" :
 			   http10 ? "Connection: keep-alive\r\n" : "";
 	size_t body_len = head ? 0 : r->body_len;
@@ -389,15 +389,15 @@ char *http_format_response(const struct http_response *r, bool keep_alive,
 		snprintf(allow, sizeof(allow), "Allow: %s\r\n", r->allow);
 	if (r->retry_after)
 		snprintf(retry, sizeof(retry), "Retry-After: %u\r\n", r->retry_after);
+	if (r->body_len || r->content_type)
+		snprintf(ctype, sizeof(ctype), "Content-Type: %s\r\n",
+			 r->content_type ? r->content_type : "application/json");
 	if (r->www_auth[0])
 		snprintf(www, sizeof(www), "WWW-Authenticate: %s\r\n", r->www_auth);
 	hlen = snprintf(hdr, sizeof(hdr),
-			"HTTP/1.1 %d %s\r\nServer: uigniter\r\n%s%s%s"
+			"HTTP/1.1 %d %s\r\nServer: uigniter\r\n%s"
 			"Content-Length: %zu\r\n%s%s%s%s\r\n",
-			r->status, http_status_text(r->status),
-			r->body_len ? "Content-Type: " : "",
-			r->body_len ? (r->content_type ? r->content_type : "application/json") : "",
-			r->body_len ? "\r\n" : "",
+			r->status, http_status_text(r->status), ctype,
 			r->body_len, conn, allow, retry, www);
 	if (hlen < 0 || (size_t)hlen >= sizeof(hdr))
 		return NULL;

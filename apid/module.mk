@@ -11,7 +11,8 @@ $(BUILD)/bin/apid: $(APID_OBJS) $(LIBSHARED)
 	$(CC) $(LDFLAGS) -o $@ $(APID_OBJS) $(LIBSHARED) $(LDLIBS)
 
 $(eval $(call unit_test,test_http,$(APID_LIB_OBJS)))
-$(eval $(call unit_test,test_http_server,$(APID_LIB_OBJS)))
+# (with pool-worker's console rotation: a follow across a real one)
+$(eval $(call unit_test,test_http_server,$(APID_LIB_OBJS) $(BUILD)/obj/pool-worker/console.o))
 # OSv images and a run's cmd: pure parts of pool-worker and apid together.
 $(eval $(call unit_test,test_osv,$(APID_LIB_OBJS) $(BUILD)/obj/pool-worker/cmdline.o $(BUILD)/obj/pool-worker/fc_bodies.o))
 $(eval $(call unit_test,test_auth,$(APID_LIB_OBJS)))

@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "events.h"
+#include "console.h"
 #include "json.h"
 #include "registry.h"
 #include "routes.h"
@@ -28,6 +29,8 @@ struct route_def {
 static const struct route_def route_table[] = {
 	{ "POST", "/vm/run", RA_RUN },
 	{ "POST", "/vm/*/stop", RA_STOP },
+	{ "POST", "/vm/*/pause", RA_PAUSE },
+	{ "POST", "/vm/*/resume", RA_RESUME },
 	{ "GET", "/vm", RA_LIST_VMS },
 	{ "GET", "/vm/*", RA_GET_VM },
 	{ "DELETE", "/vm/*", RA_DELETE },
@@ -36,6 +39,7 @@ static const struct route_def route_table[] = {
 	{ "GET", "/images", RA_IMAGES },
 	{ "GET", "/events", RA_EVENTS },
 	{ "GET", "/metrics", RA_METRICS },
+	{ "GET", "/vm/*/console", RA_CONSOLE },
 };
 #define N_ROUTES (sizeof(route_table) / sizeof(route_table[0]))
 
@@ -44,6 +48,7 @@ static const struct route_def route_table[] = {
 static const char *const vm_states[] = {
 	UI_VM_CREATING, UI_VM_STARTING, UI_VM_RUNNING, UI_VM_STOPPING, UI_VM_FAILING,
 	UI_VM_STOPPED, UI_VM_FAILED, UI_VM_WARMING, UI_VM_WARM, UI_VM_RETIRING,
+	UI_VM_PAUSING, UI_VM_PAUSED, UI_VM_RESUMING,
 };
 
 void safe_echo(const char *s, char *buf, size_t len)
@@ -132,7 +137,7 @@ static int list_state(const char *val, struct route *out)
 		}
 	api_error(&out->resp, 400, "invalid_argument",
 		  "state must be one of creating, starting, running, stopping, failing, "
-		  "stopped, failed, warming, warm, retiring");
+		  "stopped, failed, warming, warm, retiring, pausing, paused, resuming");
 	return -EINVAL;
 }
 
@@ -229,7 +234,8 @@ static void route_matched(const struct route_def *d, const struct http_req *req,
 			  const struct ui_config *cfg, struct route *out)
 {
 	out->action = d->action;
-	if ((d->action == RA_GET_VM || d->action == RA_STOP || d->action == RA_DELETE) &&
+	if ((d->action == RA_GET_VM || d->action == RA_STOP || d->action == RA_DELETE ||
+	     d->action == RA_CONSOLE || d->action == RA_PAUSE || d->action == RA_RESUME) &&
 	    !valid_name(out->vm_id, strlen(out->vm_id), sizeof(out->vm_id) - 1)) {
 		out->action = RA_RESPOND;
 		api_error(&out->resp, 404, "not_found", "no such VM");
@@ -242,6 +248,10 @@ static void route_matched(const struct route_def *d, const struct http_req *req,
 		return;
 	}
 	if (d->action == RA_EVENTS && events_parse_query(query, qlen, out) < 0) {
+		out->action = RA_RESPOND;
+		return;
+	}
+	if (d->action == RA_CONSOLE && console_parse_query(query, qlen, cfg, out) < 0) {
 		out->action = RA_RESPOND;
 		return;
 	}

@@ -6,6 +6,7 @@
  *
  * Routes:  POST /vm/run         RA_RUN        (body validated → run_params)
  *          POST /vm/{id}/stop   RA_STOP
+ *          POST /vm/{id}/pause  RA_PAUSE;  POST /vm/{id}/resume  RA_RESUME
  *          GET  /vm[?state=S&limit=N&after=ID]   RA_LIST_VMS (one page)
  *          GET  /vm/{id}        RA_GET_VM
  *          GET  /healthz        RA_HEALTH
@@ -13,6 +14,7 @@
  *          GET  /images         RA_IMAGES (images.c)
  *          GET  /events[?since=SEQ&wait=S&limit=N&vm=ID]  RA_EVENTS (events.h)
  *          GET  /metrics        RA_METRICS (metrics.h)
+ *          GET  /vm/{id}/console[?bytes=N&follow=1]  RA_CONSOLE (console.h)
  * A known path with another method → 405 with Allow; anything else → 404.
  *
  * Ownership: struct route is caller-embedded; its resp body (RA_RESPOND) is
@@ -42,6 +44,9 @@ enum route_action {
 	RA_IMAGES,
 	RA_EVENTS,
 	RA_METRICS,
+	RA_CONSOLE,   /* GET /vm/{id}/console (console.c) */
+	RA_PAUSE,
+	RA_RESUME,
 };
 
 #define ROUTE_LIST_DEFAULT 100 /* rows of a GET /vm page without ?limit= */
@@ -61,13 +66,15 @@ struct run_params {
 
 struct route {
 	enum route_action action;
-	char vm_id[48];         /* RA_STOP, RA_GET_VM (an id or a name), RA_DELETE */
+	char vm_id[48];         /* RA_STOP, RA_GET_VM (an id or a name), RA_DELETE, RA_PAUSE, RA_RESUME */
 	char state[16];         /* RA_LIST_VMS filter, "" = all */
 	char after[48];         /* RA_LIST_VMS cursor: rows after this id, "" = first */
 	unsigned limit;         /* RA_LIST_VMS rows at most, 1..ROUTE_LIST_MAX; RA_EVENTS */
 	uint64_t since;         /* RA_EVENTS: events after this seq (vm_id: of that VM, "" = all) */
 	unsigned wait_s;        /* RA_EVENTS: hold an empty answer this long */
 	struct run_params run;  /* RA_RUN */
+	unsigned console_bytes; /* RA_CONSOLE: the tail's size, 1..limits.console_bytes */
+	bool console_follow;    /* RA_CONSOLE: stream new output (?follow=1) */
 	struct http_response resp; /* RA_RESPOND */
 };
 

@@ -30,6 +30,7 @@
 #include "auth.h"
 #include "conn.h"
 #include "events.h"
+#include "console.h"
 #include "json.h"
 #include "log.h"
 #include "metrics_text.h"
@@ -228,6 +229,7 @@ void apid_server_init(struct apid_server *s, uv_loop_t *loop, const struct ui_co
 	s->list_idle.data = s;
 	if (events_hub_init(s) < 0)
 		ui_error("GET /events: cannot set up long-polls (out of memory)");
+	console_init(s);
 }
 
 static void unavailable(struct http_response *r, const char *msg)
@@ -293,9 +295,10 @@ static bool vm_is_down(const struct ui_vm *vm)
 	return strcmp(vm->state, UI_VM_STOPPED) == 0 || strcmp(vm->state, UI_VM_FAILED) == 0;
 }
 
-/* Stop and DELETE of the VM {id} names (an id or a name): 404 without a
- * row; a stop of a stopped/failed VM is answered as is, a DELETE of a live
- * one is 409; else pool-worker acts (DELETE: the registry's writer
+/* Stop, pause, resume and DELETE of the VM {id} names (an id or a name):
+ * 404 without a row; a stop of a stopped/failed VM is answered as is, a
+ * DELETE of a live one is 409, a pause of a VM not running or a resume of
+ * one not paused is 409 (pool-worker checks again); else pool-worker acts (DELETE: the registry's writer
  * removes the row and its events). */
 static int dispatch_vm_op(struct conn *c, const struct route *rt, struct http_response *r,
 			  uint16_t op)
@@ -311,6 +314,12 @@ static int dispatch_vm_op(struct conn *c, const struct route *rt, struct http_re
 	} else if (op == UI_OP_STOP && vm_is_down(vm)) {
 		api_json(r, 200, vm_to_json(vm));
 		rc = -EALREADY;
+	} else if ((op == UI_OP_PAUSE || op == UI_OP_RESUME) &&
+		   strcmp(vm->state, op == UI_OP_PAUSE ? UI_VM_RUNNING : UI_VM_PAUSED) != 0) {
+		api_error(r, 409, "conflict", "VM %s is %s: only a %s VM can be %s", vm->id,
+			  vm->state, op == UI_OP_PAUSE ? "running" : "paused",
+			  op == UI_OP_PAUSE ? "paused" : "resumed");
+		rc = -EEXIST;
 	} else if (op == UI_OP_DELETE && !vm_is_down(vm)) {
 		api_error(r, 409, "conflict", "VM %s is %s: stop it first", vm->id, vm->state);
 		rc = -EEXIST;
@@ -357,6 +366,12 @@ void server_dispatch(struct conn *c, const struct http_req *req)
 		if (dispatch_vm_op(c, &rt, &r, UI_OP_DELETE) == 0)
 			return;
 		break;
+	case RA_PAUSE:
+	case RA_RESUME:
+		if (dispatch_vm_op(c, &rt, &r, rt.action == RA_PAUSE ? UI_OP_PAUSE :
+				   UI_OP_RESUME) == 0)
+			return;
+		break;
 	case RA_LIST_VMS:
 		if (dispatch_list(c, &rt, &r) == 0)
 			return;
@@ -376,6 +391,10 @@ void server_dispatch(struct conn *c, const struct http_req *req)
 		break;
 	case RA_METRICS:
 		metrics_answer(s, &r);
+		break;
+	case RA_CONSOLE:
+		if (console_dispatch(c, &rt, &r) == 0)
+			return;
 		break;
 	}
 	conn_respond(c, &r);
@@ -554,8 +573,9 @@ void apid_server_close(struct apid_server *s)
 		s->unix_path[0] = '\0';
 	}
 	while (s->conns)
-		conn_close(s->conns); /* cancels their list jobs and long-polls */
+		conn_close(s->conns); /* cancels their list jobs, long-polls and followers */
 	events_hub_close(s);
+	console_close(s);
 	if (!uv_is_closing((uv_handle_t *)&s->list_idle))
 		uv_close((uv_handle_t *)&s->list_idle, NULL);
 }

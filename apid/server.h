@@ -65,6 +65,7 @@ struct apid_server {
 	uv_idle_t list_idle;         /* builds the pages of list_jobs, a slice a turn */
 	struct list_job *list_jobs;  /* pages being built (server.c) */
 	struct events_hub *events;   /* GET /events long-polls (events.c); NULL: none */
+	struct apid_console *console; /* console followers (console.c) */
 	char readbuf[65536];         /* shared: every read is consumed at once */
 };
 

@@ -43,6 +43,14 @@
  *           spawned): cannot warm without an image (QEMU).
  *   fits    (optional) pure: can this prepared slot run img with vcpus and
  *           mem_mib (the run's resolved shape)?
+ *   pause   (pause = true) stop the running guest's vcpus, its memory kept
+ *           (QEMU: QMP `stop`; Firecracker: PATCH /vm Paused); false:
+ *           resume it (`cont`; PATCH /vm Resumed). Asynchronous: 0 = under
+ *           way (sent once the API answers, for an adopted VMM), then
+ *           PW_VMM_PAUSED / PW_VMM_RESUMED or PW_VMM_FAILED once. Idempotent
+ *           (pausing a paused guest reports PAUSED). stop of a guest paused
+ *           this way resumes it first (a paused guest cannot hear the
+ *           button).
  *
  * Reports (driver → engine), through the hooks in struct pw_vmm:
  *   report(v, PW_VMM_SPAWNED|PW_VMM_BOOTED|PW_VMM_WARMED, 0, NULL) or
@@ -65,7 +73,8 @@
 
 struct pw_vmm_priv;
 
-enum pw_vmm_report { PW_VMM_SPAWNED, PW_VMM_BOOTED, PW_VMM_WARMED, PW_VMM_FAILED };
+enum pw_vmm_report { PW_VMM_SPAWNED, PW_VMM_BOOTED, PW_VMM_WARMED, PW_VMM_FAILED,
+		     PW_VMM_PAUSED, PW_VMM_RESUMED };
 
 /* How a VMM process ended, as far as the driver could observe it. */
 struct pw_exit_info {
@@ -112,6 +121,7 @@ struct ui_vmm_driver {
 		    size_t errlen);
 	bool (*fits)(const struct pw_vmm *slot, const struct ui_image *img,
 		     unsigned vcpus, unsigned mem_mib);
+	int (*pause)(struct pw_vmm *v, bool pause);
 };
 
 extern const struct ui_vmm_driver pw_drv_qemu;

@@ -35,6 +35,11 @@
  * Boot of an adopted VMM: GET / first; the batch runs only if the state is
  * "Not started", else it is BOOTED at once.
  *
+ * Pause / resume (driver.h): PATCH /vm {"state": "Paused"|"Resumed"} outside
+ * any batch, reported at its answer. Adopted under a `running` row and
+ * GET / says "Paused": PATCH /vm Resumed (the row wins). Stop of a guest paused so queues
+ * PATCH /vm Resumed before SendCtrlAltDel (the queue runs them in order).
+ *
  * Before spawn, a stale API socket is removed (it would look ready before
  * ours is). Stop: PUT /actions SendCtrlAltDel (one in flight at a time, so
  * the engine's once-a-second retries are harmless); -ENOTSUP before
@@ -91,6 +96,8 @@ struct fc_vm {
 	bool api_up, adopted;
 	bool guest_started;            /* InstanceStart done (or assumed) */
 	bool stop_in_flight;
+	int user_op;                   /* pause/resume in flight: 1, 0; -1 none */
+	bool user_paused;              /* paused by pause (not a warm slot) */
 	enum fc_mode mode;
 	unsigned steps;                /* the batch to run once the API is up */
 	unsigned probes;               /* API probes of this batch so far */
@@ -149,6 +156,7 @@ static int fc_new(struct pw_vmm *v, struct fc_vm **out, char *err, size_t errlen
 		return -ENOMEM;
 	}
 	q->v = v;
+	q->user_op = -1;
 	q->timeout_ms = v->env->cfg->boot_timeout_ms;
 	v->data = q;
 	rc = pw_vmm_proc_init(&q->proc, v->env->loop, q, on_vmm_exit, fc_freed);
@@ -767,6 +775,10 @@ static int fc_stop(struct pw_vmm *v)
 		return -ENOTSUP; /* the image says kill: the engine kills at once */
 	if (q->stop_in_flight)
 		return 0; /* the previous press is still being delivered */
+	if ((q->user_paused || q->user_op == 1) &&
+	    fc_request(q->api, "PATCH", "/vm", "{\"state\":\"Resumed\"}",
+		       FC_STOP_REQ_TIMEOUT_MS, on_stop_reply, q) == 0)
+		q->user_paused = false; /* it must hear Ctrl+Alt+Del */
 	rc = fc_request(q->api, "PUT", "/actions",
 			"{\"action_type\":\"SendCtrlAltDel\"}",
 			FC_STOP_REQ_TIMEOUT_MS, on_stop_reply, q);
@@ -775,11 +787,57 @@ static int fc_stop(struct pw_vmm *v)
 	return rc;
 }
 
+static void on_user_op(struct fc_queue *api, const struct fc_result *r, void *arg)
+{
+	struct fc_vm *q = arg;
+	struct pw_vmm *v = q->v;
+	int op = q->user_op;
+	char err[512];
+
+	(void)api;
+	q->user_op = -1;
+	if (!v || op < 0)
+		return;
+	if (r->status < 0) {
+		snprintf(err, sizeof(err), "firecracker: %s %s: %s", r->method, r->path,
+			 r->fault);
+		v->report(v, PW_VMM_FAILED, engine_status(r->status), err);
+		return;
+	}
+	q->user_paused = op == 1;
+	v->report(v, op ? PW_VMM_PAUSED : PW_VMM_RESUMED, 0, NULL);
+}
+
+static int fc_pause(struct pw_vmm *v, bool pause)
+{
+	struct fc_vm *q = v->data;
+	int rc;
+
+	if (!q || !pw_vmm_proc_running(&q->proc))
+		return -ESRCH;
+	if (q->user_op >= 0)
+		return -EBUSY;
+	rc = fc_request(q->api, "PATCH", "/vm", pause ? "{\"state\":\"Paused\"}" :
+			"{\"state\":\"Resumed\"}", FC_REQ_TIMEOUT_MS, on_user_op, q);
+	if (rc == 0)
+		q->user_op = pause;
+	return rc;
+}
+
 static int fc_kill(struct pw_vmm *v)
 {
 	struct fc_vm *q = v->data;
 
 	return q ? pw_vmm_proc_kill(&q->proc) : -ESRCH;
+}
+
+static void on_adopt_resume(struct fc_queue *api, const struct fc_result *r, void *arg)
+{
+	struct fc_vm *q = arg;
+
+	(void)api;
+	if (r->status < 0 && q->v)
+		ui_warn("%s: firecracker %s %s: %s", q->v->row->id, r->method, r->path, r->fault);
 }
 
 static void on_adopt_info(struct fc_queue *api, const struct fc_result *r,
@@ -797,6 +855,14 @@ static void on_adopt_info(struct fc_queue *api, const struct fc_result *r,
 	if (!started_state(r, state, sizeof(state)))
 		q->guest_started = false;
 	ui_info("%s: firecracker API answers (state %s)", q->v->row->id, state);
+	/* paused under a `running` row: the row wins */
+	if (strcmp(state, "Paused") == 0 && strcmp(q->v->row->state, UI_VM_RUNNING) == 0 &&
+	    q->user_op < 0) {
+		ui_info("%s: adopted paused under a running row: resuming it", q->v->row->id);
+		if (fc_request(q->api, "PATCH", "/vm", "{\"state\":\"Resumed\"}",
+			       FC_REQ_TIMEOUT_MS, on_adopt_resume, q) < 0)
+			ui_warn("%s: cannot queue PATCH /vm (out of memory)", q->v->row->id);
+	}
 }
 
 static int fc_adopt(struct pw_vmm *v, char *err, size_t errlen)
@@ -830,4 +896,5 @@ const struct ui_vmm_driver pw_drv_firecracker = {
 	.release = fc_release,
 	.warm = fc_warm,
 	.fits = fc_fits,
+	.pause = fc_pause,
 };

@@ -38,6 +38,11 @@
  * never continued (a paused guest cannot power off: the engine kills), and
  * for an image whose stop is kill (OSv on microvm ignores the button): the
  * engine kills at once, no stop_timeout_ms wait.
+ * Pause / resume (driver.h): QMP `stop` / `cont`, reported when QEMU has
+ * answered (the deadline timer: boot_timeout_ms, then FAILED); asked before QMP is connected (an adopted VMM), sent once it
+ * is. Adopted under a `running` row and found paused: `cont` (the row
+ * wins). Stop of a guest paused so sends `cont` first, then the button
+ * (QMP answers in order: the guest runs when the press reaches it).
  *
  * Reports come only from loop callbacks, never from inside a driver call;
  * nothing reports after release or after the exit report; a report may
@@ -77,6 +82,10 @@ struct qemu_vm {
 	const struct ui_image *img;    /* ahead: the warm image (the config's) */
 	enum ui_machine machine;       /* what it was spawned as (pw_machine) */
 	enum ui_stop stop;             /* how a stop reaches it (pw_stop_method) */
+	int user_op;                   /* pause/resume asked: 1 pause, 0 resume, -1 none */
+	bool user_sent;                /* … and sent */
+	bool user_paused;              /* paused by pause (not a warm slot) */
+	bool adopt_check;              /* adopted under a `running` row: paused? */
 	unsigned connect_attempts;
 	unsigned boot_timeout_ms;
 	struct qmp *qmp;
@@ -85,6 +94,10 @@ struct qemu_vm {
 
 static void qmp_try_connect(struct qemu_vm *q);
 static void query_status(struct qemu_vm *q);
+static void send_user_op(struct qemu_vm *q);
+static void check_adopted(struct qemu_vm *q);
+static void user_op_done(struct qemu_vm *q, int status, const char *err);
+static bool status_is(const char *st, const char *want);
 
 static uv_timer_t *timer(struct qemu_vm *q, enum qemu_timer t)
 {
@@ -127,6 +140,7 @@ static int qemu_new(struct pw_vmm *v, struct qemu_vm **out, char *err,
 		return -ENOMEM;
 	}
 	q->v = v;
+	q->user_op = -1;
 	q->boot_timeout_ms = v->env->cfg->boot_timeout_ms;
 	v->data = q;
 	rc = pw_vmm_proc_init(&q->proc, v->env->loop, q, on_vmm_exit, qemu_freed);
@@ -175,6 +189,11 @@ static void on_deadline(uv_timer_t *t)
 	struct qemu_vm *q = t->data;
 	char err[128];
 
+	if (q->mode == Q_IDLE && q->user_op >= 0) { /* a pause or resume */
+		snprintf(err, sizeof(err), "no answer within %u ms", q->boot_timeout_ms);
+		user_op_done(q, -ETIMEDOUT, err);
+		return;
+	}
 	snprintf(err, sizeof(err), "qemu did not report %s within %u ms",
 		 q->mode == Q_WARMING ? "prelaunch" : "running", q->boot_timeout_ms);
 	op_done(q, -ETIMEDOUT, err);
@@ -184,10 +203,12 @@ static void on_retry(uv_timer_t *t)
 {
 	struct qemu_vm *q = t->data;
 
-	if (qmp_is_ready(q->qmp))
+	if (qmp_is_ready(q->qmp)) {
+		send_user_op(q);
 		query_status(q);
-	else if (!q->qmp)
+	} else if (!q->qmp) {
 		qmp_try_connect(q);
+	}
 }
 
 static void retry_later(struct qemu_vm *q)
@@ -362,15 +383,128 @@ static void query_status(struct qemu_vm *q)
 
 /* ------------------------------------------------------------------ QMP */
 
+/* ------------------------------------------------------ pause and resume */
+
+/* The pause or resume asked is done (status 0) or failed: its one report. */
+static void user_op_done(struct qemu_vm *q, int status, const char *err)
+{
+	struct pw_vmm *v = q->v;
+	int op = q->user_op;
+	char msg[256];
+
+	if (op < 0 || !v)
+		return;
+	q->user_op = -1;
+	q->user_sent = false;
+	uv_timer_stop(timer(q, T_DEADLINE));
+	if (status == 0) {
+		q->user_paused = op == 1;
+		v->report(v, op ? PW_VMM_PAUSED : PW_VMM_RESUMED, 0, NULL);
+		return;
+	}
+	snprintf(msg, sizeof(msg), "qemu %s: %s", op ? "stop" : "cont", err ? err : "failed");
+	v->report(v, PW_VMM_FAILED, status == -ENOTCONN ? -EIO : status, msg);
+}
+
+static void on_user_op(struct qmp *qmp, int status, json_t *ret, const char *err,
+		       void *arg)
+{
+	struct qemu_vm *q = arg;
+
+	(void)qmp;
+	(void)ret;
+	if (status == -ECONNRESET && q->v) { /* lost with the connection: again */
+		q->user_sent = false;
+		retry_later(q);
+		return;
+	}
+	user_op_done(q, status < 0 ? -EIO : 0, err);
+}
+
+static void send_user_op(struct qemu_vm *q)
+{
+	if (q->user_op < 0 || q->user_sent || !qmp_is_ready(q->qmp))
+		return;
+	q->user_sent = true;
+	if (qmp_execute(q->qmp, q->user_op ? "stop" : "cont", NULL, on_user_op, q) < 0) {
+		q->user_sent = false;
+		retry_later(q);
+	}
+}
+
+static void on_adopt_cont(struct qmp *qmp, int status, json_t *ret, const char *err,
+			  void *arg)
+{
+	struct qemu_vm *q = arg;
+
+	(void)qmp;
+	(void)ret;
+	if (status < 0 && q->v)
+		ui_warn("%s: cont: %s", q->v->row->id, err);
+}
+
+/* Adopted under a `running` row, QEMU found paused (pool-worker died
+ * between a resume's record and QEMU's answer, or someone paused it): the
+ * row wins, the guest is continued. */
+static void on_adopt_status(struct qmp *qmp, int status, json_t *ret, const char *err,
+			    void *arg)
+{
+	struct qemu_vm *q = arg;
+	const char *st = json_string_value(json_object_get(ret, "status"));
+
+	(void)qmp;
+	(void)err;
+	if (status < 0 || !q->v || !status_is(st, "paused") || q->user_op >= 0)
+		return;
+	ui_info("%s: adopted paused under a running row: continuing it", q->v->row->id);
+	if (qmp_execute(q->qmp, "cont", NULL, on_adopt_cont, q) < 0)
+		ui_warn("%s: cannot send cont", q->v->row->id);
+}
+
+static void check_adopted(struct qemu_vm *q)
+{
+	if (!q->adopt_check)
+		return;
+	q->adopt_check = false;
+	if (qmp_execute(q->qmp, "query-status", NULL, on_adopt_status, q) < 0)
+		ui_warn("%s: cannot ask QEMU its status", q->v->row->id);
+}
+
+static int qemu_pause(struct pw_vmm *v, bool pause)
+{
+	struct qemu_vm *q = v->data;
+	int rc;
+
+	if (!q || !pw_vmm_proc_running(&q->proc))
+		return -ESRCH;
+	if (q->user_op >= 0)
+		return -EBUSY;
+	if (q->mode != Q_IDLE)
+		return -EBUSY; /* booting: not a running guest */
+	rc = uv_timer_start(timer(q, T_DEADLINE), on_deadline, q->boot_timeout_ms, 0);
+	if (rc < 0)
+		return rc;
+	q->user_op = pause;
+	if (qmp_is_ready(q->qmp)) {
+		send_user_op(q);
+	} else if (!q->qmp) {
+		q->connect_attempts = 0;
+		qmp_try_connect(q);
+	}
+	return 0;
+}
+
 /* Connecting failed: again shortly — while idle (adopted), a bounded
  * number of times. */
 static void connect_failed(struct qemu_vm *q, int status)
 {
-	if (q->mode != Q_IDLE || ++q->connect_attempts < ADOPT_CONNECT_ATTEMPTS)
+	if (q->mode != Q_IDLE || ++q->connect_attempts < ADOPT_CONNECT_ATTEMPTS) {
 		retry_later(q);
-	else
-		ui_warn("%s: cannot connect to QMP at %s: %s", q->v->row->id,
-			q->v->row->api_socket, uv_strerror(status));
+		return;
+	}
+	ui_warn("%s: cannot connect to QMP at %s: %s", q->v->row->id,
+		q->v->row->api_socket, uv_strerror(status));
+	user_op_done(q, -ENOTCONN, "cannot connect to QMP"); /* may release q */
 }
 
 static void on_qmp_ready(struct qmp *qmp, int status, void *arg)
@@ -380,6 +514,8 @@ static void on_qmp_ready(struct qmp *qmp, int status, void *arg)
 	if (status == 0) {
 		ui_debug("%s: QMP connected", q->v->row->id);
 		q->connect_attempts = 0;
+		check_adopted(q);
+		send_user_op(q);
 		query_status(q);
 		return;
 	}
@@ -412,8 +548,10 @@ static void on_qmp_closed(struct qmp *qmp, int status, void *arg)
 		 uv_strerror(status));
 	qmp_close(qmp);
 	q->qmp = NULL;
-	/* Usually QEMU is exiting; if it is not, reconnect while booting. */
-	if (q->mode != Q_IDLE)
+	/* Usually QEMU is exiting; if it is not, reconnect while booting or
+	 * while a pause or resume is asked. */
+	q->user_sent = false;
+	if (q->mode != Q_IDLE || q->user_op >= 0)
 		retry_later(q);
 }
 
@@ -614,6 +752,9 @@ static int qemu_stop(struct pw_vmm *v)
 		return -ENOTSUP; /* its guest ignores the button: the engine kills now */
 	if (!qmp_is_ready(q->qmp))
 		return -ENOTCONN;
+	if ((q->user_paused || q->user_op == 1) &&
+	    qmp_execute(q->qmp, "cont", NULL, on_powerdown, q) == 0)
+		q->user_paused = false; /* it must hear the button */
 	return qmp_execute(q->qmp, "system_powerdown", NULL, on_powerdown, q);
 }
 
@@ -643,6 +784,7 @@ static int qemu_adopt(struct pw_vmm *v, char *err, size_t errlen)
 		q->machine = pw_machine(image, v->env->accel, &why);
 		q->stop = pw_stop_method(image, q->machine, false);
 	}
+	q->adopt_check = strcmp(v->row->state, UI_VM_RUNNING) == 0;
 	qmp_try_connect(q);
 	return 0;
 }
@@ -657,4 +799,5 @@ const struct ui_vmm_driver pw_drv_qemu = {
 	.release = qemu_release,
 	.warm = qemu_warm,
 	.fits = qemu_fits,
+	.pause = qemu_pause,
 };

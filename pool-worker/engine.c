@@ -159,6 +159,8 @@ static void reply_final(struct pw_vm *vm)
 		pw_eng_reply_all(vm, &vm->run_waiters, vm->fail_status ? vm->fail_status : -EIO, 0,
 			  vm->row.error);
 	pw_eng_reply_all(vm, &vm->stop_waiters, 0, 0, NULL);
+	pw_eng_reply_all(vm, &vm->pause_waiters, -EIO, 0, vm->state == PW_S_STOPPED ?
+			 "VM was stopped before the pause or resume was done" : vm->row.error);
 	while ((x = pw_waiter_pop(&vm->replay_waiters))) { /* a failure stays one */
 		pw_engine_replay_final(e, x, &vm->row);
 		free(x);
@@ -177,7 +179,7 @@ static void add_event(struct ui_vm_change *ch, const char *kind, const char *det
 static void prepare_row(struct pw_vm *vm, enum pw_state from, enum pw_state next,
 			enum pw_event ev)
 {
-	if (next == PW_S_RUNNING && from != PW_S_RUNNING) {
+	if (next == PW_S_RUNNING && from != PW_S_RUNNING && from != PW_S_RESUMING) {
 		ui_registry_now(vm->row.started_at, sizeof(vm->row.started_at));
 		if (!has_ready_rule(vm)) /* nothing to wait for: ready as it runs */
 			memcpy(vm->row.ready_at, vm->row.started_at, sizeof(vm->row.ready_at));
@@ -378,6 +380,12 @@ void pw_eng_act(struct pw_vm *vm, const struct pw_transition *t, bool tap_ready)
 		reply_running(vm); /* even if it has moved on since */
 		break;
 	case PW_A_UNREADY: reply_unready(vm); break;
+	case PW_A_ANSWER:
+		if (vm->state == PW_S_RUNNING) /* resumed: not ready yet? watched again */
+			watch_ready(vm);
+		/* fall through */
+	case PW_A_PAUSE:
+	case PW_A_RESUME: pw_eng_pause_act(vm, t->action); break;
 	case PW_A_CREATE: created(vm, tap_ready); break;
 	case PW_A_SPAWN:
 	case PW_A_SPAWN_WARM: start_spawn(vm, t->action); break;
@@ -542,11 +550,9 @@ static int transition(struct pw_vm *vm, enum pw_event ev, const struct pw_transi
 			vm->ready = NULL;
 		}
 		/* a held event tried again every 250 ms: said once, when held */
-		ui_log(e->replaying == vm ? UI_LOG_DEBUG : UI_LOG_INFO,
-		       "%s: %s -> %s (%s)%s%s", vm->row.id, pw_state_name(from),
-		       pw_state_name(vm->state), pw_event_name(ev),
-			sc.error || sc.detail ? ": " : "",
-			sc.error ? sc.error : sc.detail ? sc.detail : "");
+		ui_log_vm(e->replaying == vm ? UI_LOG_DEBUG : UI_LOG_INFO, vm->row.id,
+			  pw_event_name(ev), pw_state_name(from), pw_state_name(vm->state),
+			  "%s", sc.error ? sc.error : sc.detail ? sc.detail : "");
 	}
 	e->hooks.changed(e, vm, from);
 	if (recorded || pw_eng_has_deferred(e, vm))
@@ -592,7 +598,9 @@ static void on_report(struct pw_vmm *v, enum pw_vmm_report r, int status, const 
 {
 	struct pw_cause c = { status, NULL, err };
 	enum pw_event ev = r == PW_VMM_SPAWNED ? PW_E_SPAWNED : r == PW_VMM_BOOTED ?
-			   PW_E_BOOTED : r == PW_VMM_WARMED ? PW_E_WARMED : PW_E_ERROR;
+			   PW_E_BOOTED : r == PW_VMM_WARMED ? PW_E_WARMED :
+			   r == PW_VMM_PAUSED ? PW_E_PAUSED : r == PW_VMM_RESUMED ?
+			   PW_E_RESUMED : PW_E_ERROR;
 
 	pw_eng_fire(pw_vm_of(v), ev, &c);
 }

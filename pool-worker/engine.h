@@ -150,6 +150,10 @@ void pw_engine_run(struct pw_engine *e, const struct ui_msg *m, const struct ui_
 		   struct pw_vm *slot);
 /* STOP: answered once the VM is final (at once if it already is). */
 void pw_engine_stop(struct pw_engine *e, const struct ui_msg *m);
+/* PAUSE / RESUME (m->op): a running VM paused, a paused one resumed;
+ * answered once the driver has done it; 409 in any other state
+ * (engine_pause.c). */
+void pw_engine_pause(struct pw_engine *e, const struct ui_msg *m);
 /* DELETE: a stopped or failed VM's row (and events) removed; 409 else. */
 void pw_engine_delete(struct pw_engine *e, const struct ui_msg *m);
 

@@ -29,7 +29,7 @@ bool pw_eng_unavailable(int rc)
 /* Requests can be refused (their client retries); facts cannot. */
 bool pw_eng_is_request(enum pw_event ev)
 {
-	return ev == PW_E_RUN || ev == PW_E_STOP;
+	return ev == PW_E_RUN || ev == PW_E_STOP || ev == PW_E_PAUSE || ev == PW_E_RESUME;
 }
 
 static void on_retry(uv_timer_t *t);
@@ -86,8 +86,9 @@ void pw_eng_refuse(struct pw_vm *vm, enum pw_event ev, int rc)
 	const char *msg = rc == -ENOSPC ? REG_FULL_MSG : REG_BUSY_MSG;
 
 	ui_warn("%s: %s refused: %s", vm->row.id, pw_event_name(ev), msg);
-	if (ev == PW_E_STOP) {
-		pw_eng_reply_all(vm, &vm->stop_waiters, status, 0, msg);
+	if (ev == PW_E_STOP || ev == PW_E_PAUSE || ev == PW_E_RESUME) {
+		pw_eng_reply_all(vm, ev == PW_E_STOP ? &vm->stop_waiters : &vm->pause_waiters,
+				 status, 0, msg);
 		return;
 	}
 	pw_eng_reply_all(vm, &vm->run_waiters, status, 0, msg);
@@ -222,9 +223,10 @@ static void batch_undo(struct pw_engine *e, struct pw_deferred_list *l, size_t f
 	snprintf(vm->row.state, sizeof(vm->row.state), "%s", pw_state_name(vm->stored));
 	if (from != vm->state) {
 		pw_vm_timer_stop(vm);
-		ui_log(l->v[first].replayed ? UI_LOG_DEBUG : UI_LOG_INFO, /* once, not every retry */
-		       "%s: %s -> %s (the registry did not take it)", vm->row.id,
-		       pw_state_name(from), pw_state_name(vm->state));
+		/* once, not every retry */
+		ui_log_vm(l->v[first].replayed ? UI_LOG_DEBUG : UI_LOG_INFO, vm->row.id,
+			  "undo", pw_state_name(from), pw_state_name(vm->state),
+			  "the registry did not take it");
 		e->hooks.changed(e, vm, from);
 	}
 	for (size_t k = first; k < l->n; k++) {

@@ -35,6 +35,9 @@ void pw_eng_record_failed(struct pw_vm *vm, enum pw_state target, int rc);
 void pw_eng_reply_all(struct pw_vm *vm, struct pw_waiter **list, int status,
 		      uint32_t flags, const char *err);
 
+/* engine_pause.c: PAUSE, RESUME and ANSWER */
+void pw_eng_pause_act(struct pw_vm *vm, enum pw_action a);
+
 /* engine_commit.c: the batch */
 int pw_eng_open_batch(struct pw_engine *e);
 /* The action of t waits for the commit (prev_*: the VM before it; ev and

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cmdline.h"
+#include "console.h"
 #include "engine.h"
 #include "engine_int.h"
 #include "log.h"
@@ -66,7 +67,8 @@ static void replay(struct pw_engine *e, const struct ui_msg *m, const struct ui_
 {
 	struct pw_vm *vm = pw_vm_find(e->vms, row->id);
 	bool starting = vm && (vm->state == PW_S_CREATING || vm->state == PW_S_STARTING);
-	bool settling = vm && !starting && vm->state != PW_S_RUNNING;
+	/* running, pausing, paused, resuming: the run is done, answer now */
+	bool settling = vm && !starting && !pw_state_is_live(vm->state);
 	struct pw_waiter w = { NULL, m->req_id, m->gen, m->op, false };
 
 	if (starting && wait_on(&vm->run_waiters, m) == 0)
@@ -74,7 +76,7 @@ static void replay(struct pw_engine *e, const struct ui_msg *m, const struct ui_
 	else if (settling && wait_on(&vm->replay_waiters, m) == 0)
 		ui_info("%s: idempotent RUN waits for the VM to settle", row->id);
 	else if (vm)
-		reply_now(e, m, 0, UI_REPLY_REPLAYED, row->id, NULL); /* running */
+		reply_now(e, m, 0, UI_REPLY_REPLAYED, row->id, NULL); /* live */
 	else
 		pw_engine_replay_final(e, &w, row);
 }
@@ -180,8 +182,10 @@ void pw_engine_delete(struct pw_engine *e, const struct ui_msg *m)
 		rc = e->reg_down_rc;
 	else
 		rc = ui_reg_vm_remove(e->reg, m->vm_id);
-	if (rc == 0)
+	if (rc == 0) {
 		ui_info("%s: deleted (DELETE /vm)", m->vm_id);
+		pw_console_remove_id(e->cfg->state_dir, m->vm_id); /* its console log with it */
+	}
 	if (rc == 0 || rc == -ESTALE)
 		reply_now(e, m, rc == 0 ? 0 : -EEXIST, 0, m->vm_id,
 			  rc == 0 ? NULL : "VM is not stopped or failed: stop it first");

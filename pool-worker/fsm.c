@@ -16,6 +16,15 @@
 #define T(n, a, k) { PW_S_##n, PW_A_##a, k }
 #define IGN(s) { PW_S_##s, PW_A_IGNORE, NULL }
 #define EXIT_TO(n, a) [PW_E_EXIT_CLEAN] = T(n, a, "exit"), [PW_E_EXIT_ERROR] = T(n, a, "exit")
+/* What PAUSING, PAUSED and RESUMING share: a stop presses the button (the
+ * driver resumes the guest first), a failure kills, an exit ends it. */
+#define PAUSE_COMMON(s) \
+	[PW_E_TAP_READY] = IGN(s), [PW_E_BOOTED] = IGN(s), \
+	[PW_E_ERROR] = T(FAILING, KILL, "error"), \
+	[PW_E_STOP] = T(STOPPING, POWEROFF, "stop"), \
+	[PW_E_EXIT_CLEAN] = T(STOPPED, FINISH, "exit"), \
+	[PW_E_EXIT_ERROR] = T(FAILED, FINISH, "exit"), \
+	[PW_E_READY] = IGN(s), [PW_E_UNREADY] = IGN(s)
 
 static const struct pw_transition table[PW_S_COUNT][PW_E_COUNT] = {
 	[PW_S_NEW] = {
@@ -78,6 +87,25 @@ static const struct pw_transition table[PW_S_COUNT][PW_E_COUNT] = {
 		[PW_E_ADOPTED] = T(RUNNING, NONE, "adopt"),
 		[PW_E_READY] = T(RUNNING, NONE, "ready"),
 		[PW_E_UNREADY] = T(RUNNING, UNREADY, "not-ready"),
+		[PW_E_PAUSE] = T(PAUSING, PAUSE, "pause"),
+	},
+	/* Recorded first, then acted: after a restart the row wins — a VMM
+	 * adopted in any of these is paused or resumed as the row says. */
+	[PW_S_PAUSING] = {
+		PAUSE_COMMON(PAUSING),
+		[PW_E_PAUSED] = T(PAUSED, ANSWER, "paused"),
+		[PW_E_ADOPTED] = T(PAUSING, PAUSE, "adopt"),
+	},
+	[PW_S_PAUSED] = {
+		PAUSE_COMMON(PAUSED),
+		[PW_E_PAUSED] = IGN(PAUSED), /* re-paused after adoption */
+		[PW_E_RESUME] = T(RESUMING, RESUME, "resume"),
+		[PW_E_ADOPTED] = T(PAUSED, PAUSE, "adopt"),
+	},
+	[PW_S_RESUMING] = {
+		PAUSE_COMMON(RESUMING),
+		[PW_E_RESUMED] = T(RUNNING, ANSWER, "resumed"),
+		[PW_E_ADOPTED] = T(RESUMING, RESUME, "adopt"),
 	},
 	[PW_S_STOPPING] = {
 		[PW_E_TAP_READY] = IGN(STOPPING),
@@ -91,6 +119,8 @@ static const struct pw_transition table[PW_S_COUNT][PW_E_COUNT] = {
 		[PW_E_ADOPTED] = T(STOPPING, KILL, "adopt"),
 		[PW_E_READY] = IGN(STOPPING),
 		[PW_E_UNREADY] = IGN(STOPPING),
+		[PW_E_PAUSED] = IGN(STOPPING),
+		[PW_E_RESUMED] = IGN(STOPPING),
 	},
 	[PW_S_FAILING] = {
 		[PW_E_TAP_READY] = IGN(FAILING),
@@ -103,6 +133,8 @@ static const struct pw_transition table[PW_S_COUNT][PW_E_COUNT] = {
 		[PW_E_ADOPTED] = T(FAILING, KILL, "adopt"),
 		[PW_E_READY] = IGN(FAILING),
 		[PW_E_UNREADY] = IGN(FAILING),
+		[PW_E_PAUSED] = IGN(FAILING),
+		[PW_E_RESUMED] = IGN(FAILING),
 	},
 	[PW_S_RETIRING] = {
 		[PW_E_TAP_READY] = IGN(RETIRING),
@@ -154,6 +186,8 @@ static const char *const state_names[PW_S_COUNT] = {
 	[PW_S_PENDING] = UI_VM_WARMING, [PW_S_SPAWNING] = UI_VM_CREATING,
 	[PW_S_WARMING] = UI_VM_WARMING, [PW_S_WARM] = UI_VM_WARM,
 	[PW_S_STARTING] = UI_VM_STARTING, [PW_S_RUNNING] = UI_VM_RUNNING,
+	[PW_S_PAUSING] = UI_VM_PAUSING, [PW_S_PAUSED] = UI_VM_PAUSED,
+	[PW_S_RESUMING] = UI_VM_RESUMING,
 	[PW_S_STOPPING] = UI_VM_STOPPING, [PW_S_FAILING] = UI_VM_FAILING,
 	[PW_S_RETIRING] = UI_VM_RETIRING, [PW_S_STOPPED] = UI_VM_STOPPED,
 	[PW_S_FAILED] = UI_VM_FAILED, [PW_S_GONE] = "gone",
@@ -162,11 +196,12 @@ static const char *const state_names[PW_S_COUNT] = {
 static const char *const event_names[PW_E_COUNT] = {
 	"run", "slot", "tap-ready", "spawned", "warmed", "booted", "error", "stop", "tick",
 	"timeout", "retire", "exit-clean", "exit-error", "adopted", "ready", "not-ready",
+	"pause", "resume", "paused", "resumed",
 };
 
 static const char *const action_names[PW_A_COUNT] = {
 	"none", "ignore", "create", "spawn", "spawn-warm", "boot", "poweroff",
-	"press", "kill", "finish", "delete", "unready",
+	"press", "kill", "finish", "delete", "unready", "pause", "resume", "answer",
 };
 
 const char *pw_state_name(enum pw_state s)
@@ -209,6 +244,11 @@ bool pw_state_is_slot(enum pw_state s)
 {
 	return s == PW_S_PENDING || s == PW_S_WARMING || s == PW_S_WARM ||
 	       s == PW_S_RETIRING;
+}
+
+bool pw_state_is_live(enum pw_state s)
+{
+	return s >= PW_S_RUNNING && s <= PW_S_RESUMING;
 }
 
 bool pw_state_has_vmm(enum pw_state s)

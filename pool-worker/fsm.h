@@ -12,6 +12,9 @@
  *          WARM ─RUN→ STARTING …;  RETIRE/ERROR → RETIRING ─EXIT→ GONE
  *   failure: CREATING ─ERROR→ FAILED; STARTING/RUNNING ─ERROR→ FAILING
  *          ─EXIT→ FAILED
+ *   pause: RUNNING ─PAUSE→ PAUSING ─PAUSED→ PAUSED ─RESUME→ RESUMING
+ *          ─RESUMED→ RUNNING; STOP from any of them → STOPPING (poweroff:
+ *          the driver resumes the guest first, it must hear the button)
  *
  * docs/ARCHITECTURE.md shows the whole table. A NULL lookup is an illegal
  * event: the engine refuses and logs it (nothing is recorded or done). An
@@ -43,6 +46,10 @@ enum pw_event {
 	PW_E_ADOPTED,     /* recovery: the row's VMM is alive and ours */
 	PW_E_READY,       /* the image's ready rule held (ready.h) */
 	PW_E_UNREADY,     /* it did not by limits.ready_timeout_ms */
+	PW_E_PAUSE,       /* a pause request */
+	PW_E_RESUME,      /* a resume request */
+	PW_E_PAUSED,      /* driver: the guest's vcpus are stopped */
+	PW_E_RESUMED,     /* driver: they run again */
 	PW_E_COUNT
 };
 
@@ -59,6 +66,9 @@ enum pw_action {
 	PW_A_FINISH,      /* final row, lease released, everyone answered */
 	PW_A_DELETE,      /* slot gone: row and lease deleted */
 	PW_A_UNREADY,     /* runs waiting for ready: answered "not ready" */
+	PW_A_PAUSE,       /* the driver pauses the guest (PAUSED follows) */
+	PW_A_RESUME,      /* the driver resumes it (RESUMED follows) */
+	PW_A_ANSWER,      /* pause/resume requests answered */
 	PW_A_COUNT
 };
 
@@ -79,6 +89,8 @@ int pw_state_parse(const char *name, enum pw_state *out);
 
 bool pw_state_is_final(enum pw_state s);     /* STOPPED, FAILED, GONE */
 bool pw_state_is_slot(enum pw_state s);      /* PENDING … RETIRING */
+/* RUNNING, PAUSING, PAUSED, RESUMING: a run's guest that was started. */
+bool pw_state_is_live(enum pw_state s);
 /* A state in which the VM has (or may have) a VMM process. */
 bool pw_state_has_vmm(enum pw_state s);
 

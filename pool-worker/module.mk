@@ -18,5 +18,7 @@ $(eval $(call unit_test,test_pool,$(BUILD)/obj/pool-worker/pool_policy.o))
 $(eval $(call unit_test,test_fsm,$(BUILD)/obj/pool-worker/fsm.o))
 $(eval $(call unit_test,test_ready,$(BUILD)/obj/pool-worker/ready.o))
 $(eval $(call unit_test,test_cgroup,$(BUILD)/obj/pool-worker/cgroup.o))
+$(eval $(call unit_test,test_console,$(BUILD)/obj/pool-worker/console.o))
+$(eval $(call unit_test,test_pool_image,$(BUILD)/obj/pool-worker/pool_image.o $(BUILD)/obj/pool-worker/pool_mem.o))
 $(eval $(call unit_test,test_vmm_priv,$(BUILD)/obj/pool-worker/vmm_priv.o $(BUILD)/obj/pool-worker/fc_jail.o $(BUILD)/obj/pool-worker/cmdline.o))
 $(BUILD)/tests/test_vmm_priv: $(BUILD)/bin/uigniter-vmm-exec

@@ -26,10 +26,13 @@ static void publish(struct pw_pool *p)
 	struct ui_pool_table t = {
 		.size = p->size, .ready = p->count[PW_S_WARM], .in_use = p->in_use,
 		.hits = p->hits, .misses = p->misses, .refill_errors = p->refill_errors,
-		.vms_running = p->count[PW_S_RUNNING],
+		.vms_running = p->count[PW_S_RUNNING], .vms_paused = p->count[PW_S_PAUSED],
 		.warming = p->count[PW_S_PENDING] + p->count[PW_S_WARMING],
+		.paused_rss_kib = p->paused_rss_kib, .n_rss = p->n_rss,
+		.retired_image_changed = p->retired_image_changed,
 	};
 
+	memcpy(t.rss, p->rss, sizeof(t.rss));
 	ui_pool_table_write(p->shm, &t);
 }
 
@@ -55,8 +58,8 @@ static bool counted(enum pw_state s)
 
 static void count_move(struct pw_pool *p, const struct pw_vm *vm, enum pw_state from)
 {
-	bool was = from == PW_S_STARTING || from == PW_S_RUNNING;
-	bool is = vm->state == PW_S_STARTING || vm->state == PW_S_RUNNING;
+	bool was = from == PW_S_STARTING || pw_state_is_live(from);
+	bool is = vm->state == PW_S_STARTING || pw_state_is_live(vm->state);
 
 	if (counted(from) && p->count[from])
 		p->count[from]--;
@@ -137,11 +140,21 @@ static void on_drain_over(uv_timer_t *t)
 
 void pw_pool_changed(struct pw_pool *p, struct pw_vm *vm, enum pw_state from)
 {
+	char why[256];
+
+	if (from == PW_S_NEW && vm->state == PW_S_PENDING && vm->row.image[0]) {
+		vm->img_stamped = pw_image_stamp(&vm->row, &vm->img_stamp, why, sizeof(why)) == 0;
+		if (!vm->img_stamped)
+			ui_warn("%s: warm slot: cannot stamp its image: %s", vm->row.id, why);
+	}
 	count_move(p, vm, from);
 	if (vm->state == PW_S_WARM && from != PW_S_WARM)
 		slot_ready(p, vm);
 	if (vm->state == PW_S_GONE && from != PW_S_GONE)
 		slot_gone(p, vm);
+	if (vm->state != from && (vm->state == PW_S_WARM || vm->state == PW_S_PAUSED ||
+				  from == PW_S_WARM || from == PW_S_PAUSED))
+		pw_pool_measure(p); /* the memory held paused changed: at once */
 	publish(p);
 	if (p->phase == PW_POOL_DRAINING && drain_done(p)) {
 		/* Not from inside the transition that called us: the drain's end
@@ -192,6 +205,9 @@ static void refill(struct pw_pool *p)
 	retire_unwanted(p, drv, img);
 	if (!p->size || p->imageless == PW_IMAGELESS_NO || !drv->warm || p->taking)
 		return; /* a run on a slot still starting kicks again when done */
+	pw_pool_measure(p);
+	if (!pw_pool_mem_allows(p))
+		return; /* the tick tries again */
 	if (now < p->retry_at_ms) {
 		if (uv_timer_start(&p->refill, on_refill, p->retry_at_ms - now, 0) < 0)
 			ui_error("pool: cannot arm the refill timer");
@@ -225,10 +241,20 @@ struct pw_vm *pw_pool_take(struct pw_pool *p, const struct ui_image *img, unsign
 
 	if (!p->size || p->phase != PW_POOL_ON)
 		return NULL;
-	vm = pw_pool_pick(p->e->vms, pw_engine_driver(p->e), img, vcpus, mem_mib);
-	if (vm && (!custom || !vm->row.image[0])) {
-		p->hits++;
-		return vm;
+	/* bounded: a retire the registry holds leaves the slot WARM (picked again) */
+	for (unsigned tries = 0; tries < 16 &&
+	     (vm = pw_pool_pick(p->e->vms, pw_engine_driver(p->e), img, vcpus, mem_mib)); tries++) {
+		char why[320];
+
+		if (custom && vm->row.image[0])
+			break; /* its kernel command line is fixed: a miss */
+		if (pw_image_unchanged(vm, why, sizeof(why))) {
+			p->hits++;
+			return vm;
+		}
+		ui_warn("%s: warm slot retired, never handed out: %s", vm->row.id, why);
+		p->retired_image_changed++;
+		pw_engine_retire(vm, why); /* RETIRING now: not picked again */
 	}
 	p->misses++;
 	if (vm)
@@ -239,6 +265,14 @@ struct pw_vm *pw_pool_take(struct pw_pool *p, const struct ui_image *img, unsign
 			vcpus, mem_mib);
 	publish(p);
 	return NULL;
+}
+
+void pw_pool_tick(struct pw_pool *p)
+{
+	pw_pool_measure(p);
+	publish(p);
+	if (p->mem_capped)
+		kick(p); /* measured again there: room again? */
 }
 
 /* ---- drain ------------------------------------------------------------------------ */
@@ -267,7 +301,7 @@ void pw_pool_drain(struct pw_pool *p)
 		next = vm->next;
 		if (pw_state_is_slot(vm->state))
 			pw_engine_retire(vm, "pool-worker stopping");
-		else if (stop && vm->state == PW_S_RUNNING)
+		else if (stop && pw_state_is_live(vm->state))
 			pw_engine_stop_vm(vm, "manager stopping (shutdown_policy: stop)");
 	}
 	if (drain_done(p) && uv_timer_start(&p->drain, on_drain_over, 0, 0) < 0)

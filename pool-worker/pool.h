@@ -17,8 +17,9 @@
  * surplus or stale slots (SIGHUP reloads pool.size and pool.warm_image);
  * the drain on SIGTERM (slots retired; VMs left running, or stopped with
  * shutdown_policy stop); the shm pool table (size, ready, in_use, hits,
- * misses, refill_errors, vms_running), kept from per-state counts updated
- * on every transition (pw_pool_changed).
+ * misses, refill_errors, vms_running, vms_paused, and the memory held
+ * paused: pool_mem.c), kept from per-state counts updated on every
+ * transition (pw_pool_changed); pool.max_mem_mib caps new slots.
  *
  * Ownership: struct pw_pool is caller-embedded (worker.c); it borrows the
  * engine and the shm; its handles live on the engine's loop.
@@ -56,11 +57,19 @@ struct pw_pool {
 	char warm_image[64];           /* pool.warm_image, "" = none */
 	enum pw_pool_imageless imageless;
 	uint64_t hits, misses, refill_errors;
+	uint64_t retired_image_changed; /* slots whose image files changed or went */
 	unsigned backoff_ms;           /* 0: the last slot warmed fine */
 	uint64_t retry_at_ms;          /* no new slot before (ui_now_ms) */
 	unsigned count[PW_S_COUNT];    /* VMs per state (not NEW, not final) */
 	unsigned taking;               /* runs on a slot still starting */
 	unsigned in_use;               /* runs on a slot starting or running */
+	/* memory held paused (pool_mem.c): VMs paused and ready slots */
+	uint64_t paused_rss_kib;
+	unsigned n_rss;
+	struct ui_pool_rss rss[UI_POOL_RSS_MAX];
+	unsigned n_slot_rss;           /* ready slots measured … */
+	uint64_t slot_rss_kib;         /* … and their RSS */
+	bool mem_capped;               /* pool.max_mem_mib reached (said once) */
 	uv_timer_t refill, drain;
 	void (*drained)(struct pw_pool *p); /* the drain is over */
 	void *arg;
@@ -83,6 +92,27 @@ struct pw_vm *pw_pool_take(struct pw_pool *p, const struct ui_image *img, unsign
 void pw_pool_drain(struct pw_pool *p);
 /* SIGHUP: pool.size and pool.warm_image from the config file. */
 void pw_pool_reload(struct pw_pool *p);
+
+/* Each second: the memory held paused measured and published. */
+void pw_pool_tick(struct pw_pool *p);
+
+/* ---- memory held paused (pool_mem.c) ---- */
+
+/* The VmRSS of pid in KiB. -errno (-ENOENT: gone). */
+int pw_proc_rss_kib(int64_t pid, uint64_t *kib);
+/* Measures paused VMs' and ready slots' VMMs into p (paused_rss_kib, rss[]). */
+void pw_pool_measure(struct pw_pool *p);
+/* pool.max_mem_mib (0: no cap) leaves room for one more slot, as big as
+ * the ready ones are on average (said once when it does not). */
+bool pw_pool_mem_allows(struct pw_pool *p);
+
+/* ---- a slot's image on disk (pool_image.c) ---- */
+
+/* A stamp of row's kernel/initrd/rootfs identity (dev, inode, size, mtime,
+ * ctime); -errno with the path in why when one cannot be stat'ed. */
+int pw_image_stamp(const struct ui_vm *row, uint64_t *out, char *why, size_t len);
+/* The slot's image files are those it was made with; false: why says. */
+bool pw_image_unchanged(const struct pw_vm *slot, char *why, size_t len);
 
 /* ---- pure helpers (pool_policy.c; unit-tested in test_pool.c) ---- */
 

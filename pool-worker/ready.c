@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -151,6 +152,18 @@ static void port_tick(struct pw_ready *r)
 
 /* ---- the console rule ------------------------------------------------- */
 
+/* The log was rotated (console.h: truncated to 0) under our offset:
+ * read the new log from its start. */
+static void rewind_if_rotated(struct pw_ready *r)
+{
+	struct stat st;
+	off_t pos = lseek(r->fd, 0, SEEK_CUR);
+
+	if (pos > 0 && fstat(r->fd, &st) == 0 && st.st_size < pos &&
+	    lseek(r->fd, 0, SEEK_SET) == 0)
+		r->ncarry = 0;
+}
+
 static void console_tick(struct pw_ready *r)
 {
 	char buf[sizeof(r->carry) + 4096];
@@ -161,6 +174,7 @@ static void console_tick(struct pw_ready *r)
 		if (r->fd < 0)
 			return; /* not there yet: the next tick looks again */
 	}
+	rewind_if_rotated(r);
 	while (total < READ_MAX) {
 		ssize_t n;
 

@@ -51,6 +51,7 @@ void pw_vm_free(struct pw_vm **list, struct pw_vm *vm)
 	pw_ready_stop(vm->ready);
 	waiters_free(&vm->run_waiters);
 	waiters_free(&vm->stop_waiters);
+	waiters_free(&vm->pause_waiters);
 	waiters_free(&vm->replay_waiters);
 	while (vm->held) {
 		struct pw_held *h = vm->held;

@@ -40,6 +40,9 @@ enum pw_state {
 	PW_S_WARM,      /* a slot: prepared, idle, ready to be taken */
 	PW_S_STARTING,  /* VMM spawned (or slot taken); guest being started */
 	PW_S_RUNNING,
+	PW_S_PAUSING,   /* asked to pause; the VMM's pause under way */
+	PW_S_PAUSED,    /* its vcpus stopped; memory kept (pause.c) */
+	PW_S_RESUMING,  /* asked to resume; the VMM's resume under way */
 	PW_S_STOPPING,  /* asked to power off; SIGKILL at the deadline */
 	PW_S_FAILING,   /* failed; its VMM is being killed */
 	PW_S_RETIRING,  /* a slot being discarded; its VMM is being killed */
@@ -85,6 +88,7 @@ struct pw_vm {
 	uint64_t deadline_ms;          /* ui_now_ms() of the state's deadline */
 	struct pw_waiter *run_waiters;
 	struct pw_waiter *stop_waiters;
+	struct pw_waiter *pause_waiters; /* PAUSE and RESUME requests */
 	struct pw_waiter *replay_waiters; /* replayed RUNs waiting for it to settle */
 	struct pw_held *held;          /* events waiting for the registry, oldest first */
 	struct pw_ready *ready;        /* its ready probe while running (ready.h) */
@@ -97,6 +101,8 @@ struct pw_vm {
 		uint64_t phase_us;     /* the current state entered */
 		bool ready_seen, early_fail;
 	} clk;
+	uint64_t img_stamp;            /* a slot: its image files' identity (pool_image.c) */
+	bool img_stamped;
 	void *owner;                   /* the engine */
 };
 

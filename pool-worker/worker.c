@@ -108,6 +108,8 @@ static void on_request(struct ui_ring_reader *r, struct ui_msg *m)
 		pw_engine_stop(&w->engine, m);
 	else if (m->op == UI_OP_DELETE)
 		pw_engine_delete(&w->engine, m);
+	else if (m->op == UI_OP_PAUSE || m->op == UI_OP_RESUME)
+		pw_engine_pause(&w->engine, m);
 	else
 		reply_error(w, m, -EINVAL, "unknown operation");
 }
@@ -197,6 +199,7 @@ static void on_tick(struct ui_daemon_ctx *d)
 
 	check_vmm(w);
 	pw_engine_tick(&w->engine);
+	pw_pool_tick(&w->pool);
 	/* Level-triggered: what no live VM owns goes (after a crash, or an
 	 * exit whose removal found the cgroup still busy). */
 	(void)pw_cg_sweep(w->cgroups, cgroup_live, w);
@@ -315,6 +318,10 @@ int pw_worker_start(struct pw_worker *w)
 	if (rc > 0)
 		ui_info("recovery: removed %d cgroup(s) no VM owns", rc);
 	pw_pool_start(&w->pool);
+	if ((rc = pw_worker_console_start(w)) < 0) {
+		ui_error("console timer: %s", uv_strerror(rc));
+		return rc;
+	}
 	if ((rc = ui_ring_reader_start(&w->notes)) < 0 ||
 	    (rc = ui_ring_reader_start(&w->requests)) < 0) {
 		ui_error("doorbells: %s", uv_strerror(rc));
@@ -328,6 +335,7 @@ int pw_worker_start(struct pw_worker *w)
 
 void pw_worker_fini(struct pw_worker *w)
 {
+	pw_worker_console_fini(w);
 	pw_engine_fini(&w->engine);
 	ui_ring_reader_close(&w->requests);
 	ui_ring_reader_close(&w->notes);

@@ -18,6 +18,7 @@
 #define PW_WORKER_H
 
 #include "cgroup.h"
+#include "console.h"
 #include "daemon.h"
 #include "engine.h"
 #include "pool.h"
@@ -34,8 +35,15 @@ struct pw_worker {
 	struct ui_ring_writer kicks;      /* ring 2 */
 	bool vmm_missing;                 /* the VMM binary, as last checked */
 	const struct pw_cgroups *cgroups; /* borrowed (main.c) */
+	uv_timer_t console_timer;         /* console caps and sweep (worker_console.c) */
+	struct pw_console_sweep console_sweep;
+	uint64_t console_sweep_at;        /* ms: the next sweep pass starts */
 	struct pw_vmm_priv priv;          /* who VMMs run as (read at start) */
 };
+
+/* worker_console.c: the console logs' cap and sweep on w's loop. */
+int pw_worker_console_start(struct pw_worker *w);
+void pw_worker_console_fini(struct pw_worker *w);
 
 /* Engine, pool and rings on d's loop; accel is resolved, cg set up
  * (main.c; borrowed: outlives the worker). */

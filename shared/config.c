@@ -57,6 +57,7 @@ static int parse_images(struct cfg_loader *ld, const char *where, const yaml_nod
 #define END { NULL, NULL, 0, 0, 0, 0, NULL, NULL, NULL }
 
 static const char *const log_levels[] = { "debug", "info", "warn", "error", NULL };
+static const char *const log_formats[] = { "text", "json", NULL };
 static const char *const shutdown_policies[] = { "leave", "stop", NULL };
 static const char *const pool_boots[] = { "prepared", "ahead", NULL };
 static const char *const drivers[] = { "auto", "firecracker", "qemu", NULL };
@@ -109,6 +110,7 @@ static const struct cfg_section pool_section = { (const struct cfg_field[]){
 	{ "warm_image", cfg_parse_warm_image, OFF(warm_image), SZ(warm_image), 0, 0, NULL, NULL,
 	  cfg_check_image_name },
 	ENUMF("boot", pool_boot, pool_boots),
+	UINTF("max_mem_mib", pool_max_mem_mib, 0, 1048576),
 	END,
 } };
 
@@ -123,6 +125,7 @@ static const struct cfg_section limits_section = { (const struct cfg_field[]){
 	UINTF("idle_timeout_ms", idle_timeout_ms, 100, 3600000),
 	UINTF("keep_stopped", keep_stopped, 1, 100000000),
 	UINTF("ready_timeout_ms", ready_timeout_ms, 100, 3600000),
+	UINTF("console_bytes", console_bytes, 4096, 1073741824),
 	END,
 } };
 
@@ -131,6 +134,7 @@ static const struct cfg_section top_section = { (const struct cfg_field[]){
 	PATHF("run_dir", run_dir, cfg_parse_run_dir),
 	PATHF("images_dir", images_dir, cfg_parse_path),
 	ENUMF("log_level", log_level, log_levels),
+	ENUMF("log_format", log_format, log_formats),
 	ENUMF("shutdown_policy", shutdown_policy, shutdown_policies),
 	SECTION("api", api_section),
 	SECTION("network", network_section),
@@ -734,6 +738,7 @@ void ui_config_defaults(struct ui_config *cfg)
 	snprintf(cfg->state_dir, sizeof(cfg->state_dir), "/var/lib/uigniter");
 	snprintf(cfg->run_dir, sizeof(cfg->run_dir), "/run/uigniter");
 	cfg->log_level = UI_LOG_INFO;
+	cfg->log_format = UI_LOG_TEXT;
 	cfg->shutdown_policy = UI_SHUTDOWN_LEAVE;
 	snprintf(cfg->api_tcp, sizeof(cfg->api_tcp), "127.0.0.1:6666");
 	snprintf(cfg->api_unix, sizeof(cfg->api_unix), "/run/uigniter/api.sock");
@@ -764,6 +769,7 @@ void ui_config_defaults(struct ui_config *cfg)
 	cfg->idle_timeout_ms = 30000;
 	cfg->keep_stopped = 10000;
 	cfg->ready_timeout_ms = 60000;
+	cfg->console_bytes = 1048576;
 }
 
 /* Parses buf (the file's text) over the defaults already in ld->cfg. */

@@ -85,6 +85,7 @@ struct ui_config {
 	char state_dir[PATH_MAX];       /* default /var/lib/uigniter: registry.db, logs */
 	char run_dir[PATH_MAX];         /* default /run/uigniter: sockets, vms/ */
 	enum ui_log_level log_level;    /* default info */
+	enum ui_log_format log_format;  /* default text; json: one object a line */
 	enum ui_shutdown_policy shutdown_policy; /* default leave */
 
 	/* api: */
@@ -131,6 +132,9 @@ struct ui_config {
 	char warm_image[64];            /* default "" */
 	enum ui_pool_boot pool_boot;    /* default prepared; ahead needs warm_image
 					 * (read at start: SIGHUP keeps it) */
+	unsigned pool_max_mem_mib;      /* default 0 = no cap: no slot booted ahead
+					 * while paused VMs' and ready slots' RSS
+					 * plus one more slot would pass it */
 
 	/* limits: */
 	unsigned max_vms;               /* default 64: running+starting at once */
@@ -144,6 +148,8 @@ struct ui_config {
 	unsigned keep_stopped;          /* stopped/failed rows kept (oldest pruned); default 10000 */
 	unsigned ready_timeout_ms;      /* a guest not ready by then: 504 (wait: ready),
 					 * the watch gives up; default 60000 */
+	unsigned console_bytes;         /* a console log is rotated past this (console.log
+					 * + console.log.1); default 1 MiB */
 
 	/* images_dir: one <name>.yaml per image (uictl image build writes them),
 	 * read after the file's own images: by ui_config_load; "" (default) =

@@ -34,6 +34,7 @@
 
 /* cfg_parse_enum stores the index through an int *. */
 _Static_assert(sizeof(enum ui_log_level) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum ui_log_format) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum ui_driver) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum ui_cgroup) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum ui_image_kind) == sizeof(int), "enum size");

@@ -61,6 +61,7 @@ int ui_daemon_init(struct ui_daemon_ctx *d, enum ui_daemon which, int argc, char
 	}
 	ui_log_init(d->prog, d->cfg.log_level);
 	umask(ui_config_umask(&d->cfg)); /* what a daemon creates: perms.h */
+	ui_log_set_format(d->cfg.log_format);
 	return 0;
 }
 

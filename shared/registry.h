@@ -78,6 +78,9 @@ struct ui_registry; /* opaque: one sqlite3 connection + prepared statements */
 #define UI_VM_CREATING "creating"   /* row + lease; its tap is being made */
 #define UI_VM_STARTING "starting"   /* VMM spawned, guest being started */
 #define UI_VM_RUNNING "running"
+#define UI_VM_PAUSING "pausing"
+#define UI_VM_PAUSED "paused"
+#define UI_VM_RESUMING "resuming"
 #define UI_VM_STOPPING "stopping"   /* powering off; SIGKILL at the deadline */
 #define UI_VM_FAILING "failing"     /* failed; its VMM is being killed */
 #define UI_VM_STOPPED "stopped"     /* final */

@@ -40,6 +40,8 @@ enum ui_op {
 				* status 0, or -errno and error */
 	UI_OP_REPLY = 5,       /* a completion: req_id, status, flags, fields */
 	UI_OP_DELETE = 6,      /* apid → pool: vm_id (a stopped or failed VM's row) */
+	UI_OP_PAUSE = 7,       /* apid → pool: vm_id (a running VM) */
+	UI_OP_RESUME = 8,      /* apid → pool: vm_id (a paused VM) */
 };
 
 /* Reply flags. REPLAYED: a RUN whose Idempotency-Key named an earlier run

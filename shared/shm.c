@@ -189,6 +189,19 @@ static void pool_copy_out(const struct ui_pool_table *t, struct ui_pool_table *d
 	d->refill_errors = LOAD(&t->refill_errors);
 	d->vms_running = LOAD(&t->vms_running);
 	d->warming = LOAD(&t->warming);
+	d->vms_paused = LOAD(&t->vms_paused);
+	d->paused_rss_kib = LOAD(&t->paused_rss_kib);
+	d->retired_image_changed = LOAD(&t->retired_image_changed);
+	d->n_rss = LOAD(&t->n_rss);
+	if (d->n_rss > UI_POOL_RSS_MAX)
+		d->n_rss = UI_POOL_RSS_MAX; /* torn: the retry rereads it */
+	for (uint32_t i = 0; i < d->n_rss; i++) {
+		for (size_t k = 0; k < sizeof(d->rss[i].id); k++)
+			d->rss[i].id[k] = LOAD(&t->rss[i].id[k]);
+		d->rss[i].id[sizeof(d->rss[i].id) - 1] = '\0';
+		d->rss[i].slot = LOAD(&t->rss[i].slot);
+		d->rss[i].rss_kib = LOAD(&t->rss[i].rss_kib);
+	}
 }
 
 static void pool_copy_in(struct ui_pool_table *t, const struct ui_pool_table *s)
@@ -201,6 +214,16 @@ static void pool_copy_in(struct ui_pool_table *t, const struct ui_pool_table *s)
 	STORE(&t->refill_errors, s->refill_errors);
 	STORE(&t->vms_running, s->vms_running);
 	STORE(&t->warming, s->warming);
+	STORE(&t->vms_paused, s->vms_paused);
+	STORE(&t->paused_rss_kib, s->paused_rss_kib);
+	STORE(&t->retired_image_changed, s->retired_image_changed);
+	STORE(&t->n_rss, s->n_rss < UI_POOL_RSS_MAX ? s->n_rss : UI_POOL_RSS_MAX);
+	for (uint32_t i = 0; i < s->n_rss && i < UI_POOL_RSS_MAX; i++) {
+		for (size_t k = 0; k < sizeof(t->rss[i].id); k++)
+			STORE(&t->rss[i].id[k], s->rss[i].id[k]);
+		STORE(&t->rss[i].slot, s->rss[i].slot);
+		STORE(&t->rss[i].rss_kib, s->rss[i].rss_kib);
+	}
 }
 
 void ui_pool_table_write(struct ui_shm *shm, const struct ui_pool_table *src)

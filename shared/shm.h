@@ -36,7 +36,7 @@
 #include "ring.h"
 
 #define UI_SHM_MAGIC 0x55494749474e5452ull /* "UIGIGNTR" */
-#define UI_SHM_VERSION 5u
+#define UI_SHM_VERSION 6u
 
 enum ui_ring_id {
 	UI_RING_API_TO_POOL,
@@ -74,12 +74,23 @@ struct ui_daemon_status {
 
 /* Pool table: seqlock — writer (pool-worker) bumps seq to odd, writes, bumps
  * to even; readers retry while seq is odd or changed. */
+#define UI_POOL_RSS_MAX 32u /* paused VMMs listed one by one, at most */
+struct ui_pool_rss {
+	char id[24];                   /* the VM's or slot's id */
+	uint8_t slot;                  /* 1: a ready slot; 0: a paused VM */
+	uint64_t rss_kib;              /* its VMM's VmRSS */
+};
 struct ui_pool_table {
 	_Atomic uint32_t seq;
 	uint32_t size, ready, in_use;
 	uint64_t hits, misses, refill_errors;
 	uint32_t vms_running;
 	uint32_t warming;              /* slots being prepared (pending, warming) */
+	uint32_t vms_paused;
+	uint64_t paused_rss_kib;       /* VmRSS of paused VMMs and ready slots */
+	uint64_t retired_image_changed; /* slots retired: their image changed on disk */
+	uint32_t n_rss;                /* entries in rss[] */
+	struct ui_pool_rss rss[UI_POOL_RSS_MAX];
 };
 
 struct ui_metrics {

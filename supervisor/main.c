@@ -330,6 +330,7 @@ static int run(struct manager *m, const char *config_path, const char *libexec)
 	int r;
 
 	ui_log_init("uigniterd", m->cfg.log_level);
+	ui_log_set_format(m->cfg.log_format);
 	if (prepare_dirs(&m->cfg) < 0 || take_lock(m) < 0)
 		return UI_EXIT_PERMANENT;
 	if (wait_for_survivors(&m->cfg) < 0)

@@ -90,13 +90,14 @@ def batch(a):
             return 1
         time.sleep(0.2)
     wall = time.monotonic() - t0
-    vms = {}
+    vms, by_vm = {}, {}  # address → its latest VM; VM id → address
     if a.vms:
         with open(a.vms) as f:
             for line in f:
                 if line.strip():
                     ip, vm = line.split()[:2]
                     vms[ip] = vm
+                    by_vm[vm] = ip
     bad = []
     st, rq = call(a.master, "GET", "/requeued")
     requeued = rq.decode().split("\n") if st == 200 else []
@@ -107,7 +108,10 @@ def batch(a):
         ok = st == 200 and got == gray(w, h, ppm)
         if not ok:
             bad.append(f"task {r['id']}: output {r['output']} {'wrong' if st == 200 else st}")
-        out.append(dict(r, vm=vms.get(r["worker"], "-"), bytes=len(got) if st == 200 else 0,
+        # the map is "<address> <vm id>"; a worker's id is its VM id (or address)
+        vm = r["worker"] if r["worker"] in by_vm else vms.get(r["worker"], "-")
+        addr = by_vm.get(r["worker"], r["worker"] if r["worker"] in vms else "-")
+        out.append(dict(r, vm=vm, address=addr, bytes=len(got) if st == 200 else 0,
                         correct=ok, input=key))
     if len(rows) != len(ids):
         bad.append(f"db holds {len(rows)} of the {len(ids)} tasks queued")
@@ -115,10 +119,10 @@ def batch(a):
         print(json.dumps(dict(tasks=out, wall_s=round(wall, 3),
                               requeued=[l for l in requeued if l], bad=bad)))
     else:
-        print(f"{'task':<12} {'state':<6} {'try':>3} {'worker':<15} {'vm':<24} {'bytes':>6} {'ms':>6} {'work':>5} ok")
+        print(f"{'task':<12} {'state':<6} {'try':>3} {'worker vm':<24} {'address':<15} {'bytes':>6} {'ms':>6} {'work':>5} ok")
         for r in out:
-            print(f"{r['id'][:12]:<12} {r['state']:<6} {r['attempts']:>3} {r['worker']:<15} "
-                  f"{r['vm']:<24} {r['bytes']:>6} {r['ms']:>6} {r['work_ms']:>5} "
+            print(f"{r['id'][:12]:<12} {r['state']:<6} {r['attempts']:>3} {r['vm']:<24} "
+                  f"{r['address']:<15} {r['bytes']:>6} {r['ms']:>6} {r['work_ms']:>5} "
                   f"{'yes' if r['correct'] else 'NO'}")
         print(f"{len(out)} tasks done in {wall:.2f} s; "
               f"{sum(1 for l in requeued if l)} taken back from a worker that timed out")

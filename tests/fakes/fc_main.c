@@ -190,12 +190,15 @@ static bool signalled(struct fc_server *s)
 
 static int poll_timeout(const struct fc_server *s)
 {
-	int64_t left;
+	int64_t left = -1, con = fc_vmm_console_due(&s->vmm);
 
-	if (s->vmm.exit_at_ms < 0)
-		return -1;
-	left = s->vmm.exit_at_ms - fc_now_ms();
-	return left < 0 ? 0 : (int)left;
+	if (s->vmm.exit_at_ms >= 0) {
+		left = s->vmm.exit_at_ms - fc_now_ms();
+		left = left < 0 ? 0 : left;
+	}
+	if (con >= 0 && (left < 0 || con < left))
+		left = con;
+	return (int)left;
 }
 
 static void serve_conns(struct fc_server *s, struct pollfd *p, size_t np, size_t *idx)
@@ -239,6 +242,7 @@ static int serve(struct fc_server *s)
 		serve_conns(s, p, np, idx);
 		if (s->vmm.alloc_due) /* after InstanceStart's reply */
 			fc_vmm_grow(&s->vmm);
+		fc_vmm_console_tick(&s->vmm);
 	}
 }
 

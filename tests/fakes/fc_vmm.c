@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fc_calllog.h"
 #include "fc_log.h"
@@ -122,6 +123,51 @@ void fc_vmm_init(struct fc_vmm *v, const char *id, const char *version)
 	v->exit_after_start_ms = env_ms("FC_FAKE_EXIT_AFTER_START_MS");
 	v->exit_at_ms = -1;
 	v->alloc_mib = env_ms("FC_FAKE_ALLOC_MIB");
+	v->console_every_ms = env_ms("FC_FAKE_CONSOLE_EVERY_MS");
+	v->console_flood = env_ms("FC_FAKE_CONSOLE_FLOOD");
+	if (v->console_flood > 0 && v->console_every_ms < 0)
+		v->console_every_ms = 10;
+	v->console_next_ms = -1;
+}
+
+/* One numbered line, 100 bytes when flooding (so sizes are easy to reason
+ * about), else short. */
+static size_t console_line(struct fc_vmm *v, char *buf, size_t len)
+{
+	int n = v->console_flood > 0
+		? snprintf(buf, len, "flood %012llu %080d\n", (unsigned long long)v->console_seq, 0)
+		: snprintf(buf, len, "fake console line %llu\n", (unsigned long long)v->console_seq);
+
+	v->console_seq++;
+	return n > 0 && (size_t)n < len ? (size_t)n : 0;
+}
+
+void fc_vmm_console_tick(struct fc_vmm *v)
+{
+	char line[128];
+	int64_t now = fc_now_ms(), left;
+
+	if (v->console_next_ms < 0 || now < v->console_next_ms || v->state != FC_RUNNING)
+		return;
+	left = v->console_flood > 0 ? v->console_flood : 1;
+	while (left > 0) {
+		size_t n = console_line(v, line, sizeof(line));
+
+		if (n == 0 || write(STDOUT_FILENO, line, n) != (ssize_t)n)
+			break;
+		left -= v->console_flood > 0 ? (int64_t)n : 1;
+	}
+	v->console_next_ms = now + v->console_every_ms;
+}
+
+int64_t fc_vmm_console_due(const struct fc_vmm *v)
+{
+	int64_t left;
+
+	if (v->console_next_ms < 0)
+		return -1;
+	left = v->console_next_ms - fc_now_ms();
+	return left < 0 ? 0 : left;
 }
 
 void fc_vmm_grow(struct fc_vmm *v)
@@ -313,6 +359,8 @@ static void instance_start(struct fc_vmm *v, struct fc_reply *rep)
 	}
 	if (v->exit_after_start_ms >= 0)
 		fc_vmm_schedule_exit(v, v->exit_after_start_ms, 1, "exit-after-start");
+	if (v->console_every_ms >= 0)
+		v->console_next_ms = fc_now_ms() + v->console_every_ms;
 	v->alloc_due = v->alloc_mib > 0;
 	fc_reply_set(rep, 204, NULL);
 }

@@ -38,6 +38,10 @@ struct fc_vmm {
 	int64_t alloc_mib;           /* FC_FAKE_ALLOC_MIB, <0 off */
 	bool alloc_due;              /* InstanceStart done: grow once its reply is out */
 	char *guest;                 /* owned: the memory grown (alloc_mib MiB) */
+	int64_t console_every_ms;    /* FC_FAKE_CONSOLE_EVERY_MS, <0 off */
+	int64_t console_flood;       /* FC_FAKE_CONSOLE_FLOOD bytes a tick, <0 off */
+	int64_t console_next_ms;     /* the next console output (monotonic), <0 none */
+	uint64_t console_seq;        /* lines written */
 	int exit_status;
 	const char *exit_reason;
 };
@@ -67,6 +71,11 @@ void fc_vmm_dispatch(struct fc_vmm *v, const struct fc_call *call, struct fc_rep
 /* A "guest" that grows: allocates and touches alloc_mib MiB, as a real VMM
  * grows when its guest uses its memory (FC_FAKE_ALLOC_MIB; once). */
 void fc_vmm_grow(struct fc_vmm *v);
+/* A "guest" that talks on its serial console (our stdout) while running:
+ * a numbered line every console_every_ms, or console_flood bytes of them.
+ * fc_vmm_console_due: ms until the next output, -1 for none. */
+void fc_vmm_console_tick(struct fc_vmm *v);
+int64_t fc_vmm_console_due(const struct fc_vmm *v);
 void fc_vmm_schedule_exit(struct fc_vmm *v, int64_t delay_ms, int status, const char *reason);
 
 /* ---- operation handlers (fc_vmm.c, fc_devices.c) ---- */

@@ -76,6 +76,7 @@ static const char good_yaml[] =
 	"state_dir: ../state\n"
 	"run_dir: /tmp/uig-run/\n"
 	"log_level: debug\n"
+	"log_format: json\n"
 	"shutdown_policy: stop\n"
 	"api:\n"
 	"  listen: [\"0.0.0.0:7777\", \"unix:sock/api.sock\"]\n"
@@ -101,6 +102,7 @@ static const char good_yaml[] =
 	"pool:\n"
 	"  size: 3\n"
 	"  warm_image: hello\n"
+	"  max_mem_mib: 512\n"
 	"limits:\n"
 	"  max_vms: 10\n"
 	"  max_body_bytes: 2048\n"
@@ -112,6 +114,7 @@ static const char good_yaml[] =
 	"  idle_timeout_ms: 5000\n"
 	"  keep_stopped: 50\n"
 	"  ready_timeout_ms: 30000\n"
+	"  console_bytes: 131072\n"
 	"images:\n"
 	"  hello:\n"
 	"    kernel: ../build/guest/vmlinuz\n"
@@ -140,6 +143,7 @@ static void t_good_file(void)
 	T_EQ_STR(cfg.state_dir, want);
 	T_EQ_STR(cfg.run_dir, "/tmp/uig-run");
 	T_EQ_INT(cfg.log_level, UI_LOG_DEBUG);
+	T_EQ_INT(cfg.log_format, UI_LOG_JSON);
 	T_EQ_INT(cfg.shutdown_policy, UI_SHUTDOWN_STOP);
 	T_EQ_STR(cfg.api_tcp, "0.0.0.0:7777");
 	snprintf(want, sizeof(want), "%s/etc/sock/api.sock", tmpdir);
@@ -164,6 +168,7 @@ static void t_good_file(void)
 	T_EQ_INT(cfg.pids_max, 99);
 	T_EQ_INT(cfg.pool_size, 3);
 	T_EQ_STR(cfg.warm_image, "hello");
+	T_EQ_INT(cfg.pool_max_mem_mib, 512);
 	T_EQ_INT(cfg.max_vms, 10);
 	T_EQ_INT(cfg.max_body_bytes, 2048);
 	T_EQ_INT(cfg.max_header_bytes, 4096);
@@ -174,6 +179,7 @@ static void t_good_file(void)
 	T_EQ_INT(cfg.idle_timeout_ms, 5000);
 	T_EQ_INT(cfg.keep_stopped, 50);
 	T_EQ_INT(cfg.ready_timeout_ms, 30000);
+	T_EQ_INT(cfg.console_bytes, 131072);
 
 	T_EQ_INT(cfg.n_images, 2);
 	T_ASSERT((img = ui_config_image(&cfg, "hello")) == &cfg.images[0]);
@@ -218,6 +224,7 @@ static void check_defaults(const struct ui_config *cfg)
 	T_EQ_STR(cfg->state_dir, "/var/lib/uigniter");
 	T_EQ_STR(cfg->run_dir, "/run/uigniter");
 	T_EQ_INT(cfg->log_level, UI_LOG_INFO);
+	T_EQ_INT(cfg->log_format, UI_LOG_TEXT);
 	T_EQ_INT(cfg->shutdown_policy, UI_SHUTDOWN_LEAVE);
 	T_EQ_STR(cfg->api_tcp, "127.0.0.1:6666");
 	T_EQ_STR(cfg->api_unix, "/run/uigniter/api.sock");
@@ -243,6 +250,7 @@ static void check_defaults(const struct ui_config *cfg)
 	T_EQ_INT(cfg->pids_max, 256);
 	T_EQ_INT(cfg->pool_size, 0);
 	T_EQ_STR(cfg->warm_image, "");
+	T_EQ_INT(cfg->pool_max_mem_mib, 0);
 	T_EQ_INT(cfg->max_vms, 64);
 	T_EQ_INT(cfg->max_body_bytes, 65536);
 	T_EQ_INT(cfg->max_header_bytes, 16384);
@@ -253,6 +261,7 @@ static void check_defaults(const struct ui_config *cfg)
 	T_EQ_INT(cfg->idle_timeout_ms, 30000);
 	T_EQ_INT(cfg->keep_stopped, 10000);
 	T_EQ_INT(cfg->ready_timeout_ms, 60000);
+	T_EQ_INT(cfg->console_bytes, 1048576);
 	T_ASSERT(cfg->images == NULL);
 	T_EQ_INT(cfg->n_images, 0);
 }
@@ -357,7 +366,7 @@ static void t_unknown_key(void)
 {
 	expect_error("state_dir: /x\nstatedir: /y\n",
 		     "2:1: unknown key \"statedir\" at top level (expected one of: state_dir, "
-		     "run_dir, images_dir, log_level, shutdown_policy, api, network, vmm, pool, limits, images)");
+		     "run_dir, images_dir, log_level, log_format, shutdown_policy, api, network, vmm, pool, limits, images)");
 	expect_error("network:\n  bridge: b\n  bridg: c\n",
 		     "3:3: unknown key \"bridg\" in network (expected one of: bridge, subnet, "
 		     "gateway, tap_prefix, tap_stock)");
@@ -383,12 +392,19 @@ static void t_bad_integer(void)
 		     "4:12: images.x.vcpus: 33 is out of range (expected an integer in 1..32)");
 	expect_error("pool:\n  size: 1.5\n",
 		     "2:9: pool.size: \"1.5\" is not a number (expected an integer in 0..256)");
+	expect_error("pool:\n  max_mem_mib: -5\n",
+		     "2:16: pool.max_mem_mib: \"-5\" is not a number (expected an integer in 0..1048576)");
 }
 
 static void t_bad_enum(void)
 {
 	expect_error("log_level: verbose\n",
 		     "1:12: log_level: \"verbose\" is not one of: debug, info, warn, error");
+	expect_error("log_format: xml\n",
+		     "1:13: log_format: \"xml\" is not one of: text, json");
+	expect_error("limits:\n  console_bytes: 100\n",
+		     "2:18: limits.console_bytes: 100 is out of range (expected an integer in "
+		     "4096..1073741824)");
 	expect_error("vmm:\n  driver: kvm\n",
 		     "2:11: vmm.driver: \"kvm\" is not one of: auto, firecracker, qemu");
 	expect_error("vmm:\n  accel: hvf\n",

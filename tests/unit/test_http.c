@@ -89,6 +89,15 @@ static void t_routes_each(void)
 	route("POST", "/vm/vm-abc/stop", NULL, &rt);
 	T_EQ_INT(rt.action, RA_STOP);
 	T_EQ_STR(rt.vm_id, "vm-abc");
+	route("POST", "/vm/vm-abc/pause", NULL, &rt);
+	T_EQ_INT(rt.action, RA_PAUSE);
+	T_EQ_STR(rt.vm_id, "vm-abc");
+	route("POST", "/vm/web1/resume", NULL, &rt); /* a name */
+	T_EQ_INT(rt.action, RA_RESUME);
+	T_EQ_STR(rt.vm_id, "web1");
+	route("GET", "/vm?state=paused", NULL, &rt);
+	T_EQ_INT(rt.action, RA_LIST_VMS);
+	T_EQ_STR(rt.state, "paused");
 	route("GET", "/vm", NULL, &rt);
 	T_EQ_INT(rt.action, RA_LIST_VMS);
 	T_EQ_STR(rt.state, "");
@@ -145,6 +154,17 @@ static void t_routes_method_not_allowed(void)
 	check_error(&rt.resp, 405, "method_not_allowed");
 	T_EQ_STR(rt.resp.allow, "POST");
 	http_response_free(&rt.resp);
+	route("GET", "/vm/vm-abc/pause", NULL, &rt);
+	check_error(&rt.resp, 405, "method_not_allowed");
+	T_EQ_STR(rt.resp.allow, "POST");
+	http_response_free(&rt.resp);
+	route("DELETE", "/vm/vm-abc/resume", NULL, &rt);
+	check_error(&rt.resp, 405, "method_not_allowed");
+	T_EQ_STR(rt.resp.allow, "POST");
+	http_response_free(&rt.resp);
+	route("POST", "/vm/a%20b/pause", NULL, &rt); /* no VM has such an id */
+	check_error(&rt.resp, 404, "not_found");
+	http_response_free(&rt.resp);
 	route("POST", "/vm", NULL, &rt);
 	check_error(&rt.resp, 405, "method_not_allowed");
 	T_EQ_STR(rt.resp.allow, "GET");
@@ -200,6 +220,56 @@ static void t_routes_list_query(void)
 		check_error(&rt.resp, 400, "invalid_argument");
 		http_response_free(&rt.resp);
 	}
+}
+
+/* GET /vm/{id}/console: bytes 1..limits.console_bytes (default 64 KiB, or
+ * the cap when smaller), follow 0|1; anything else is a 400. */
+static void t_routes_console_query(void)
+{
+	struct route rt;
+
+	setup_cfg();
+	route("GET", "/vm/web1/console", NULL, &rt);
+	T_EQ_INT(rt.action, RA_CONSOLE);
+	T_EQ_STR(rt.vm_id, "web1");
+	T_EQ_INT(rt.console_bytes, 65536);
+	T_ASSERT(!rt.console_follow);
+	route("GET", "/vm/vm-0abc/console?bytes=1048576&follow=1", NULL, &rt);
+	T_EQ_INT(rt.action, RA_CONSOLE);
+	T_EQ_INT(rt.console_bytes, 1048576);
+	T_ASSERT(rt.console_follow);
+	route("GET", "/vm/x/console?follow=0&bytes=1", NULL, &rt);
+	T_EQ_INT(rt.console_bytes, 1);
+	T_ASSERT(!rt.console_follow);
+	cfg.console_bytes = 4096;
+	route("GET", "/vm/x/console", NULL, &rt);
+	T_EQ_INT(rt.console_bytes, 4096);
+	route("GET", "/vm/x/console?bytes=4097", NULL, &rt);
+	check_error(&rt.resp, 400, "invalid_argument");
+	T_ASSERT(strstr(message_of(&rt.resp), "1..4096 (limits.console_bytes)"));
+	http_response_free(&rt.resp);
+	cfg.console_bytes = 1048576;
+	static const char *const bad[] = {
+		"bytes=0", "bytes=1048577", "bytes=-1", "bytes=", "bytes", "bytes=1k",
+		"bytes=99999999999999999999", "follow=2", "follow=", "follow", "tail=5",
+		"bytes=5&bytes=5", "follow=1&follow=1",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char url[128];
+
+		snprintf(url, sizeof(url), "/vm/x/console?%s", bad[i]);
+		route("GET", url, NULL, &rt);
+		if (rt.action != RA_RESPOND)
+			T_FAIL("%s was accepted", url);
+		check_error(&rt.resp, 400, "invalid_argument");
+		http_response_free(&rt.resp);
+	}
+	route("POST", "/vm/x/console", NULL, &rt);
+	T_EQ_INT(rt.resp.status, 405);
+	http_response_free(&rt.resp);
+	route("GET", "/vm/a%2fb/console", NULL, &rt);
+	T_EQ_INT(rt.resp.status, 404);
+	http_response_free(&rt.resp);
 }
 
 static void t_routes_events_query(void)
@@ -709,6 +779,7 @@ int main(int argc, char **argv)
 		T_CASE(t_routes_method_not_allowed),
 		T_CASE(t_routes_list_query),
 		T_CASE(t_routes_events_query),
+		T_CASE(t_routes_console_query),
 		T_CASE(t_run_bad_json),
 		T_CASE(t_run_invalid_argument),
 		T_CASE(t_run_unknown_image),

@@ -29,6 +29,7 @@
 
 #include "../../apid/backend.h"
 #include "../../apid/server.h"
+#include "../../pool-worker/console.h"
 
 #define VM_RUNNING "vm-0000000000000000run1"
 #define VM_STOPPED "vm-0000000000000000stp1"
@@ -1114,6 +1115,120 @@ static void t_srv_limits_conns_idle(void)
 	env_stop();
 }
 
+/* --- the console (apid/console.c) over a log pool-worker rotates --- */
+
+/* The VMM's side: n bytes of a counting pattern appended from *seq. */
+static void con_append(const char *path, size_t n, size_t *seq)
+{
+	char buf[16384];
+	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+
+	T_ASSERT(fd >= 0 && n <= sizeof(buf));
+	for (size_t i = 0; i < n; i++)
+		buf[i] = (char)('a' + (*seq + i) % 26);
+	*seq += n;
+	T_EQ_INT(write(fd, buf, n), (ssize_t)n);
+	close(fd);
+}
+
+static void con_check(const char *data, size_t n, size_t from)
+{
+	for (size_t i = 0; i < n; i++)
+		if (data[i] != (char)('a' + (from + i) % 26))
+			T_FAIL("byte %zu of the stream is not the log's byte %zu", i, from + i);
+}
+
+/* Decodes chunks from c into out until it holds want bytes (or, want 0,
+ * the last chunk); returns whether the last chunk was seen. */
+static bool con_chunks(struct client *c, char *out, size_t *got, size_t want)
+{
+	for (;;) {
+		char *crlf = memmem(c->buf, c->len, "\r\n", 2);
+		size_t n, hl;
+
+		if (want && *got >= want)
+			return false;
+		if (crlf) {
+			n = strtoul(c->buf, NULL, 16);
+			hl = (size_t)(crlf - c->buf) + 2;
+			if (c->len >= hl + n + 2) {
+				T_ASSERT(!memcmp(c->buf + hl + n, "\r\n", 2));
+				memcpy(out + *got, c->buf + hl, n);
+				*got += n;
+				memmove(c->buf, c->buf + hl + n + 2, c->len - hl - n - 2);
+				c->len -= hl + n + 2;
+				if (n == 0)
+					return true;
+				continue;
+			}
+		}
+		if (cli_fill(c, 5000) <= 0)
+			T_FAIL("the stream stopped at %zu bytes (wanted %zu)", *got, want);
+	}
+}
+
+/* follow=1: the tail, appends, a rotation (pool-worker's own code), more
+ * appends — every byte once, in order; the row goes stopped → the last
+ * chunk, and the connection serves the next request. */
+static void t_srv_console_follow(void)
+{
+	static char stream[65536];
+	static struct ui_vm vm;
+	struct ui_registry *reg;
+	char path[160], old[170];
+	size_t seq = 0, got = 0, hlen;
+	char *end;
+	int rc;
+
+	env_init();
+	snprintf(path, sizeof(path), "%s/" VM_RUNNING ".console.log", E.dir);
+	snprintf(old, sizeof(old), "%s.1", path);
+	T_EQ_INT(ui_registry_open(E.db, 0, &reg), 0);
+	T_EQ_INT(ui_reg_vm_get(reg, VM_RUNNING, &vm), 0);
+	snprintf(vm.console_log, sizeof(vm.console_log), "%s", path);
+	T_EQ_INT(ui_reg_vm_update(reg, &vm), 0);
+	ui_registry_close(reg);
+	con_append(path, 10000, &seq);
+	env_start();
+	cli_connect_unix(&C);
+	SEND(&C, "GET /vm/" VM_RUNNING "/console?follow=1&bytes=100 HTTP/1.1\r\n\r\n");
+	while (!(end = memmem(C.buf, C.len, "\r\n\r\n", 4)))
+		T_ASSERT(cli_fill(&C, 5000) > 0);
+	end[2] = '\0'; /* after the last header's CRLF */
+	T_ASSERT(strstr(C.buf, "HTTP/1.1 200 OK\r\n"));
+	T_ASSERT(strcasestr(C.buf, "\r\nTransfer-Encoding: chunked\r\n"));
+	T_ASSERT(strcasestr(C.buf, "\r\nContent-Type: text/plain; charset=utf-8\r\n"));
+	T_ASSERT(!strcasestr(C.buf, "Content-Length"));
+	hlen = (size_t)(end + 4 - C.buf); /* the chunks follow the head */
+	memmove(C.buf, end + 4, C.len - hlen);
+	C.len -= hlen;
+	T_ASSERT(!con_chunks(&C, stream, &got, 100));
+	con_check(stream, got, 9900);
+	con_append(path, 500, &seq);
+	T_ASSERT(!con_chunks(&C, stream, &got, 600));
+	/* 0 while a follower's poll holds its LOCK_SH: the next check */
+	for (int i = 0; i < 500 && (rc = pw_console_rotate(path, 4096)) == 0; i++)
+		usleep(2000);
+	T_EQ_INT(rc, 1);
+	T_ASSERT(access(old, F_OK) == 0);
+	con_append(path, 300, &seq);
+	T_ASSERT(!con_chunks(&C, stream, &got, 900));
+	T_EQ_INT(got, 900);
+	con_check(stream, got, 9900);
+	pool_write_state(VM_RUNNING, UI_VM_STOPPED);
+	T_ASSERT(con_chunks(&C, stream, &got, 0));
+	T_EQ_INT(got, 900);
+	/* keep-alive: the next request on the same connection; the tail joins
+	 * <log>.1 and <log> */
+	request(&C, "GET /vm/" VM_RUNNING "/console?bytes=50 HTTP/1.1\r\n\r\n");
+	T_EQ_INT(R.status, 200);
+	T_EQ_STR(hdr(&R, "Content-Type"), "text/plain; charset=utf-8");
+	T_EQ_INT(R.body_len, 50);
+	con_check(R.body, 50, seq - 50);
+	cli_close(&C);
+	env_stop();
+}
+
 int main(int argc, char **argv)
 {
 	static const struct t_case cases[] = {
@@ -1137,6 +1252,7 @@ int main(int argc, char **argv)
 		T_CASE(t_srv_limits_conns_idle),
 		T_CASE(t_srv_health_truth),
 		T_CASE(t_srv_events_longpoll),
+		T_CASE(t_srv_console_follow),
 		{ 0 },
 	};
 

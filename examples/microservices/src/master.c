@@ -12,6 +12,9 @@
  *   ANY  /call/<type>/<path>   forwarded
  *   GET  /services             lines "<type> <addr>" (db, storage, each worker)
  *   GET  /requeued             lines "<task> <worker>": every task taken back so far
+ *   GET  /hello?vm=ID          "hello ID": the one-shot app's call (ms fetch);
+ *                              its arrival (CLOCK_REALTIME ms) is recorded
+ *   GET  /hellos               lines "<vm> <epoch ms>": every /hello so far
  *   GET  /health               "ok"
  *
  * usage: ms-master --mc IP:PORT [--port N]
@@ -31,6 +34,30 @@ static const char *master_mc;
 static pthread_mutex_t requeued_mu = PTHREAD_MUTEX_INITIALIZER;
 static char *requeued; /* lines "<task> <worker>\n" */
 static size_t requeued_len;
+static char *hellos; /* lines "<vm> <epoch ms>\n" */
+static size_t hellos_len;
+
+static void hello(const struct ms_req *req, struct ms_resp *resp)
+{
+	char vm[64] = "-", line[100], *n;
+	int len;
+
+	if (!ms_query(req->query, "vm", vm, sizeof(vm)) || !vm[0] ||
+	    strspn(vm, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(vm)) {
+		ms_reply(resp, 400, "vm= (a VM id) is required\n");
+		return;
+	}
+	len = snprintf(line, sizeof(line), "%s %llu\n", vm, (unsigned long long)ms_epoch_ms());
+	pthread_mutex_lock(&requeued_mu);
+	n = realloc(hellos, hellos_len + (size_t)len + 1);
+	if (n) {
+		memcpy(n + hellos_len, line, (size_t)len + 1);
+		hellos = n;
+		hellos_len += (size_t)len;
+	}
+	pthread_mutex_unlock(&requeued_mu);
+	ms_reply(resp, n ? 200 : 500, "%s\n", n ? "hello" : "out of memory");
+}
 
 static int lookup(const char *type, char *addr, size_t alen)
 {
@@ -108,6 +135,12 @@ static void handle(const struct ms_req *req, struct ms_resp *resp, void *arg)
 	else if (!strcmp(req->path, "/requeued")) {
 		pthread_mutex_lock(&requeued_mu);
 		ms_reply(resp, 200, "%.*s", (int)requeued_len, requeued ? requeued : "");
+		pthread_mutex_unlock(&requeued_mu);
+	} else if (!strcmp(req->path, "/hello")) {
+		hello(req, resp);
+	} else if (!strcmp(req->path, "/hellos")) {
+		pthread_mutex_lock(&requeued_mu);
+		ms_reply(resp, 200, "%.*s", (int)hellos_len, hellos ? hellos : "");
 		pthread_mutex_unlock(&requeued_mu);
 	} else if (!strcmp(req->path, "/health"))
 		ms_reply(resp, 200, "ok\n");

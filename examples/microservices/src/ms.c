@@ -644,3 +644,33 @@ int ms_ppm_to_pgm(const unsigned char *in, size_t len, unsigned char **out,
 	*outlen = hl + px;
 	return 0;
 }
+
+/* In a uigniter guest: its VM id (uigniter.id= on the kernel command line),
+ * unique for ever, where an address is reused by the next VM. */
+bool ms_vm_id(char *buf, size_t len)
+{
+	char line[4096], *p;
+	FILE *f = fopen("/proc/cmdline", "r");
+	bool found = false;
+
+	if (!f)
+		return false;
+	if (fgets(line, sizeof(line), f) && (p = strstr(line, "uigniter.id="))) {
+		p += strlen("uigniter.id=");
+		p[strcspn(p, " \n")] = '\0';
+		if (*p && strlen(p) < len) {
+			memcpy(buf, p, strlen(p) + 1);
+			found = true;
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+uint64_t ms_epoch_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}

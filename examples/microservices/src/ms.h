@@ -75,7 +75,11 @@ void ms_own_ip(char *buf, size_t len);
 /* A query parameter's value (URL-decoded into buf); false when absent. */
 bool ms_query(const char *query, const char *key, char *buf, size_t len);
 
-uint64_t ms_now_ms(void);
+uint64_t ms_now_ms(void);   /* CLOCK_MONOTONIC */
+uint64_t ms_epoch_ms(void); /* CLOCK_REALTIME */
+/* In a uigniter guest: its VM id (uigniter.id= on the kernel command line). */
+bool ms_vm_id(char *buf, size_t len);
+int ms_fetch_main(int argc, char **argv);
 void ms_log(const char *who, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 _Noreturn void ms_die(const char *who, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

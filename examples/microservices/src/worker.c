@@ -10,6 +10,7 @@
  *   GET /health   "ok"      GET /stats   "done N lost N"
  *
  * usage: ms-worker --mc IP:PORT [--id ID] [--port N] [--slow-ms N]
+ * The id: --id, else the VM id of a uigniter guest, else its address.
  */
 #include <getopt.h>
 #include <stdatomic.h>
@@ -153,7 +154,7 @@ int ms_worker_main(int argc, char **argv)
 	}
 	if (!mc || !port || port > 65535)
 		ms_die("worker", "usage: ms-worker --mc IP:PORT [--id ID] [--port N] [--slow-ms N]");
-	if (!id[0])
+	if (!id[0] && !ms_vm_id(id, sizeof(id)))
 		ms_own_ip(id, sizeof(id));
 	if (strspn(id, "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-_") !=
 	    strlen(id))
