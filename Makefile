@@ -52,6 +52,7 @@ include tests/module.mk
 include supervisor/module.mk
 include netd/module.mk
 include pool-worker/module.mk
+include vmm-exec/module.mk
 include apid/module.mk
 include tools/uictl/module.mk
 include examples/microservices/module.mk
@@ -123,7 +124,7 @@ install: programs guest $(BUILD)/dist/uigniterd.service $(BUILD)/dist/uigniter.y
 	install -m 0755 $(BUILD)/bin/uictl $(DESTDIR)$(BINDIR)/
 	install -m 0755 $(BUILD)/bin/uigniterd $(DESTDIR)$(SBINDIR)/
 	install -m 0755 $(BUILD)/bin/netd $(BUILD)/bin/pool-worker $(BUILD)/bin/apid \
-		$(DESTDIR)$(LIBEXECDIR)/
+		$(BUILD)/bin/uigniter-vmm-exec $(DESTDIR)$(LIBEXECDIR)/
 	install -m 0644 build/guest/vmlinuz build/guest/initrd.cpio.gz $(DESTDIR)$(DATADIR)/guest/
 	install -m 0644 $(BUILD)/dist/uigniterd.service $(DESTDIR)$(UNITDIR)/uigniterd.service
 	install -m 0644 dist/uigniter.tmpfiles $(DESTDIR)$(TMPFILESDIR)/uigniter.conf
@@ -139,7 +140,7 @@ install: programs guest $(BUILD)/dist/uigniterd.service $(BUILD)/dist/uigniter.y
 
 uninstall: $(BUILD)/dist/uigniter.yaml
 	rm -f $(DESTDIR)$(BINDIR)/uictl $(DESTDIR)$(SBINDIR)/uigniterd \
-		$(addprefix $(DESTDIR)$(LIBEXECDIR)/,netd pool-worker apid) \
+		$(addprefix $(DESTDIR)$(LIBEXECDIR)/,netd pool-worker apid uigniter-vmm-exec) \
 		$(addprefix $(DESTDIR)$(DATADIR)/guest/,vmlinuz initrd.cpio.gz) \
 		$(DESTDIR)$(UNITDIR)/uigniterd.service $(DESTDIR)$(TMPFILESDIR)/uigniter.conf \
 		$(DESTDIR)$(MANDIR)/man1/uictl.1 $(DESTDIR)$(MANDIR)/man5/uigniter.yaml.5 \

@@ -29,6 +29,7 @@ truncate -s 8G "$B_IMG" && mkfs.ext4 -q -F "$B_IMG" && mount -o loop "$B_IMG" "$
 	{ echo "bench: cannot mount a loop ext4 for the state" >&2; rm -f "$B_IMG"; exit 1; }
 chmod 0755 "$B_DIR" # libvirt's qemu user must reach the guest files below it
 B_RUNDIR=$(mktemp -d /dev/shm/uigniter-bench.XXXXXX)
+chmod 0711 "$B_RUNDIR" # VMMs run as vmm.user: they reach <run_dir>/vms/<id>/
 B_BIN=$B_DIR/bin
 B_STACKS=()      # state dirs of every stack started (cleanup kills their VMMs)
 B_PIDS=()        # other background processes we started
@@ -102,7 +103,7 @@ b_need_root() { [ "$(id -u)" -eq 0 ] || b_die "benchmarks need root (netns, taps
 
 b_snapshot_bins() {
 	mkdir -p "$B_BIN"
-	cp "$B_ROOT"/build/bin/{uigniterd,netd,pool-worker,apid} "$B_BIN/"
+	cp "$B_ROOT"/build/bin/{uigniterd,netd,pool-worker,apid,uigniter-vmm-exec} "$B_BIN/"
 	[ -x "$B_LOADGEN" ] || b_die "$B_LOADGEN missing (bench/run builds it)"
 	[ -f "$B_GUEST/vmlinuz" ] || b_die "guest not built ($B_GUEST): run make"
 }
@@ -151,6 +152,7 @@ network:
   gateway: 172.31.0.1
 vmm:
   driver: $driver
+  image_dirs: [$B_GUEST]
 $fc_yaml
   stop_timeout_ms: 15000
   boot_timeout_ms: 60000

@@ -19,6 +19,7 @@
 #include "netlink.h"
 #include "reconcile.h"
 #include "ringio.h"
+#include "vmm_user.h"
 
 struct netd {
 	struct ui_daemon_ctx d;
@@ -98,11 +99,22 @@ static int rings_init(struct netd *n)
 /* Everything up to the loop; an exit code (0 = go on). */
 static int netd_open(struct netd *n)
 {
+	char err[256];
 	int rc = netlink_open(&n->nl);
+	uid_t uid;
+	gid_t gid;
 
 	if (rc < 0) {
 		ui_error("netlink: %s", strerror(-rc));
 		return UI_EXIT_TEMPORARY;
+	}
+	/* Every tap, spare stock included, belongs to the VMM user. */
+	if (strcmp(n->d.cfg.vmm_user, "root") != 0) {
+		if ((rc = ui_vmm_user(n->d.cfg.vmm_user, &uid, &gid, err, sizeof(err))) < 0) {
+			ui_error("%s", err);
+			return UI_EXIT_PERMANENT;
+		}
+		netlink_set_tap_owner(n->nl, uid, gid);
 	}
 	rc = reconcile_init(&n->rec, &n->d, n->nl, &n->out);
 	if (rc == -EINVAL || rc == -EEXIST)

@@ -34,6 +34,9 @@
 
 struct netlink {
 	struct nl_sock *sk;
+	bool owned;        /* taps get owner uid / group gid (TUNSETOWNER/GROUP) */
+	uid_t uid;
+	gid_t gid;
 };
 
 /* libnl error (negative NLE_*) -> negative errno. */
@@ -236,8 +239,17 @@ put_br:
 	return rc;
 }
 
-/* Creates the persistent tap `name` with the tun driver. */
-static int tap_create(const char *name)
+void netlink_set_tap_owner(struct netlink *nl, uid_t uid, gid_t gid)
+{
+	nl->owned = true;
+	nl->uid = uid;
+	nl->gid = gid;
+}
+
+/* Creates (or, existing and detached, opens) the persistent tap `name` with
+ * the tun driver, owned by nl's uid/gid when set: the VMM user may then
+ * attach to it without CAP_NET_ADMIN. */
+static int tap_create(struct netlink *nl, const char *name)
 {
 	struct ifreq ifr;
 	int fd, rc = 0;
@@ -248,10 +260,41 @@ static int tap_create(const char *name)
 	fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	if (ioctl(fd, TUNSETIFF, &ifr) < 0 || ioctl(fd, TUNSETPERSIST, 1) < 0)
+	if (ioctl(fd, TUNSETIFF, &ifr) < 0 || ioctl(fd, TUNSETPERSIST, 1) < 0 ||
+	    (nl->owned && (ioctl(fd, TUNSETOWNER, (unsigned long)nl->uid) < 0 ||
+			   ioctl(fd, TUNSETGROUP, (unsigned long)nl->gid) < 0)))
 		rc = -errno;
 	close(fd); /* a TUNSETIFF without TUNSETPERSIST vanishes here */
 	return rc;
+}
+
+/* /sys/class/net/<name>/<what> as a number (-1: no owner); -errno. */
+static long long tap_sysfs_id(const char *name, const char *what)
+{
+	char path[96], buf[32];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/sys/class/net/%s/%s", name, what);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -EIO;
+	buf[n] = '\0';
+	return strtoll(buf, NULL, 10);
+}
+
+/* An existing tap's owner made nl's (a stock tap from before a vmm.user
+ * change). A tap attached to a running VMM refuses (EBUSY): it keeps its
+ * owner, the VMM keeps its fd. */
+static void tap_fix_owner(struct netlink *nl, const char *name)
+{
+	if (!nl->owned || (tap_sysfs_id(name, "owner") == (long long)nl->uid &&
+			   tap_sysfs_id(name, "group") == (long long)nl->gid))
+		return;
+	(void)tap_create(nl, name);
 }
 
 /* The master and IFF_UP as requested, read back from the kernel (a link
@@ -294,8 +337,10 @@ int netlink_ensure_tap(struct netlink *nl, const char *name, const char *bridge)
 		return -EINVAL;
 	rc = netlink_link_info(nl, name, &tap);
 	if (rc == -ENODEV) {
-		rc = tap_create(name);
+		rc = tap_create(nl, name);
 		created = rc == 0;
+	} else if (rc == 0 && tap.is_tap) {
+		tap_fix_owner(nl, name);
 	}
 	if (rc == 0)
 		rc = tap_attach(nl, name, br.ifindex);

@@ -16,6 +16,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 struct netlink;
 
@@ -31,6 +32,11 @@ struct netlink_link {
 
 int netlink_open(struct netlink **out);
 void netlink_close(struct netlink *nl);
+
+/* Taps made from now on (and existing detached ones netlink_ensure_tap
+ * meets) are owned by uid and group gid — the VMM user (vmm_user.h) —
+ * so an unprivileged VMM opens its own tap. Unset: root's only. */
+void netlink_set_tap_owner(struct netlink *nl, uid_t uid, gid_t gid);
 
 /* Creates the bridge `name` unless it exists, adds addr/prefix_len (host
  * byte order) unless present, and sets it up. Idempotent. -EEXIST if a link

@@ -261,7 +261,8 @@ static int args_machine(struct pw_argv *a, const char *bin, enum ui_accel accel,
 	    arg(a, "-m") || arg(a, "%u", vm->mem_mib) ||
 	    arg(a, "-smp") || arg(a, "%u", vm->vcpus) ||
 	    arg(a, "-nodefaults") || arg(a, "-no-user-config") ||
-	    arg(a, "-nographic") || arg(a, "-no-reboot"))
+	    arg(a, "-nographic") || arg(a, "-no-reboot") ||
+	    arg(a, "-sandbox") || arg(a, "%s", PW_QEMU_SANDBOX))
 		return -E2BIG;
 	if (p->osv && p->machine == UI_MACHINE_MICROVM &&
 	    (arg(a, "-global") || arg(a, "virtio-mmio.force-legacy=off")))
@@ -303,13 +304,14 @@ static int args_boot(struct pw_argv *a, const struct plan *p, const struct ui_vm
 
 static int args_io(struct pw_argv *a, const struct plan *p, const struct ui_vm *vm)
 {
-	char con[2 * sizeof(vm->console_log)], qmp[2 * sizeof(vm->api_socket)], net[64];
+	char qmp[2 * sizeof(vm->api_socket)], net[64];
 
-	if (escape_commas(vm->console_log, con, sizeof(con)) < 0 ||
-	    escape_commas(vm->api_socket, qmp, sizeof(qmp)) < 0)
+	/* The serial console is QEMU's stdout, which is the console log
+	 * (vmm_proc.h): an unprivileged QEMU never opens the log by path. */
+	if (escape_commas(vm->api_socket, qmp, sizeof(qmp)) < 0)
 		return -E2BIG;
 	snprintf(net, sizeof(net), "netdev=n0,mac=%s", vm->mac);
-	if (arg(a, "-chardev") || arg(a, "file,id=con,path=%s,append=on", con) ||
+	if (arg(a, "-chardev") || arg(a, "stdio,id=con,signal=off") ||
 	    arg(a, "-serial") || arg(a, "chardev:con") ||
 	    arg(a, "-netdev") ||
 	    arg(a, "tap,id=n0,ifname=%s,script=no,downscript=no", vm->tap) ||
@@ -327,7 +329,9 @@ int pw_qemu_argv_img(const char *qemu_bin, enum ui_accel accel, const struct ui_
 		.machine = machine == UI_MACHINE_Q35 ? UI_MACHINE_Q35 : UI_MACHINE_MICROVM,
 		.osv = osv,
 		.disk_format = osv && img->disk_format == UI_DISK_QCOW2 ? "qcow2" : "raw",
-		.disk_ro = osv && strcmp(img->osv_fs, "rofs") == 0,
+		/* read-only (the VMM user may only read it), but a disk the
+		 * guest writes (OSv zfs): that one must be writable by vmm.user */
+		.disk_ro = !osv || strcmp(img->osv_fs, "rofs") == 0,
 	};
 	int rc;
 

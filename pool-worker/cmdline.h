@@ -92,6 +92,10 @@ static inline const char *pw_image_disk(const struct ui_image *img)
 #define PW_ARGV_MAX 64
 
 /* argv for one QEMU process; strings live in buf. Caller-embedded. */
+/* QEMU's own seccomp filter (Seccomp: 2 in /proc/PID/status): no obsolete
+ * syscalls, no set*id, no fork/exec, no scheduler or affinity changes. */
+#define PW_QEMU_SANDBOX "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"
+
 struct pw_argv {
 	char *argv[PW_ARGV_MAX]; /* NULL-terminated */
 	int argc;

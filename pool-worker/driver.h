@@ -71,6 +71,8 @@
 #include "config.h"
 #include "registry.h"
 
+struct pw_vmm_priv;
+
 enum pw_vmm_report { PW_VMM_SPAWNED, PW_VMM_BOOTED, PW_VMM_WARMED, PW_VMM_FAILED,
 		     PW_VMM_PAUSED, PW_VMM_RESUMED };
 
@@ -89,10 +91,12 @@ struct pw_vmm_env {
 	int vmm_nice;               /* the priority VMMs run at (daemon.h) */
 	int vmm_autogroup_nice;     /* their sessions' (PW_NO_AUTOGROUP: none) */
 	const struct pw_cgroups *cgroups; /* a cgroup per VM (cgroup.h); NULL: none */
+	const struct pw_vmm_priv *priv;   /* who VMMs run as (vmm_priv.h) */
 };
 
 struct ui_vmm_driver;
 struct pw_cgroups;
+struct pw_vmm_priv;
 
 /* A driver's view of one VM (embedded in the engine's struct pw_vm). */
 struct pw_vmm {

@@ -1,6 +1,9 @@
 /*
  * drv_firecracker.c — the Firecracker driver: one `firecracker --api-sock
- * <run_dir>/vms/<id>.sock --id <id>` process per VM, configured and started
+ * <run_dir>/vms/<id>/sock --id <id>` process per VM (as vmm.user, through
+ * the exec helper: vmm_priv.h; or, with vmm.jailer, through Firecracker's
+ * jailer: fc_jail.h, API socket and image files inside its chroot),
+ * configured and started
  * through its HTTP API (fc_client.c; the contract is
  * ../shared/reference/firecracker-api-v1.16.1.yaml). Implements driver.h;
  * the process itself (spawn, adopt, exit watch, kill, handle lifetime) is
@@ -61,6 +64,7 @@
 #include "driver.h"
 #include "fc_bodies.h"
 #include "fc_client.h"
+#include "fc_jail.h"
 #include "log.h"
 #include "ready.h"
 #include "vmm_proc.h"
@@ -107,6 +111,8 @@ struct fc_vm {
 	bool ahead, pausing;
 	struct pw_ready *ready;        /* its ready probe while warming */
 	const struct ui_image *img;    /* the warm image (the config's) */
+	bool jailed;                   /* through vmm.jailer (fc_jail.h) */
+	char root[PATH_MAX];           /* jailed: the chroot on the host */
 };
 
 static uv_timer_t *timer(struct fc_vm *q, enum fc_timer t)
@@ -161,6 +167,7 @@ static int fc_new(struct pw_vmm *v, struct fc_vm **out, char *err, size_t errlen
 	q->proc.nice = v->env->vmm_nice;
 	q->proc.autogroup_nice = v->env->vmm_autogroup_nice;
 	pw_vmm_proc_cgroup(&q->proc, v->env->cgroups, v->row);
+	q->proc.priv = v->env->priv;
 	rc = fc_queue_new(v->env->loop, v->row->api_socket, &q->api);
 	if (rc < 0) {
 		snprintf(err, errlen, "cannot set up the firecracker API client: %s",
@@ -277,15 +284,48 @@ static int put_json(struct fc_vm *q, const char *path, json_t *j)
 	return req_json(q, "PUT", path, j);
 }
 
-static int put_image(struct fc_vm *q)
+/* The row as Firecracker sees it (out, a copy): jailed, the image files
+ * are links inside its chroot (fc_jail.h) and named by their paths there;
+ * else in place, or put into its own directory when the VMM user could
+ * not reach them (vmm_priv.h). */
+static int jailed_row(struct fc_vm *q, struct ui_vm *out)
 {
 	const struct ui_vm *r = q->v->row;
-	const struct ui_image *img = ui_config_image(q->v->env->cfg, r->image);
-	int rc = put_json(q, "/boot-source", pw_fc_boot_source(r, img));
+	const struct pw_vmm_priv *pv = q->v->env->priv;
+	char err[2 * PATH_MAX + 64], dir[PATH_MAX];
+	int rc;
 
-	if (rc < 0 || !r->rootfs[0])
+	*out = *r;
+	if (!pv)
+		return 0;
+	if (!q->jailed) { /* in place, or into its own directory if unreachable */
+		if ((rc = pw_vmm_dir(q->v->env->cfg, r->id, dir, sizeof(dir))) == 0 &&
+		    (rc = pw_vmm_stage_row(pv, dir, r, false, out, err, sizeof(err))) < 0)
+			ui_warn("%s: %s", r->id, err);
 		return rc;
-	return put_json(q, "/drives/rootfs", pw_fc_root_drive(r, img));
+	}
+	if ((rc = pw_jail_link(q->root, r->kernel, "kernel", pv, out->kernel,
+			       sizeof(out->kernel), err, sizeof(err))) < 0 ||
+	    (rc = pw_jail_link(q->root, r->initrd, "initrd", pv, out->initrd,
+			       sizeof(out->initrd), err, sizeof(err))) < 0 ||
+	    (rc = pw_jail_link(q->root, r->rootfs, "rootfs", pv, out->rootfs,
+			       sizeof(out->rootfs), err, sizeof(err))) < 0)
+		ui_warn("%s: %s", r->id, err);
+	return rc;
+}
+
+static int put_image(struct fc_vm *q)
+{
+	const struct ui_image *img = ui_config_image(q->v->env->cfg, q->v->row->image);
+	struct ui_vm *r = malloc(sizeof(*r)); /* the row with the paths it sees */
+	int rc = r ? jailed_row(q, r) : -ENOMEM;
+
+	if (rc == 0)
+		rc = put_json(q, "/boot-source", pw_fc_boot_source(r, img));
+	if (rc == 0 && r->rootfs[0])
+		rc = put_json(q, "/drives/rootfs", pw_fc_root_drive(r, img));
+	free(r);
+	return rc;
 }
 
 /* Queues the batch's requests, in the order Firecracker needs them. */
@@ -519,13 +559,15 @@ static void on_vmm_exit(struct pw_vmm_proc *p, int64_t status, int sig)
 
 /* --------------------------------------------------------------- launch */
 
-/* <run_dir>/vms/<id>.sock into row->api_socket, if it fits a sun_path. */
-static int socket_path(const struct ui_config *cfg, struct ui_vm *row,
+/* The API socket into row->api_socket, if it fits a sun_path:
+ * <run_dir>/vms/<id>/sock, or jailed <root>/run/firecracker.socket. */
+static int socket_path(const struct ui_config *cfg, const char *root, struct ui_vm *row,
 		       char *err, size_t errlen)
 {
 	size_t max = sizeof(((struct sockaddr_un *)0)->sun_path) - 1;
-	char path[PATH_MAX + 128];
-	int n = snprintf(path, sizeof(path), "%s/vms/%s.sock", cfg->run_dir, row->id);
+	char path[2 * PATH_MAX];
+	int n = root ? snprintf(path, sizeof(path), "%s%s", root, PW_JAIL_SOCKET)
+		     : snprintf(path, sizeof(path), "%s/vms/%s/sock", cfg->run_dir, row->id);
 
 	if (n < 0 || (size_t)n > max || (size_t)n >= sizeof(row->api_socket)) {
 		snprintf(err, errlen,
@@ -564,27 +606,89 @@ static void on_spawned(struct pw_vmm_proc *p, int status, const char *err)
 
 /* spawn and warm: the API socket path, a queue for it, the process (its
  * spawn completes in on_spawned). */
-static int launch(struct pw_vmm *v, unsigned warm_steps, char *err, size_t errlen)
+/* Jailed: the chroot made, the jailer's command line into a (spawned as
+ * root: the jailer drops). 0 or -errno + err. */
+static int jail_setup(struct pw_vmm *v, struct fc_vm *q, struct pw_argv *a, char *err,
+		      size_t errlen)
+{
+	const struct ui_config *cfg = v->env->cfg;
+	const struct pw_cgroups *cg = v->env->cgroups;
+	char file[PATH_MAX];
+	int rc;
+
+	if (pw_find_program(cfg->firecracker_bin, file, sizeof(file)) < 0) {
+		snprintf(err, errlen, "cannot start %s: the VMM binary is missing or not "
+			 "executable; runs fail until it is back", cfg->firecracker_bin);
+		return PW_VMM_UNAVAILABLE;
+	}
+	if ((rc = pw_jail_prepare(cfg, v->env->priv, v->row->id, err, errlen)) < 0)
+		return rc;
+	if (pw_jail_argv(cfg, v->env->priv, cg ? cg->mode : PW_CG_OFF, file, v->row->id, a) < 0) {
+		snprintf(err, errlen, "jailer command line too long");
+		return -E2BIG;
+	}
+	q->proc.priv = NULL;
+	return 0;
+}
+
+/* Not jailed: its own directory, and `firecracker --api-sock S --id ID`. */
+static int plain_setup(struct pw_vmm *v, struct pw_argv *a, char *err, size_t errlen)
 {
 	struct ui_vm *row = v->row;
-	char *argv[] = { (char *)v->env->cfg->firecracker_bin, "--api-sock",
-			 row->api_socket, "--id", row->id, NULL };
-	struct fc_vm *q;
-	int rc = socket_path(v->env->cfg, row, err, errlen);
+	char dir[PATH_MAX];
+	int rc = pw_vmm_dir(v->env->cfg, row->id, dir, sizeof(dir));
 
-	if (rc == 0)
-		rc = fc_new(v, &q, err, errlen);
-	if (rc < 0)
+	if (rc < 0) {
+		snprintf(err, errlen, "VMM directory path too long");
 		return rc;
-	/* A socket left by an earlier VMM would look ready before ours is. */
-	if (unlink(row->api_socket) < 0 && errno != ENOENT)
-		ui_warn("%s: cannot remove stale %s: %s", row->id, row->api_socket,
-			strerror(errno));
-	q->warm_steps = warm_steps;
-	q->proc.on_spawned = on_spawned;
-	rc = pw_vmm_proc_spawn(&q->proc, argv, row->console_log, err, errlen);
+	}
+	if (v->env->priv && (rc = pw_vmm_dir_make(v->env->priv, dir, err, errlen)) < 0)
+		return rc;
+	a->argc = 0;
+	a->used = 0;
+	if (pw_argv_add(a, v->env->cfg->firecracker_bin) || pw_argv_add(a, "--api-sock") ||
+	    pw_argv_add(a, row->api_socket) || pw_argv_add(a, "--id") || pw_argv_add(a, row->id)) {
+		snprintf(err, errlen, "firecracker command line too long");
+		return -E2BIG;
+	}
+	return 0;
+}
+
+static int launch(struct pw_vmm *v, unsigned warm_steps, char *err, size_t errlen)
+{
+	const struct ui_config *cfg = v->env->cfg;
+	bool jailed = cfg->jailer_bin[0] && v->env->priv;
+	struct pw_argv *a = malloc(sizeof(*a));
+	struct ui_vm *row = v->row;
+	char root[PATH_MAX];
+	struct fc_vm *q;
+	int rc = -ENOMEM;
+
+	snprintf(err, errlen, "out of memory");
+	if (!a)
+		return rc;
+	if (jailed && pw_jail_root(cfg, row->id, root, sizeof(root)) < 0) {
+		snprintf(err, errlen, "jail path too long under %s", cfg->chroot_base);
+		rc = -ENAMETOOLONG;
+		goto free_argv;
+	}
+	if ((rc = socket_path(cfg, jailed ? root : NULL, row, err, errlen)) < 0 ||
+	    (rc = fc_new(v, &q, err, errlen)) < 0)
+		goto free_argv;
+	q->jailed = jailed;
+	snprintf(q->root, sizeof(q->root), "%s", jailed ? root : "");
+	/* A fresh directory: a socket left by an earlier VMM would look
+	 * ready before ours is. */
+	rc = jailed ? jail_setup(v, q, a, err, errlen) : plain_setup(v, a, err, errlen);
+	if (rc == 0) {
+		q->warm_steps = warm_steps;
+		q->proc.on_spawned = on_spawned;
+		rc = pw_vmm_proc_spawn(&q->proc, a->argv, row->console_log, err, errlen);
+	}
 	if (rc < 0)
 		fc_release(v);
+free_argv:
+	free(a);
 	return rc;
 }
 

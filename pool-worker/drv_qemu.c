@@ -50,6 +50,7 @@
  * or adopt leaves nothing behind (v->data NULL: kill says -ESRCH).
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -151,6 +152,7 @@ static int qemu_new(struct pw_vmm *v, struct qemu_vm **out, char *err,
 	q->proc.nice = v->env->vmm_nice;
 	q->proc.autogroup_nice = v->env->vmm_autogroup_nice;
 	pw_vmm_proc_cgroup(&q->proc, v->env->cgroups, v->row);
+	q->proc.priv = v->env->priv;
 	*out = q;
 	return 0;
 }
@@ -629,7 +631,8 @@ static int spawn_qemu(struct pw_vmm *v, bool paused, bool ahead, const struct ui
 		      char *err, size_t errlen)
 {
 	struct pw_argv *a = malloc(sizeof(*a));
-	struct ui_vm *row = v->row;
+	struct ui_vm *row = v->row, *seen = malloc(sizeof(*seen)); /* the paths it opens */
+	char dir[PATH_MAX];
 	struct qemu_vm *q;
 	int rc = -ENOMEM;
 
@@ -638,21 +641,27 @@ static int spawn_qemu(struct pw_vmm *v, bool paused, bool ahead, const struct ui
 	const char *why;
 
 	snprintf(err, errlen, "out of memory");
-	if (!a)
-		return rc;
-	machine = pw_machine(image, v->env->accel, &why);
-	rc = pw_qemu_argv_img(v->env->cfg->qemu_bin, v->env->accel, image, machine, row, a);
-	if (rc == 0 && paused)
-		rc = pw_argv_add(a, "-S");
-	if (rc < 0)
-		snprintf(err, errlen, "qemu command line too long");
-	else
-		rc = qemu_new(v, &q, err, errlen);
-	if (rc < 0)
+	if (!a || !seen)
 		goto free_argv;
-	if (unlink(row->api_socket) < 0 && errno != ENOENT)
-		ui_warn("%s: cannot remove stale %s: %s", row->id, row->api_socket,
-			strerror(errno));
+	if ((rc = qemu_new(v, &q, err, errlen)) < 0)
+		goto free_argv;
+	/* Its own directory, fresh: the QMP socket goes there, and the image
+	 * files the VMM user could not reach where they are (vmm_priv.h). */
+	if ((rc = pw_vmm_dir(v->env->cfg, row->id, dir, sizeof(dir))) < 0)
+		snprintf(err, errlen, "VMM directory path too long");
+	else if (v->env->priv && (rc = pw_vmm_dir_make(v->env->priv, dir, err, errlen)) == 0)
+		rc = pw_vmm_stage_row(v->env->priv, dir, row, false, seen, err, errlen);
+	else if (!v->env->priv)
+		*seen = *row;
+	machine = pw_machine(image, v->env->accel, &why);
+	if (rc == 0 && ((rc = pw_qemu_argv_img(v->env->cfg->qemu_bin, v->env->accel, image,
+					       machine, seen, a)) < 0 ||
+			(paused && (rc = pw_argv_add(a, "-S")) < 0)))
+		snprintf(err, errlen, "qemu command line too long");
+	if (rc < 0) {
+		qemu_release(v);
+		goto free_argv;
+	}
 	q->machine = machine;
 	q->stop = pw_stop_method(image, machine, false);
 	ui_info("%s: machine %s (%s); stop by %s", row->id,
@@ -667,6 +676,7 @@ static int spawn_qemu(struct pw_vmm *v, bool paused, bool ahead, const struct ui
 	if (rc < 0)
 		qemu_release(v);
 free_argv:
+	free(seen);
 	free(a);
 	return rc;
 }

@@ -27,6 +27,7 @@
 #include "engine_int.h"
 #include "log.h"
 #include "shm.h"
+#include "vmm_priv.h"
 #include "vmm_proc.h"
 
 static bool has_process(const struct pw_vm *vm)
@@ -339,6 +340,7 @@ static void finish(struct pw_vm *vm)
 	if (vm->row.api_socket[0] && unlink(vm->row.api_socket) < 0 && errno != ENOENT)
 		ui_warn("%s: cannot remove %s: %s", vm->row.id, vm->row.api_socket,
 			strerror(errno));
+	pw_vmm_dirs_remove(e->cfg, vm->row.id); /* its own directory, its jail */
 	if (has_process(vm))
 		vm->vmm.drv->release(&vm->vmm);
 	vm->vmm.data = NULL;
@@ -686,7 +688,7 @@ int pw_engine_init(struct pw_engine *e, uv_loop_t *loop, const struct ui_config 
 	int rc;
 
 	memset(e, 0, sizeof(*e));
-	e->env = (struct pw_vmm_env){ loop, cfg, accel, vmm_nice(), vmm_autogroup_nice(), NULL };
+	e->env = (struct pw_vmm_env){ loop, cfg, accel, vmm_nice(), vmm_autogroup_nice(), NULL, NULL };
 	e->cfg = cfg;
 	e->reg = reg;
 	e->hooks = *hooks;

@@ -107,7 +107,7 @@ int main(int argc, char **argv)
 
 	if (setenv("UV_THREADPOOL_SIZE", PW_SPAWN_THREADS, 0) < 0)
 		return UI_EXIT_TEMPORARY;
-	int code = ui_daemon_init(&d, UI_D_POOL, argc, argv);
+	int code = ui_daemon_init(&d, UI_D_POOL, argc, argv), rc = 0;
 
 	if (code == 0 && choose_vmm(&d.cfg, d.restarted, &accel) < 0)
 		code = ui_daemon_permanent(&d);
@@ -120,7 +120,9 @@ int main(int argc, char **argv)
 	have_cg = code == 0;
 	if (code == 0)
 		code = ui_daemon_attach(&d, 0);
-	if (code == 0 && (pw_worker_init(&w, &d, accel, &cg) < 0 || pw_worker_start(&w) < 0))
+	if (code == 0 && (rc = pw_worker_init(&w, &d, accel, &cg)) == -EACCES)
+		code = UI_EXIT_PERMANENT; /* run_dir out of the VMM user's reach */
+	else if (code == 0 && (rc < 0 || pw_worker_start(&w) < 0))
 		code = UI_EXIT_TEMPORARY;
 	if (code == 0 && uv_timer_init(&d.loop, &prune) == 0) {
 		prune.data = &d;

@@ -170,7 +170,7 @@ int pw_vm_paths(const struct ui_config *cfg, struct ui_vm *row)
 		     "%s/vms/%s.console.log", cfg->state_dir, row->id);
 	if (n < 0 || (size_t)n >= sizeof(row->console_log))
 		return -ENAMETOOLONG;
-	n = snprintf(row->api_socket, sizeof(row->api_socket), "%s/vms/%s.qmp",
+	n = snprintf(row->api_socket, sizeof(row->api_socket), "%s/vms/%s/qmp",
 		     cfg->run_dir, row->id);
 	if (n < 0 || (size_t)n >= sizeof(row->api_socket) ||
 	    (size_t)n >= sizeof(sun.sun_path))

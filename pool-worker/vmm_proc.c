@@ -566,6 +566,8 @@ void pw_vmm_proc_cgroup(struct pw_vmm_proc *p, const struct pw_cgroups *cg,
 int pw_vmm_proc_spawn(struct pw_vmm_proc *p, char *const argv[],
 		      const char *console_log, char *err, size_t errlen)
 {
+	bool drop = p->priv && p->priv->drop;
+	char *wrapped[PW_VMM_MAX_ARGS + 1], ids[2][16], file[PATH_MAX];
 	struct spawn_job *j;
 	int fd, rc;
 
@@ -575,15 +577,22 @@ int pw_vmm_proc_spawn(struct pw_vmm_proc *p, char *const argv[],
 	}
 	if ((fd = open_console(console_log, err, errlen)) < 0)
 		return fd;
-	if (!(j = job_new(p, argv, fd))) {
+	if ((rc = pw_find_program(argv[0], file, sizeof(file))) < 0) {
+		close(fd);
+		return exec_error(rc, argv[0], "find", err, errlen);
+	}
+	if (drop && pw_vmm_priv_argv(p->priv, file, argv, ids, wrapped, PW_VMM_MAX_ARGS + 1) < 0)
+		j = NULL;
+	else
+		j = job_new(p, drop ? wrapped : argv, fd);
+	if (!j) {
 		close(fd);
 		snprintf(err, errlen, "out of memory (or more than %d arguments)",
 			 PW_VMM_MAX_ARGS);
 		return -ENOMEM;
 	}
-	if ((rc = pw_find_program(argv[0], j->file, sizeof(j->file))) < 0)
-		rc = exec_error(rc, argv[0], "find", err, errlen);
-	else if ((rc = uv_queue_work(p->loop, &j->work, job_run, job_done)) < 0)
+	snprintf(j->file, sizeof(j->file), "%s", drop ? p->priv->helper : file);
+	if ((rc = uv_queue_work(p->loop, &j->work, job_run, job_done)) < 0)
 		snprintf(err, errlen, "cannot start %s: thread pool: %s", argv[0], uv_strerror(rc));
 	if (rc < 0) {
 		close(fd);

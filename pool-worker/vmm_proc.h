@@ -26,6 +26,7 @@
 
 #include "cgroup.h"
 #include "registry.h"
+#include "vmm_priv.h"
 
 #define PW_VMM_TIMERS 2
 #define PW_VMM_MAX_ARGS 64
@@ -56,6 +57,9 @@ struct pw_vmm_proc {
 	 * (pw_vmm_proc_cgroup). */
 	const struct pw_cgroups *cgroups;
 	const struct ui_vm *cg_row;        /* id, vcpus, mem_mib */
+	/* Who the VMM runs as (vmm_priv.h): NULL or not dropping = as we do;
+	 * else spawned through the exec helper. Set by the driver. */
+	const struct pw_vmm_priv *priv;
 	struct spawn_job *job;             /* a spawn in progress */
 	bool kill_pending;                 /* kill asked for while spawning */
 };
@@ -67,7 +71,8 @@ int pw_vmm_proc_init(struct pw_vmm_proc *p, uv_loop_t *loop, void *owner,
 /* The spawns of p go into row's cgroup under cg (NULL: none). */
 void pw_vmm_proc_cgroup(struct pw_vmm_proc *p, const struct pw_cgroups *cg,
 			const struct ui_vm *row);
-/* Starts spawning argv (argv[0] looked up in PATH) detached in its own
+/* Starts spawning argv (argv[0] looked up in PATH; through p->priv's exec
+ * helper when it drops privileges) detached in its own
  * session, stdout/stderr appended to console_log, stdin /dev/null,
  * signals reset, at priority p->nice (daemon.h: VMMs below the daemons),
  * in its VM's cgroup (a cgroup that cannot be made or entered fails the

@@ -267,6 +267,7 @@ int pw_worker_init(struct pw_worker *w, struct ui_daemon_ctx *d, enum ui_accel a
 {
 	const struct pw_engine_hooks hooks = { hook_reply, hook_net_kick, hook_netd_up,
 					       hook_changed, w };
+	char err[2 * PATH_MAX + 256], path[PATH_MAX + 8];
 	int rc;
 
 	memset(w, 0, sizeof(*w));
@@ -280,6 +281,13 @@ int pw_worker_init(struct pw_worker *w, struct ui_daemon_ctx *d, enum ui_accel a
 		return rc;
 	}
 	w->engine.env.cgroups = cg;
+	snprintf(path, sizeof(path), "%s/vms", d->cfg.run_dir);
+	if ((rc = pw_vmm_priv_init(&w->priv, &d->cfg, err, sizeof(err))) < 0 ||
+	    (rc = pw_vmm_priv_check_path(&w->priv, path, err, sizeof(err))) < 0) {
+		ui_error("%s", err);
+		return rc;
+	}
+	w->engine.env.priv = &w->priv;
 	if (accel == UI_ACCEL_TCG) {
 		w->engine.tsc_khz = pw_host_tsc_khz();
 		ui_info("tcg: Linux guests get tsc_early_khz=%u tsc=reliable (host TSC)",

@@ -23,6 +23,7 @@
 #include "engine.h"
 #include "pool.h"
 #include "ringio.h"
+#include "vmm_priv.h"
 
 struct pw_worker {
 	struct ui_daemon_ctx *d;
@@ -37,6 +38,7 @@ struct pw_worker {
 	uv_timer_t console_timer;         /* console caps and sweep (worker_console.c) */
 	struct pw_console_sweep console_sweep;
 	uint64_t console_sweep_at;        /* ms: the next sweep pass starts */
+	struct pw_vmm_priv priv;          /* who VMMs run as (read at start) */
 };
 
 /* worker_console.c: the console logs' cap and sweep on w's loop. */

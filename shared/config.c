@@ -98,6 +98,10 @@ static const struct cfg_section vmm_section = { (const struct cfg_field[]){
 	PATHF("cgroup_root", cgroup_root, cfg_parse_path),
 	UINTF("mem_overhead_mib", mem_overhead_mib, 0, 65536),
 	UINTF("pids_max", pids_max, 8, 1000000),
+	STR("user", vmm_user, 1, cfg_check_user),
+	PATHF("jailer", jailer_bin, cfg_parse_path),
+	PATHF("chroot_base", chroot_base, cfg_parse_path),
+	SPECIAL("image_dirs", cfg_parse_image_dirs),
 	END,
 } };
 
@@ -442,6 +446,12 @@ static int load_image_file(struct cfg_loader *parent, const char *dir, const cha
 	if ((r = parse_image(&ld, "", root, root->data.mapping.pairs.start)) == 0)
 		r = check_unique(&ld, yaml_document_get_node(&ld.doc,
 							     root->data.mapping.pairs.start->key));
+	if (r == 0) { /* its paths under vmm.image_dirs (config_vmm.c) */
+		ld.image_dirs_set = true; /* the main file's, or their defaults */
+		r = cfg_check_image(&ld, cfg->images[cfg->n_images - 1].name,
+				    yaml_document_get_node(&ld.doc,
+							   root->data.mapping.pairs.start->value));
+	}
 delete_doc:
 	yaml_document_delete(&ld.doc);
 free_buf:
@@ -582,6 +592,8 @@ static int finish(struct cfg_loader *ld)
 	if (cfg->warm_image[0] && !ui_config_image(cfg, cfg->warm_image))
 		return cfg_fail_at(ld, ld->warm_node, "pool.warm_image: no image named \"%s\" in images",
 				   cfg->warm_image);
+	if ((r = cfg_finish_vmm(ld)) < 0)
+		return r;
 	if (ld->listen_set)
 		return 0;
 	n = snprintf(cfg->api_unix, sizeof(cfg->api_unix), "%s/api.sock", cfg->run_dir);
@@ -746,6 +758,7 @@ void ui_config_defaults(struct ui_config *cfg)
 	cfg->cgroup = UI_CGROUP_AUTO;
 	cfg->mem_overhead_mib = 96;
 	cfg->pids_max = 256;
+	snprintf(cfg->vmm_user, sizeof(cfg->vmm_user), "uigniter-vmm");
 	cfg->max_vms = 64;
 	cfg->max_body_bytes = 65536;
 	cfg->max_header_bytes = 16384;
@@ -770,6 +783,7 @@ static int load_text(struct cfg_loader *ld, const char *buf, size_t len)
 	if ((root = yaml_document_get_root_node(&ld->doc)) &&
 	    (r = parse_mapping(ld, "", root, &top_section, ld->cfg)) < 0)
 		goto delete_doc;
+	cfg_vmm_dirs(ld); /* before images_dir's images are checked against them */
 	if (ld->read_images_dir && (r = load_images_dir(ld)) < 0)
 		goto delete_doc;
 	r = finish(ld);

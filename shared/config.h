@@ -78,6 +78,8 @@ struct ui_image {
 	char source[PATH_MAX];          /* the file that defined it (not a key) */
 };
 
+#define UI_MAX_IMAGE_DIRS 8
+
 struct ui_config {
 	char path[PATH_MAX];            /* the file loaded, or "" for defaults */
 	char state_dir[PATH_MAX];       /* default /var/lib/uigniter: registry.db, logs */
@@ -117,6 +119,13 @@ struct ui_config {
 	char cgroup_root[PATH_MAX];     /* "" (default): found or mounted; else the base */
 	unsigned mem_overhead_mib;      /* memory limit = mem_mib + this; default 96 */
 	unsigned pids_max;              /* a VM cgroup's pids.max; default 256 */
+	char vmm_user[33];              /* VMMs run as this user; default "uigniter-vmm"
+					 * (created when missing); "root" = no drop */
+	char jailer_bin[PATH_MAX];      /* "" (default): no jailer (Firecracker only) */
+	char chroot_base[PATH_MAX];     /* the jailer's --chroot-base-dir; default <run_dir>/jail */
+	char image_dirs[UI_MAX_IMAGE_DIRS][PATH_MAX]; /* kernel/initrd/rootfs must lie under one;
+					 * default <state_dir>/images and the build's guest dir */
+	unsigned n_image_dirs;
 
 	/* pool: */
 	unsigned pool_size;             /* default 0 */

@@ -201,6 +201,12 @@ static int store_path(struct cfg_loader *ld, const char *where, const yaml_node_
 	return 0;
 }
 
+int cfg_store_path(struct cfg_loader *ld, const char *where, const yaml_node_t *val,
+		   char *dst, size_t size, const char *s)
+{
+	return store_path(ld, where, val, dst, size, s);
+}
+
 /* A path; relative resolves against the config file's directory. */
 int cfg_parse_path(struct cfg_loader *ld, const char *where, const yaml_node_t *val,
 		   void *base, const struct cfg_field *f)

@@ -48,6 +48,7 @@ struct cfg_loader {
 	const yaml_node_t *cmd_node;
 	const yaml_node_t *disk_node;
 	char rootfs_raw[64];           /* rootfs as written (an OSv fs name) */
+	bool image_dirs_set;           /* vmm.image_dirs given: no default */
 };
 
 struct cfg_field;
@@ -137,6 +138,21 @@ int cfg_parse_rootfs(struct cfg_loader *ld, const char *where, const yaml_node_t
 		     void *base, const struct cfg_field *f);
 int cfg_parse_disk(struct cfg_loader *ld, const char *where, const yaml_node_t *val,
 		   void *base, const struct cfg_field *f);
+/* vmm.user, vmm.image_dirs and their rules (config_vmm.c): image paths
+ * outside every image directory are refused at the path's node. */
+int cfg_parse_image_dirs(struct cfg_loader *ld, const char *where, const yaml_node_t *val,
+			 void *base, const struct cfg_field *f);
+int cfg_check_user(struct cfg_loader *ld, const char *where, const yaml_node_t *val,
+		   const char *s);
+int cfg_finish_vmm(struct cfg_loader *ld);
+/* The default vmm.image_dirs, unless given (or set already). */
+void cfg_vmm_dirs(struct cfg_loader *ld);
+/* Image `name` (its definition's mapping node img, in ld's document): each
+ * of its paths under an image directory, else the error at that path. */
+int cfg_check_image(struct cfg_loader *ld, const char *name, const yaml_node_t *img);
+/* A path as store_path makes it (relative to the file's directory). */
+int cfg_store_path(struct cfg_loader *ld, const char *where, const yaml_node_t *val,
+		   char *dst, size_t size, const char *s);
 
 int cfg_check_ifname(struct cfg_loader *ld, const char *where, const yaml_node_t *val,
 		     const char *s);

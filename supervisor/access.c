@@ -61,14 +61,18 @@ int ui_access_prepare(const struct ui_config *cfg)
 	static const char *const sfx[] = { "-wal", "-shm" };
 	int r;
 
+	/* VMMs run as vmm.user (pool-worker/vmm_priv.h): they must reach their
+	 * own <run_dir>/vms/<id>/ (0700, theirs): search, not read, for others */
+	mode_t run = dir | (strcmp(cfg->vmm_user, "root") ? S_IXOTH : 0);
+
 	if ((r = apply(cfg, "state_dir", cfg->state_dir, dir, true)) < 0 ||
-	    (r = apply(cfg, "run_dir", cfg->run_dir, dir, true)) < 0)
+	    (r = apply(cfg, "run_dir", cfg->run_dir, run, true)) < 0)
 		return r;
 	snprintf(path, sizeof(path), "%s/vms", cfg->state_dir);
 	if ((r = apply(cfg, "console logs' directory", path, dir | S_ISGID, true)) < 0)
 		return r;
 	snprintf(path, sizeof(path), "%s/vms", cfg->run_dir);
-	if ((r = apply(cfg, "VMM sockets' directory", path, dir, true)) < 0)
+	if ((r = apply(cfg, "VMM sockets' directory", path, run, true)) < 0)
 		return r;
 	ui_config_registry_path(cfg, path, sizeof(path));
 	if ((r = make_registry(cfg, path)) < 0 || (r = apply(cfg, "registry", path, file, true)) < 0)

@@ -36,6 +36,7 @@
 #include "fc_args.h"
 #include "fc_calllog.h"
 #include "fc_log.h"
+#include "fc_seccomp.h"
 
 #define FC_CONTRACT_NAME "firecracker-api-v1.16.1.yaml"
 #define FC_MAX_CONNS 32
@@ -335,6 +336,14 @@ static void cleanup(struct fc_server *s)
 	fc_contract_free(&s->contract);
 }
 
+static bool no_seccomp(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--no-seccomp"))
+			return true;
+	return false;
+}
+
 int main(int argc, char **argv)
 {
 	static struct fc_server s = { .lfd = -1, .sfd = -1 };
@@ -358,6 +367,11 @@ int main(int argc, char **argv)
 	if (status)
 		return status;
 	open_calllog(&a, argc, argv);
+	if (!no_seccomp(argc, argv) && (status = fc_seccomp_install()) < 0) {
+		fprintf(stderr, "Firecracker (fake): cannot install its seccomp filter: %s\n",
+			strerror(-status));
+		return 1;
+	}
 	fc_log("INFO", "main", "Running Firecracker v1.16.1 (fake)");
 	status = run(&s, &a);
 	cleanup(&s);

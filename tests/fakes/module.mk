@@ -15,3 +15,21 @@ $(FC_FAKE_BIN): $(FC_FAKE_OBJS) $(LIBSHARED)
 
 $(eval $(call unit_test,test_fc_fake,))
 $(BUILD)/tests/test_fc_fake: $(FC_FAKE_BIN)
+
+# The same fake linked statically, as a jailed Firecracker must be (the
+# chroot has no libraries), and the jailer fake (tests/fakes/jailer/).
+# Neither is built under sanitizers (no static ASan).
+ifeq ($(SANITIZE)$(FUZZ),)
+FC_FAKE_STATIC := $(BUILD)/tests/fakes/static/firecracker
+JAILER_FAKE := $(BUILD)/tests/fakes/jailer
+UNIT_TESTS += $(FC_FAKE_STATIC) $(JAILER_FAKE)
+
+$(FC_FAKE_STATIC): $(FC_FAKE_OBJS) $(LIBSHARED)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -static -o $@ $(FC_FAKE_OBJS) $(LIBSHARED) -lyaml -ljansson \
+		-l:libuv_a.a -lhttp_parser -lpthread -ldl -lrt
+
+$(JAILER_FAKE): $(BUILD)/obj/tests/fakes/jailer/main.o
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^
+endif

@@ -22,6 +22,14 @@ fi
 ST_NAME=uigt$$
 ST_NS=$ST_NAME
 ST_DIR=$(mktemp -d /tmp/uigniter-test.XXXXXX)
+chmod 0711 "$ST_DIR" # the VMM user reaches its own directory under run/vms
+# VMMs run as this user (vmm.user), created by the stack on first start and
+# removed again on exit (st_cleanup).
+ST_VMM_USER=${ST_VMM_USER:-uigt-vmm-$$}
+# The Firecracker fake's call logs (<id>.calls.jsonl) outlive the VMM's own
+# directory, which a stop removes; any VMM user may write there.
+export FC_FAKE_LOG_DIR=$ST_DIR/calls
+mkdir -m 1777 "$FC_FAKE_LOG_DIR"
 ST_CONF=$ST_DIR/uigniter.yaml
 ST_SOCK=$ST_DIR/run/api.sock
 ST_LOG=$ST_DIR/uigniter.log
@@ -43,7 +51,8 @@ st_fail() {
 # ST_VMM_EXTRA (more lines for the vmm: section, indented two spaces),
 # ST_NETWORK_EXTRA (the same for network:),
 # ST_IMAGES_EXTRA (more images, indented two spaces), ST_NEED_GUEST=0 (no
-# built guest needed, e.g. with the Firecracker fake).
+# built guest needed, e.g. with the Firecracker fake). Image files must lie
+# in $GUEST or $ST_DIR (vmm.image_dirs); VMMs run as $ST_VMM_USER.
 st_write_config() {
 	cat >"$ST_CONF" <<EOF
 state_dir: $ST_DIR/state
@@ -59,6 +68,8 @@ ${ST_NETWORK_EXTRA:-}
 vmm:
   driver: ${ST_DRIVER:-qemu}
   stop_timeout_ms: ${ST_STOP_TIMEOUT_MS:-8000}
+  user: $ST_VMM_USER
+  image_dirs: [$GUEST, $ST_DIR]
 ${ST_VMM_EXTRA:-}
 limits:
   max_body_bytes: 4096
@@ -74,6 +85,18 @@ EOF
 # The pids of every qemu started for this instance (from the registry).
 st_vmm_pids() {
 	sqlite3 "$ST_DB" 'select vmm_pid from vms where vmm_pid > 0' 2>/dev/null || true
+}
+
+# The test's VMM user (and its group), once its VMMs are gone; only a name
+# this file made up (uigt-vmm-PID), never a user the host had.
+st_vmm_user_remove() {
+	case $ST_VMM_USER in uigt-vmm-[0-9]*) ;; *) return 0 ;; esac
+	id -u "$ST_VMM_USER" >/dev/null 2>&1 || return 0
+	for _ in $(seq 50); do
+		userdel "$ST_VMM_USER" 2>/dev/null && return 0
+		sleep 0.1 # a VMM just killed still runs as it
+	done
+	echo "warning: cannot remove the test user $ST_VMM_USER"
 }
 
 st_cleanup() {
@@ -104,6 +127,7 @@ st_cleanup() {
 		sleep 0.1
 	done
 	rm -f /dev/shm/uigniter-"$(st_shm_hash)" 2>/dev/null
+	st_vmm_user_remove
 	[ -n "${ST_KEEP_LOG:-}" ] && cp "$ST_LOG" "$ST_KEEP_LOG"
 	rm -rf "$ST_DIR"
 	exit $rc

@@ -54,7 +54,7 @@ st_start
 # ---- the modes --------------------------------------------------------------
 S=$ST_DIR/state
 expect_mode "$S" "750 root:$G"
-expect_mode "$ST_DIR/run" "750 root:$G"
+expect_mode "$ST_DIR/run" "751 root:$G" # o+x: VMMs (vmm.user) reach run/vms/<id>/
 expect_mode "$S/vms" "2750 root:$G"
 expect_mode "$ST_DB" "640 root:$G"
 for f in "$ST_DB-wal" "$ST_DB-shm"; do

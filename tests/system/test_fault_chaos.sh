@@ -105,7 +105,7 @@ missing=$(comm -13 <(echo "$taps") <(echo "$ready") | tr '\n' ' ')
 [ -z "${missing// /}" ] || st_fail "ready taps rows without a device: $missing"
 unready=$(st_sql "select l.tap || ':' || coalesce(t.state, 'no row') from leases l left join taps t on t.name = l.tap where t.state is not 'ready'")
 [ -z "$unready" ] || st_fail "leases whose tap is not a ready row: $unready"
-for s in "$ST_DIR"/run/vms/*; do
+for s in "$ST_DIR"/run/vms/*/*; do # <run_dir>/vms/<id>/qmp or sock
 	[ -e "$s" ] || continue
 	case $s in *.calls.jsonl) continue ;; esac
 	n=$(st_sql "select count(*) from vms where api_socket = '$s' and state = 'running'")

@@ -21,7 +21,7 @@ st_start
 api POST /vm/run '{"image":"fc"}'
 st_expect 201 "run"
 id=$(json .id) tap=$(json .tap)
-sock=$ST_DIR/run/vms/$id.sock
+sock=$ST_DIR/run/vms/$id/sock
 pid=$(sql "select vmm_pid from vms where id = '$id'")
 
 old=$(st_daemon_pid pool-worker)
@@ -38,11 +38,11 @@ done
 [ "$(json '.daemons["pool-worker"]')" = up ] && [ "$new" != "$old" ] ||
 	st_fail "pool-worker did not come back"
 for _ in $(seq 50); do
-	[ "$(calls "$sock.calls.jsonl" | tail -n1)" = '["GET","/",200]' ] && break
+	[ "$(calls "$ST_DIR/calls/$id.calls.jsonl" | tail -n1)" = '["GET","/",200]' ] && break
 	sleep 0.1
 done
-[ "$(calls "$sock.calls.jsonl" | tail -n1)" = '["GET","/",200]' ] ||
-	st_fail "the new pool-worker did not ask the adopted VMM: $(calls "$sock.calls.jsonl")"
+[ "$(calls "$ST_DIR/calls/$id.calls.jsonl" | tail -n1)" = '["GET","/",200]' ] ||
+	st_fail "the new pool-worker did not ask the adopted VMM: $(calls "$ST_DIR/calls/$id.calls.jsonl")"
 [ "$(sql "select count(*) from events where vm_id = '$id' and kind = 'adopt'")" = 1 ] ||
 	st_fail "no adopt event"
 kill -0 "$pid" || st_fail "the VMM died with pool-worker"
@@ -52,8 +52,8 @@ st_expect 200 "stop after adoption"
 [ "$(json .state)" = stopped ] || st_fail "state: $API_BODY"
 [ "$(sql "select count(*) from events where vm_id = '$id' and kind = 'kill'")" = 0 ] ||
 	st_fail "the adopted VMM was killed, not powered off"
-[ "$(calls "$sock.calls.jsonl" | tail -n1)" = '["PUT","/actions",204]' ] ||
-	st_fail "last call: $(calls "$sock.calls.jsonl" | tail -n1)"
+[ "$(calls "$ST_DIR/calls/$id.calls.jsonl" | tail -n1)" = '["PUT","/actions",204]' ] ||
+	st_fail "last call: $(calls "$ST_DIR/calls/$id.calls.jsonl" | tail -n1)"
 ! kill -0 "$pid" 2>/dev/null || st_fail "VMM pid $pid still alive"
 st_tap_released "$tap" || st_fail "tap $tap left"
 [ "$(sql "select count(*) from leases")" = 0 ] || st_fail "lease left"

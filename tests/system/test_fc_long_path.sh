@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Firecracker driver, an API socket path that does not fit a sockaddr_un:
-# with run_dir 75 bytes long, <run_dir>/vms/<id>.sock is 108 bytes (one too
-# many; QEMU's <id>.qmp would still fit). The run fails with a clear error,
+# with run_dir 75 bytes long, <run_dir>/vms/<id>/sock is 108 bytes (one too
+# many; QEMU's <id>/qmp would still fit). The run fails with a clear error,
 # nothing is spawned, and the lease is released.
 ST_DRIVER=firecracker
 ST_NEED_GUEST=0

@@ -15,7 +15,7 @@ FAKE=$ROOT/$BUILD/tests/fakes/firecracker
 [ -x "$FAKE" ] || { echo "skip: $FAKE not built (make unit-tests)"; exit 77; }
 sql() { sqlite3 -cmd '.timeout 5000' "$ST_DB" "$1"; }
 calls() { jq -c 'select(.method) | [.method, .path, .status]' "$1"; }
-calllog() { echo "$ST_DIR/run/vms/$1.sock.calls.jsonl"; }
+calllog() { echo "$ST_DIR/calls/$1.calls.jsonl"; }
 
 # The id of a warm slot that is ready (its "warm" event) and not in $1.
 ready_slot() {
@@ -78,7 +78,7 @@ for _ in $(seq 100); do
 	sleep 0.1
 done
 [ "$(sql "select count(*) from vms where id = '$slot2'")" = 0 ] || st_fail "old slot not retired"
-[ ! -e "$ST_DIR/run/vms/$slot2.sock" ] || st_fail "retired slot's socket left"
+[ ! -e "$ST_DIR/run/vms/$slot2/sock" ] || st_fail "retired slot's socket left"
 slot3=$(ready_slot "$slot2") || st_fail "no slot with the warm image"
 want='["PUT","/machine-config",204]
 ["PUT","/network-interfaces/eth0",204]
@@ -97,11 +97,11 @@ for v in "$slot" "$cold" "$slot3"; do
 	st_expect 200 "stop $v"
 	[ "$(json .state)" = stopped ] && [ "$(json .exit_status)" = 0 ] ||
 		st_fail "stop $v (expected a clean exit): $API_BODY"
-	[ ! -e "$ST_DIR/run/vms/$v.sock" ] || st_fail "socket of $v left"
+	[ ! -e "$ST_DIR/run/vms/$v/sock" ] || st_fail "socket of $v left"
 done
 [ "$(sql "select count(*) from leases l join vms v on v.id = l.vm_id where v.state != 'warm'")" = 0 ] ||
 	st_fail "leases of stopped VMs left"
-for f in "$ST_DIR"/run/vms/*.calls.jsonl; do
+for f in "$ST_DIR"/calls/*.calls.jsonl; do
 	bad=$(jq -c 'select(.method and .status >= 300)' "$f")
 	[ -z "$bad" ] || st_fail "refused request in $f: $bad"
 done

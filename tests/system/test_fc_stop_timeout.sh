@@ -22,7 +22,7 @@ st_start
 api POST /vm/run '{"image":"fc"}'
 st_expect 201 "run"
 id=$(json .id) tap=$(json .tap)
-sock=$ST_DIR/run/vms/$id.sock
+sock=$ST_DIR/run/vms/$id/sock
 pid=$(sql "select vmm_pid from vms where id = '$id'")
 kill -0 "$pid" || st_fail "VMM pid $pid not alive"
 
@@ -36,11 +36,11 @@ ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 [ "$(sql "select detail from events where vm_id = '$id' and kind = 'kill'")" = "stop timeout" ] ||
 	st_fail "events: $(sql "select kind, detail from events where vm_id = '$id'")"
 presses=$(jq -c 'select(.method == "PUT" and .path == "/actions" and .body.action_type == "SendCtrlAltDel") | .status' \
-	"$sock.calls.jsonl" | sort -u | tr '\n' ' ')
+	"$ST_DIR/calls/$id.calls.jsonl" | sort -u | tr '\n' ' ')
 [ "$presses" = "204 " ] || st_fail "SendCtrlAltDel answers: '$presses'"
 ! kill -0 "$pid" 2>/dev/null || st_fail "VMM pid $pid still alive"
 st_tap_released "$tap" || st_fail "tap $tap left"
 [ "$(sql "select count(*) from leases")" = 0 ] || st_fail "lease left"
 [ ! -e "$sock" ] || st_fail "API socket left"
-st_log "stopped by SIGKILL after $ms ms ($(jq -c 'select(.body.action_type == "SendCtrlAltDel")' "$sock.calls.jsonl" | wc -l) SendCtrlAltDel)"
+st_log "stopped by SIGKILL after $ms ms ($(jq -c 'select(.body.action_type == "SendCtrlAltDel")' "$ST_DIR/calls/$id.calls.jsonl" | wc -l) SendCtrlAltDel)"
 st_pass

@@ -22,7 +22,7 @@ api POST /vm/run '{"image":"fc"}'
 st_expect 201 "run"
 [ "$(json .state)" = running ] || st_fail "state $(json .state)"
 id=$(json .id) tap=$(json .tap)
-sock=$ST_DIR/run/vms/$id.sock
+sock=$ST_DIR/run/vms/$id/sock
 pid=$(sql "select vmm_pid from vms where id = '$id'")
 
 st_wait_vm "$id" failed # its VMM died by itself

@@ -103,8 +103,8 @@ st_expect 201 "run"
 id=$(json .id) ip=$(json .ip) mac=$(json .mac) tap=$(json .tap)
 [ "$(json .state)" = running ] || st_fail "state $(json .state)"
 [ "$(json .driver)" = firecracker ] || st_fail "driver $(json .driver)"
-sock=$ST_DIR/run/vms/$id.sock
-log=$sock.calls.jsonl
+sock=$ST_DIR/run/vms/$id/sock
+log=$ST_DIR/calls/$id.calls.jsonl
 [ -S "$sock" ] || st_fail "no API socket at $sock"
 [ "$(sql "select api_socket from vms where id = '$id'")" = "$sock" ] ||
 	st_fail "registry api_socket: $(sql "select api_socket from vms where id = '$id'")"
@@ -149,7 +149,7 @@ assert_gone "$id" "$pid" "$tap" "$sock"
 api POST /vm/run '{"image":"fcdisk"}'
 st_expect 201 "run with a rootfs"
 id2=$(json .id) tap2=$(json .tap)
-log2=$ST_DIR/run/vms/$id2.sock.calls.jsonl
+log2=$ST_DIR/calls/$id2.calls.jsonl
 want='["PUT","/machine-config",204]
 ["PUT","/network-interfaces/eth0",204]
 ["PUT","/boot-source",204]
@@ -160,7 +160,7 @@ got=$(calls "$log2")
 $got"
 body_is "$log2" /machine-config '{"vcpu_count":2,"mem_size_mib":256,"smt":false}'
 body_is "$log2" /drives/rootfs "{\"drive_id\":\"rootfs\",\"path_on_host\":\"$ST_DIR/rootfs.ext4\",
-	\"is_root_device\":true,\"is_read_only\":false}"
+	\"is_root_device\":true,\"is_read_only\":true}"
 jq -e 'has("initrd_path") | not' <<<"$(body_of "$log2" /boot-source)" >/dev/null ||
 	st_fail "initrd_path sent for an image without one"
 
@@ -189,19 +189,20 @@ for _ in $(seq 100); do
 	sleep 0.05
 done
 if [ -n "$sid" ]; then
+	mkdir -p "$ST_DIR/run/vms/$sid" # its directory, as an earlier VMM left it
 	python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' \
-		"$ST_DIR/run/vms/$sid.sock" || : >"$ST_DIR/run/vms/$sid.sock"
+		"$ST_DIR/run/vms/$sid/sock" || : >"$ST_DIR/run/vms/$sid/sock"
 fi
 planted=
-[ -n "$sid" ] && [ -e "$ST_DIR/run/vms/$sid.sock" ] && planted=1
+[ -n "$sid" ] && [ -e "$ST_DIR/run/vms/$sid/sock" ] && planted=1
 kill -CONT "$netd" # (the check is before: once netd goes on, the spawn removes it)
 [ -n "$sid" ] || st_fail "no run in creating while netd was stopped"
 [ -n "$planted" ] || st_fail "could not plant the stale socket"
 wait "$bg"
 [ "$(head -n1 "$ST_DIR/stale.out")" = 201 ] || st_fail "run over a stale socket: $(cat "$ST_DIR/stale.out")"
 [ "$(sql "select state from vms where id = '$sid'")" = running ] || st_fail "stale-socket VM not running"
-[ "$(calls "$ST_DIR/run/vms/$sid.sock.calls.jsonl" | tail -n1)" = '["PUT","/actions",204]' ] ||
-	st_fail "stale-socket VM: $(calls "$ST_DIR/run/vms/$sid.sock.calls.jsonl")"
+[ "$(calls "$ST_DIR/calls/$sid.calls.jsonl" | tail -n1)" = '["PUT","/actions",204]' ] ||
+	st_fail "stale-socket VM: $(calls "$ST_DIR/calls/$sid.calls.jsonl")"
 
 # ---------------------------------------------------- a kernel that is not
 
@@ -214,7 +215,7 @@ bid=$(sql "select id from vms where image = 'bogus'")
 [ "$(sql "select state from vms where id = '$bid'")" = failed ] || st_fail "bogus: row $(sql "select state from vms where id = '$bid'")"
 grep -q "The kernel file cannot be opened" <<<"$(sql "select error from vms where id = '$bid'")" ||
 	st_fail "bogus: row error $(sql "select error from vms where id = '$bid'")"
-blog=$ST_DIR/run/vms/$bid.sock.calls.jsonl
+blog=$ST_DIR/calls/$bid.calls.jsonl
 got=$(calls "$blog")
 want='["PUT","/machine-config",204]
 ["PUT","/network-interfaces/eth0",204]
@@ -224,11 +225,11 @@ $got"
 jq -r 'select(.method) | .fault // empty' "$blog" | grep -q "The kernel file cannot be opened" ||
 	st_fail "the 400 was not the kernel check: $(jq -c 'select(.status == 400)' "$blog")"
 assert_gone "$bid" "$(sql "select vmm_pid from vms where id = '$bid'")" \
-	"$(sql "select tap from vms where id = '$bid'")" "$ST_DIR/run/vms/$bid.sock"
+	"$(sql "select tap from vms where id = '$bid'")" "$ST_DIR/run/vms/$bid/sock"
 
 # ---------------------------------------------------- the contract held
 
-for f in "$ST_DIR"/run/vms/*.calls.jsonl; do
+for f in "$ST_DIR"/calls/*.calls.jsonl; do
 	[ "$f" = "$blog" ] && continue
 	bad=$(jq -c 'select(.method and .status >= 300)' "$f")
 	[ -z "$bad" ] || st_fail "a request the contract (or the fake) refused in $f: $bad"
@@ -240,6 +241,6 @@ for v in "$id2" "$sid"; do
 	[ "$(json .state)" = stopped ] || st_fail "stop $v: $API_BODY"
 done
 [ "$(sql "select count(*) from leases")" = 0 ] || st_fail "leases left"
-[ -z "$(ls "$ST_DIR"/run/vms/*.sock 2>/dev/null)" ] || st_fail "sockets left: $(ls "$ST_DIR"/run/vms/)"
+[ -z "$(find "$ST_DIR/run/vms" -mindepth 1)" ] || st_fail "VMM directories left: $(ls -R "$ST_DIR"/run/vms/)"
 [ -z "$(st_unowned_taps | tr -d ' ')" ] || st_fail "taps left: $(st_unowned_taps)"
 st_pass

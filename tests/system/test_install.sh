@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make install into a DESTDIR (PREFIX=/usr) lays out a Debian-like service:
 # every file at its path with its mode and nothing else; the config's image
-# paths point at the installed guest; a second install keeps a changed
+# paths (and image_dirs) point at the installed guest; a second install keeps a changed
 # config; `systemd-analyze verify` accepts the unit (against the DESTDIR
 # copies, --root) and refuses it when its ExecStart binary is missing; each
 # man page renders with `man -l --warnings` without a warning;
@@ -31,6 +31,7 @@ expected="644 etc/uigniter/uigniter.yaml
 755 usr/libexec/uigniter/apid
 755 usr/libexec/uigniter/netd
 755 usr/libexec/uigniter/pool-worker
+755 usr/libexec/uigniter/uigniter-vmm-exec
 755 usr/sbin/uigniterd
 644 usr/share/man/man1/uictl.1
 644 usr/share/man/man5/uigniter.yaml.5
@@ -47,7 +48,9 @@ cmp -s build/guest/vmlinuz "$D/usr/share/uigniter/guest/vmlinuz" || fail "guest 
 C=$D/etc/uigniter/uigniter.yaml
 grep -qE '^    kernel: /usr/share/uigniter/guest/vmlinuz$' "$C" || fail "config kernel path: $(grep kernel: "$C")"
 grep -qE '^    initrd: /usr/share/uigniter/guest/initrd.cpio.gz$' "$C" || fail "config initrd path"
-[ "$(diff etc/uigniter.yaml "$C" | grep -c '^>')" = 2 ] || fail "config: more than the 2 paths changed"
+grep -qE '^  image_dirs: \[/var/lib/uigniter/images, /usr/share/uigniter/guest/\]$' "$C" ||
+	fail "config image_dirs: $(grep image_dirs: "$C")"
+[ "$(diff etc/uigniter.yaml "$C" | grep -c '^>')" = 3 ] || fail "config: more than the 3 paths changed"
 # The unit runs the installed binary on the installed config.
 U=$D/usr/lib/systemd/system/uigniterd.service
 grep -qx 'ExecStart=/usr/sbin/uigniterd --config /etc/uigniter/uigniter.yaml' "$U" || fail "ExecStart: $(grep ExecStart "$U")"

@@ -24,14 +24,14 @@ st_start
 api POST /vm/run '{"image":"fc","name":"p1"}' -H 'Idempotency-Key: pause-k1'
 st_expect 201 "run"
 id=$(json .id) tap=$(json .tap) started=$(json .started_at)
-sock=$ST_DIR/run/vms/$id.sock
+sock=$ST_DIR/run/vms/$id/sock
 pid=$(sql "select vmm_pid from vms where id = '$id'")
 
 api POST /vm/p1/pause
 st_expect 200 "pause (by name)"
 [ "$(json .state)" = paused ] && [ "$(json .id)" = "$id" ] || st_fail "pause: $API_BODY"
-[ "$(calls "$sock.calls.jsonl" | tail -n1)" = '["PATCH","/vm",204,"Paused"]' ] ||
-	st_fail "pause calls: $(calls "$sock.calls.jsonl")"
+[ "$(calls "$ST_DIR/calls/$id.calls.jsonl" | tail -n1)" = '["PATCH","/vm",204,"Paused"]' ] ||
+	st_fail "pause calls: $(calls "$ST_DIR/calls/$id.calls.jsonl")"
 [ "$(vmm_state "$sock")" = Paused ] || st_fail "the VMM is not paused"
 api GET "/vm/$id"
 [ "$(json .state)" = paused ] || st_fail "GET: $API_BODY"
@@ -57,8 +57,8 @@ api POST "/vm/$id/resume"
 st_expect 200 "resume"
 [ "$(json .state)" = running ] || st_fail "resume: $API_BODY"
 [ "$(json .started_at)" = "$started" ] || st_fail "started_at changed: $API_BODY"
-[ "$(calls "$sock.calls.jsonl" | tail -n1)" = '["PATCH","/vm",204,"Resumed"]' ] ||
-	st_fail "resume calls: $(calls "$sock.calls.jsonl")"
+[ "$(calls "$ST_DIR/calls/$id.calls.jsonl" | tail -n1)" = '["PATCH","/vm",204,"Resumed"]' ] ||
+	st_fail "resume calls: $(calls "$ST_DIR/calls/$id.calls.jsonl")"
 [ "$(vmm_state "$sock")" = Running ] || st_fail "the VMM is not running"
 api POST "/vm/$id/resume"
 st_expect 409 "resume of a running VM"
@@ -118,7 +118,7 @@ st_expect 200 "pause before the stop"
 api POST "/vm/$id/stop"
 st_expect 200 "stop of a paused VM"
 [ "$(json .state)" = stopped ] || st_fail "stop: $API_BODY"
-last2=$(calls "$sock.calls.jsonl" | tail -n2 | tr '\n' ' ')
+last2=$(calls "$ST_DIR/calls/$id.calls.jsonl" | tail -n2 | tr '\n' ' ')
 [ "$last2" = '["PATCH","/vm",204,"Resumed"] ["PUT","/actions",204,null] ' ] ||
 	st_fail "stop of a paused VM did not resume it first: $last2"
 [ "$(sql "select count(*) from events where vm_id = '$id' and kind = 'kill'")" = 0 ] ||

@@ -16,7 +16,7 @@ ST_NEED_GUEST=0
 
 st_fc_fake
 calls() { jq -c 'select(.method) | [.method, .path, .status]' "$1"; }
-calllog() { echo "$ST_DIR/run/vms/$1.sock.calls.jsonl"; }
+calllog() { echo "$ST_DIR/calls/$1.calls.jsonl"; }
 
 export FC_FAKE_CONSOLE_ON_START="APP-READY: listening"
 ST_VMM_EXTRA="$ST_VMM_EXTRA

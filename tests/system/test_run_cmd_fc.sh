@@ -43,7 +43,7 @@ id=$(json .id) ip=$(json .ip)
 [ "$id" = "$slot" ] || st_fail "the prepared slot $slot did not serve it (got $id)"
 b64=$(printf '/bin/app\0a b\0c"d\0' | base64 -w0)
 want="console=ttyS0 ip=$ip::172.31.0.1:255.255.255.0::eth0:off uigniter.id=$id uigniter.cmd=$b64 quiet"
-log=$ST_DIR/run/vms/$id.sock.calls.jsonl
+log=$ST_DIR/calls/$id.calls.jsonl
 got=$(body_of "$log" /boot-source | jq -r .boot_args)
 [ "$got" = "$want" ] || st_fail "boot_args the fake received:
 $got
@@ -57,7 +57,7 @@ st_expect 200 "stop"
 api POST /vm/run '{"image":"osv"}'
 st_expect 201 "run osv"
 id=$(json .id) ip=$(json .ip) tap=$(json .tap)
-log=$ST_DIR/run/vms/$id.sock.calls.jsonl
+log=$ST_DIR/calls/$id.calls.jsonl
 boot=$(body_of "$log" /boot-source)
 want="--rootfs=rofs --nopci --ip=eth0,$ip,255.255.255.0 --defaultgw=172.31.0.1 --nameserver=172.31.0.1 /httpserver.so --title \"it's a test\""
 jq -e --arg k "$ST_DIR/kernel.elf" --arg a "$want" \

@@ -76,7 +76,7 @@ check_no_duplicates() {
 		dup=$(json "[.vms[] | select(.state != \"stopped\" and .state != \"failed\") | .$field] | group_by(.) | map(select(length > 1) | .[0]) | join(\" \")")
 		[ -z "$dup" ] || st_fail "$1: live VMs share $field $dup: $API_BODY"
 	done
-	dup=$(cat "$ST_DIR"/run/vms/*.sock.calls.jsonl 2>/dev/null |
+	dup=$(cat "$ST_DIR"/calls/*.calls.jsonl 2>/dev/null |
 		jq -r 'select(.method == "PUT" and (.path | startswith("/network-interfaces"))) | .body.host_dev_name // empty' |
 		sort | uniq -d | tr '\n' ' ')
 	[ -z "${dup// /}" ] || st_fail "$1: two VMMs were given tap $dup"
@@ -152,7 +152,7 @@ for pid in $(sqlite3 "$ST_DB" 'select vmm_pid from vms') $vmm_pids; do
 done
 [ "$(st_sql 'select count(*) from leases')" = 0 ] || st_fail "leases left: $(st_sql 'select * from leases')"
 [ -z "$(st_unowned_taps | tr -d ' ')" ] || st_fail "taps left: $(st_unowned_taps)"
-[ -z "$(ls "$ST_DIR"/run/vms/ | grep '\.sock$')" ] || st_fail "API sockets left: $(ls "$ST_DIR/run/vms")"
+[ -z "$(find "$ST_DIR/run/vms" -type s)" ] || st_fail "API sockets left: $(find "$ST_DIR/run/vms" -type s)"
 
 # --- 5. a survivor holding a role lock: a new manager starts nothing
 # until it is gone, and gives up (111) if it outlasts 30 s. The holder

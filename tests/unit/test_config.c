@@ -88,6 +88,8 @@ static const char good_yaml[] =
 	"  tap_stock: 0\n"
 	"vmm:\n"
 	"  driver: qemu\n"
+	"  user: vmm-test_1\n"
+	"  image_dirs: [../build/guest, /images, /boot]\n"
 	"  qemu: ./bin/qemu\n"
 	"  firecracker: /opt/fc/firecracker\n"
 	"  accel: tcg\n"
@@ -486,6 +488,99 @@ static void t_unknown_warm_image(void)
 		     "2:15: pool.warm_image: \"a b\" is not a valid image name");
 }
 
+/* vmm.user and vmm.image_dirs: a kernel, initrd or rootfs outside every
+ * image directory is refused at its own key, a symlink out of one too. */
+static void t_vmm_priv(void)
+{
+	struct ui_config cfg;
+	char yaml[2 * PATH_MAX], msg[PATH_MAX + 256], link[PATH_MAX + 32];
+	const char *path;
+	int n;
+
+	expect_error("vmm:\n  user: Root\n",
+		     "2:9: vmm.user: \"Root\" is not a user name ([a-z_][a-z0-9_-]*, at most 32 bytes)");
+	expect_error("vmm:\n  image_dirs: []\n",
+		     "2:15: vmm.image_dirs: must list at least one directory");
+	expect_error("vmm:\n  image_dirs: /img\n",
+		     "2:15: vmm.image_dirs: expected a list, found a scalar");
+	expect_error("vmm:\n  image_dirs: [/img]\nimages:\n  a:\n    kernel: /img/k\n"
+		     "    initrd: /etc/shadow\n",
+		     "6:13: images.a.initrd: /etc/shadow is outside every image directory "
+		     "(vmm.image_dirs: /img)");
+	expect_error("vmm:\n  image_dirs: [/img, /other]\nimages:\n  a:\n    kernel: /img/../etc/k\n",
+		     "5:13: images.a.kernel: /etc/k is outside every image directory "
+		     "(vmm.image_dirs: /img, /other)");
+	expect_error("vmm:\n  image_dirs: [/img]\nimages:\n  a:\n    kernel: /imgx/k\n",
+		     "5:13: images.a.kernel: /imgx/k is outside every image directory "
+		     "(vmm.image_dirs: /img)");
+	/* the default: <state_dir>/images */
+	n = (int)readlink("/proc/self/exe", link, sizeof(link) - 1);
+	T_ASSERT(n > 0);
+	link[n] = '\0';
+	*strrchr(link, '/') = '\0';
+	*strrchr(link, '/') = '\0'; /* build/tests/test_config -> build */
+	snprintf(msg, sizeof(msg), "4:13: images.a.kernel: /srv/k is outside every image "
+		 "directory (vmm.image_dirs: /srv/u/images, %s/guest)", link);
+	expect_error("state_dir: /srv/u\nimages:\n  a:\n    kernel: /srv/k\n", msg);
+	/* a symlink inside an image directory pointing out of it */
+	path = write_cfg("x: 1\n"); /* only for its directory */
+	n = snprintf(link, sizeof(link), "%.*s/evil", (int)(strrchr(path, '/') - path), path);
+	T_ASSERT(n > 0 && (size_t)n < sizeof(link));
+	(void)unlink(link);
+	T_ASSERT(symlink("/etc/hostname", link) == 0);
+	snprintf(yaml, sizeof(yaml), "vmm:\n  image_dirs: [.]\nimages:\n  a:\n    kernel: evil\n");
+	path = write_cfg(yaml);
+	T_ASSERT(ui_config_load(path, &cfg, msg, sizeof(msg)) == -EINVAL);
+	T_ASSERT(strstr(msg, ":5:13: images.a.kernel: ") && strstr(msg, "/evil is outside"));
+	T_ASSERT(unlink(link) == 0);
+	/* an image of images_dir: refused at its own file's line */
+	path = write_cfg("images_dir: imgs2\nvmm:\n  image_dirs: [/img]\n");
+	snprintf(yaml, sizeof(yaml), "%s/etc/imgs2", tmpdir);
+	T_ASSERT(mkdir(yaml, 0755) == 0);
+	snprintf(link, sizeof(link), "%s/etc/imgs2/evil.yaml", tmpdir);
+	write_file(link, "evil:\n  kernel: /etc/hostname\n");
+	T_ASSERT(ui_config_load(path, &cfg, msg, sizeof(msg)) == -EINVAL);
+	snprintf(yaml, sizeof(yaml), "%s:2:11: images.evil.kernel: /etc/hostname is outside every "
+		 "image directory (vmm.image_dirs: /img)", link);
+	T_EQ_STR(msg, yaml);
+	T_ASSERT(unlink(link) == 0);
+	/* inside: loads, and the defaults */
+	path = write_cfg("vmm:\n  image_dirs: [/img]\nimages:\n  a:\n    kernel: /img/k\n");
+	T_ASSERT(ui_config_load(path, &cfg, msg, sizeof(msg)) == 0);
+	T_EQ_STR(cfg.vmm_user, "uigniter-vmm");
+	T_ASSERT(cfg.n_image_dirs == 1);
+	T_EQ_STR(cfg.image_dirs[0], "/img");
+	T_EQ_STR(cfg.jailer_bin, "");
+	T_EQ_STR(cfg.chroot_base, "/run/uigniter/jail");
+	ui_config_free(&cfg);
+}
+
+/* The documented example loads, with its vmm: keys. */
+static void t_example_file(void)
+{
+	char self[PATH_MAX], path[PATH_MAX + 32], err[512];
+	struct ui_config cfg;
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+	T_ASSERT(n > 0);
+	self[n] = '\0';
+	*strrchr(self, '/') = '\0';
+	*strrchr(self, '/') = '\0'; /* build/tests/test_config -> build */
+	*strrchr(self, '/') = '\0'; /* -> the repo */
+	snprintf(path, sizeof(path), "%s/etc/uigniter.yaml", self);
+	if (access(path, R_OK) != 0 && !realpath("etc/uigniter.yaml", path)) /* BUILD elsewhere */
+		T_SKIP("etc/uigniter.yaml not found beside the build or in the current directory");
+	if (ui_config_load(path, &cfg, err, sizeof(err)) != 0)
+		T_FAIL("%s", err);
+	T_EQ_STR(cfg.vmm_user, "uigniter-vmm");
+	T_ASSERT(cfg.n_image_dirs == 2);
+	T_EQ_STR(cfg.image_dirs[0], "/var/lib/uigniter/images");
+	/* "../build/guest/": make install rewrites it to the installed guest */
+	T_ASSERT(strlen(cfg.image_dirs[1]) > 12);
+	T_EQ_STR(cfg.image_dirs[1] + strlen(cfg.image_dirs[1]) - 12, "/build/guest");
+	ui_config_free(&cfg);
+}
+
 static void t_too_long(void)
 {
 	char yaml[PATH_MAX + 256], longp[PATH_MAX + 8], msg[256];
@@ -631,7 +726,8 @@ static void t_images_dir(void)
 	struct ui_config cfg;
 	char dir[PATH_MAX + 16], a[PATH_MAX + 32], b[PATH_MAX + 32], want[3 * PATH_MAX];
 	char err[1024];
-	const char *path = write_cfg("images_dir: imgs\nimages:\n  hello: {kernel: /k}\n");
+	const char *path = write_cfg("images_dir: imgs\nvmm: {image_dirs: [/]}\n"
+				     "images:\n  hello: {kernel: /k}\n");
 
 	snprintf(dir, sizeof(dir), "%s/etc/imgs", tmpdir);
 	T_ASSERT(mkdir(dir, 0755) == 0);
@@ -683,6 +779,8 @@ int main(int argc, char **argv)
 		T_CASE(t_bad_image_name),
 		T_CASE(t_image_without_kernel),
 		T_CASE(t_unknown_warm_image),
+		T_CASE(t_vmm_priv),
+		T_CASE(t_example_file),
 		T_CASE(t_too_long),
 		T_CASE(t_bad_listen),
 		T_CASE(t_api_auth),

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <unistd.h>
 
 #include <netlink/netlink.h>
@@ -35,8 +36,13 @@ static struct netlink *setup(void)
 		T_SKIP("needs root");
 	if (access("/dev/net/tun", R_OK | W_OK) != 0)
 		T_SKIP("no /dev/net/tun");
-	if (unshare(CLONE_NEWNET) != 0)
-		T_SKIP("unshare(CLONE_NEWNET) failed");
+	if (unshare(CLONE_NEWNET | CLONE_NEWNS) != 0)
+		T_SKIP("unshare(CLONE_NEWNET | CLONE_NEWNS) failed");
+	/* /sys/class/net of the new namespace (tap owners are read there),
+	 * as `ip netns exec` does; the mount dies with this process. */
+	T_ASSERT(mount(NULL, "/", NULL, MS_PRIVATE | MS_REC, NULL) == 0);
+	T_ASSERT(umount2("/sys", MNT_DETACH) == 0);
+	T_ASSERT(mount("sysfs", "/sys", "sysfs", 0, NULL) == 0);
 	T_EQ_INT(netlink_open(&nl), 0);
 	return nl;
 }
@@ -140,6 +146,19 @@ static int tun_flags(const char *name)
 	return flags;
 }
 
+static long sysfs_num(const char *dev, const char *what)
+{
+	char path[128], buf[32] = "";
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/class/net/%s/%s", dev, what);
+	f = fopen(path, "r");
+	T_ASSERT(f);
+	T_ASSERT(fgets(buf, sizeof(buf), f));
+	fclose(f);
+	return strtol(buf, NULL, 10);
+}
+
 static void t_tap_create_enslave_up(void)
 {
 	struct netlink *nl = setup();
@@ -163,6 +182,25 @@ static void t_tap_create_enslave_up(void)
 	T_EQ_INT(netlink_ensure_tap(nl, "uit-2", "uitbr0"), 0);
 	T_EQ_INT(netlink_link_info(nl, "uit-2", &tap), 0);
 	T_EQ_INT(tap.master, br.ifindex);
+	T_EQ_INT(sysfs_num("uit-2", "owner"), -1); /* no owner set: root's */
+	netlink_close(nl);
+}
+
+/* With an owner, a new tap belongs to it, and an existing detached one is
+ * given to it (TUNSETOWNER/TUNSETGROUP): the VMM user opens its own tap. */
+static void t_tap_owner(void)
+{
+	struct netlink *nl = setup();
+
+	T_EQ_INT(netlink_ensure_bridge(nl, "uitbr0", GW, 24), 0);
+	netlink_set_tap_owner(nl, 4242, 4343);
+	T_EQ_INT(netlink_ensure_tap(nl, "uit-3", "uitbr0"), 0);
+	T_EQ_INT(sysfs_num("uit-3", "owner"), 4242);
+	T_EQ_INT(sysfs_num("uit-3", "group"), 4343);
+	netlink_set_tap_owner(nl, 4444, 4545);
+	T_EQ_INT(netlink_ensure_tap(nl, "uit-3", "uitbr0"), 0);
+	T_EQ_INT(sysfs_num("uit-3", "owner"), 4444);
+	T_EQ_INT(sysfs_num("uit-3", "group"), 4545);
 	netlink_close(nl);
 }
 
@@ -323,6 +361,7 @@ int main(int argc, char **argv)
 		T_CASE(t_bridge_brought_up_again),
 		T_CASE(t_bridge_name_taken_by_other_kind),
 		T_CASE(t_tap_create_enslave_up),
+		T_CASE(t_tap_owner),
 		T_CASE(t_tap_repaired_when_detached),
 		T_CASE(t_tap_errors),
 		T_CASE(t_delete),

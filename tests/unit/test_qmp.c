@@ -591,9 +591,10 @@ static void t_qemu_argv_tcg(void)
 	joined(&a, s, sizeof(s));
 	T_EQ_STR(s, "qemu-system-x86_64|-M|microvm|-accel|tcg|-cpu|max|-m|256|"
 		    "-smp|2|-nodefaults|-no-user-config|-nographic|-no-reboot|"
+		    "-sandbox|on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny|"
 		    "-kernel|/g/vmlinuz|-initrd|/g/initrd.cpio.gz|"
 		    "-append|console=ttyS0 ip=1|"
-		    "-chardev|file,id=con,path=/s/vms/vm-x.console.log,append=on|"
+		    "-chardev|stdio,id=con,signal=off|"
 		    "-serial|chardev:con|"
 		    "-netdev|tap,id=n0,ifname=uit-2,script=no,downscript=no|"
 		    "-device|virtio-net-device,netdev=n0,mac=06:00:ac:1f:00:02|"
@@ -614,10 +615,11 @@ static void t_qemu_argv_kvm_rootfs(void)
 	joined(&a, s, sizeof(s));
 	T_EQ_STR(s, "/opt/qemu|-M|microvm|-accel|kvm|-cpu|host|-m|256|"
 		    "-smp|2|-nodefaults|-no-user-config|-nographic|-no-reboot|"
+		    "-sandbox|on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny|"
 		    "-kernel|/g/vmlinuz|-append|console=ttyS0 ip=1|"
-		    "-drive|id=rootfs,file=/img/disk,,1.raw,format=raw,if=none|"
+		    "-drive|id=rootfs,file=/img/disk,,1.raw,format=raw,if=none,readonly=on|"
 		    "-device|virtio-blk-device,drive=rootfs|"
-		    "-chardev|file,id=con,path=/s,,t/vm-x.log,append=on|"
+		    "-chardev|stdio,id=con,signal=off|"
 		    "-serial|chardev:con|"
 		    "-netdev|tap,id=n0,ifname=uit-2,script=no,downscript=no|"
 		    "-device|virtio-net-device,netdev=n0,mac=06:00:ac:1f:00:02|"
@@ -632,7 +634,7 @@ static void t_qemu_argv_too_long(void)
 	vm_init(&vm);
 	memset(vm.kernel, 'k', sizeof(vm.kernel) - 1);
 	memset(vm.initrd, 'i', sizeof(vm.initrd) - 1);
-	memset(vm.rootfs, 'r', sizeof(vm.rootfs) - 1);
+	memset(vm.rootfs, ',', sizeof(vm.rootfs) - 1); /* each written twice */
 	memset(vm.console_log, 'c', sizeof(vm.console_log) - 1);
 	memset(vm.boot_args, 'b', sizeof(vm.boot_args) - 1);
 	T_EQ_INT(pw_qemu_argv("qemu", UI_ACCEL_TCG, &vm, &a), -E2BIG);
