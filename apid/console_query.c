@@ -9,6 +9,7 @@
 
 #include "console.h"
 #include "json.h"
+#include "query.h"
 #include "routes.h"
 
 static int parse_bytes(const char *val, const struct ui_config *cfg, struct route *out)
@@ -40,41 +41,25 @@ static int parse_follow(const char *val, struct route *out)
 	return -EINVAL;
 }
 
+struct console_ctx {
+	const struct ui_config *cfg;
+	struct route *out;
+};
+
+static int console_param(unsigned k, const char *val, void *p)
+{
+	struct console_ctx *c = p;
+
+	return k == 0 ? parse_bytes(val, c->cfg, c->out) : parse_follow(val, c->out);
+}
+
 int console_parse_query(const char *q, size_t n, const struct ui_config *cfg, struct route *out)
 {
-	char buf[128], echo[64];
-	char *save = NULL, *tok;
-	unsigned seen = 0;
+	static const char *const names[] = { "bytes", "follow" };
+	struct console_ctx c = { cfg, out };
 
 	out->console_bytes = cfg->console_bytes < CONSOLE_DEFAULT_BYTES ? cfg->console_bytes
 									 : CONSOLE_DEFAULT_BYTES;
 	out->console_follow = false;
-	if (!q)
-		return 0;
-	if (n >= sizeof(buf)) {
-		api_error(&out->resp, 400, "invalid_argument", "query string too long");
-		return -EINVAL;
-	}
-	memcpy(buf, q, n);
-	buf[n] = '\0';
-	for (tok = strtok_r(buf, "&", &save); tok; tok = strtok_r(NULL, "&", &save)) {
-		char *val = strchr(tok, '=');
-		unsigned k = 2;
-		int rc;
-
-		if (val)
-			*val++ = '\0';
-		k = !strcmp(tok, "bytes") ? 0 : !strcmp(tok, "follow") ? 1 : 2;
-		safe_echo(tok, echo, sizeof(echo));
-		if (k == 2 || (seen & (1u << k))) {
-			api_error(&out->resp, 400, "invalid_argument", k == 2 ?
-				  "unknown query parameter \"%s\" (expected bytes, follow)" :
-				  "%s given twice", echo);
-			return -EINVAL;
-		}
-		seen |= 1u << k;
-		if ((rc = k == 0 ? parse_bytes(val, cfg, out) : parse_follow(val, out)) < 0)
-			return rc;
-	}
-	return 0;
+	return query_walk(q, n, names, 2, "bytes, follow", console_param, &c, &out->resp);
 }

@@ -11,6 +11,7 @@
 
 #include "events.h"
 #include "json.h"
+#include "query.h"
 #include "routes.h"
 
 static bool id_char(char c)
@@ -77,38 +78,15 @@ static int one_param(unsigned k, const char *val, struct route *out)
 
 _Static_assert(EVENTS_WAIT_MAX == 60 && EVENTS_LIMIT_MAX == 1000, "messages above");
 
+static int events_param(unsigned k, const char *val, void *out)
+{
+	return one_param(k, val, out);
+}
+
 int events_parse_query(const char *q, size_t n, struct route *out)
 {
 	static const char *const names[] = { "since", "wait", "limit", "vm" };
-	char buf[256];
-	char *save = NULL, *tok;
-	unsigned seen = 0;
 
 	out->limit = EVENTS_LIMIT_DEFAULT;
-	if (!q)
-		return 0;
-	if (n >= sizeof(buf)) {
-		api_error(&out->resp, 400, "invalid_argument", "query string too long");
-		return -EINVAL;
-	}
-	memcpy(buf, q, n);
-	buf[n] = '\0';
-	for (tok = strtok_r(buf, "&", &save); tok; tok = strtok_r(NULL, "&", &save)) {
-		char *val = strchr(tok, '=');
-		unsigned k = 0;
-		int rc;
-
-		if (val)
-			*val++ = '\0';
-		while (k < 4 && strcmp(tok, names[k]) != 0)
-			k++;
-		if (k == 4)
-			return bad(out, "unknown query parameter \"%s\"", tok);
-		if (seen & (1u << k))
-			return bad(out, "%s given twice", tok);
-		seen |= 1u << k;
-		if ((rc = one_param(k, val, out)) < 0)
-			return rc;
-	}
-	return 0;
+	return query_walk(q, n, names, 4, NULL, events_param, out, &out->resp);
 }

@@ -18,6 +18,7 @@
 #include "console.h"
 #include "json.h"
 #include "registry.h"
+#include "query.h"
 #include "routes.h"
 
 struct route_def {
@@ -170,42 +171,17 @@ static int list_after(const char *val, struct route *out)
 	return 0;
 }
 
+static int list_param(unsigned k, const char *val, void *out)
+{
+	return k == 0 ? list_state(val, out) : k == 1 ? list_limit(val, out) : list_after(val, out);
+}
+
 /* Parses state=, limit= and after= (each at most once) of GET /vm. */
 static int parse_list_query(const char *q, size_t n, struct route *out)
 {
-	char buf[128], echo[64];
-	char *save = NULL, *tok;
-	unsigned seen = 0;
+	static const char *const names[] = { "state", "limit", "after" };
 
-	if (n >= sizeof(buf)) {
-		api_error(&out->resp, 400, "invalid_argument", "query string too long");
-		return -EINVAL;
-	}
-	memcpy(buf, q, n);
-	buf[n] = '\0';
-	for (tok = strtok_r(buf, "&", &save); tok; tok = strtok_r(NULL, "&", &save)) {
-		static const char *const names[] = { "state", "limit", "after" };
-		char *val = strchr(tok, '=');
-		unsigned k = 0;
-		int rc;
-
-		if (val)
-			*val++ = '\0';
-		while (k < 3 && strcmp(tok, names[k]) != 0)
-			k++;
-		safe_echo(tok, echo, sizeof(echo));
-		if (k == 3 || (seen & (1u << k))) {
-			api_error(&out->resp, 400, "invalid_argument", k == 3 ?
-				  "unknown query parameter \"%s\"" : "%s given twice", echo);
-			return -EINVAL;
-		}
-		seen |= 1u << k;
-		rc = k == 0 ? list_state(val, out) : k == 1 ? list_limit(val, out)
-							     : list_after(val, out);
-		if (rc < 0)
-			return rc;
-	}
-	return 0;
+	return query_walk(q, n, names, 3, NULL, list_param, out, &out->resp);
 }
 
 /* Idempotency-Key: 1..127 printable ASCII characters. */

@@ -5,7 +5,7 @@ FUZZ_TARGETS := http config qmp fc_answer manifest
 
 FUZZ_OBJS_http := $(BUILD)/obj/apid/http.o $(BUILD)/obj/apid/routes.o $(BUILD)/obj/apid/json.o \
 	$(BUILD)/obj/apid/auth.o $(BUILD)/obj/apid/events_query.o $(BUILD)/obj/apid/console_query.o \
-	$(BUILD)/obj/apid/run_args.o
+	$(BUILD)/obj/apid/run_args.o $(BUILD)/obj/apid/query.o
 FUZZ_OBJS_config :=
 FUZZ_OBJS_manifest :=
 FUZZ_OBJS_qmp := $(BUILD)/obj/pool-worker/qmp.o

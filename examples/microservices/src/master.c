@@ -19,7 +19,6 @@
  *
  * usage: ms-master --mc IP:PORT [--port N]
  */
-#include <getopt.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -194,27 +193,5 @@ int ms_master_start(const char *mc, unsigned port)
 
 int ms_master_main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "mc", required_argument, NULL, 'm' },
-		{ "port", required_argument, NULL, 'p' },
-		{ 0 },
-	};
-	const char *mc = NULL;
-	unsigned port = MS_PORT_MASTER;
-	int c;
-
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (c == 'm')
-			mc = optarg;
-		else if (c == 'p')
-			port = (unsigned)atoi(optarg);
-		else
-			ms_die("master", "usage: ms-master --mc IP:PORT [--port N]");
-	}
-	if (!mc || !port || port > 65535)
-		ms_die("master", "usage: ms-master --mc IP:PORT [--port N]");
-	if (ms_master_start(mc, port) < 0)
-		ms_die("master", "cannot serve on port %u", port);
-	for (;;)
-		pause();
+	return ms_service_main(argc, argv, "master", MS_PORT_MASTER, ms_master_start);
 }

@@ -7,6 +7,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <getopt.h>
 #include <fcntl.h>
 #include <ifaddrs.h>
 #include <net/if.h>
@@ -673,4 +674,31 @@ uint64_t ms_epoch_ms(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+int ms_service_main(int argc, char **argv, const char *who, unsigned port,
+		    int (*start)(const char *mc, unsigned port))
+{
+	static const struct option opts[] = {
+		{ "mc", required_argument, NULL, 'm' },
+		{ "port", required_argument, NULL, 'p' },
+		{ 0 },
+	};
+	const char *mc = NULL;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c == 'm')
+			mc = optarg;
+		else if (c == 'p')
+			port = (unsigned)atoi(optarg);
+		else
+			ms_die(who, "usage: ms-%s --mc IP:PORT [--port N]", who);
+	}
+	if (!mc || !port || port > 65535)
+		ms_die(who, "usage: ms-%s --mc IP:PORT [--port N]", who);
+	if (start(mc, port) < 0)
+		ms_die(who, "cannot serve on port %u", port);
+	for (;;)
+		pause();
 }

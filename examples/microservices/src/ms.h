@@ -80,6 +80,10 @@ uint64_t ms_epoch_ms(void); /* CLOCK_REALTIME */
 /* In a uigniter guest: its VM id (uigniter.id= on the kernel command line). */
 bool ms_vm_id(char *buf, size_t len);
 int ms_fetch_main(int argc, char **argv);
+/* The main of a service whose options are --mc and --port only: parses
+ * them, calls start, then serves for ever (usage errors exit 1). */
+_Noreturn int ms_service_main(int argc, char **argv, const char *who, unsigned port,
+			      int (*start)(const char *mc, unsigned port));
 void ms_log(const char *who, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 _Noreturn void ms_die(const char *who, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -8,7 +8,6 @@
  *
  * Keys: [A-Za-z0-9._-/]{1,127}. usage: ms-storage --mc IP:PORT [--port N]
  */
-#include <getopt.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -106,27 +105,5 @@ int ms_storage_start(const char *mc, unsigned port)
 
 int ms_storage_main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "mc", required_argument, NULL, 'm' },
-		{ "port", required_argument, NULL, 'p' },
-		{ 0 },
-	};
-	const char *mc = NULL;
-	unsigned port = MS_PORT_STORAGE;
-	int c;
-
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (c == 'm')
-			mc = optarg;
-		else if (c == 'p')
-			port = (unsigned)atoi(optarg);
-		else
-			ms_die("storage", "usage: ms-storage --mc IP:PORT [--port N]");
-	}
-	if (!mc || !port || port > 65535)
-		ms_die("storage", "usage: ms-storage --mc IP:PORT [--port N]");
-	if (ms_storage_start(mc, port) < 0)
-		ms_die("storage", "cannot serve on port %u", port);
-	for (;;)
-		pause();
+	return ms_service_main(argc, argv, "storage", MS_PORT_STORAGE, ms_storage_start);
 }
