@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -760,6 +762,24 @@ static void t_images_dir(void)
 	rmdir(dir);
 }
 
+/* Configs without state_dir read the default one's images
+ * (/var/lib/uigniter/images): on a host that has run uigniter they would
+ * hold that host's images. As root, these tests see an empty directory
+ * there instead (a private mount namespace, a tmpfs over it); as anyone
+ * else the directory is root's 0750 one, unreadable, so it holds nothing. */
+static void hermetic(void)
+{
+	struct stat st;
+
+	if (stat("/var/lib/uigniter", &st) < 0 || unshare(CLONE_NEWNS) < 0)
+		return;
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+	    mount("test_config", "/var/lib/uigniter", "tmpfs", 0, "mode=0750") < 0) {
+		perror("test_config: a private /var/lib/uigniter");
+		exit(1);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	static const struct t_case cases[] = {
@@ -790,5 +810,6 @@ int main(int argc, char **argv)
 		{ 0 },
 	};
 
+	hermetic();
 	return t_run(argc, argv, cases);
 }
