@@ -24,7 +24,9 @@
 # restore's `cat` is a reaped child), at the slot's stop. Wall: QEMU's
 # start → stopped. RSS: VmRSS of the stopped slot.
 #
-# Environment: BENCH_SNAP_N (repetitions of each, 3), BENCH_MEM_MIB (80).
+# Environment: BENCH_SNAP_N (repetitions of each, 3), BENCH_MEM_MIB (80),
+# BENCH_SNAP_TMPL_ARGS (more kernel arguments for the template, e.g.
+# init_on_free=1: freed pages zeroed, so not written to the state file).
 . "$(dirname "$0")/lib.sh"
 
 N=${BENCH_SNAP_N:-3}
@@ -162,7 +164,8 @@ done
 
 # ------------------------------------------------------------------ template
 snap=$B_DIR/template.state
-qemu_argv tmpl "uigniter.agent=uigniter.agent" "hubport,id=n0,hubid=0" "$(mac_of 2)" agent
+TMPL_ARGS=${BENCH_SNAP_TMPL_ARGS:-}
+qemu_argv tmpl "${TMPL_ARGS:+$TMPL_ARGS }uigniter.agent=uigniter.agent" "hubport,id=n0,hubid=0" "$(mac_of 2)" agent
 TMPL_ARGV=("${QEMU_ARGV[@]}")
 t0=$(now_ns)
 start_qemu tmpl
@@ -243,10 +246,10 @@ b_write_result snapshot "$(jq -n --argjson n "$N" --argjson mem "$MEM" \
 	--argjson rt "$(col restore 4)" --argjson lc "$(col restore 5)" --argjson lw "$(col restore 6)" \
 	--argjson lr "$(col restore 7)" --argjson aw "$(col restore 8)" \
 	--argjson tc "$tmpl_cpu" --argjson tw "$tmpl_wall" --argjson sv "$save_ms" \
-	--argjson sb "$snap_bytes" --argjson caps "$caps" '
+	--argjson sb "$snap_bytes" --argjson caps "$caps" --arg ta "$TMPL_ARGS" '
 	{config:{vmm:"qemu -M microvm (TCG)", guest:"build/guest (demo httpd)", mem_mib:$mem, repetitions:$n,
 	         save:"QMP migrate exec:cat > file", restore:"-S -incoming exec:cat file",
-	         address:"virtio-serial port uigniter.agent, tools/guest/init"},
+	         address:"virtio-serial port uigniter.agent, tools/guest/init", template_kernel_args:$ta},
 	 cold:{cpu_s:$cc, wall_ms:$cw, rss_kib:$cr, take_ms:$ct},
 	 template:{cpu_s:$tc, wall_ms:$tw, save_ms:$sv, state_file_bytes:$sb},
 	 restore:{cpu_s:$rc, wall_ms:$rw, rss_kib:$rr, take_ms:$rt,
