@@ -24,7 +24,7 @@ auth_cleanup() {
 	groupdel "$G" 2>/dev/null
 	true
 }
-trap 'rc=$?; auth_cleanup; (exit $rc); st_cleanup' EXIT
+trap 'rc=$?; set +e; auth_cleanup; (exit $rc); st_cleanup' EXIT # set +e: (exit 1) would end the trap
 groupadd "$G"
 useradd -M -N -g nogroup -s /bin/sh -d /nonexistent "$U"
 # The test dir is mktemp's 0700: open it, so only our modes stand in the way.

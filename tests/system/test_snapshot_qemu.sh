@@ -24,7 +24,7 @@ snap_end() {
 	for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; wait "$p" 2>/dev/null || true; done
 	PIDS=()
 }
-trap 'rc=$?; snap_end; (exit $rc); st_cleanup' EXIT
+trap 'rc=$?; set +e; snap_end; (exit $rc); st_cleanup' EXIT # set +e: (exit 1) would end the trap
 
 ip netns add "$ST_NS"
 ip -n "$ST_NS" link set lo up

@@ -13,16 +13,31 @@
 #include <sys/stat.h>
 #include <sys/file.h>
 #include <sys/xattr.h>
+#include <ftw.h>
 
 #include "../../pool-worker/console.h"
 #include "t.h"
 
 static char dir[64], log_path[128], old_path[160];
 
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st, (void)flag, (void)ftw;
+	return remove(path) < 0 ? -1 : 0;
+}
+
+/* at exit of the case (each runs in a process of its own): its directory goes */
+static void rm_dir(void)
+{
+	if (dir[0] && nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS) < 0)
+		perror(dir);
+}
+
 static void mkdir_in(const char *base)
 {
 	snprintf(dir, sizeof(dir), "%s/test_console.XXXXXX", base);
 	T_ASSERT(mkdtemp(dir));
+	T_ASSERT(atexit(rm_dir) == 0);
 	snprintf(log_path, sizeof(log_path), "%s/vm-a.console.log", dir);
 	snprintf(old_path, sizeof(old_path), "%s.1", log_path);
 }
