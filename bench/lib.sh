@@ -152,7 +152,7 @@ network:
   gateway: 172.31.0.1
 vmm:
   driver: $driver
-  image_dirs: [$B_GUEST]
+  image_dirs: [$B_GUEST, $d/state/images]  # the demo guest; what uictl image build registers
 $fc_yaml
   stop_timeout_ms: 15000
   boot_timeout_ms: 60000
