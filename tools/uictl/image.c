@@ -140,22 +140,6 @@ static void write_def(FILE *f, const struct ui_manifest *m, const struct image_o
 	fputs("]\n", f);
 }
 
-static int mkdirs(const char *path)
-{
-	char p[PATH_MAX];
-
-	snprintf(p, sizeof(p), "%s", path);
-	for (char *s = strchr(p + 1, '/'); ; s = strchr(s + 1, '/')) {
-		if (s)
-			*s = '\0';
-		if (mkdir(p, 0755) < 0 && errno != EEXIST)
-			return -errno;
-		if (!s)
-			return 0;
-		*s = '/';
-	}
-}
-
 /* <images_dir>/<name>.yaml via a temporary and rename. */
 static int register_image(const struct ui_config *cfg, const struct ui_manifest *m,
 			  const struct image_out *o, const char *manifest, char *def, size_t len)
@@ -170,7 +154,7 @@ static int register_image(const struct ui_config *cfg, const struct ui_manifest 
 		fprintf(stderr, "uictl: %s: %s\n", dir, strerror(ENAMETOOLONG));
 		return 1;
 	}
-	if ((r = mkdirs(dir)) < 0) {
+	if ((r = image_mkdir_p(dir)) < 0) {
 		fprintf(stderr, "uictl: %s: %s\n", dir, strerror(-r));
 		return 1;
 	}

@@ -533,7 +533,8 @@ static int write_all(const char *path, const struct buf *const *parts, size_t n)
 	return r;
 }
 
-static int mkdir_p(const char *path)
+/* mkdir -p, 0755 (image_build.h) */
+int image_mkdir_p(const char *path)
 {
 	char p[PATH_MAX];
 
@@ -574,7 +575,7 @@ static int install(const char *state_dir, const char *img, const struct artefact
 		out->cached = true;
 		return 0;
 	}
-	if ((r = mkdir_p(parent)) < 0) {
+	if ((r = image_mkdir_p(parent)) < 0) {
 		snprintf(err, errlen, "%s: %s", parent, strerror(-r));
 		return r;
 	}

@@ -30,4 +30,7 @@ struct image_out {
 int image_build(const struct ui_manifest *m, const char *state_dir, const char *base,
 		struct image_out *out, char *err, size_t errlen);
 
+/* mkdir -p path (mode 0755); 0 or -errno. */
+int image_mkdir_p(const char *path);
+
 #endif
