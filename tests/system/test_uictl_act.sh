@@ -100,13 +100,20 @@ for cmd in pause resume logs; do
 	grep -qE "^uictl: $cmd vm-nope: .+ \(HTTP 404 not_found\)$" <<<"$ERR" ||
 		st_fail "$cmd vm-nope: $ERR"
 done
+# pause and resume of a real one: through the API, the state it answers
 uictl pause "$id"
-[ "$RC" = 0 ] || grep -qE "^uictl: pause $id: .+ \(HTTP [0-9]{3} [a-z_]+\)$" <<<"$ERR" ||
-	st_fail "pause $id: exit $RC without the API's answer: $OUT $ERR"
-if [ "$RC" = 0 ]; then
-	uictl resume "$id"
-	want_rc 0 "resume $id after pause"
-fi
+want_rc 0 "pause $id"
+api GET "/vm/$id"
+[ "$(json .state)" = paused ] || st_fail "after uictl pause: $API_BODY"
+uictl resume "$id"
+want_rc 0 "resume $id after pause"
+api GET "/vm/$id"
+[ "$(json .state)" = running ] || st_fail "after uictl resume: $API_BODY"
+# logs: the console's tail as the API gives it, byte for byte
+uictl logs --bytes 200 "$id"
+want_rc 0 "logs $id"
+api GET "/vm/$id/console?bytes=200"
+[ "$OUT" = "$(printf %s "$API_BODY")" ] || st_fail "uictl logs: '$OUT', the API: '$API_BODY'"
 
 # stop and rm: one line per VM, the API's state.
 uictl stop "$id" vm-nope
