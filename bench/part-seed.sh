@@ -2,11 +2,17 @@
 # part-seed.sh — part 2: the seed's test with real guests. Starts N `hello`
 # VMs through the API (qemu driver, TCG) at most C at a time and measures, per
 # VM, POST /vm/run → the guest's first HTTP answer "hello from <id>"; then
-# stops them all and measures the stops. Once with pool size 0 and once with
-# the warm pool (skipped, and said so, if the pool does not fill).
+# stops them all and measures the stops. Once with pool size 0, once with
+# the warm pool (pool.boot prepared: VMMs paused before the guest's first
+# instruction) and once with a pool booted ahead (slots booted until port 80
+# accepts, then paused; refilled one boot at a time) — each skipped, and
+# said so, if its pool does not fill. With N > pool size the ahead run is
+# also the burst case: what the refill sustains once the ready slots are
+# taken (runs that find none start cold, counted as misses).
 #
 # Environment: BENCH_SEED_N (100), BENCH_SEED_C (4), BENCH_STOP_C (10),
-# BENCH_POOL_SIZE (16), BENCH_MEM_MIB (80), BENCH_POLL_MS (20).
+# BENCH_POOL_SIZE (16), BENCH_MEM_MIB (80), BENCH_POLL_MS (20),
+# BENCH_SEED_MODES ("cold warm ahead").
 . "$(dirname "$0")/lib.sh"
 
 N=${BENCH_SEED_N:-100}
@@ -23,19 +29,21 @@ b_snapshot_bins
 b_netns
 B_HOST=$(b_host_json)
 
-# seed_run NAME POOL_SIZE → $B_DIR/NAME.json (not in a subshell: the stack's
-# pid must stay visible to the cleanup trap)
+# seed_run NAME POOL_SIZE [BOOT] → $B_DIR/NAME.json (not in a subshell: the
+# stack's pid must stay visible to the cleanup trap)
 seed_run() {
-	local name=$1 pool=$2 tsv=$B_DIR/$1.boot.tsv stsv=$B_DIR/$1.stop.tsv
-	local boot stop phases cpu0 cpu1 busy pool_before='null' pool_after='null' live
-	b_config "$name" pool="$pool" >/dev/null
+	local name=$1 pool=$2 boot_mode=${3:-prepared} tsv=$B_DIR/$1.boot.tsv stsv=$B_DIR/$1.stop.tsv
+	local boot stop phases cpu0 cpu1 busy pool_before='null' pool_after='null' live fill=180
+	b_config "$name" pool="$pool" boot="$boot_mode" ready_port=80 >/dev/null
 	b_stack_start "$name"
+	[ "$boot_mode" = ahead ] && fill=$((60 + pool * 30)) # one boot at a time
 	if [ "$pool" -gt 0 ]; then
-		if ! b_wait_pool "$pool" 180; then
+		if ! b_wait_pool "$pool" "$fill"; then
 			api GET /pool
 			b_log "warm pool did not fill ($API_BODY): skipped"
 			jq -n --argjson p "$pool" --arg pool "$API_BODY" \
-				'{pool_size:$p, skipped:"warm pool did not report ready slots within 180 s", pool_table:$pool}' \
+				--arg b "$boot_mode" \
+				'{pool_size:$p, pool_boot:$b, skipped:"the pool did not report its ready slots in time", pool_table:$pool}' \
 				>"$B_DIR/$name.json"
 			b_stack_stop
 			return 0
@@ -60,21 +68,25 @@ seed_run() {
 	b_log "$name: stop $stop"
 	b_stack_stop
 	jq -n --argjson p "$pool" --argjson boot "$boot" --argjson stop "$stop" \
-		--argjson phases "$phases" --argjson busy "$busy" \
+		--argjson phases "$phases" --argjson busy "$busy" --arg bm "$boot_mode" \
 		--argjson pb "$pool_before" --argjson pa "$pool_after" \
-		'{pool_size:$p, boot:$boot, phases_ms:$phases, host_cpu_busy_pct_during_boot:$busy,
+		'{pool_size:$p, pool_boot:$bm, boot:$boot, phases_ms:$phases, host_cpu_busy_pct_during_boot:$busy,
 		  stop:$stop, pool_table_before:$pb, pool_table_after:$pa}' >"$B_DIR/$name.json"
 }
 
-seed_run seed-pool0 0
-seed_run seed-pool"$POOL" "$POOL"
-r0=$(cat "$B_DIR/seed-pool0.json")
-r1=$(cat "$B_DIR/seed-pool$POOL.json")
-b_write_result seed "$(jq -n --argjson n "$N" --argjson c "$C" --argjson sc "$STOP_C" \
+runs=()
+for mode in ${BENCH_SEED_MODES:-cold warm ahead}; do
+	case $mode in
+	cold) seed_run seed-pool0 0; runs+=("$B_DIR/seed-pool0.json") ;;
+	warm) seed_run seed-pool"$POOL" "$POOL"; runs+=("$B_DIR/seed-pool$POOL.json") ;;
+	ahead) seed_run seed-ahead"$POOL" "$POOL" ahead; runs+=("$B_DIR/seed-ahead$POOL.json") ;;
+	*) b_die "BENCH_SEED_MODES: unknown mode $mode (cold warm ahead)" ;;
+	esac
+done
+b_write_result seed "$(jq -s --argjson n "$N" --argjson c "$C" --argjson sc "$STOP_C" \
 	--argjson mem "${BENCH_MEM_MIB:-80}" --argjson poll "$POLL_MS" \
-	--argjson r0 "$r0" --argjson r1 "$r1" \
 	--argjson asked "$N_ASKED" \
 	'{config:{vms:$n, vms_asked:$asked, launch_concurrency:$c, stop_concurrency:$sc, mem_mib:$mem,
 	   poll_interval_ms:$poll, driver:"qemu", guest:"build/guest (Debian cloud kernel + busybox initrd)"},
 	  seed_reference:{mean_ms:163, setup:"Firecracker + OSv on KVM"},
-	  runs:[$r0, $r1]}')"
+	  runs:.}' "${runs[@]}")"
