@@ -293,6 +293,24 @@ st_pid_alive() {
 	[ -n "$s" ] && [ "$s" != Z ] && [ "$s" != X ]
 }
 
+# st_kill_daemon NAME: SIGKILL the daemon (netd, pool-worker, apid) and wait
+# (10 s) until uigniterd has restarted it and /healthz says it is up; the
+# new pid is left in ST_NEW_PID.
+st_kill_daemon() {
+	local old new=
+	old=$(st_daemon_pid "$1") || st_fail "no $1 running"
+	kill -KILL "$old"
+	for _ in $(seq 100); do
+		new=$(st_daemon_pid "$1" || true)
+		if [ -n "$new" ] && [ "$new" != "$old" ]; then
+			api GET /healthz
+			[ "$(json ".daemons[\"$1\"]")" = up ] && { ST_NEW_PID=$new; return 0; }
+		fi
+		sleep 0.1
+	done
+	st_fail "$1 did not come back after kill -9 (pid $old)"
+}
+
 st_pass() { st_api_check; st_log "PASS $(basename "$0")"; }
 
 # st_wait_vm ID STATE: polls GET /vm/ID (10 s) until it says STATE; the

@@ -112,19 +112,7 @@ for c in cpu memory pids; do
 	p=$(cg "$keptpid" "$c")
 	mkdir "/sys/fs/cgroup/$c${p%/*}/vm-leftover" || st_fail "cannot plant a leftover cgroup"
 done
-old=$(st_daemon_pid pool-worker)
-kill -KILL "$old"
-new=
-for _ in $(seq 100); do
-	new=$(st_daemon_pid pool-worker || true)
-	if [ -n "$new" ] && [ "$new" != "$old" ]; then
-		api GET /healthz
-		[ "$(json '.daemons["pool-worker"]')" = up ] && break
-	fi
-	sleep 0.1
-done
-[ "$(json '.daemons["pool-worker"]')" = up ] && [ "$new" != "$old" ] ||
-	st_fail "pool-worker did not come back"
+st_kill_daemon pool-worker
 [ "$(sql "select count(*) from events where vm_id = '$kept' and kind = 'adopt'")" = 1 ] ||
 	st_fail "no adopt event"
 for c in cpu memory pids; do

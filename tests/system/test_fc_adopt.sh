@@ -24,19 +24,7 @@ id=$(json .id) tap=$(json .tap)
 sock=$ST_DIR/run/vms/$id/sock
 pid=$(sql "select vmm_pid from vms where id = '$id'")
 
-old=$(st_daemon_pid pool-worker)
-kill -KILL "$old"
-new=
-for _ in $(seq 100); do
-	new=$(st_daemon_pid pool-worker || true)
-	if [ -n "$new" ] && [ "$new" != "$old" ]; then
-		api GET /healthz
-		[ "$(json '.daemons["pool-worker"]')" = up ] && break
-	fi
-	sleep 0.1
-done
-[ "$(json '.daemons["pool-worker"]')" = up ] && [ "$new" != "$old" ] ||
-	st_fail "pool-worker did not come back"
+st_kill_daemon pool-worker
 for _ in $(seq 50); do
 	[ "$(calls "$ST_DIR/calls/$id.calls.jsonl" | tail -n1)" = '["GET","/",200]' ] && break
 	sleep 0.1

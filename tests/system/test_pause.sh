@@ -57,17 +57,7 @@ slot=$(wait_ready_slot "$id") || st_fail "no second slot: $API_BODY"
 slot_pid=$(st_sql "select vmm_pid from vms where id = '$slot'")
 api POST "/vm/$id/pause"
 st_expect 200 "pause before the crash"
-old=$(st_daemon_pid pool-worker)
-kill -KILL "$old"
-for _ in $(seq 100); do
-	new=$(st_daemon_pid pool-worker || true)
-	if [ -n "$new" ] && [ "$new" != "$old" ]; then
-		api GET /healthz
-		[ "$(json '.daemons["pool-worker"]')" = up ] && break
-	fi
-	sleep 0.1
-done
-[ "$(json '.daemons["pool-worker"]')" = up ] || st_fail "pool-worker did not come back"
+st_kill_daemon pool-worker
 st_wait_vm "$id" paused
 st_pid_alive "$pid" || st_fail "the paused VM's VMM died with pool-worker"
 [ "$(st_sql "select count(*) from events where vm_id = '$id' and kind = 'adopt'")" = 1 ] ||
