@@ -57,6 +57,7 @@ include apid/module.mk
 include tools/uictl/module.mk
 include examples/microservices/module.mk
 include tools/fsmtable/module.mk
+include tools/guest/module.mk
 include tests/fuzz/module.mk
 
 programs: $(PROGRAMS)
@@ -67,7 +68,7 @@ $(BUILD)/obj/%.o: %.c
 
 # The demo/test guest (kernel + initramfs), cached: rebuilt when inputs change.
 guest:
-	tools/mkguest build/guest
+	MKGUEST_SEED=$(SEED_BIN) tools/mkguest build/guest
 
 # Installs missing Debian packages by name (a no-op when all are present).
 deps:
