@@ -13,9 +13,10 @@
 #      snapN" on 172.31.0.(6+N) (the bridge's neighbour entries are static:
 #      only the slot's own MAC gets the frames), its console says
 #      UIGNITER-READY; a second line is not needed.
-#      a. the control, lines without a seed: 64 reads of /dev/urandom
-#         (/cgi-bin/random?64) of the two copies share values — the
-#         template's crng stream, shifted by the draws each made first;
+#      a. the control, lines without a seed (copy 2's is malformed: its
+#         console says "init: seed failed", it boots on): 64 reads of
+#         /dev/urandom (/cgi-bin/random?64) of the two copies share values —
+#         the template's crng stream, shifted by the draws each made first;
 #      b. lines with uigniter.seed=<64 hex>, another per copy: the consoles
 #         say "init: RNG seeded", and the copies' 64 values share nothing,
 #         with each other or with the control's.
@@ -144,9 +145,10 @@ for n in 1 2; do
 done
 
 # ---- 2a. the control: two copies without a seed draw the template's stream
-# (the same values, shifted by the draws each made before the read)
+# (the same values, shifted by the draws each made before the read); copy 2's
+# seed is malformed: refused, nothing added, and the guest goes on
 copy 1 plain
-copy 2 plain
+copy 2 plain uigniter.seed=0123456789abcdefXY
 ready 1
 ready 2
 draw 1 P1
@@ -155,6 +157,9 @@ st_log "without a seed: copy 1 drew $(head -n1 <<<"$P1")..., copy 2 $(head -n1 <
 [ "$(common "$P1" "$P2")" -gt 0 ] ||
 	st_fail "control: two unseeded copies share no value (the kernel reseeded them by itself: template ${AGE}s old), so this test cannot show what the seed does"
 grep -qs '^init: RNG seeded' "${CDIR[1]}/console.log" && st_fail "copy 1 seeded without a seed"
+grep -q '^uigniter-seed: the seed must be exactly 64 hex characters' "${CDIR[2]}/console.log" &&
+	grep -q '^init: seed failed (uigniter-seed exit 2)' "${CDIR[2]}/console.log" ||
+	st_fail "copy 2: a malformed seed, and no 'init: seed failed': $(grep -i seed "${CDIR[2]}/console.log")"
 snap_end
 
 # ---- 2b. two copies, each with a seed of its own: streams of their own
