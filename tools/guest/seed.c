@@ -68,7 +68,10 @@ static int seed_kernel(const uint8_t seed[UI_SEED_BYTES])
 		fprintf(stderr, PROG ": RNDRESEEDCRNG: %s\n", strerror(errno));
 	}
 out_close:
-	close(fd);
+	if (close(fd) < 0 && rc == 0) {
+		rc = -errno;
+		fprintf(stderr, PROG ": close /dev/random: %s\n", strerror(errno));
+	}
 out_wipe:
 	explicit_bzero(info, sizeof(*info) + UI_SEED_BYTES);
 	free(info);
