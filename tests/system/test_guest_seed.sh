@@ -6,6 +6,10 @@
 # UIGNITER-READY (the seed is applied before the network and the app), and
 # no "seed failed"; the QEMU process is gone at the end. One guest, a
 # hubport netdev (no host device), inside the test's own netns.
+# First the helper itself on the host, where it must not touch the host's
+# RNG: no argument or a malformed seed -> exit 2 and a message, before any
+# ioctl; a good seed without CAP_SYS_ADMIN (as nobody) -> exit 1,
+# "RNDADDENTROPY: Operation not permitted".
 # Fails on a guest whose init knows no uigniter.seed= (no "RNG seeded").
 . "$(dirname "$0")/lib.sh"
 
@@ -14,9 +18,25 @@ GUEST=${ST_SNAP_GUEST:-$GUEST} # another guest build (e.g. an old init, to see t
 QPID=
 trap 'rc=$?; set +e; [ -n "$QPID" ] && { kill -KILL "$QPID" 2>/dev/null; wait "$QPID" 2>/dev/null; }; (exit $rc); st_cleanup' EXIT
 
+HELPER=$ROOT/build/guest-bin/uigniter-seed
+[ -x "$HELPER" ] || st_fail "$HELPER not built: run make"
+SEED=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
+helper() { # helper WANT_RC WANT_STDERR ARGS...: runs the helper as nobody
+	local rc=0 err
+	err=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$HELPER" "${@:3}" 2>&1 >/dev/null) || rc=$?
+	[ "$rc" = "$1" ] && [[ "$err" == *"$2"* ]] ||
+		st_fail "uigniter-seed ${*:3}: exit $rc, '$err' (wanted $1, '$2')"
+}
+helper 2 "usage: uigniter-seed HEX"
+helper 2 "usage: uigniter-seed HEX" "$SEED" "$SEED"
+helper 2 "the seed must be exactly 64 hex characters" "${SEED:1}"
+helper 2 "the seed must be exactly 64 hex characters" "${SEED:1}g"
+helper 2 "the seed must be exactly 64 hex characters" "${SEED}0"
+helper 1 "RNDADDENTROPY: Operation not permitted" "$SEED"
+st_log "the helper: usage and malformed seeds exit 2, no CAP_SYS_ADMIN exits 1"
+
 ip netns add "$ST_NS"
 TSC="tsc_early_khz=$(awk '/^cpu MHz/ {printf "%d", $4 * 1000; exit}' /proc/cpuinfo) tsc=reliable"
-SEED=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
 CON=$ST_DIR/console.log
 ip netns exec "$ST_NS" qemu-system-x86_64 -M microvm -accel tcg -cpu max -m 128 -smp 1 \
 	-nodefaults -no-user-config -nographic -no-reboot \
