@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # test_snapshot_qemu.sh — a snapshot-started slot, by hand with real QEMU
-# (docs/ARCHITECTURE.md "Snapshot-started slots: design"; no uigniter
-# daemon: pool.boot snapshot is not built yet). Two guests, one at a time:
+# (docs/ARCHITECTURE.md "Snapshot-started slots"; no uigniter
+# daemon: test_pool_snapshot.sh tests pool.boot snapshot). Two guests, one at a time:
 #   1. a template: drv_qemu.c's argv (-M microvm, the hello guest) plus a
 #      virtio-serial port "uigniter.agent", a hubport netdev, the kernel
 #      command line without ip= but uigniter.agent=uigniter.agent: its
