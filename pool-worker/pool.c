@@ -102,12 +102,14 @@ static void slot_gone(struct pw_pool *p, const struct pw_vm *vm)
 		p->imageless = PW_IMAGELESS_NO;
 	} else if (vm->fail_status) {
 		back_off(p, vm->row.error);
+		pw_snap_slot_failed(&p->snap, vm->row.error);
 	}
 }
 
 static void slot_ready(struct pw_pool *p, const struct pw_vm *vm)
 {
 	p->backoff_ms = 0;
+	pw_snap_slot_ready(&p->snap);
 	if (!vm->row.image[0])
 		p->imageless = PW_IMAGELESS_OK;
 	ui_info("%s: warm slot ready (%s pid %lld, %s)", vm->row.id, vm->vmm.drv->name,

@@ -462,6 +462,7 @@ static void discard(struct pw_snap *s, const char *why)
 		build_end(s->b, -ECANCELED, NULL);
 	snap_unlink(s->file);
 	s->state = PW_TMPL_NONE;
+	s->fails = 0;
 	s->built_at[0] = '\0';
 	s->bytes = 0;
 	s->error[0] = '\0';
@@ -530,6 +531,8 @@ enum pw_tmpl_state pw_snap_want(struct pw_snap *s, const struct ui_image *img)
 		s->state = PW_TMPL_FAILED;
 		snprintf(s->error, sizeof(s->error), "%s", no);
 		ui_warn("pool.boot snapshot: %s (%s); slots boot ahead", no, img->name);
+		if (s->done)
+			s->done(s, -ENOTSUP);
 		return s->state;
 	}
 	if (aim(s, img, err, sizeof(err)) < 0 || build_start(s, img, err, sizeof(err)) < 0) {
@@ -565,6 +568,23 @@ bool pw_snap_tick(struct pw_snap *s)
 	return true;
 }
 
+void pw_snap_slot_failed(struct pw_snap *s, const char *why)
+{
+	if (s->state != PW_TMPL_READY || ++s->fails < PW_SNAP_MAX_FAILS)
+		return;
+	snap_unlink(s->file);
+	s->state = PW_TMPL_FAILED;
+	s->fails = 0;
+	snprintf(s->error, sizeof(s->error), "%u slots in a row failed to restore (last: %.180s)",
+		 PW_SNAP_MAX_FAILS, why);
+	ui_warn("template for %s failed: %s; slots boot ahead", s->image, s->error);
+}
+
+void pw_snap_slot_ready(struct pw_snap *s)
+{
+	s->fails = 0;
+}
+
 void pw_snap_retry(struct pw_snap *s)
 {
 	if (s->state == PW_TMPL_FAILED) {
@@ -575,7 +595,11 @@ void pw_snap_retry(struct pw_snap *s)
 
 void pw_snap_stop(struct pw_snap *s)
 {
+	int rc;
+
 	discard(s, NULL);
+	if ((rc = pw_rm_tree(s->dir)) < 0 && rc != -ENOENT) /* the consoles too */
+		ui_warn("templates: cannot remove %s: %s", s->dir, strerror(-rc));
 }
 
 void pw_snap_publish(const struct pw_snap *s, struct ui_pool_table *t)

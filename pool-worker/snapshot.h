@@ -60,6 +60,7 @@ struct pw_snap {
 	char built_at[32];
 	uint64_t bytes;
 	char error[256];               /* FAILED: why */
+	unsigned fails;                /* slots failed in a row while READY */
 	struct pw_tmpl_build *b;       /* the build in progress */
 	void (*done)(struct pw_snap *s, int status); /* a build ended */
 	void *arg;
@@ -78,9 +79,16 @@ const char *pw_snap_file(const struct pw_snap *s, const char *image, unsigned vc
 /* Each second: the image's files changed under a template? Then it is
  * discarded: true (the pool refills, which builds anew). */
 bool pw_snap_tick(struct pw_snap *s);
+/* A slot failed while warming / one became ready: PW_SNAP_MAX_FAILS
+ * failures in a row while the template is READY (restores that do not
+ * load, e.g. a damaged file) fail the template: slots then boot ahead. */
+#define PW_SNAP_MAX_FAILS 2u
+void pw_snap_slot_failed(struct pw_snap *s, const char *why);
+void pw_snap_slot_ready(struct pw_snap *s);
 /* SIGHUP: a failed template may be tried again. */
 void pw_snap_retry(struct pw_snap *s);
-/* Ends a build in progress and removes the file (pool-worker stops). */
+/* Ends a build in progress and removes the file and the directory with
+ * the templates' console logs (pool-worker stops). */
 void pw_snap_stop(struct pw_snap *s);
 /* Into GET /pool's table. */
 void pw_snap_publish(const struct pw_snap *s, struct ui_pool_table *t);
