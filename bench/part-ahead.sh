@@ -76,8 +76,10 @@ for way in $WAYS; do
 			END {print s, e}' "$B_DIR/$way/uigniter.log" | while read -r s e; do
 			[ -n "$e" ] && echo "$(( $(date -d "$e" +%s%3N) - $(date -d "$s" +%s%3N) ))"
 		done)
+		tcpu=$(sed -n 's/.*template for .*: its qemu used \([0-9.]*\) CPU-s.*/\1/p' \
+			"$B_DIR/$way/uigniter.log" | head -n1)
 		tmpl=$(jq -n --argjson ms "${tmpl:-null}" --argjson t "$(jq .template <<<"$pool")" \
-			'{build_wall_ms:$ms, state:$t.state, bytes:$t.bytes}')
+			--argjson c "${tcpu:-null}" '{build_wall_ms:$ms, cpu_s:$c, state:$t.state, bytes:$t.bytes}')
 	fi
 	b_stack_stop
 	run=$(b_stats <"$B_DIR/$way.run.ms")

@@ -163,6 +163,28 @@ static void later(struct pw_tmpl_build *b, unsigned ms)
 		build_fail(b, -EIO, "cannot arm its timer%s", "");
 }
 
+/* utime+stime of pid in seconds (for the log: what the template cost),
+ * -1 when unknown. */
+static double cpu_seconds(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long ut, st;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (!(f = fopen(path, "re")))
+		return -1;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* after "(comm)": state is field 3, utime 14, stime 15 */
+	if (!(p = strrchr(buf, ')')) ||
+	    sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+		return -1;
+	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
 /* The file is complete: into place, then quit. */
 static void saved(struct pw_tmpl_build *b)
 {
@@ -175,6 +197,8 @@ static void saved(struct pw_tmpl_build *b)
 	}
 	s->bytes = (uint64_t)st.st_size;
 	ui_registry_now(s->built_at, sizeof(s->built_at));
+	ui_info("template for %s: its qemu used %.2f CPU-s to boot and save", s->image,
+		cpu_seconds(b->proc.pid));
 	b->step = B_QUITTING;
 	if (qmp_execute(b->qmp, "quit", NULL, NULL, NULL) < 0)
 		ui_debug("template: quit not sent: killed instead");
