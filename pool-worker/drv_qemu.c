@@ -31,7 +31,8 @@
  * and -S -incoming fd:3 (the state file, opened here); query-status
  * leaves "inmigrate" → the agent line (the slot's address, id, MAC and a
  * fresh seed) written to the agent socket, whose connection is kept for
- * the VM's life → `cont` → from there as ahead (ready rule, stop).
+ * the VM's life (written again every 250 ms until the slot is warm: see
+ * agent_done) → `cont` → from there as ahead (ready rule, stop).
  * Without an image QEMU cannot warm (kernel and command line are fixed at
  * spawn): -ENOTSUP. fits: same image and the exact vcpus/mem it was spawned
  * with. The QMP socket path is unlinked before spawn (a stale one would
@@ -77,7 +78,8 @@
 #define QMP_RETRY_MS 20
 #define ADOPT_CONNECT_ATTEMPTS 100
 
-enum qemu_timer { T_RETRY, T_DEADLINE }; /* index into proc.timer[] */
+enum qemu_timer { T_RETRY, T_DEADLINE, T_AGENT }; /* index into proc.timer[] */
+#define AGENT_RESEND_MS 250
 enum qemu_mode { Q_IDLE, Q_WARMING, Q_BOOTING };
 
 struct qemu_vm {
@@ -93,6 +95,7 @@ struct qemu_vm {
 	bool agent_sent;               /* restore: the agent line written */
 	int agent_fd;                  /* restore: the agent connection, kept */
 	char agent[108];               /* restore: its socket path */
+	char *agent_line;              /* restore: resent until ready, then freed */
 	struct pw_ready *probe;        /* ahead: its ready probe while warming */
 	const struct ui_image *img;    /* ahead: the warm image (the config's) */
 	enum ui_machine machine;       /* what it was spawned as (pw_machine) */
@@ -121,17 +124,54 @@ static uv_timer_t *timer(struct qemu_vm *q, enum qemu_timer t)
 
 /* ------------------------------------------------------------- lifetime */
 
+/* The line is written again every AGENT_RESEND_MS while the slot warms:
+ * the guest's init opens the port, reads, closes while no host end is
+ * connected, and virtio_console discards what arrives for a port being
+ * closed — a restore can land in that window (its template was saved
+ * there), and the first copy is lost. The guest reads one line; copies
+ * after it stay unread in the socket. */
+static void agent_done(struct qemu_vm *q)
+{
+	uv_timer_stop(timer(q, T_AGENT));
+	if (q->agent_line) {
+		explicit_bzero(q->agent_line, strlen(q->agent_line));
+		free(q->agent_line);
+	}
+	q->agent_line = NULL;
+}
+
 static void agent_close(struct qemu_vm *q)
 {
+	agent_done(q);
 	if (q->agent_fd >= 0)
 		close(q->agent_fd);
 	q->agent_fd = -1;
 }
 
+static void on_agent_resend(uv_timer_t *t)
+{
+	struct qemu_vm *q = t->data;
+	size_t n = q->agent_line ? strlen(q->agent_line) : 0;
+
+	if (!n || q->agent_fd < 0 || q->mode != Q_WARMING) {
+		agent_done(q);
+		return;
+	}
+	if (send(q->agent_fd, q->agent_line, n, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)n)
+		ui_debug("%s: agent line not resent: %s", q->v->row->id, strerror(errno));
+}
+
 static void qemu_freed(struct pw_vmm_proc *p)
 {
-	agent_close(p->owner);
-	free(p->owner);
+	struct qemu_vm *q = p->owner;
+
+	if (q->agent_fd >= 0)
+		close(q->agent_fd);
+	if (q->agent_line) {
+		explicit_bzero(q->agent_line, strlen(q->agent_line));
+		free(q->agent_line);
+	}
+	free(q);
 }
 
 static void qemu_release(struct pw_vmm *v)
@@ -193,6 +233,7 @@ static void op_done(struct qemu_vm *q, int status, const char *err)
 
 	pw_ready_stop(q->probe);
 	q->probe = NULL;
+	agent_done(q); /* warmed or failed: the line was read, or never will be */
 	if (mode == Q_IDLE || !v)
 		return;
 	q->mode = Q_IDLE;
@@ -408,9 +449,13 @@ static int send_agent(struct qemu_vm *q, char *msg, size_t len)
 		if (w < 0)
 			w = 0;
 	}
-	explicit_bzero(line, sizeof(line));
 	q->agent_fd = fd;
 	q->agent_sent = true;
+	if ((q->agent_line = strdup(line)) &&
+	    uv_timer_start(timer(q, T_AGENT), on_agent_resend, AGENT_RESEND_MS,
+			   AGENT_RESEND_MS) < 0)
+		agent_done(q); /* only a closing handle refuses: never */
+	explicit_bzero(line, sizeof(line));
 	ui_info("%s: restored from the template: address line sent, continuing it",
 		q->v->row->id);
 	return 0;
@@ -668,6 +713,7 @@ static void on_vmm_exit(struct pw_vmm_proc *p, int64_t status, int sig)
 	q->probe = NULL;
 	uv_timer_stop(timer(q, T_RETRY));
 	uv_timer_stop(timer(q, T_DEADLINE));
+	agent_close(q);
 	qmp_close(q->qmp);
 	q->qmp = NULL;
 	if (q->shutdown_reason[0])

@@ -3,7 +3,8 @@
  * lifetime in struct pw_snap (NONE → BUILDING → READY or FAILED; back to
  * NONE when discarded) and one build at a time, struct pw_tmpl_build:
  *
- *   SPAWNING  the VMM spawned (vmm_proc.h, as the VMM user), no cgroup;
+ *   SPAWNING  the VMM spawned (vmm_proc.h, as the VMM user), no cgroup, its
+ *             console log new (an earlier build's banner must not count);
  *   BOOTING   until its console says UIGNITER-TEMPLATE (ready.h's console
  *             rule), within boot_timeout_ms + ready_timeout_ms;
  *   SAVING    QMP: stop, getfd (the .tmp file, opened by us), migrate
@@ -445,12 +446,15 @@ static int build_start(struct pw_snap *s, const struct ui_image *img, char *err,
 	b->proc.priv = s->env->priv;
 	b->proc.on_spawned = on_spawned;
 	snprintf(b->tmp, sizeof(b->tmp), "%s.tmp", s->file);
-	if ((rc = build_row(b, img)) < 0)
+	if ((rc = build_row(b, img)) < 0) {
 		snprintf(err, len, "paths too long");
-	else if ((rc = build_argv(b, img, a, err, len)) == 0 &&
-		 (rc = uv_timer_start(&b->proc.timer[BT_DEADLINE], on_deadline,
-				      ms + PW_SNAP_SAVE_MS, 0)) < 0)
-		snprintf(err, len, "cannot arm its deadline");
+	} else {
+		snap_unlink(b->console); /* an earlier build's banner is not this one's */
+		if ((rc = build_argv(b, img, a, err, len)) == 0 &&
+		    (rc = uv_timer_start(&b->proc.timer[BT_DEADLINE], on_deadline,
+					 ms + PW_SNAP_SAVE_MS, 0)) < 0)
+			snprintf(err, len, "cannot arm its deadline");
+	}
 	if (rc == 0 && (rc = pw_vmm_proc_spawn(&b->proc, a->argv, b->console, err, len)) == 0)
 		ui_info("template for %s (%u vcpus, %u MiB): building %s", img->name, img->vcpus,
 			img->mem_mib, s->file);

@@ -243,6 +243,9 @@ void pw_vmm_proc_close(struct pw_vmm_proc *p)
 	if (p->closing)
 		return;
 	p->closing = true;
+	if (p->pass_fd >= 0) /* set, never spawned */
+		close(p->pass_fd);
+	p->pass_fd = -1;
 	/* Timers are initialised first and in order; the rest of the count is
 	 * the process watch. */
 	timers = p->open_handles - p->have_poll;

@@ -28,7 +28,7 @@
 #include "registry.h"
 #include "vmm_priv.h"
 
-#define PW_VMM_TIMERS 2
+#define PW_VMM_TIMERS 3 /* qemu: retry, deadline, agent (snapshot slots) */
 #define PW_VMM_MAX_ARGS 64
 #define PW_NO_AUTOGROUP (-99)
 #define PW_VMM_PASS_FD 3

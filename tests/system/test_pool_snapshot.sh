@@ -10,7 +10,8 @@
 #   - after it stops, a second run takes another restored slot: its own
 #     address and MAC;
 #   - SIGHUP with another warm_image: the old template's file is removed and
-#     one for the new image is built;
+#     one for the new image is built; the image's files touched: that one
+#     is discarded within a second and built again (the stale slot retired);
 #   - kill -9 of pool-worker with a restored ready slot: after the restart
 #     no VMM, tap or lease is left that no VM owns, and the pool refills;
 #   - the stack stopped: no template file, no qemu, tap, lease or cgroup.
@@ -24,10 +25,11 @@ ST_VMM_EXTRA="pool:
   boot: snapshot"
 st_write_config
 sed -i 's/^    mem_mib: 128$/    mem_mib: 128\n    ready_port: 80/' "$ST_CONF"
+cp "$GUEST/vmlinuz" "$GUEST/initrd.cpio.gz" "$ST_DIR/" # hello2's files are ours to touch
 cat >>"$ST_CONF" <<EOF
   hello2:
-    kernel: $GUEST/vmlinuz
-    initrd: $GUEST/initrd.cpio.gz
+    kernel: $ST_DIR/vmlinuz
+    initrd: $ST_DIR/initrd.cpio.gz
     mem_mib: 96
     ready_port: 80
 EOF
@@ -38,7 +40,8 @@ pool_ready() { # pool_ready N SECONDS: N ready slots and the template ready
 	local end=$((SECONDS + $2))
 	while [ "$SECONDS" -lt "$end" ]; do
 		api GET /pool
-		[ "$(json .template.state)" = failed ] && st_fail "template failed: $API_BODY"
+		[ "$(json .template.state)" = failed ] &&
+			st_fail "template failed: $API_BODY; the last console: $(ls -t "$ST_DIR"/state/vms/*.console.log | head -n1 | xargs tail -n 20)"
 		[ "$(json .ready)" = "$1" ] && [ "$(json .template.state)" = ready ] && return 0
 		sleep 0.5
 	done
@@ -110,6 +113,23 @@ stop_vm "$second"
 pool_ready 1 600
 [ "$(json .template.image)" = hello2 ] || st_fail "template of: $API_BODY"
 [ -f "$TDIR/hello2.1x96.state" ] || st_fail "no template for hello2: $(ls "$TDIR")"
+
+# ---- the image's files change: that template goes too, a new one is built
+built=$(json .template.built_at)
+touch "$ST_DIR/initrd.cpio.gz"
+for _ in $(seq 100); do
+	grep -q "template for hello2 discarded: the image's files changed on disk" "$ST_LOG" && break
+	sleep 0.1
+done
+grep -q "template for hello2 discarded: the image's files changed on disk" "$ST_LOG" ||
+	st_fail "the template outlived its image's change"
+api POST /vm/run '{"image":"hello2","wait":"ready"}' # the old slot is retired: a cold start
+st_expect 201 "run of hello2 after its files changed"
+[ "$(json .boot_ms)" -gt 100 ] || st_fail "the run took the stale slot: $API_BODY"
+stop_vm "$(json .id)"
+pool_ready 1 600
+[ "$(json .template.built_at)" != "$built" ] || st_fail "no new template: $API_BODY"
+[ "$(json .retired_image_changed)" -ge 1 ] || st_fail "stale slot not retired: $API_BODY"
 
 # ---- kill -9 pool-worker with a restored ready slot
 slot=$(st_sql "select id from vms where state = 'warm'")
