@@ -282,12 +282,35 @@ static json_t *paused_list(const struct ui_pool_table *t)
 	return a;
 }
 
+/* pool.boot snapshot's template, or null (another pool.boot). */
+static json_t *template_obj(struct ui_pool_table *t)
+{
+	static const char *const states[] = { "none", "building", "ready", "failed" };
+	char image[sizeof(t->tmpl_image) + 1], err[sizeof(t->tmpl_error) + 1];
+
+	if (t->tmpl_state == 0 || t->tmpl_state > 4)
+		return json_null();
+	t->tmpl_built_at[sizeof(t->tmpl_built_at) - 1] = '\0';
+	memcpy(image, t->tmpl_image, sizeof(t->tmpl_image));
+	image[sizeof(t->tmpl_image)] = '\0';
+	memcpy(err, t->tmpl_error, sizeof(t->tmpl_error));
+	err[sizeof(t->tmpl_error)] = '\0';
+	safe_echo(image, image, sizeof(image));
+	safe_echo(err, err, sizeof(err));
+	safe_echo(t->tmpl_built_at, t->tmpl_built_at, sizeof(t->tmpl_built_at));
+	return json_pack("{s:s,s:s,s:o,s:I,s:o}", "state", states[t->tmpl_state - 1],
+			 "image", image, "built_at",
+			 t->tmpl_built_at[0] ? json_string(t->tmpl_built_at) : json_null(),
+			 "bytes", (json_int_t)t->tmpl_bytes,
+			 "error", err[0] ? json_string(err) : json_null());
+}
+
 void backend_pool(struct backend *b, struct http_response *r)
 {
 	struct ui_pool_table t;
 
 	ui_pool_table_read(b->shm, &t);
-	api_json(r, 200, json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o}",
+	api_json(r, 200, json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:o}",
 				   "size", (json_int_t)t.size,
 				   "ready", (json_int_t)t.ready,
 				   "in_use", (json_int_t)t.in_use,
@@ -298,7 +321,8 @@ void backend_pool(struct backend *b, struct http_response *r)
 				   "vms_running", (json_int_t)t.vms_running,
 				   "vms_paused", (json_int_t)t.vms_paused,
 				   "paused_rss_kib", (json_int_t)t.paused_rss_kib,
-				   "paused", paused_list(&t)));
+				   "paused", paused_list(&t),
+				   "template", template_obj(&t)));
 }
 
 void backend_reply_error(const struct ui_msg *m, struct http_response *r)

@@ -5,14 +5,21 @@
 #   prepared  pool.size 4, pool.boot prepared: a VMM paused (-S) before the
 #             guest's first instruction, the guest still boots after the run;
 #   ahead     pool.size 8, pool.boot ahead: slots booted until port 80
-#             accepts, then paused; a run resumes one.
+#             accepts, then paused; a run resumes one;
+#   snapshot  pool.size 8, pool.boot snapshot: the same slots, each restored
+#             from a template booted once (pool-worker/snapshot.c).
+# With a pool, slot creation is measured too: the CPU-seconds (utime+stime,
+# /proc/PID/stat) of each ready slot's QEMU — paused, so its whole cost of
+# becoming ready — and the snapshot template's build (its log lines).
 # Each run: loadgen boot -n 1 (POST /vm/run, then poll http://<ip>/ every
 # BENCH_POLL_MS until it answers "hello from <id>"), then the VM is
 # stopped and — with a pool — the next run waits until the pool is full
 # again, so every run finds the pool as its operator sized it (the refill's
 # cost is not in these figures: a pre-booted slot is a whole boot of CPU).
 #
-# Environment: BENCH_AHEAD_N (runs per way, 8), BENCH_POLL_MS (10).
+# Environment: BENCH_AHEAD_N (runs per way, 8), BENCH_POLL_MS (10),
+# BENCH_AHEAD_WAYS (which ways, "cold prepared ahead snapshot"),
+# BENCH_AHEAD_SIZE (the pool of ahead and snapshot, 8).
 . "$(dirname "$0")/lib.sh"
 
 N=${BENCH_AHEAD_N:-8}
@@ -22,17 +29,36 @@ B_HOST=$(b_host_json)
 b_snapshot_bins
 b_netns
 
+WAYS=${BENCH_AHEAD_WAYS:-cold prepared ahead snapshot}
+SIZE=${BENCH_AHEAD_SIZE:-8}
+HZ=$(getconf CLK_TCK)
+# slot_cpu WAY: each ready slot's QEMU CPU-seconds, once per slot id.
+slot_cpu() {
+	local id pid
+	api GET '/vm?state=warm'
+	for id in $(jq -r '.vms[]?.id // empty' <<<"$API_BODY"); do
+		grep -qx "$id" "$B_DIR/$1.slots" 2>/dev/null && continue
+		pid=$(jq -r --arg id "$id" '.vms[] | select(.id == $id) | .pid' <<<"$API_BODY")
+		[ -r "/proc/$pid/stat" ] || continue
+		echo "$id" >>"$B_DIR/$1.slots"
+		awk -v hz="$HZ" '{printf "%.3f\n", ($14 + $15) / hz}' "/proc/$pid/stat" >>"$B_DIR/$1.slot.cpu"
+	done
+}
 declare -A json
-for way in cold prepared ahead; do
+for way in $WAYS; do
 	case $way in
-	cold) size=0 boot=prepared ;; prepared) size=4 boot=prepared ;; ahead) size=8 boot=ahead ;;
+	cold) size=0 boot=prepared ;; prepared) size=4 boot=prepared ;;
+	ahead) size=$SIZE boot=ahead ;; snapshot) size=$SIZE boot=snapshot ;;
+	*) b_die "unknown way $way" ;;
 	esac
 	b_config "$way" pool=$size boot=$boot ready_port=80 >/dev/null
 	b_stack_start "$way"
 	: >"$B_DIR/$way.run.ms"
 	: >"$B_DIR/$way.http.ms"
+	: >"$B_DIR/$way.slot.cpu"
 	for ((i = 0; i < N; i++)); do
-		[ "$size" -gt 0 ] && { b_wait_pool "$size" 300 || b_log "$way: pool not filled"; }
+		[ "$size" -gt 0 ] && { b_wait_pool "$size" 600 || b_log "$way: pool not filled"; }
+		[ "$boot" = prepared ] || slot_cpu "$way"
 		b_loadgen boot --unix "$B_SOCK" --image hello -n 1 -c 1 --poll-ms "$POLL_MS" \
 			--out "$B_DIR/$way-$i.tsv" >/dev/null || b_log "$way: run $i failed"
 		# tsv (loadgen): id ip t0 run_ms http_ms stop_ms status
@@ -44,18 +70,38 @@ for way in cold prepared ahead; do
 	api GET /pool
 	pool=$API_BODY
 	health=$(b_health)
+	tmpl=null
+	if [ "$boot" = snapshot ]; then # the template's build: its QEMU's start → saved
+		tmpl=$(awk '/template for .*: qemu pid/ {s = $1} /template: .* saved/ {e = $1}
+			END {print s, e}' "$B_DIR/$way/uigniter.log" | while read -r s e; do
+			[ -n "$e" ] && echo "$(( $(date -d "$e" +%s%3N) - $(date -d "$s" +%s%3N) ))"
+		done)
+		tcpu=$(sed -n 's/.*template for .*: its qemu used \([0-9.]*\) CPU-s.*/\1/p' \
+			"$B_DIR/$way/uigniter.log" | head -n1)
+		tmpl=$(jq -n --argjson ms "${tmpl:-null}" --argjson t "$(jq .template <<<"$pool")" \
+			--argjson c "${tcpu:-null}" '{build_wall_ms:$ms, cpu_s:$c, state:$t.state, bytes:$t.bytes}')
+	fi
 	b_stack_stop
 	run=$(b_stats <"$B_DIR/$way.run.ms")
 	http=$(b_stats <"$B_DIR/$way.http.ms")
-	b_log "$way: run→201 $(jq -c '{n, p50, p99}' <<<"$run")  run→app answer $(jq -c '{n, p50, p99}' <<<"$http")  pool $pool"
+	cpu=null
+	[ -s "$B_DIR/$way.slot.cpu" ] && cpu=$(b_stats <"$B_DIR/$way.slot.cpu")
+	b_log "$way: run→201 $(jq -c '{n, p50, p99}' <<<"$run")  run→app answer $(jq -c '{n, p50, p99}' <<<"$http")  slot CPU-s $(jq -c '{n, p50, mean}' <<<"$cpu" 2>/dev/null)  pool $pool"
 	json[$way]=$(jq -n --argjson r "$run" --argjson h "$http" --argjson p "$pool" \
-		--argjson s "$size" --arg b "$boot" --argjson hl "$health" \
-		'{pool_size:$s, pool_boot:$b, run_to_201_ms:$r, run_to_app_answer_ms:$h, pool_after:$p, health:$hl}')
+		--argjson s "$size" --arg b "$boot" --argjson hl "$health" --argjson c "$cpu" \
+		--argjson t "$tmpl" \
+		'{pool_size:$s, pool_boot:$b, run_to_201_ms:$r, run_to_app_answer_ms:$h,
+		  slot_creation_cpu_s:$c, template:$t, pool_after:$p, health:$hl}')
 done
+for way in cold prepared ahead snapshot; do [ -n "${json[$way]:-}" ] || json[$way]=null; done
 
 b_write_result ahead "$(jq -n --argjson c "${json[cold]}" --argjson w "${json[prepared]}" \
-	--argjson a "${json[ahead]}" --argjson n "$N" --argjson poll "$POLL_MS" '
-	def r(a; b): if b > 0 then ((a / b) * 1000 | round) / 1000 else null end;
-	{config:{driver:"qemu (TCG)", image:"hello (ready_port 80)", runs_per_way:$n, poll_ms:$poll},
-	 cold:$c, prepared:$w, ahead:$a,
-	 ratio_ahead_over_cold:{app_answer_p50: r($a.run_to_app_answer_ms.p50; $c.run_to_app_answer_ms.p50)}}')"
+	--argjson a "${json[ahead]}" --argjson sn "${json[snapshot]}" --argjson n "$N" \
+	--argjson poll "$POLL_MS" --arg ways "$WAYS" '
+	def r(a; b): if a != null and b != null and b > 0 then ((a / b) * 1000 | round) / 1000 else null end;
+	{config:{driver:"qemu (TCG)", image:"hello (ready_port 80)", runs_per_way:$n, poll_ms:$poll,
+	         ways:$ways},
+	 cold:$c, prepared:$w, ahead:$a, snapshot:$sn,
+	 ratio_ahead_over_cold:{app_answer_p50: r($a.run_to_app_answer_ms.p50; $c.run_to_app_answer_ms.p50)},
+	 ratio_snapshot_over_ahead:{slot_creation_cpu_s_mean: r($sn.slot_creation_cpu_s.mean; $a.slot_creation_cpu_s.mean),
+	                            app_answer_p50: r($sn.run_to_app_answer_ms.p50; $a.run_to_app_answer_ms.p50)}}')"

@@ -72,6 +72,7 @@
 #include "registry.h"
 
 struct pw_vmm_priv;
+struct pw_snap;
 
 enum pw_vmm_report { PW_VMM_SPAWNED, PW_VMM_BOOTED, PW_VMM_WARMED, PW_VMM_FAILED,
 		     PW_VMM_PAUSED, PW_VMM_RESUMED };
@@ -92,6 +93,7 @@ struct pw_vmm_env {
 	int vmm_autogroup_nice;     /* their sessions' (PW_NO_AUTOGROUP: none) */
 	const struct pw_cgroups *cgroups; /* a cgroup per VM (cgroup.h); NULL: none */
 	const struct pw_vmm_priv *priv;   /* who VMMs run as (vmm_priv.h) */
+	const struct pw_snap *snap;       /* pool.boot snapshot's template (snapshot.h) */
 };
 
 struct ui_vmm_driver;

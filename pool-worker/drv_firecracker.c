@@ -716,7 +716,7 @@ static int fc_boot(struct pw_vmm *v)
 static int fc_warm(struct pw_vmm *v, const struct ui_image *img, char *err,
 		   size_t errlen)
 {
-	bool ahead = v->env->cfg->pool_boot == UI_POOL_BOOT_AHEAD;
+	bool ahead = v->env->cfg->pool_boot != UI_POOL_BOOT_PREPARED; /* snapshot: qemu's */
 	unsigned steps = FC_STEP_MACHINE | FC_STEP_NET | (img ? FC_STEP_IMAGE : 0) |
 			 (ahead ? FC_STEP_START : 0);
 	struct fc_vm *q;

@@ -26,6 +26,13 @@
  * then QMP `stop` and query-status "paused" → WARMED. Boot of such a slot
  * is the same `cont`, and the guest's app already answers: ready_at is set
  * as it reports BOOTED.
+ * Warm by restore (pool.boot: snapshot, its template ready: snapshot.h):
+ * spawned from the template's argv with the slot's tap, MAC and sockets
+ * and -S -incoming fd:3 (the state file, opened here); query-status
+ * leaves "inmigrate" → the agent line (the slot's address, id, MAC and a
+ * fresh seed) written to the agent socket, whose connection is kept for
+ * the VM's life (written again every 250 ms until the slot is warm: see
+ * agent_done) → `cont` → from there as ahead (ready rule, stop).
  * Without an image QEMU cannot warm (kernel and command line are fixed at
  * spawn): -ENOTSUP. fits: same image and the exact vcpus/mem it was spawned
  * with. The QMP socket path is unlinked before spawn (a stale one would
@@ -54,6 +61,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include "cmdline.h"
@@ -61,12 +72,14 @@
 #include "log.h"
 #include "qmp.h"
 #include "ready.h"
+#include "snapshot.h"
 #include "vmm_proc.h"
 
 #define QMP_RETRY_MS 20
 #define ADOPT_CONNECT_ATTEMPTS 100
 
-enum qemu_timer { T_RETRY, T_DEADLINE }; /* index into proc.timer[] */
+enum qemu_timer { T_RETRY, T_DEADLINE, T_AGENT }; /* index into proc.timer[] */
+#define AGENT_RESEND_MS 250
 enum qemu_mode { Q_IDLE, Q_WARMING, Q_BOOTING };
 
 struct qemu_vm {
@@ -78,6 +91,11 @@ struct qemu_vm {
 	bool cont_sent;
 	bool ahead;                    /* a slot booted until ready, then paused */
 	bool stop_sent;                /* ahead: QMP stop sent (ready) */
+	bool restore;                  /* ahead, restored from the template */
+	bool agent_sent;               /* restore: the agent line written */
+	int agent_fd;                  /* restore: the agent connection, kept */
+	char agent[108];               /* restore: its socket path */
+	char *agent_line;              /* restore: resent until ready, then freed */
 	struct pw_ready *probe;        /* ahead: its ready probe while warming */
 	const struct ui_image *img;    /* ahead: the warm image (the config's) */
 	enum ui_machine machine;       /* what it was spawned as (pw_machine) */
@@ -106,9 +124,54 @@ static uv_timer_t *timer(struct qemu_vm *q, enum qemu_timer t)
 
 /* ------------------------------------------------------------- lifetime */
 
+/* The line is written again every AGENT_RESEND_MS while the slot warms:
+ * the guest's init opens the port, reads, closes while no host end is
+ * connected, and virtio_console discards what arrives for a port being
+ * closed — a restore can land in that window (its template was saved
+ * there), and the first copy is lost. The guest reads one line; copies
+ * after it stay unread in the socket. */
+static void agent_done(struct qemu_vm *q)
+{
+	uv_timer_stop(timer(q, T_AGENT));
+	if (q->agent_line) {
+		explicit_bzero(q->agent_line, strlen(q->agent_line));
+		free(q->agent_line);
+	}
+	q->agent_line = NULL;
+}
+
+static void agent_close(struct qemu_vm *q)
+{
+	agent_done(q);
+	if (q->agent_fd >= 0)
+		close(q->agent_fd);
+	q->agent_fd = -1;
+}
+
+static void on_agent_resend(uv_timer_t *t)
+{
+	struct qemu_vm *q = t->data;
+	size_t n = q->agent_line ? strlen(q->agent_line) : 0;
+
+	if (!n || q->agent_fd < 0 || q->mode != Q_WARMING) {
+		agent_done(q);
+		return;
+	}
+	if (send(q->agent_fd, q->agent_line, n, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)n)
+		ui_debug("%s: agent line not resent: %s", q->v->row->id, strerror(errno));
+}
+
 static void qemu_freed(struct pw_vmm_proc *p)
 {
-	free(p->owner);
+	struct qemu_vm *q = p->owner;
+
+	if (q->agent_fd >= 0)
+		close(q->agent_fd);
+	if (q->agent_line) {
+		explicit_bzero(q->agent_line, strlen(q->agent_line));
+		free(q->agent_line);
+	}
+	free(q);
 }
 
 static void qemu_release(struct pw_vmm *v)
@@ -123,6 +186,7 @@ static void qemu_release(struct pw_vmm *v)
 	q->probe = NULL;
 	qmp_close(q->qmp);
 	q->qmp = NULL;
+	agent_close(q);
 	pw_vmm_proc_close(&q->proc); /* the VMM keeps running */
 }
 
@@ -141,6 +205,7 @@ static int qemu_new(struct pw_vmm *v, struct qemu_vm **out, char *err,
 	}
 	q->v = v;
 	q->user_op = -1;
+	q->agent_fd = -1;
 	q->boot_timeout_ms = v->env->cfg->boot_timeout_ms;
 	v->data = q;
 	rc = pw_vmm_proc_init(&q->proc, v->env->loop, q, on_vmm_exit, qemu_freed);
@@ -168,6 +233,7 @@ static void op_done(struct qemu_vm *q, int status, const char *err)
 
 	pw_ready_stop(q->probe);
 	q->probe = NULL;
+	agent_done(q); /* warmed or failed: the line was read, or never will be */
 	if (mode == Q_IDLE || !v)
 		return;
 	q->mode = Q_IDLE;
@@ -342,6 +408,59 @@ static void start_probe(struct qemu_vm *q)
 	}
 }
 
+/* Restored: the slot's line on the agent port (connection kept: closed
+ * with the VMM). 0, or -errno + msg. */
+static int send_agent(struct qemu_vm *q, char *msg, size_t len)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	char line[sizeof(q->v->row->boot_args) + 256];
+	uint8_t seed[32];
+	size_t n, off = 0;
+	ssize_t w;
+	int fd, rc;
+
+	if (getrandom(seed, sizeof(seed), 0) != (ssize_t)sizeof(seed)) {
+		snprintf(msg, len, "agent: getrandom: %s", strerror(errno));
+		return -EIO;
+	}
+	rc = pw_snap_agent_line(q->v->row->boot_args, q->v->row->mac, seed, line, sizeof(line));
+	explicit_bzero(seed, sizeof(seed));
+	if (rc < 0) {
+		snprintf(msg, len, "agent: no address line for the slot");
+		return rc;
+	}
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", q->agent);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
+	    connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		rc = -errno;
+		snprintf(msg, len, "agent: cannot connect to %s: %s", q->agent, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return rc;
+	}
+	for (n = strlen(line); off < n; off += (size_t)w) {
+		if ((w = write(fd, line + off, n - off)) < 0 && errno != EINTR) {
+			rc = -errno;
+			snprintf(msg, len, "agent: write: %s", strerror(errno));
+			explicit_bzero(line, sizeof(line));
+			close(fd);
+			return rc;
+		}
+		if (w < 0)
+			w = 0;
+	}
+	q->agent_fd = fd;
+	q->agent_sent = true;
+	if ((q->agent_line = strdup(line)) &&
+	    uv_timer_start(timer(q, T_AGENT), on_agent_resend, AGENT_RESEND_MS,
+			   AGENT_RESEND_MS) < 0)
+		agent_done(q); /* only a closing handle refuses: never */
+	explicit_bzero(line, sizeof(line));
+	ui_info("%s: restored from the template: address line sent, continuing it",
+		q->v->row->id);
+	return 0;
+}
+
 static void on_status(struct qmp *qmp, int status, json_t *ret,
 		      const char *err, void *arg)
 {
@@ -353,6 +472,12 @@ static void on_status(struct qmp *qmp, int status, json_t *ret,
 	if (status < 0 && status != -ECONNRESET) {
 		snprintf(msg, sizeof(msg), "query-status: %s", err);
 		op_done(q, -EIO, msg);
+	} else if (q->mode == Q_WARMING && q->restore && !q->agent_sent &&
+		   (status_is(st, "paused") || status_is(st, "prelaunch"))) {
+		if ((status = send_agent(q, msg, sizeof(msg))) < 0)
+			op_done(q, status, msg);
+		else
+			send_cont(q); /* then as ahead: running, ready, stop */
 	} else if (q->mode == Q_WARMING && !q->ahead && status_is(st, "prelaunch")) {
 		op_done(q, 0, NULL);
 	} else if (q->mode == Q_WARMING && q->ahead && q->stop_sent && status_is(st, "paused")) {
@@ -588,6 +713,7 @@ static void on_vmm_exit(struct pw_vmm_proc *p, int64_t status, int sig)
 	q->probe = NULL;
 	uv_timer_stop(timer(q, T_RETRY));
 	uv_timer_stop(timer(q, T_DEADLINE));
+	agent_close(q);
 	qmp_close(q->qmp);
 	q->qmp = NULL;
 	if (q->shutdown_reason[0])
@@ -625,10 +751,56 @@ static void on_spawned(struct pw_vmm_proc *p, int status, const char *err)
 	v->report(v, rc == 0 ? PW_VMM_SPAWNED : PW_VMM_FAILED, rc, err);
 }
 
+/* The state file, read-only, on an fd that is not PW_VMM_PASS_FD itself
+ * (the child's dup2 onto 3 would then keep its close-on-exec). */
+static int open_state(const char *file)
+{
+	int fd = open(file, O_RDONLY | O_CLOEXEC), hi;
+
+	if (fd < 0 || fd != PW_VMM_PASS_FD)
+		return fd < 0 ? -errno : fd;
+	hi = fcntl(fd, F_DUPFD_CLOEXEC, PW_VMM_PASS_FD + 1);
+	close(fd);
+	return hi < 0 ? -errno : hi;
+}
+
+/* A restored slot's argv: the template's (its command line, the agent
+ * port) with this VM's tap, MAC and sockets, and its state file as fd 3. */
+static int restore_argv(struct qemu_vm *q, const char *file, const char *dir,
+			struct ui_vm *seen, struct pw_argv *a, char *err, size_t errlen)
+{
+	struct pw_argv *base = malloc(sizeof(*base));
+	const struct pw_snap *snap = q->v->env->snap;
+	int fd, rc = -ENOMEM;
+
+	snprintf(err, errlen, "out of memory");
+	if (!base)
+		return rc;
+	snprintf(seen->boot_args, sizeof(seen->boot_args), "%s", snap->cmdline);
+	rc = snprintf(q->agent, sizeof(q->agent), "%s/agent", dir);
+	if (rc < 0 || (size_t)rc >= sizeof(q->agent)) {
+		snprintf(err, errlen, "agent socket path too long");
+		rc = -ENAMETOOLONG;
+	} else if ((rc = pw_qemu_argv_img(q->v->env->cfg->qemu_bin, q->v->env->accel,
+					  ui_config_image(q->v->env->cfg, seen->image),
+					  UI_MACHINE_MICROVM, seen, base)) < 0 ||
+		   (rc = pw_snap_argv(base, false, q->agent, a)) < 0) {
+		snprintf(err, errlen, "qemu command line too long");
+	} else if ((fd = open_state(file)) < 0) {
+		rc = fd;
+		snprintf(err, errlen, "template %s: %s", file, strerror(-fd));
+	} else {
+		q->proc.pass_fd = fd; /* the spawn takes it over */
+	}
+	free(base);
+	return rc;
+}
+
 /* Starts spawning qemu for v->row; paused: with -S (a warm slot); ahead:
- * a warm slot booted until ready (img's rule), then paused. */
+ * a warm slot booted until ready (img's rule), then paused; restore: the
+ * template's state file to restore it from (ahead too). */
 static int spawn_qemu(struct pw_vmm *v, bool paused, bool ahead, const struct ui_image *img,
-		      char *err, size_t errlen)
+		      const char *restore, char *err, size_t errlen)
 {
 	struct pw_argv *a = malloc(sizeof(*a));
 	struct ui_vm *row = v->row, *seen = malloc(sizeof(*seen)); /* the paths it opens */
@@ -654,7 +826,9 @@ static int spawn_qemu(struct pw_vmm *v, bool paused, bool ahead, const struct ui
 	else if (!v->env->priv)
 		*seen = *row;
 	machine = pw_machine(image, v->env->accel, &why);
-	if (rc == 0 && ((rc = pw_qemu_argv_img(v->env->cfg->qemu_bin, v->env->accel, image,
+	if (rc == 0 && restore) {
+		rc = restore_argv(q, restore, dir, seen, a, err, errlen);
+	} else if (rc == 0 && ((rc = pw_qemu_argv_img(v->env->cfg->qemu_bin, v->env->accel, image,
 					       machine, seen, a)) < 0 ||
 			(paused && (rc = pw_argv_add(a, "-S")) < 0)))
 		snprintf(err, errlen, "qemu command line too long");
@@ -670,6 +844,7 @@ static int spawn_qemu(struct pw_vmm *v, bool paused, bool ahead, const struct ui
 		"ACPI power button");
 	q->paused = paused || ahead;
 	q->ahead = ahead;
+	q->restore = restore != NULL;
 	q->img = img;
 	q->proc.on_spawned = on_spawned;
 	rc = pw_vmm_proc_spawn(&q->proc, a->argv, row->console_log, err, errlen);
@@ -683,7 +858,7 @@ free_argv:
 
 static int qemu_spawn(struct pw_vmm *v, char *err, size_t errlen)
 {
-	return spawn_qemu(v, false, false, NULL, err, errlen);
+	return spawn_qemu(v, false, false, NULL, NULL, err, errlen);
 }
 
 static int qemu_warm(struct pw_vmm *v, const struct ui_image *img, char *err,
@@ -694,9 +869,13 @@ static int qemu_warm(struct pw_vmm *v, const struct ui_image *img, char *err,
 			 "pool.warm_image (kernel and command line are fixed at spawn)");
 		return -ENOTSUP;
 	}
+	if (v->env->cfg->pool_boot == UI_POOL_BOOT_SNAPSHOT) /* no template: ahead */
+		return spawn_qemu(v, false, true, img, pw_snap_file(v->env->snap, img->name,
+								    v->row->vcpus,
+								    v->row->mem_mib), err, errlen);
 	if (v->env->cfg->pool_boot == UI_POOL_BOOT_AHEAD) /* on_spawned begins it */
-		return spawn_qemu(v, false, true, img, err, errlen);
-	return spawn_qemu(v, true, false, NULL, err, errlen);
+		return spawn_qemu(v, false, true, img, NULL, err, errlen);
+	return spawn_qemu(v, true, false, NULL, NULL, err, errlen);
 }
 
 static bool qemu_fits(const struct pw_vmm *slot, const struct ui_image *img,

@@ -688,7 +688,7 @@ int pw_engine_init(struct pw_engine *e, uv_loop_t *loop, const struct ui_config 
 	int rc;
 
 	memset(e, 0, sizeof(*e));
-	e->env = (struct pw_vmm_env){ loop, cfg, accel, vmm_nice(), vmm_autogroup_nice(), NULL, NULL };
+	e->env = (struct pw_vmm_env){ loop, cfg, accel, vmm_nice(), vmm_autogroup_nice(), NULL, NULL, NULL };
 	e->cfg = cfg;
 	e->reg = reg;
 	e->hooks = *hooks;

@@ -33,6 +33,7 @@ static void publish(struct pw_pool *p)
 	};
 
 	memcpy(t.rss, p->rss, sizeof(t.rss));
+	pw_snap_publish(&p->snap, &t);
 	ui_pool_table_write(p->shm, &t);
 }
 
@@ -101,12 +102,14 @@ static void slot_gone(struct pw_pool *p, const struct pw_vm *vm)
 		p->imageless = PW_IMAGELESS_NO;
 	} else if (vm->fail_status) {
 		back_off(p, vm->row.error);
+		pw_snap_slot_failed(&p->snap, vm->row.error);
 	}
 }
 
 static void slot_ready(struct pw_pool *p, const struct pw_vm *vm)
 {
 	p->backoff_ms = 0;
+	pw_snap_slot_ready(&p->snap);
 	if (!vm->row.image[0])
 		p->imageless = PW_IMAGELESS_OK;
 	ui_info("%s: warm slot ready (%s pid %lld, %s)", vm->row.id, vm->vmm.drv->name,
@@ -213,9 +216,16 @@ static void refill(struct pw_pool *p)
 			ui_error("pool: cannot arm the refill timer");
 		return;
 	}
+	/* snapshot: no slot before its template is built (then restored, or
+	 * booted ahead if it failed) */
+	if (p->e->cfg->pool_boot == UI_POOL_BOOT_SNAPSHOT && img && live_slots(p) < p->size &&
+	    pw_snap_want(&p->snap, img) == PW_TMPL_BUILDING) {
+		publish(p);
+		return; /* its end kicks */
+	}
 	n = pw_pool_to_spawn(p->size, live_slots(p), warming,
-			     p->e->cfg->pool_boot == UI_POOL_BOOT_AHEAD ? PW_POOL_MAX_BOOTING :
-								     PW_POOL_MAX_WARMING);
+			     p->e->cfg->pool_boot != UI_POOL_BOOT_PREPARED ? PW_POOL_MAX_BOOTING :
+									     PW_POOL_MAX_WARMING);
 	if (!img && p->imageless == PW_IMAGELESS_UNKNOWN && n > 0)
 		n = warming ? 0 : 1; /* can the driver warm without image? one asks */
 	for (; n > 0 && p->phase == PW_POOL_ON && now >= p->retry_at_ms; n--) {
@@ -269,10 +279,12 @@ struct pw_vm *pw_pool_take(struct pw_pool *p, const struct ui_image *img, unsign
 
 void pw_pool_tick(struct pw_pool *p)
 {
+	bool discarded = pw_snap_tick(&p->snap);
+
 	pw_pool_measure(p);
 	publish(p);
-	if (p->mem_capped)
-		kick(p); /* measured again there: room again? */
+	if (p->mem_capped || discarded)
+		kick(p); /* measured again there: room again? a template to build? */
 }
 
 /* ---- drain ------------------------------------------------------------------------ */
@@ -293,6 +305,8 @@ void pw_pool_drain(struct pw_pool *p)
 
 	p->phase = PW_POOL_DRAINING;
 	uv_timer_stop(&p->refill);
+	pw_snap_stop(&p->snap); /* its file goes with us */
+	publish(p);
 	if (uv_timer_start(&p->drain, on_drain_timeout, wait_ms, 0) < 0)
 		ui_error("pool: cannot arm the drain timer");
 	ui_info("pool: retiring %u warm slot(s)%s before exiting", live_slots(p),
@@ -320,6 +334,7 @@ static void apply(struct pw_pool *p, const struct ui_config *nc)
 	p->size = nc->pool_size;
 	snprintf(p->warm_image, sizeof(p->warm_image), "%s", nc->warm_image);
 	p->backoff_ms = 0; /* the operator acted: try again now */
+	pw_snap_retry(&p->snap);
 	p->retry_at_ms = 0;
 	publish(p);
 	kick(p);
@@ -356,6 +371,18 @@ void pw_pool_reload(struct pw_pool *p)
 
 /* ---- lifetime ---------------------------------------------------------------------- */
 
+/* A template build ended: failed → counted (slots boot ahead); either way
+ * the pool refills. */
+static void on_template(struct pw_snap *s, int status)
+{
+	struct pw_pool *p = s->arg;
+
+	if (status < 0)
+		p->refill_errors++;
+	publish(p);
+	kick(p);
+}
+
 int pw_pool_init(struct pw_pool *p, struct pw_engine *e, struct ui_shm *shm,
 		 void (*drained)(struct pw_pool *p), void *arg)
 {
@@ -368,6 +395,9 @@ int pw_pool_init(struct pw_pool *p, struct pw_engine *e, struct ui_shm *shm,
 	p->arg = arg;
 	p->size = e->cfg->pool_size;
 	snprintf(p->warm_image, sizeof(p->warm_image), "%s", e->cfg->warm_image);
+	if ((rc = pw_snap_init(&p->snap, &e->env, e->tsc_khz, on_template, p)) < 0)
+		return rc;
+	e->env.snap = &p->snap;
 	if ((rc = uv_timer_init(e->env.loop, &p->refill)) < 0 ||
 	    (rc = uv_timer_init(e->env.loop, &p->drain)) < 0)
 		return rc;

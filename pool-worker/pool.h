@@ -35,6 +35,7 @@
 #include "driver.h"
 #include "engine.h"
 #include "shm.h"
+#include "snapshot.h"
 
 #define PW_POOL_BACKOFF_MIN_MS 1000u
 #define PW_POOL_BACKOFF_MAX_MS 30000u
@@ -70,6 +71,7 @@ struct pw_pool {
 	unsigned n_slot_rss;           /* ready slots measured … */
 	uint64_t slot_rss_kib;         /* … and their RSS */
 	bool mem_capped;               /* pool.max_mem_mib reached (said once) */
+	struct pw_snap snap;           /* pool.boot snapshot's template (snapshot.h) */
 	uv_timer_t refill, drain;
 	void (*drained)(struct pw_pool *p); /* the drain is over */
 	void *arg;

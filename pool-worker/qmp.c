@@ -21,6 +21,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "log.h"
 #include "qmp.h"
@@ -106,11 +107,35 @@ static void qmp_write_cb(uv_write_t *req, int status)
 		qmp_fail(q, status);
 }
 
-static int qmp_send_json(struct qmp *q, json_t *msg)
+/* The first bytes of line with fd attached (SCM_RIGHTS): straight to the
+ * socket, only when nothing else is queued (order kept); returns how many
+ * bytes went, the rest goes through uv_write. */
+static int send_with_fd(struct qmp *q, const char *line, size_t n, int fd)
+{
+	char ctl[CMSG_SPACE(sizeof(int))] = { 0 };
+	struct iovec iov = { (void *)line, n };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl,
+			     .msg_controllen = sizeof(ctl) };
+	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+	uv_os_fd_t sock;
+	ssize_t w;
+
+	if (uv_stream_get_write_queue_size((uv_stream_t *)&q->pipe) ||
+	    uv_fileno((uv_handle_t *)&q->pipe, &sock) < 0)
+		return -EAGAIN;
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	w = sendmsg(sock, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+	return w < 0 ? -errno : (int)w;
+}
+
+static int qmp_send_json(struct qmp *q, json_t *msg, int fd)
 {
 	struct qmp_write *wr;
 	char *s = json_dumps(msg, JSON_COMPACT), *line;
-	size_t n;
+	size_t n, sent = 0;
 	uv_buf_t b;
 	int rc;
 
@@ -124,8 +149,19 @@ static int qmp_send_json(struct qmp *q, json_t *msg)
 		return -ENOMEM;
 	}
 	memcpy(line + n, "\n", 2);
+	if (fd >= 0 && (rc = send_with_fd(q, line, n + 1, fd)) < 0) {
+		free(line);
+		free(wr);
+		return rc;
+	}
+	sent = fd >= 0 ? (size_t)rc : 0;
+	if (sent == n + 1) {
+		free(line);
+		free(wr);
+		return 0;
+	}
 	wr->data = line;
-	b = uv_buf_init(line, (unsigned)(n + 1));
+	b = uv_buf_init(line + sent, (unsigned)(n + 1 - sent));
 	rc = uv_write(&wr->req, (uv_stream_t *)&q->pipe, &b, 1, qmp_write_cb);
 	if (rc < 0) {
 		free(line);
@@ -134,7 +170,7 @@ static int qmp_send_json(struct qmp *q, json_t *msg)
 	return rc;
 }
 
-static int qmp_send_cmd(struct qmp *q, const char *cmd, json_t *args,
+static int qmp_send_cmd(struct qmp *q, const char *cmd, json_t *args, int fd,
 			qmp_reply_cb cb, void *arg)
 {
 	struct qmp_cmd *c = calloc(1, sizeof(*c));
@@ -151,7 +187,7 @@ static int qmp_send_cmd(struct qmp *q, const char *cmd, json_t *args,
 		goto free_cmd;
 	if (args && json_object_set(msg, "arguments", args) < 0)
 		goto free_msg;
-	rc = qmp_send_json(q, msg);
+	rc = qmp_send_json(q, msg, fd);
 	if (rc < 0)
 		goto free_msg;
 	json_decref(msg);
@@ -171,7 +207,15 @@ int qmp_execute(struct qmp *q, const char *cmd, json_t *args,
 {
 	if (q->closing || q->state != QMP_READY)
 		return -ENOTCONN;
-	return qmp_send_cmd(q, cmd, args, cb, arg);
+	return qmp_send_cmd(q, cmd, args, -1, cb, arg);
+}
+
+int qmp_execute_fd(struct qmp *q, const char *cmd, json_t *args, int fd,
+		   qmp_reply_cb cb, void *arg)
+{
+	if (q->closing || q->state != QMP_READY)
+		return -ENOTCONN;
+	return qmp_send_cmd(q, cmd, args, fd, cb, arg);
 }
 
 bool qmp_is_ready(const struct qmp *q)
@@ -309,7 +353,7 @@ static void qmp_on_message(struct qmp *q, const struct qmp_msg *m)
 			return;
 		}
 		q->state = QMP_NEGOTIATING;
-		if (qmp_send_cmd(q, "qmp_capabilities", NULL, qmp_caps_done, NULL) < 0)
+		if (qmp_send_cmd(q, "qmp_capabilities", NULL, -1, qmp_caps_done, NULL) < 0)
 			qmp_fail(q, -EIO);
 		break;
 	case QMP_MSG_EVENT:

@@ -50,6 +50,11 @@ int qmp_connect(uv_loop_t *loop, const char *path,
 int qmp_execute(struct qmp *q, const char *cmd, json_t *args,
 		qmp_reply_cb cb, void *arg);
 
+/* The same with fd sent along (SCM_RIGHTS), e.g. for "getfd"; -EAGAIN
+ * while other commands are still being written (try again later). */
+int qmp_execute_fd(struct qmp *q, const char *cmd, json_t *args, int fd,
+		   qmp_reply_cb cb, void *arg);
+
 bool qmp_is_ready(const struct qmp *q);
 
 /* NULL-safe. Drops pending commands without calling their callbacks. */

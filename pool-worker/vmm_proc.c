@@ -194,6 +194,7 @@ int pw_vmm_proc_init(struct pw_vmm_proc *p, uv_loop_t *loop, void *owner,
 	p->loop = loop;
 	p->owner = owner;
 	p->pidfd = -1;
+	p->pass_fd = -1;
 	p->on_exit = on_exit;
 	p->on_free = on_free;
 	errno = 0;
@@ -242,6 +243,9 @@ void pw_vmm_proc_close(struct pw_vmm_proc *p)
 	if (p->closing)
 		return;
 	p->closing = true;
+	if (p->pass_fd >= 0) /* set, never spawned */
+		close(p->pass_fd);
+	p->pass_fd = -1;
 	/* Timers are initialised first and in order; the rest of the count is
 	 * the process watch. */
 	timers = p->open_handles - p->have_poll;
@@ -351,6 +355,7 @@ struct spawn_job {
 	uv_work_t work;
 	struct pw_vmm_proc *p;
 	int console, nice, autogroup_nice;
+	int pass;                     /* p->pass_fd taken over, or -1 */
 	pid_t pid;
 	int pidfd, err;               /* results: err is an errno, 0 = fine */
 	const char *failed;           /* which call failed */
@@ -378,6 +383,7 @@ static struct spawn_job *job_new(struct pw_vmm_proc *p, char *const argv[], int 
 	}
 	j->p = p;
 	j->console = console;
+	j->pass = -1;
 	j->nice = p->nice;
 	j->autogroup_nice = p->autogroup_nice;
 	pw_cg_spec(p->cg_row ? p->cgroups : NULL, p->cg_row ? p->cg_row->id : "",
@@ -394,7 +400,8 @@ static struct spawn_job *job_new(struct pw_vmm_proc *p, char *const argv[], int 
 /* The child's start: own session (it survives us), stdin /dev/null,
  * stdout and stderr the console log, no blocked signals, default
  * dispositions (we ignore SIGPIPE). */
-static int spawn_attrs(posix_spawn_file_actions_t *fa, posix_spawnattr_t *at, int console)
+static int spawn_attrs(posix_spawn_file_actions_t *fa, posix_spawnattr_t *at, int console,
+		       int pass)
 {
 	sigset_t none, all;
 	int rc;
@@ -410,6 +417,7 @@ static int spawn_attrs(posix_spawn_file_actions_t *fa, posix_spawnattr_t *at, in
 	if ((rc = posix_spawn_file_actions_addopen(fa, 0, "/dev/null", O_RDONLY, 0)) ||
 	    (rc = posix_spawn_file_actions_adddup2(fa, console, 1)) ||
 	    (rc = posix_spawn_file_actions_adddup2(fa, console, 2)) ||
+	    (pass >= 0 && (rc = posix_spawn_file_actions_adddup2(fa, pass, PW_VMM_PASS_FD))) ||
 	    (rc = posix_spawnattr_setflags(at, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK |
 					   POSIX_SPAWN_SETSIGDEF)) ||
 	    (rc = posix_spawnattr_setsigmask(at, &none)) ||
@@ -478,7 +486,7 @@ static void job_run(uv_work_t *w)
 		j->failed = "cgroup";
 		return;
 	}
-	if ((j->err = spawn_attrs(&fa, &at, j->console)) != 0) {
+	if ((j->err = spawn_attrs(&fa, &at, j->console, j->pass)) != 0) {
 		(void)pw_cg_remove(&j->cg);
 		j->failed = "posix_spawn attributes";
 		return;
@@ -530,6 +538,8 @@ static void job_done(uv_work_t *w, int status)
 	int rc = j->err ? -j->err : status;
 
 	close(j->console);
+	if (j->pass >= 0)
+		close(j->pass);
 	p->job = NULL;
 	if (p->closing) {
 		job_discard(j);
@@ -571,15 +581,22 @@ int pw_vmm_proc_spawn(struct pw_vmm_proc *p, char *const argv[],
 	struct spawn_job *j;
 	int fd, rc;
 
+	int pass = p->pass_fd;
+
+	p->pass_fd = -1; /* ours now, whatever happens */
 	if (p->closing || watching(p)) {
 		snprintf(err, errlen, "a VMM process is already set up here");
-		return -EBUSY;
+		rc = -EBUSY;
+		goto close_pass;
 	}
-	if ((fd = open_console(console_log, err, errlen)) < 0)
-		return fd;
+	if ((fd = open_console(console_log, err, errlen)) < 0) {
+		rc = fd;
+		goto close_pass;
+	}
 	if ((rc = pw_find_program(argv[0], file, sizeof(file))) < 0) {
 		close(fd);
-		return exec_error(rc, argv[0], "find", err, errlen);
+		rc = exec_error(rc, argv[0], "find", err, errlen);
+		goto close_pass;
 	}
 	if (drop && pw_vmm_priv_argv(p->priv, file, argv, ids, wrapped, PW_VMM_MAX_ARGS + 1) < 0)
 		j = NULL;
@@ -589,18 +606,25 @@ int pw_vmm_proc_spawn(struct pw_vmm_proc *p, char *const argv[],
 		close(fd);
 		snprintf(err, errlen, "out of memory (or more than %d arguments)",
 			 PW_VMM_MAX_ARGS);
-		return -ENOMEM;
+		rc = -ENOMEM;
+		goto close_pass;
 	}
+	j->pass = pass;
 	snprintf(j->file, sizeof(j->file), "%s", drop ? p->priv->helper : file);
 	if ((rc = uv_queue_work(p->loop, &j->work, job_run, job_done)) < 0)
 		snprintf(err, errlen, "cannot start %s: thread pool: %s", argv[0], uv_strerror(rc));
 	if (rc < 0) {
 		close(fd);
 		free(j);
-		return rc;
+		goto close_pass;
 	}
 	p->job = j;
 	return 0;
+
+close_pass:
+	if (pass >= 0)
+		close(pass);
+	return rc;
 }
 
 int pw_vmm_proc_adopt(struct pw_vmm_proc *p, const struct ui_vm *row, char *err,

@@ -28,9 +28,10 @@
 #include "registry.h"
 #include "vmm_priv.h"
 
-#define PW_VMM_TIMERS 2
+#define PW_VMM_TIMERS 3 /* qemu: retry, deadline, agent (snapshot slots) */
 #define PW_VMM_MAX_ARGS 64
 #define PW_NO_AUTOGROUP (-99)
+#define PW_VMM_PASS_FD 3
 
 struct spawn_job;
 
@@ -60,6 +61,10 @@ struct pw_vmm_proc {
 	/* Who the VMM runs as (vmm_priv.h): NULL or not dropping = as we do;
 	 * else spawned through the exec helper. Set by the driver. */
 	const struct pw_vmm_priv *priv;
+	/* One more fd the VMM gets as its fd 3 (PW_VMM_PASS_FD), e.g. a
+	 * snapshot's state file for -incoming fd:3; -1 none. The spawn takes
+	 * it over (closed once the child has it, or on failure). */
+	int pass_fd;
 	struct spawn_job *job;             /* a spawn in progress */
 	bool kill_pending;                 /* kill asked for while spawning */
 };

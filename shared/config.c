@@ -59,7 +59,7 @@ static int parse_images(struct cfg_loader *ld, const char *where, const yaml_nod
 static const char *const log_levels[] = { "debug", "info", "warn", "error", NULL };
 static const char *const log_formats[] = { "text", "json", NULL };
 static const char *const shutdown_policies[] = { "leave", "stop", NULL };
-static const char *const pool_boots[] = { "prepared", "ahead", NULL };
+static const char *const pool_boots[] = { "prepared", "ahead", "snapshot", NULL };
 static const char *const drivers[] = { "auto", "firecracker", "qemu", NULL };
 static const char *const accels[] = { "auto", "kvm", "tcg", NULL };
 static const char *const cgroups[] = { "auto", "v2", "v1", "off", NULL };
@@ -109,7 +109,7 @@ static const struct cfg_section pool_section = { (const struct cfg_field[]){
 	UINTF("size", pool_size, 0, 256),
 	{ "warm_image", cfg_parse_warm_image, OFF(warm_image), SZ(warm_image), 0, 0, NULL, NULL,
 	  cfg_check_image_name },
-	ENUMF("boot", pool_boot, pool_boots),
+	{ "boot", cfg_parse_pool_boot, OFF(pool_boot), SZ(pool_boot), 0, 0, pool_boots, NULL, NULL },
 	UINTF("max_mem_mib", pool_max_mem_mib, 0, 1048576),
 	END,
 } };
@@ -594,6 +594,9 @@ static int finish(struct cfg_loader *ld)
 				   cfg->warm_image);
 	if ((r = cfg_finish_vmm(ld)) < 0)
 		return r;
+	if (cfg->pool_boot == UI_POOL_BOOT_SNAPSHOT && cfg->driver == UI_DRIVER_FIRECRACKER)
+		return cfg_fail_at(ld, ld->pool_boot_node, "pool.boot: snapshot is built for the qemu "
+				   "driver only, not for vmm.driver firecracker (use ahead)");
 	if (ld->listen_set)
 		return 0;
 	n = snprintf(cfg->api_unix, sizeof(cfg->api_unix), "%s/api.sock", cfg->run_dir);

@@ -29,7 +29,7 @@ enum ui_accel { UI_ACCEL_AUTO, UI_ACCEL_KVM, UI_ACCEL_TCG };
 enum ui_shutdown_policy { UI_SHUTDOWN_LEAVE, UI_SHUTDOWN_STOP };
 /* How far a warm slot is prepared: up to the guest's first instruction, or
  * booted until its image is ready, then paused. */
-enum ui_pool_boot { UI_POOL_BOOT_PREPARED, UI_POOL_BOOT_AHEAD };
+enum ui_pool_boot { UI_POOL_BOOT_PREPARED, UI_POOL_BOOT_AHEAD, UI_POOL_BOOT_SNAPSHOT };
 enum ui_cgroup { UI_CGROUP_AUTO, UI_CGROUP_V2, UI_CGROUP_V1, UI_CGROUP_OFF };
 /* An image's guest: a Linux kernel (+ initramfs/rootfs) or an OSv unikernel. */
 enum ui_image_kind { UI_KIND_LINUX, UI_KIND_OSV };
@@ -130,7 +130,9 @@ struct ui_config {
 	/* pool: */
 	unsigned pool_size;             /* default 0 */
 	char warm_image[64];            /* default "" */
-	enum ui_pool_boot pool_boot;    /* default prepared; ahead needs warm_image
+	enum ui_pool_boot pool_boot;    /* default prepared; ahead needs warm_image;
+					 * snapshot: ahead slots restored from a
+					 * template (qemu only: pool-worker/snapshot.c)
 					 * (read at start: SIGHUP keeps it) */
 	unsigned pool_max_mem_mib;      /* default 0 = no cap: no slot booted ahead
 					 * while paused VMs' and ready slots' RSS

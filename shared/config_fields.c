@@ -324,6 +324,14 @@ int cfg_parse_run_dir(struct cfg_loader *ld, const char *where, const yaml_node_
 	return cfg_parse_path(ld, where, val, base, f);
 }
 
+/* pool.boot: an enum whose node the driver rule (config.c finish) points at. */
+int cfg_parse_pool_boot(struct cfg_loader *ld, const char *where, const yaml_node_t *val,
+			void *base, const struct cfg_field *f)
+{
+	ld->pool_boot_node = val;
+	return cfg_parse_enum(ld, where, val, base, f);
+}
+
 int cfg_parse_warm_image(struct cfg_loader *ld, const char *where,
 			 const yaml_node_t *val, void *base, const struct cfg_field *f)
 {

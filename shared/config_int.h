@@ -43,6 +43,7 @@ struct cfg_loader {
 	const yaml_node_t *run_dir_node;
 	const yaml_node_t *gateway_node;
 	const yaml_node_t *warm_node;
+	const yaml_node_t *pool_boot_node;
 	/* the image being parsed: for its cross-field rules (config.c) */
 	const yaml_node_t *rootfs_node; /* its rootfs: a path (linux) or an OSv fs */
 	const yaml_node_t *cmd_node;
@@ -116,6 +117,8 @@ int cfg_parse_enum(struct cfg_loader *ld, const char *where, const yaml_node_t *
  * in ld for the cross-field rules of config.c. */
 int cfg_parse_run_dir(struct cfg_loader *ld, const char *where, const yaml_node_t *val,
 		      void *base, const struct cfg_field *f);
+int cfg_parse_pool_boot(struct cfg_loader *ld, const char *where, const yaml_node_t *val,
+			void *base, const struct cfg_field *f);
 int cfg_parse_warm_image(struct cfg_loader *ld, const char *where, const yaml_node_t *val,
 			 void *base, const struct cfg_field *f);
 int cfg_parse_listen(struct cfg_loader *ld, const char *where, const yaml_node_t *val,

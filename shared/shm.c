@@ -202,6 +202,14 @@ static void pool_copy_out(const struct ui_pool_table *t, struct ui_pool_table *d
 		d->rss[i].slot = LOAD(&t->rss[i].slot);
 		d->rss[i].rss_kib = LOAD(&t->rss[i].rss_kib);
 	}
+	d->tmpl_state = LOAD(&t->tmpl_state);
+	d->tmpl_bytes = LOAD(&t->tmpl_bytes);
+	for (size_t k = 0; k < sizeof(d->tmpl_image); k++)
+		d->tmpl_image[k] = LOAD(&t->tmpl_image[k]);
+	for (size_t k = 0; k < sizeof(d->tmpl_built_at); k++)
+		d->tmpl_built_at[k] = LOAD(&t->tmpl_built_at[k]);
+	for (size_t k = 0; k < sizeof(d->tmpl_error); k++)
+		d->tmpl_error[k] = LOAD(&t->tmpl_error[k]);
 }
 
 static void pool_copy_in(struct ui_pool_table *t, const struct ui_pool_table *s)
@@ -224,6 +232,14 @@ static void pool_copy_in(struct ui_pool_table *t, const struct ui_pool_table *s)
 		STORE(&t->rss[i].slot, s->rss[i].slot);
 		STORE(&t->rss[i].rss_kib, s->rss[i].rss_kib);
 	}
+	STORE(&t->tmpl_state, s->tmpl_state);
+	STORE(&t->tmpl_bytes, s->tmpl_bytes);
+	for (size_t k = 0; k < sizeof(t->tmpl_image); k++)
+		STORE(&t->tmpl_image[k], s->tmpl_image[k]);
+	for (size_t k = 0; k < sizeof(t->tmpl_built_at); k++)
+		STORE(&t->tmpl_built_at[k], s->tmpl_built_at[k]);
+	for (size_t k = 0; k < sizeof(t->tmpl_error); k++)
+		STORE(&t->tmpl_error[k], s->tmpl_error[k]);
 }
 
 void ui_pool_table_write(struct ui_shm *shm, const struct ui_pool_table *src)

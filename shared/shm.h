@@ -36,7 +36,7 @@
 #include "ring.h"
 
 #define UI_SHM_MAGIC 0x55494749474e5452ull /* "UIGIGNTR" */
-#define UI_SHM_VERSION 6u
+#define UI_SHM_VERSION 7u /* 7: the pool table's template (pool.boot snapshot) */
 
 enum ui_ring_id {
 	UI_RING_API_TO_POOL,
@@ -91,6 +91,13 @@ struct ui_pool_table {
 	uint64_t retired_image_changed; /* slots retired: their image changed on disk */
 	uint32_t n_rss;                /* entries in rss[] */
 	struct ui_pool_rss rss[UI_POOL_RSS_MAX];
+	/* pool.boot snapshot's template (pool-worker/snapshot.h): state 0 =
+	 * not snapshot, else 1 none, 2 building, 3 ready, 4 failed */
+	uint32_t tmpl_state;
+	uint64_t tmpl_bytes;
+	char tmpl_image[64];
+	char tmpl_built_at[32];
+	char tmpl_error[192];
 };
 
 struct ui_metrics {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # test_snapshot_qemu.sh — snapshot-started slots, by hand with real QEMU
-# (docs/ARCHITECTURE.md "Snapshot-started slots: design"; no uigniter
-# daemon: pool.boot snapshot is not built yet). At most two guests at once:
+# (docs/ARCHITECTURE.md "Snapshot-started slots"; no uigniter
+# daemon: test_pool_snapshot.sh tests pool.boot snapshot). At most two guests at once:
 #   1. a template: drv_qemu.c's argv (-M microvm, the hello guest) plus a
 #      virtio-serial port "uigniter.agent", a hubport netdev, the kernel
 #      command line without ip= but uigniter.agent=uigniter.agent: its

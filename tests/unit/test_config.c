@@ -490,6 +490,30 @@ static void t_unknown_warm_image(void)
 		     "2:15: pool.warm_image: \"a b\" is not a valid image name");
 }
 
+/* pool.boot: snapshot is the QEMU driver's (Firecracker's is not built):
+ * with vmm.driver firecracker an error at pool.boot, in either order. */
+static void t_pool_boot_snapshot(void)
+{
+	struct ui_config cfg;
+	char err[512];
+	const char *path = write_cfg("pool:\n  boot: snapshot\nvmm:\n  driver: qemu\n");
+
+	T_EQ_INT(ui_config_load(path, &cfg, err, sizeof(err)), 0);
+	T_EQ_INT(cfg.pool_boot, UI_POOL_BOOT_SNAPSHOT);
+	ui_config_free(&cfg);
+	path = write_cfg("pool:\n  boot: snapshot\n");
+	T_EQ_INT(ui_config_load(path, &cfg, err, sizeof(err)), 0); /* auto: the pool falls back */
+	ui_config_free(&cfg);
+	expect_error("pool:\n  boot: snapshot\nvmm:\n  driver: firecracker\n",
+		     "2:9: pool.boot: snapshot is built for the qemu driver only, not for "
+		     "vmm.driver firecracker (use ahead)");
+	expect_error("vmm:\n  driver: firecracker\npool:\n  boot: snapshot\n",
+		     "4:9: pool.boot: snapshot is built for the qemu driver only, not for "
+		     "vmm.driver firecracker (use ahead)");
+	expect_error("pool:\n  boot: later\n",
+		     "2:9: pool.boot: \"later\" is not one of: prepared, ahead, snapshot");
+}
+
 /* vmm.user and vmm.image_dirs: a kernel, initrd or rootfs outside every
  * image directory is refused at its own key, a symlink out of one too. */
 static void t_vmm_priv(void)
@@ -799,6 +823,7 @@ int main(int argc, char **argv)
 		T_CASE(t_bad_image_name),
 		T_CASE(t_image_without_kernel),
 		T_CASE(t_unknown_warm_image),
+		T_CASE(t_pool_boot_snapshot),
 		T_CASE(t_vmm_priv),
 		T_CASE(t_example_file),
 		T_CASE(t_too_long),

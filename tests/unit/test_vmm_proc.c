@@ -261,6 +261,42 @@ static void t_spawn_exit_status(void)
 	env_fini(&e);
 }
 
+/* pass_fd (a snapshot's state file): the child reads it as its fd 3, and
+ * not under the number we opened it as (close-on-exec); the spawn closed
+ * our copy (-1 again, the number free). */
+static void t_spawn_pass_fd(void)
+{
+	char *const argv[] = { "/bin/sh", "-c", "cat <&3; ls /proc/self/fd | tr '\\n' ' '", NULL };
+	char path[PATH_MAX], buf[512], ours[16];
+	struct env e;
+	struct obs o;
+	int fd, mine;
+
+	env_init(&e);
+	snprintf(path, sizeof(path), "%s.state", e.log);
+	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	T_ASSERT(fd >= 0 && write(fd, "STATE\n", 6) == 6);
+	close(fd);
+	obs_init(&o, &e);
+	T_EQ_INT(o.p.pass_fd, -1);
+	o.p.pass_fd = open(path, O_RDONLY | O_CLOEXEC);
+	T_ASSERT(o.p.pass_fd > PW_VMM_PASS_FD);
+	mine = o.p.pass_fd;
+	snprintf(ours, sizeof(ours), " %d ", mine);
+	spawn_ok(&e, &o, argv, e.log);
+	T_EQ_INT(o.p.pass_fd, -1);
+	T_ASSERT(fcntl(mine, F_GETFD) < 0 && errno == EBADF); /* the spawn closed it */
+	run_until(&e, &o, 1);
+	T_EQ_INT(o.status, 0);
+	read_file(e.log, buf, sizeof(buf));
+	T_ASSERT(strncmp(buf, "STATE\n0 1 ", 10) == 0);
+	T_ASSERT(strstr(buf, " 3 ") != NULL);
+	T_ASSERT(strstr(buf, ours) == NULL);
+	close_and_free(&e, &o);
+	unlink(path);
+	env_fini(&e);
+}
+
 /* SIGKILL reaches our child and its exit says so, once; a kill after the
  * exit is not an error. Closing from inside on_exit is fine. */
 static void t_kill_spawned(void)
@@ -605,6 +641,7 @@ int main(int argc, char **argv)
 {
 	static const struct t_case cases[] = {
 		T_CASE(t_spawn_exit_status),
+		T_CASE(t_spawn_pass_fd),
 		T_CASE(t_kill_spawned),
 		T_CASE(t_kill_after_exit),
 		T_CASE(t_kill_nothing),
