@@ -11,7 +11,8 @@
 # VM is stopped and, with a pool, the next run waits for the pool to be full
 # again. With UIGNITER_OSV_KERNEL/_DISK/_CMD/_HTTP_PORT set, an OSv image
 # too (tests/system/test_osv.sh's variables).
-# Environment: BENCH_READY_N (runs per image and way, 8).
+# Environment: BENCH_READY_N (runs per image and way, 8); BENCH_READY_IMAGES
+# (the images to measure, words of hello memcached osv; default all there are).
 . "$(dirname "$0")/lib.sh"
 
 N=${BENCH_READY_N:-8}
@@ -35,15 +36,27 @@ images=(hello memcached)
 osv_yaml=
 if [ -n "${UIGNITER_OSV_KERNEL:-}" ] && [ -n "${UIGNITER_OSV_DISK:-}" ]; then
 	images+=(osv)
+	# as tests/system/test_osv.sh: the format from the disk's magic, the
+	# command's words split on spaces, each one YAML string
+	osv_fmt=raw osv_cmd=
+	[ "$(head -c 4 "$UIGNITER_OSV_DISK" | od -An -tx1 | tr -d ' \n')" = 514649fb ] && osv_fmt=qcow2 # QFI\xfb
+	for w in ${UIGNITER_OSV_CMD:-/httpserver.so}; do osv_cmd="$osv_cmd${osv_cmd:+, }\"$w\""; done
 	osv_yaml="  osv:
     kind: osv
     kernel: $UIGNITER_OSV_KERNEL
     disk: $UIGNITER_OSV_DISK
-    disk_format: $([[ $UIGNITER_OSV_DISK == *.img || $UIGNITER_OSV_DISK == *.qcow2 ]] && echo qcow2 || echo raw)
-    rootfs: rofs
-    cmd: [${UIGNITER_OSV_CMD:-/httpserver.so}]
+    disk_format: $osv_fmt
+    rootfs: ${UIGNITER_OSV_ROOTFS:-rofs}
+    cmd: [$osv_cmd]
     mem_mib: 128
     ready_port: ${UIGNITER_OSV_HTTP_PORT:-8000}"
+fi
+
+if [ -n "${BENCH_READY_IMAGES:-}" ]; then
+	for img in $BENCH_READY_IMAGES; do
+		[[ " ${images[*]} " == *" $img "* ]] || b_die "BENCH_READY_IMAGES: no image '$img' (${images[*]})"
+	done
+	images=($BENCH_READY_IMAGES)
 fi
 
 declare -A json

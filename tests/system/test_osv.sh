@@ -25,7 +25,13 @@ ST_STOP_TIMEOUT_MS=60000 # a stop that waited for the SIGKILL would show
 . "$(dirname "$0")/lib.sh"
 
 fmt=raw
-[ "$(head -c 4 "$D" | od -An -c | tr -d ' ')" = 'QFI\373' ] && fmt=qcow2
+[ "$(head -c 4 "$D" | od -An -tx1 | tr -d ' \n')" = 514649fb ] && fmt=qcow2 # QFI\xfb
+# Image files must lie under vmm.image_dirs: a copy in the test's own
+# directory (sparse: a raw OSv disk is mostly holes).
+mkdir -p "$ST_DIR/osv"
+cp --sparse=always "$K" "$ST_DIR/osv/kernel.elf" && cp --sparse=always "$D" "$ST_DIR/osv/disk" ||
+	st_fail "cannot copy the OSv image into $ST_DIR/osv"
+K=$ST_DIR/osv/kernel.elf D=$ST_DIR/osv/disk
 cmd=
 for w in ${UIGNITER_OSV_CMD:-/httpserver.so}; do cmd="$cmd${cmd:+, }\"$w\""; done
 ST_IMAGES_EXTRA="  osv:
@@ -42,6 +48,7 @@ st_write_config
 st_start
 
 api POST /vm/run '{"image":"osv","wait":"ready"}'
+[ "$API_STATUS" = 201 ] || { find "$ST_DIR" -name "*.console.log" -exec cat {} + ; }
 st_expect 201 "run osv (wait ready)"
 id=$(json .id) ip=$(json .ip) tap=$(json .tap) pid=$(json .pid)
 st_log "OSv $id at $ip: boot_ms $(json .boot_ms)"
