@@ -309,6 +309,8 @@ static int finish_image(struct cfg_loader *ld, struct ui_image *img, const char 
 			return cfg_fail_at(ld, at, "%s: an OSv image has no initrd", where);
 		if (!img->cmd.argc)
 			return cfg_fail_at(ld, at, "%s: \"cmd\" is required for kind: osv", where);
+		if ((r = cfg_check_disk_format(ld, img, where, at)) < 0)
+			return r;
 	} else if (ld->disk_node) {
 		return cfg_fail_at(ld, ld->disk_node,
 				   "%s.disk: only for kind: osv (a linux image's disk is rootfs)", where);

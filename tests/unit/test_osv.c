@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cmdargs.h"
 #include "../../pool-worker/cmdline.h"
@@ -441,6 +442,59 @@ static void t_config_osv_errors(void)
 	T_EQ_STR(err, "u.yaml:4:14: images.o.machine: \"pc\" is not one of: auto, microvm, q35");
 }
 
+/* Writes a 64 KiB file at dir/name beginning with head (hn bytes). */
+static void put_disk(const char *dir, const char *name, const void *head, size_t hn,
+		     char *path, size_t len)
+{
+	static char zero[65536];
+	FILE *f;
+
+	snprintf(path, len, "%s/%s", dir, name);
+	T_ASSERT((f = fopen(path, "w")) != NULL);
+	T_ASSERT(fwrite(zero, 1, sizeof(zero), f) == sizeof(zero));
+	T_ASSERT(fseek(f, 0, SEEK_SET) == 0);
+	T_ASSERT(hn == 0 || fwrite(head, 1, hn, f) == hn);
+	T_ASSERT(fclose(f) == 0);
+}
+
+/* A real OSv build's usr.img is qcow2: named as raw (the default), QEMU
+ * hands OSv the qcow2 bytes as its disk and OSv finds no file ("Failed to
+ * load object"). The config says so at the key, and the other way round. */
+static void t_config_disk_format(void)
+{
+	char dir[] = "/tmp/test_osv.XXXXXX", q[256], r[256], text[1024], want[1024];
+	struct ui_config cfg;
+	char err[512];
+
+	T_ASSERT(mkdtemp(dir));
+	put_disk(dir, "usr.img", "QFI\xfb\0\0\0\3", 8, q, sizeof(q));
+	put_disk(dir, "usr.raw", NULL, 0, r, sizeof(r));
+
+	snprintf(text, sizeof(text), "images:\n  o:\n    kind: osv\n    kernel: k\n"
+		 "    cmd: [/a.so]\n    disk: %s\n", q);
+	T_EQ_INT(load(text, &cfg, err, sizeof(err)), -EINVAL);
+	snprintf(want, sizeof(want), "u.yaml:6:11: images.o.disk: %s is a qcow2 file, but "
+		 "disk_format is raw (set disk_format: qcow2, or make a raw copy: "
+		 "qemu-img convert -O raw)", q);
+	T_EQ_STR(err, want);
+
+	snprintf(text, sizeof(text), "images:\n  o:\n    kind: osv\n    kernel: k\n"
+		 "    cmd: [/a.so]\n    disk: %s\n    disk_format: qcow2\n", r);
+	T_EQ_INT(load(text, &cfg, err, sizeof(err)), -EINVAL);
+	snprintf(want, sizeof(want), "u.yaml:7:18: images.o.disk_format: qcow2, but %s is "
+		 "not a qcow2 file (no QFI magic): disk_format: raw", r);
+	T_EQ_STR(err, want);
+
+	snprintf(text, sizeof(text), "images:\n  o:\n    kind: osv\n    kernel: k\n"
+		 "    cmd: [/a.so]\n    disk: %s\n    disk_format: qcow2\n"
+		 "  p:\n    kind: osv\n    kernel: k\n    cmd: [/a.so]\n    disk: %s\n"
+		 "  m:\n    kind: osv\n    kernel: k\n    cmd: [/a.so]\n    disk: %s/none\n", q, r,
+		 dir);
+	T_EQ_INT(load(text, &cfg, err, sizeof(err)), 0); /* a missing one: the VMM says */
+	ui_config_free(&cfg);
+	T_ASSERT(unlink(q) == 0 && unlink(r) == 0 && rmdir(dir) == 0);
+}
+
 /* ---- the run body ---------------------------------------------------------------- */
 
 static void t_run_body(void)
@@ -509,6 +563,7 @@ int main(int argc, char **argv)
 		T_CASE(t_fc_bodies),
 		T_CASE(t_config_osv),
 		T_CASE(t_config_osv_errors),
+		T_CASE(t_config_disk_format),
 		T_CASE(t_run_body),
 		{ 0 },
 	};
