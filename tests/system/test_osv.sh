@@ -72,4 +72,25 @@ st_expect 200 "stop"
 ! kill -0 "$pid" 2>/dev/null || st_fail "qemu $pid still alive"
 st_tap_released "$tap" || st_fail "tap $tap left"
 [ -z "$(st_cgroups_left | grep "$id" || true)" ] || st_fail "cgroup left: $(st_cgroups_left)"
+
+# A run's own cmd reaches OSv, quoted: here an app no image has. OSv says so
+# on its console and powers off by itself; the run waiting for ready is told
+# (502 guest_stopped, with the VM's id and OSv's last line); the VM is
+# stopped (a clean exit), never killed, and leaves nothing.
+api POST /vm/run '{"image":"osv","cmd":["/uigniter-no-such-app","a b"],"wait":"ready"}'
+st_expect 502 "run of an app the image lacks (wait ready)"
+[ "$(json .error.code)" = guest_stopped ] || st_fail "error code: $API_BODY"
+msg=$(json .error.message)
+bad=$(grep -o 'vm-[0-9a-z]*' <<<"$msg" | head -n1)
+[ -n "$bad" ] || st_fail "no VM id in: $msg"
+st_log "502: $msg"
+grep -qF 'Failed to load object: /uigniter-no-such-app' <<<"$msg" || st_fail "no OSv line in: $msg"
+st_wait_vm "$bad" stopped
+api GET "/vm/$bad/console"
+st_expect 200 "console of $bad"
+grep -qF 'Cmdline: /uigniter-no-such-app "a b"' <<<"$API_BODY" || st_fail "console: $API_BODY"
+[ "$(st_sql "select count(*) from events where vm_id = '$bad' and kind = 'kill'")" = 0 ] ||
+	st_fail "$bad was killed: $(st_sql "select kind, detail from events where vm_id = '$bad'")"
+st_tap_released "$(st_sql "select tap from vms where id = '$bad'")" || st_fail "tap of $bad left"
+[ -z "$(st_cgroups_left | grep "$bad" || true)" ] || st_fail "cgroup left: $(st_cgroups_left)"
 st_pass
