@@ -201,6 +201,15 @@ enum ui_stop pw_stop_method(const struct ui_image *img, enum ui_machine machine,
 	return UI_STOP_POWERDOWN;
 }
 
+const char *pw_guest_shutdown(enum ui_image_kind kind, enum ui_machine machine,
+			      const char *reason)
+{
+	if (reason && kind == UI_KIND_OSV && machine == UI_MACHINE_MICROVM &&
+	    !strcmp(reason, "guest-reset"))
+		return "guest-shutdown"; /* OSv's power-off there */
+	return reason;
+}
+
 /* Appends one printf-formatted argument. */
 static int __attribute__((format(printf, 2, 3)))
 arg(struct pw_argv *a, const char *fmt, ...)

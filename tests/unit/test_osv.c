@@ -269,6 +269,21 @@ static void t_machine_and_stop(void)
 	T_EQ_INT(pw_stop_method(&img, UI_MACHINE_MICROVM, false), UI_STOP_POWERDOWN);
 }
 
+/* OSv on microvm (acpi=off) powers off by an i8042 reset or a triple
+ * fault; with -no-reboot QEMU ends with SHUTDOWN guest-reset, which must
+ * read as the power-off it is (a clean exit), not a crash. */
+static void t_osv_reset_is_poweroff(void)
+{
+	const enum ui_image_kind o = UI_KIND_OSV, l = UI_KIND_LINUX;
+
+	T_EQ_STR(pw_guest_shutdown(o, UI_MACHINE_MICROVM, "guest-reset"), "guest-shutdown");
+	T_EQ_STR(pw_guest_shutdown(o, UI_MACHINE_MICROVM, "guest-panic"), "guest-panic");
+	T_EQ_STR(pw_guest_shutdown(o, UI_MACHINE_Q35, "guest-reset"), "guest-reset");
+	T_EQ_STR(pw_guest_shutdown(o, UI_MACHINE_Q35, "guest-shutdown"), "guest-shutdown");
+	T_ASSERT(pw_guest_shutdown(o, UI_MACHINE_MICROVM, NULL) == NULL);
+	T_EQ_STR(pw_guest_shutdown(l, UI_MACHINE_MICROVM, "guest-reset"), "guest-reset");
+}
+
 static void t_argv_osv_q35_tcg(void)
 {
 	static struct pw_argv a;
@@ -558,6 +573,7 @@ int main(int argc, char **argv)
 		T_CASE(t_linux_line_cmd),
 		T_CASE(t_base64),
 		T_CASE(t_machine_and_stop),
+		T_CASE(t_osv_reset_is_poweroff),
 		T_CASE(t_argv_osv_q35_tcg),
 		T_CASE(t_argv_osv_microvm_kvm),
 		T_CASE(t_fc_bodies),
