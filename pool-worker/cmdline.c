@@ -340,7 +340,7 @@ int pw_qemu_argv_img(const char *qemu_bin, enum ui_accel accel, const struct ui_
 		.disk_format = osv && img->disk_format == UI_DISK_QCOW2 ? "qcow2" : "raw",
 		/* read-only (the VMM user may only read it), but a disk the
 		 * guest writes (OSv zfs): that one must be writable by vmm.user */
-		.disk_ro = !osv || strcmp(img->osv_fs, "rofs") == 0,
+		.disk_ro = !osv || strcmp(img->osv_fs, "zfs") != 0,
 	};
 	int rc;
 

@@ -7,7 +7,8 @@
 #   UIGNITER_OSV_CMD        the app's command, words split on spaces
 #                           (default /httpserver.so)
 #   UIGNITER_OSV_HTTP_PORT  the port its app answers HTTP on (default 8000)
-#   UIGNITER_OSV_ROOTFS     rofs (default) | zfs | ramfs
+#   UIGNITER_OSV_ROOTFS     rofs (default) | zfs | ramfs; set empty: no
+#                           rootfs key (OSv finds its filesystem itself)
 # With them: a run with "wait": "ready" on the port answers once the app
 # accepts; one HTTP GET from the namespace is answered; the machine chosen
 # and why is in the log (q35 under TCG); the stop is graceful (the ACPI
@@ -32,15 +33,15 @@ mkdir -p "$ST_DIR/osv"
 cp --sparse=always "$K" "$ST_DIR/osv/kernel.elf" && cp --sparse=always "$D" "$ST_DIR/osv/disk" ||
 	st_fail "cannot copy the OSv image into $ST_DIR/osv"
 K=$ST_DIR/osv/kernel.elf D=$ST_DIR/osv/disk
-cmd=
+cmd= ROOTFS=${UIGNITER_OSV_ROOTFS-rofs}
 for w in ${UIGNITER_OSV_CMD:-/httpserver.so}; do cmd="$cmd${cmd:+, }\"$w\""; done
 ST_IMAGES_EXTRA="  osv:
     kind: osv
     kernel: $K
     disk: $D
     disk_format: $fmt
-    rootfs: ${UIGNITER_OSV_ROOTFS:-rofs}
-    cmd: [$cmd]
+${ROOTFS:+    rootfs: $ROOTFS
+}    cmd: [$cmd]
     mem_mib: 128
     ready_port: $PORT
     ready_pattern: \"\""
@@ -59,7 +60,7 @@ grep -q "$id: machine " "$ST_LOG" || st_fail "no machine choice logged"
 st_log "$(grep -o "$id: machine .*" "$ST_LOG" | head -n1)"
 args=$(st_sql "select boot_args from vms where id = '$id'")
 case $args in
---rootfs=*--ip=eth0,$ip,255.255.255.0\ --defaultgw=172.31.0.1\ --nameserver=172.31.0.1*) ;;
+${ROOTFS:+--rootfs=$ROOTFS }--ip=eth0,$ip,255.255.255.0\ --defaultgw=172.31.0.1\ --nameserver=172.31.0.1*) ;;
 *) st_fail "boot line: $args" ;;
 esac
 ! grep -qE 'tsc_early_khz|uigniter\.|console=' <<<"$args" || st_fail "Linux args reached OSv: $args"

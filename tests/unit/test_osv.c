@@ -308,6 +308,34 @@ static void t_argv_osv_q35_tcg(void)
 		    "-qmp|unix:/r/vm-x.qmp,server=on,wait=off");
 }
 
+/* Only zfs writes its disk: with no rootfs (OSv probes rofs first), ramfs
+ * or virtiofs the disk is read-only — a writable open of a disk the VMM
+ * user may only read failed the run ("Permission denied"). */
+static void t_disk_read_only(void)
+{
+	static const char *const fses[] = { "", "rofs", "ramfs", "virtiofs", "zfs" };
+	static struct pw_argv a;
+	struct ui_image img;
+	struct ui_vm vm;
+	char s[4096];
+	json_t *j;
+
+	for (size_t i = 0; i < sizeof(fses) / sizeof(fses[0]); i++) {
+		bool ro = strcmp(fses[i], "zfs") != 0;
+
+		osv_image(&img);
+		snprintf(img.osv_fs, sizeof(img.osv_fs), "%s", fses[i]);
+		vm_init(&vm, "/hello.so");
+		T_EQ_INT(pw_qemu_argv_img("qemu-system-x86_64", UI_ACCEL_TCG, &img, UI_MACHINE_Q35,
+					  &vm, &a), 0);
+		joined(&a, s, sizeof(s));
+		T_EQ_INT(strstr(s, "format=raw,if=none,readonly=on|") != NULL, ro);
+		j = pw_fc_root_drive(&vm, &img);
+		T_EQ_INT(json_is_true(json_object_get(j, "is_read_only")), ro);
+		json_decref(j);
+	}
+}
+
 static void t_argv_osv_microvm_kvm(void)
 {
 	static struct pw_argv a;
@@ -576,6 +604,7 @@ int main(int argc, char **argv)
 		T_CASE(t_osv_reset_is_poweroff),
 		T_CASE(t_argv_osv_q35_tcg),
 		T_CASE(t_argv_osv_microvm_kvm),
+		T_CASE(t_disk_read_only),
 		T_CASE(t_fc_bodies),
 		T_CASE(t_config_osv),
 		T_CASE(t_config_osv_errors),
