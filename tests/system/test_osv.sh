@@ -11,10 +11,12 @@
 #                           rootfs key (OSv finds its filesystem itself)
 # With them: a run with "wait": "ready" on the port answers once the app
 # accepts; one HTTP GET from the namespace is answered; the machine chosen
-# and why is in the log (q35 under TCG); the stop is graceful (the ACPI
-# power button on q35: stopped, no kill — with a 60 s stop_timeout_ms, a
-# guest that ignored the button would show as a kill); nothing is left
-# (qemu, tap, lease, cgroup).
+# and why is in the log (q35 under TCG); pause stops its answers, resume
+# brings them back; the stop (of it paused) is graceful (the ACPI power
+# button on q35: stopped, no kill — with a 60 s stop_timeout_ms, a guest
+# that ignored the button would show as a kill); nothing is left (qemu,
+# tap, lease, cgroup); a run's own cmd (an app the image lacks) reaches
+# OSv and its end is told to the run waiting for ready.
 K=${UIGNITER_OSV_KERNEL:-} D=${UIGNITER_OSV_DISK:-}
 if [ -z "$K" ] || [ -z "$D" ]; then
 	echo "skip: set UIGNITER_OSV_KERNEL and UIGNITER_OSV_DISK to an OSv image (README \"OSv images\")"
@@ -64,6 +66,23 @@ ${ROOTFS:+--rootfs=$ROOTFS }--ip=eth0,$ip,255.255.255.0\ --defaultgw=172.31.0.1\
 *) st_fail "boot line: $args" ;;
 esac
 ! grep -qE 'tsc_early_khz|uigniter\.|console=' <<<"$args" || st_fail "Linux args reached OSv: $args"
+
+# Pause and resume (QMP stop / cont): a paused OSv does not answer, a
+# resumed one does (its HPET clock jumps; TCP recovers); then the stop of
+# a paused guest: resumed, then the button.
+osv_answers() {
+	ip netns exec "$ST_NS" curl -s -o /dev/null --max-time "$1" "http://$ip:$PORT/"
+}
+api POST "/vm/$id/pause"
+st_expect 200 "pause"
+[ "$(json .state)" = paused ] || st_fail "pause: $API_BODY"
+! osv_answers 2 || st_fail "a paused OSv answered HTTP"
+api POST "/vm/$id/resume"
+st_expect 200 "resume"
+[ "$(json .state)" = running ] || st_fail "resume: $API_BODY"
+osv_answers 10 || st_fail "the resumed OSv did not answer"
+api POST "/vm/$id/pause"
+st_expect 200 "pause before the stop"
 
 api POST "/vm/$id/stop"
 st_expect 200 "stop"
