@@ -46,7 +46,15 @@ ${ROOTFS:+    rootfs: $ROOTFS
 }    cmd: [$cmd]
     mem_mib: 128
     ready_port: $PORT
-    ready_pattern: \"\""
+    ready_pattern: \"\"
+  osv-norule:
+    kind: osv
+    kernel: $K
+    disk: $D
+    disk_format: $fmt
+${ROOTFS:+    rootfs: $ROOTFS
+}    cmd: [$cmd]
+    mem_mib: 128"
 st_write_config
 st_start
 
@@ -113,4 +121,14 @@ grep -qF 'Cmdline: /uigniter-no-such-app "a b"' <<<"$API_BODY" || st_fail "conso
 	st_fail "$bad was killed: $(st_sql "select kind, detail from events where vm_id = '$bad'")"
 st_tap_released "$(st_sql "select tap from vms where id = '$bad'")" || st_fail "tap of $bad left"
 [ -z "$(st_cgroups_left | grep "$bad" || true)" ] || st_fail "cgroup left: $(st_cgroups_left)"
+
+# An OSv image with no ready rule of its own has none (the Linux default
+# pattern is our init's line, which OSv never prints): "wait": "ready"
+# answers as it runs, not after ready_timeout_ms with a 504.
+api POST /vm/run '{"image":"osv-norule","wait":"ready"}'
+st_expect 201 "run of an OSv image without a ready rule (wait ready)"
+nr=$(json .id)
+[ "$(json .ready_at)" = "$(json .started_at)" ] || st_fail "ready_at is not started_at: $API_BODY"
+api POST "/vm/$nr/stop"
+st_expect 200 "stop $nr"
 st_pass

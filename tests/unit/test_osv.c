@@ -443,6 +443,7 @@ static void t_config_osv(void)
 	T_EQ_INT(img->stop, UI_STOP_POWERDOWN);
 	T_ASSERT(!img->allow_cmd);
 	T_EQ_STR(img->boot_args, ""); /* no Linux defaults for OSv */
+	T_EQ_STR(img->ready_pattern, ""); /* our Linux init's line: OSv never prints it */
 	img = ui_config_image(&cfg, "lin");
 	T_EQ_INT(img->kind, UI_KIND_LINUX);
 	T_EQ_STR(img->rootfs, "/etc/u/disk.raw");
