@@ -122,6 +122,21 @@ grep -qF 'Cmdline: /uigniter-no-such-app "a b"' <<<"$API_BODY" || st_fail "conso
 st_tap_released "$(st_sql "select tap from vms where id = '$bad'")" || st_fail "tap of $bad left"
 [ -z "$(st_cgroups_left | grep "$bad" || true)" ] || st_fail "cgroup left: $(st_cgroups_left)"
 
+# A run's own cmd (the app's words again, as a list) and boot_args (an
+# OSv option, before the command): the app answers, and the line says so.
+jcmd=$(printf '%s\n' ${UIGNITER_OSV_CMD:-/httpserver.so} | jq -R . | jq -sc .)
+api POST /vm/run "{\"image\":\"osv\",\"cmd\":$jcmd,\"boot_args\":\"--verbose\",\"wait\":\"ready\"}"
+st_expect 201 "run with its own cmd and boot_args (wait ready)"
+rc=$(json .id) rip=$(json .ip)
+ip netns exec "$ST_NS" curl -s -o /dev/null --max-time 10 "http://$rip:$PORT/" ||
+	st_fail "no HTTP answer from the run with its own cmd"
+case $(st_sql "select boot_args from vms where id = '$rc'") in
+*" --nameserver=172.31.0.1 --verbose ${UIGNITER_OSV_CMD:-/httpserver.so}") ;;
+*) st_fail "boot line: $(st_sql "select boot_args from vms where id = '$rc'")" ;;
+esac
+api POST "/vm/$rc/stop"
+st_expect 200 "stop $rc"
+
 # An OSv image with no ready rule of its own has none (the Linux default
 # pattern is our init's line, which OSv never prints): "wait": "ready"
 # answers as it runs, not after ready_timeout_ms with a 504.
