@@ -134,8 +134,19 @@ case $(st_sql "select boot_args from vms where id = '$rc'") in
 *" --nameserver=172.31.0.1 --verbose ${UIGNITER_OSV_CMD:-/httpserver.so}") ;;
 *) st_fail "boot line: $(st_sql "select boot_args from vms where id = '$rc'")" ;;
 esac
+# kill -9 of pool-worker: the OSv VM is adopted (same QEMU), still answers,
+# and its stop is still OSv's own power-off (the stop method re-derived).
+rpid=$(json .pid)
+st_kill_daemon pool-worker
+api GET "/vm/$rc"
+[ "$(json .state)" = running ] && [ "$(json .pid)" = "$rpid" ] || st_fail "not adopted: $API_BODY"
+ip netns exec "$ST_NS" curl -s -o /dev/null --max-time 10 "http://$rip:$PORT/" ||
+	st_fail "the adopted OSv did not answer"
 api POST "/vm/$rc/stop"
-st_expect 200 "stop $rc"
+st_expect 200 "stop $rc (adopted)"
+[ "$(json .state)" = stopped ] || st_fail "stop of the adopted OSv: $API_BODY"
+[ "$(st_sql "select count(*) from events where vm_id = '$rc' and kind = 'kill'")" = 0 ] ||
+	st_fail "the adopted OSv was killed: $(st_sql "select kind, detail from events where vm_id = '$rc'")"
 
 # An OSv image with no ready rule of its own has none (the Linux default
 # pattern is our init's line, which OSv never prints): "wait": "ready"
