@@ -54,7 +54,16 @@ ${ROOTFS:+    rootfs: $ROOTFS
     disk_format: $fmt
 ${ROOTFS:+    rootfs: $ROOTFS
 }    cmd: [$cmd]
-    mem_mib: 128"
+    mem_mib: 128
+  osv-late:
+    kind: osv
+    kernel: $K
+    disk: $D
+    disk_format: $fmt
+${ROOTFS:+    rootfs: $ROOTFS
+}    cmd: [$cmd]
+    mem_mib: 128
+    ready_port: 9"
 st_write_config
 st_start
 
@@ -147,6 +156,27 @@ st_expect 200 "stop $rc (adopted)"
 [ "$(json .state)" = stopped ] || st_fail "stop of the adopted OSv: $API_BODY"
 [ "$(st_sql "select count(*) from events where vm_id = '$rc' and kind = 'kill'")" = 0 ] ||
 	st_fail "the adopted OSv was killed: $(st_sql "select kind, detail from events where vm_id = '$rc'")"
+
+# Stopped by a request while a run waits for ready (nothing answers on
+# port 9): that run is told so (409 conflict), not "guest_stopped".
+curl -sS --max-time 120 --unix-socket "$ST_SOCK" -X POST -H 'Content-Type: application/json' \
+	--data-binary '{"image":"osv-late","wait":"ready"}' -w '\n%{http_code}' \
+	http://uigniter/vm/run >"$ST_DIR/late.out" &
+waiter=$!
+late=
+for _ in $(seq 300); do
+	late=$(st_sql "select id from vms where image = 'osv-late' and state = 'running'")
+	[ -n "$late" ] && break
+	sleep 0.1
+done
+[ -n "$late" ] || st_fail "osv-late never running"
+api POST "/vm/$late/stop"
+st_expect 200 "stop of $late while a run waits for it to be ready"
+wait "$waiter" || st_fail "the waiting run got no answer"
+[ "$(tail -n1 "$ST_DIR/late.out")" = 409 ] || st_fail "the waiting run: $(cat "$ST_DIR/late.out")"
+head -n1 "$ST_DIR/late.out" | jq -e '.error.code == "conflict" and
+	(.error.message | test("stopped \\(a stop request\\) before it was ready"))' >/dev/null ||
+	st_fail "the waiting run: $(cat "$ST_DIR/late.out")"
 
 # An OSv image with no ready rule of its own has none (the Linux default
 # pattern is our init's line, which OSv never prints): "wait": "ready"
