@@ -176,7 +176,11 @@ int pw_boot_line(const struct ui_config *cfg, const struct ui_image *img,
 enum ui_machine pw_machine(const struct ui_image *img, enum ui_accel accel, const char **why)
 {
 	if (img && img->machine != UI_MACHINE_AUTO) {
-		*why = "the image's machine setting";
+		*why = img->kind == UI_KIND_OSV && img->machine == UI_MACHINE_MICROVM &&
+		       accel != UI_ACCEL_KVM ?
+		       "the image's machine setting; stock OSv has no clock under TCG on "
+		       "microvm and halts (\"Neither paravirtual clock nor HPET\")" :
+		       "the image's machine setting";
 		return img->machine;
 	}
 	if (!img || img->kind != UI_KIND_OSV) {
