@@ -41,7 +41,7 @@ if [ -n "${UIGNITER_OSV_KERNEL:-}" ] && [ -n "${UIGNITER_OSV_DISK:-}" ]; then
 	# command's words split on spaces, each one YAML string
 	osv_fmt=raw osv_cmd=
 	[ "$(head -c 4 "$UIGNITER_OSV_DISK" | od -An -tx1 | tr -d ' \n')" = 514649fb ] && osv_fmt=qcow2 # QFI\xfb
-	for w in ${UIGNITER_OSV_CMD:-/httpserver.so}; do osv_cmd="$osv_cmd${osv_cmd:+, }\"$w\""; done
+	for w in ${UIGNITER_OSV_CMD:-/libhttpserver-api.so}; do osv_cmd="$osv_cmd${osv_cmd:+, }\"$w\""; done
 fi
 # osv_image CONF: the OSv image copied under the stack's image directory
 # (<state_dir>/images: vmm.image_dirs) and appended to CONF's images.
@@ -110,5 +110,5 @@ done
 all=$(for k in "${!json[@]}"; do jq -nc --arg k "$k" --argjson v "${json[$k]}" '{($k): $v}'; done | jq -sc add)
 b_write_result ready "$(jq -nc --argjson r "$all" --argjson n "$N" \
 	--arg cmd "BENCH_READY_N=$N BENCH_READY_IMAGES='${images[*]}' BENCH_READY_WAYS='$WAYS' bench/run ready" \
-	--arg osv "${osv:+$UIGNITER_OSV_KERNEL $UIGNITER_OSV_DISK cmd: ${UIGNITER_OSV_CMD:-/httpserver.so}}" \
+	--arg osv "${osv:+$UIGNITER_OSV_KERNEL $UIGNITER_OSV_DISK cmd: ${UIGNITER_OSV_CMD:-/libhttpserver-api.so}}" \
 	'{config: {driver: "qemu (TCG)", runs: $n, wait: "ready", osv_image: $osv}, results: $r, cmd: $cmd}')"

@@ -5,7 +5,7 @@
 #   UIGNITER_OSV_KERNEL     OSv's loader-stripped.elf (kernel.elf)
 #   UIGNITER_OSV_DISK       its disk (usr.img qcow2, or a raw copy)
 #   UIGNITER_OSV_CMD        the app's command, words split on spaces
-#                           (default /httpserver.so)
+#                           (default /libhttpserver-api.so)
 #   UIGNITER_OSV_HTTP_PORT  the port its app answers HTTP on (default 8000)
 #   UIGNITER_OSV_ROOTFS     rofs (default) | zfs | ramfs; set empty: no
 #                           rootfs key (OSv finds its filesystem itself)
@@ -36,7 +36,7 @@ cp --sparse=always "$K" "$ST_DIR/osv/kernel.elf" && cp --sparse=always "$D" "$ST
 	st_fail "cannot copy the OSv image into $ST_DIR/osv"
 K=$ST_DIR/osv/kernel.elf D=$ST_DIR/osv/disk
 cmd= ROOTFS=${UIGNITER_OSV_ROOTFS-rofs}
-for w in ${UIGNITER_OSV_CMD:-/httpserver.so}; do cmd="$cmd${cmd:+, }\"$w\""; done
+for w in ${UIGNITER_OSV_CMD:-/libhttpserver-api.so}; do cmd="$cmd${cmd:+, }\"$w\""; done
 ST_IMAGES_EXTRA="  osv:
     kind: osv
     kernel: $K
@@ -133,14 +133,14 @@ st_tap_released "$(st_sql "select tap from vms where id = '$bad'")" || st_fail "
 
 # A run's own cmd (the app's words again, as a list) and boot_args (an
 # OSv option, before the command): the app answers, and the line says so.
-jcmd=$(printf '%s\n' ${UIGNITER_OSV_CMD:-/httpserver.so} | jq -R . | jq -sc .)
+jcmd=$(printf '%s\n' ${UIGNITER_OSV_CMD:-/libhttpserver-api.so} | jq -R . | jq -sc .)
 api POST /vm/run "{\"image\":\"osv\",\"cmd\":$jcmd,\"boot_args\":\"--verbose\",\"wait\":\"ready\"}"
 st_expect 201 "run with its own cmd and boot_args (wait ready)"
 rc=$(json .id) rip=$(json .ip)
 ip netns exec "$ST_NS" curl -s -o /dev/null --max-time 10 "http://$rip:$PORT/" ||
 	st_fail "no HTTP answer from the run with its own cmd"
 case $(st_sql "select boot_args from vms where id = '$rc'") in
-*" --nameserver=172.31.0.1 --verbose ${UIGNITER_OSV_CMD:-/httpserver.so}") ;;
+*" --nameserver=172.31.0.1 --verbose ${UIGNITER_OSV_CMD:-/libhttpserver-api.so}") ;;
 *) st_fail "boot line: $(st_sql "select boot_args from vms where id = '$rc'")" ;;
 esac
 # kill -9 of pool-worker: the OSv VM is adopted (same QEMU), still answers,

@@ -23,7 +23,7 @@ mkdir -p "$ST_DIR/osv"
 cp --sparse=always "$K" "$ST_DIR/osv/kernel.elf" && cp --sparse=always "$D" "$ST_DIR/osv/disk" ||
 	st_fail "cannot copy the OSv image into $ST_DIR/osv"
 cmd=
-for w in ${UIGNITER_OSV_CMD:-/httpserver.so}; do cmd="$cmd${cmd:+, }\"$w\""; done
+for w in ${UIGNITER_OSV_CMD:-/libhttpserver-api.so}; do cmd="$cmd${cmd:+, }\"$w\""; done
 ST_VMM_EXTRA="pool:
   size: 1
   warm_image: osv
