@@ -347,6 +347,8 @@ void backend_reply_error(const struct ui_msg *m, struct http_response *r)
 		r->retry_after = 1;
 	} else if (st == -ETIMEDOUT)
 		api_error(r, 504, "timeout", "%s", msg);
+	else if (st == -EPIPE) /* "wait": "ready": the guest ended before it was */
+		api_error(r, 502, "guest_stopped", "%s", msg);
 	else
 		api_error(r, 500, "internal", "%s", msg);
 }

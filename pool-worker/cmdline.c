@@ -176,7 +176,11 @@ int pw_boot_line(const struct ui_config *cfg, const struct ui_image *img,
 enum ui_machine pw_machine(const struct ui_image *img, enum ui_accel accel, const char **why)
 {
 	if (img && img->machine != UI_MACHINE_AUTO) {
-		*why = "the image's machine setting";
+		*why = img->kind == UI_KIND_OSV && img->machine == UI_MACHINE_MICROVM &&
+		       accel != UI_ACCEL_KVM ?
+		       "the image's machine setting; stock OSv has no clock under TCG on "
+		       "microvm and halts (\"Neither paravirtual clock nor HPET\")" :
+		       "the image's machine setting";
 		return img->machine;
 	}
 	if (!img || img->kind != UI_KIND_OSV) {
@@ -199,6 +203,15 @@ enum ui_stop pw_stop_method(const struct ui_image *img, enum ui_machine machine,
 	if (img && img->kind == UI_KIND_OSV && !firecracker && machine == UI_MACHINE_MICROVM)
 		return UI_STOP_KILL;
 	return UI_STOP_POWERDOWN;
+}
+
+const char *pw_guest_shutdown(enum ui_image_kind kind, enum ui_machine machine,
+			      const char *reason)
+{
+	if (reason && kind == UI_KIND_OSV && machine == UI_MACHINE_MICROVM &&
+	    !strcmp(reason, "guest-reset"))
+		return "guest-shutdown"; /* OSv's power-off there */
+	return reason;
 }
 
 /* Appends one printf-formatted argument. */
@@ -331,7 +344,7 @@ int pw_qemu_argv_img(const char *qemu_bin, enum ui_accel accel, const struct ui_
 		.disk_format = osv && img->disk_format == UI_DISK_QCOW2 ? "qcow2" : "raw",
 		/* read-only (the VMM user may only read it), but a disk the
 		 * guest writes (OSv zfs): that one must be writable by vmm.user */
-		.disk_ro = !osv || strcmp(img->osv_fs, "rofs") == 0,
+		.disk_ro = !osv || strcmp(img->osv_fs, "zfs") != 0,
 	};
 	int rc;
 

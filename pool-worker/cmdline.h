@@ -74,6 +74,15 @@ int pw_base64(const void *in, size_t n, char *out, size_t len);
 enum ui_machine pw_machine(const struct ui_image *img, enum ui_accel accel, const char **why);
 
 /*
+ * The QMP SHUTDOWN reason as the exit is to be read (fsm.c pw_exit_event):
+ * OSv on microvm (acpi=off) powers off by an i8042 reset or a triple fault,
+ * which -no-reboot turns into QEMU's exit with "guest-reset": for it that
+ * is "guest-shutdown". Any other reason, machine or kind: unchanged.
+ */
+const char *pw_guest_shutdown(enum ui_image_kind kind, enum ui_machine machine,
+			      const char *reason);
+
+/*
  * How a stop reaches the guest: the image's `stop` when set; else kill
  * for OSv on microvm (it ignores the ACPI power button there), powerdown
  * otherwise (QEMU: ACPI power button; Firecracker: Ctrl+Alt+Del, which

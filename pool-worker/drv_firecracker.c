@@ -654,18 +654,32 @@ static int plain_setup(struct pw_vmm *v, struct pw_argv *a, char *err, size_t er
 	return 0;
 }
 
+/* Firecracker's block devices are raw files: a qcow2 disk (OSv's usr.img)
+ * would reach the guest as its header bytes. */
+static bool disk_refused(const struct ui_image *img)
+{
+	return img && img->kind == UI_KIND_OSV && img->disk_format == UI_DISK_QCOW2;
+}
+
 static int launch(struct pw_vmm *v, unsigned warm_steps, char *err, size_t errlen)
 {
 	const struct ui_config *cfg = v->env->cfg;
+	const struct ui_image *img = ui_config_image(cfg, v->row->image);
 	bool jailed = cfg->jailer_bin[0] && v->env->priv;
-	struct pw_argv *a = malloc(sizeof(*a));
+	struct pw_argv *a;
 	struct ui_vm *row = v->row;
 	char root[PATH_MAX];
 	struct fc_vm *q;
 	int rc = -ENOMEM;
 
+	if (disk_refused(img)) {
+		snprintf(err, errlen, "Firecracker reads raw disks only: image %s's disk %s is "
+			 "qcow2 (qemu-img convert -O raw it, then disk_format: raw)", img->name,
+			 img->disk);
+		return -EINVAL;
+	}
 	snprintf(err, errlen, "out of memory");
-	if (!a)
+	if (!(a = malloc(sizeof(*a))))
 		return rc;
 	if (jailed && pw_jail_root(cfg, row->id, root, sizeof(root)) < 0) {
 		snprintf(err, errlen, "jail path too long under %s", cfg->chroot_base);
@@ -743,6 +757,8 @@ static bool fc_fits(const struct pw_vmm *slot, const struct ui_image *img,
 {
 	const struct fc_vm *q = slot->data;
 
+	if (disk_refused(img)) /* a fresh launch says why */
+		return false;
 	if (!q || !q->warm || !pw_vmm_proc_running(&q->proc) || q->vcpus != vcpus ||
 	    q->mem_mib != mem_mib)
 		return false;

@@ -41,6 +41,8 @@
  * idle; boot keeps trying until its deadline).
  * Machine: per image and accelerator (pw_machine, cmdline.h: OSv under TCG
  * needs q35's HPET), logged once per VM with the reason and the stop method.
+ * Exit: the SHUTDOWN reason goes to the engine as pw_guest_shutdown reads
+ * it (OSv on microvm powers off by a reset: guest-reset is its power-off).
  * Stop: system_powerdown (ACPI power button); -ENOTSUP for a warm slot
  * never continued (a paused guest cannot power off: the engine kills), and
  * for an image whose stop is kill (OSv on microvm ignores the button): the
@@ -98,6 +100,7 @@ struct qemu_vm {
 	char *agent_line;              /* restore: resent until ready, then freed */
 	struct pw_ready *probe;        /* ahead: its ready probe while warming */
 	const struct ui_image *img;    /* ahead: the warm image (the config's) */
+	enum ui_image_kind kind;       /* of its image (linux without one) */
 	enum ui_machine machine;       /* what it was spawned as (pw_machine) */
 	enum ui_stop stop;             /* how a stop reaches it (pw_stop_method) */
 	int user_op;                   /* pause/resume asked: 1 pause, 0 resume, -1 none */
@@ -717,7 +720,7 @@ static void on_vmm_exit(struct pw_vmm_proc *p, int64_t status, int sig)
 	qmp_close(q->qmp);
 	q->qmp = NULL;
 	if (q->shutdown_reason[0])
-		x.guest_shutdown = q->shutdown_reason;
+		x.guest_shutdown = pw_guest_shutdown(q->kind, q->machine, q->shutdown_reason);
 	ui_info("%s: qemu pid %d exited (%s %d)", v->row->id, (int)p->pid,
 		sig ? "signal" : "status", sig ? sig : (int)status);
 	v->exited(v, &x); /* may release q: touch nothing after this */
@@ -836,6 +839,7 @@ static int spawn_qemu(struct pw_vmm *v, bool paused, bool ahead, const struct ui
 		qemu_release(v);
 		goto free_argv;
 	}
+	q->kind = image ? image->kind : UI_KIND_LINUX;
 	q->machine = machine;
 	q->stop = pw_stop_method(image, machine, false);
 	ui_info("%s: machine %s (%s); stop by %s", row->id,
@@ -960,6 +964,7 @@ static int qemu_adopt(struct pw_vmm *v, char *err, size_t errlen)
 		const struct ui_image *image = ui_config_image(v->env->cfg, v->row->image);
 		const char *why;
 
+		q->kind = image ? image->kind : UI_KIND_LINUX;
 		q->machine = pw_machine(image, v->env->accel, &why);
 		q->stop = pw_stop_method(image, q->machine, false);
 	}

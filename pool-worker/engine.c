@@ -147,12 +147,35 @@ static void watch_ready(struct pw_vm *vm)
 		ui_warn("%s: cannot watch for ready: %s", vm->row.id, strerror(-rc));
 }
 
+/* A run still waiting for ready when its VM stopped after running: by a
+ * stop request, -EALREADY (apid: 409 conflict); by itself (an app that
+ * ended, an OSv that found no app and powered off), -EPIPE (apid: 502
+ * guest_stopped), with the VM's id, how it ended and its console's last
+ * line, which usually says why. */
+static void reply_stopped_unready(struct pw_vm *vm)
+{
+	char tail[256], msg[sizeof(tail) + 160];
+
+	if (vm->stop_waiters) {
+		snprintf(msg, sizeof(msg), "VM %s was stopped (a stop request) before it was ready",
+			 vm->row.id);
+		pw_eng_reply_all(vm, &vm->run_waiters, -EALREADY, 0, msg);
+		return;
+	}
+	pw_file_last_line(vm->row.console_log, tail, sizeof(tail));
+	snprintf(msg, sizeof(msg), "VM %s stopped before it was ready (exit status %lld)%s%s",
+		 vm->row.id, (long long)vm->row.exit_status, tail[0] ? "; its console: " : "", tail);
+	pw_eng_reply_all(vm, &vm->run_waiters, -EPIPE, 0, msg);
+}
+
 static void reply_final(struct pw_vm *vm)
 {
 	struct pw_engine *e = pw_eng(vm);
 	struct pw_waiter *x;
 
-	if (vm->state == PW_S_STOPPED && !vm->fail_status)
+	if (vm->state == PW_S_STOPPED && !vm->fail_status && vm->row.started_at[0])
+		reply_stopped_unready(vm);
+	else if (vm->state == PW_S_STOPPED && !vm->fail_status)
 		pw_eng_reply_all(vm, &vm->run_waiters, -ECANCELED, 0,
 			  "VM was stopped before it was running");
 	else

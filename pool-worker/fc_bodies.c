@@ -27,7 +27,7 @@ json_t *pw_fc_root_drive(const struct ui_vm *r, const struct ui_image *img)
 {
 	/* read-only (the VMM user may only read it), but a disk the guest
 	 * writes (OSv zfs): that one must be writable by vmm.user */
-	bool ro = !is_osv(img) || strcmp(img->osv_fs, "rofs") == 0;
+	bool ro = !is_osv(img) || strcmp(img->osv_fs, "zfs") != 0;
 
 	return json_pack("{s:s, s:s, s:b, s:b}", "drive_id", "rootfs", "path_on_host", r->rootfs,
 			 "is_root_device", 1, "is_read_only", ro);

@@ -37,6 +37,7 @@
 
 #define CONFIG_MAX_BYTES (1u << 20)
 #define DEFAULT_BOOT_ARGS "console=ttyS0 reboot=k panic=-1"
+#define DEFAULT_READY_PATTERN "UIGNITER-READY" /* what tools/guest/init prints */
 
 /* The two parsers the tables name that belong to the walk (below). */
 static int parse_section(struct cfg_loader *ld, const char *where, const yaml_node_t *val,
@@ -273,7 +274,7 @@ static void image_defaults(struct ui_image *img, const char *name)
 	img->vcpus = 1;
 	img->mem_mib = 128;
 	img->guest_ip = UI_GUEST_IP_LINUX;
-	snprintf(img->ready_pattern, sizeof(img->ready_pattern), "UIGNITER-READY");
+	snprintf(img->ready_pattern, sizeof(img->ready_pattern), "%s", DEFAULT_READY_PATTERN);
 	img->allow_cmd = true;
 }
 
@@ -303,12 +304,17 @@ static int finish_image(struct cfg_loader *ld, struct ui_image *img, const char 
 	if (img->kind == UI_KIND_OSV) {
 		if (!strcmp(img->boot_args, DEFAULT_BOOT_ARGS)) /* Linux's: not for OSv */
 			img->boot_args[0] = '\0';
+		/* our init's line: OSv never prints it (no rule: ready as it runs) */
+		if (!strcmp(img->ready_pattern, DEFAULT_READY_PATTERN))
+			img->ready_pattern[0] = '\0';
 		if ((r = finish_osv_rootfs(ld, img, where)) < 0)
 			return r;
 		if (img->initrd[0])
 			return cfg_fail_at(ld, at, "%s: an OSv image has no initrd", where);
 		if (!img->cmd.argc)
 			return cfg_fail_at(ld, at, "%s: \"cmd\" is required for kind: osv", where);
+		if ((r = cfg_check_disk_format(ld, img, where, at)) < 0)
+			return r;
 	} else if (ld->disk_node) {
 		return cfg_fail_at(ld, ld->disk_node,
 				   "%s.disk: only for kind: osv (a linux image's disk is rootfs)", where);

@@ -153,6 +153,11 @@ void cfg_vmm_dirs(struct cfg_loader *ld);
 /* Image `name` (its definition's mapping node img, in ld's document): each
  * of its paths under an image directory, else the error at that path. */
 int cfg_check_image(struct cfg_loader *ld, const char *name, const yaml_node_t *img);
+/* An OSv image's disk (config_disk.c): if it can be read, its first bytes
+ * match its disk_format (qcow2's magic or not), else the error at the key;
+ * map is the image's mapping node. */
+int cfg_check_disk_format(struct cfg_loader *ld, const struct ui_image *img, const char *where,
+			  const yaml_node_t *map);
 /* A path as store_path makes it (relative to the file's directory). */
 int cfg_store_path(struct cfg_loader *ld, const char *where, const yaml_node_t *val,
 		   char *dst, size_t size, const char *s);

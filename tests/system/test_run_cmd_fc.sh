@@ -26,7 +26,15 @@ ST_IMAGES_EXTRA="$ST_IMAGES_EXTRA
     kernel: $ST_DIR/kernel.elf
     disk: $ST_DIR/usr.raw
     rootfs: rofs
-    cmd: [/httpserver.so, --title, \"it's a test\"]"
+    cmd: [/httpserver.so, --title, \"it's a test\"]
+  osvq:
+    kind: osv
+    kernel: $ST_DIR/kernel.elf
+    disk: $ST_DIR/usr.img
+    disk_format: qcow2
+    rootfs: rofs
+    cmd: [/httpserver.so]"
+printf 'QFI\373\0\0\0\3' >"$ST_DIR/usr.img" # a qcow2 header: OSv's build makes usr.img so
 st_write_config
 cat >>"$ST_CONF" <<EOF
 pool:
@@ -77,4 +85,13 @@ st_expect 200 "stop osv"
 [ "$(sql "select count(*) from events where vm_id = '$id' and kind = 'kill'")" = 0 ] ||
 	st_fail "the OSv VM was killed, not stopped"
 st_tap_released "$tap" || st_fail "tap $tap left"
+
+# ---- a qcow2 disk: Firecracker reads raw only — refused, nothing left ------------------
+api POST /vm/run '{"image":"osvq"}'
+st_expect 400 "run of an OSv image with a qcow2 disk on Firecracker"
+grep -qF "Firecracker reads raw disks only" <<<"$(json .error.message)" || st_fail "error: $API_BODY"
+[ "$(sql "select count(*) from vms where image = 'osvq' and state not in ('stopped','failed')")" = 0 ] ||
+	st_fail "a VM of osvq left: $(sql "select id, state from vms where image = 'osvq'")"
+[ "$(sql "select count(*) from vms where image = 'osvq' and vmm_pid > 0")" = 0 ] ||
+	st_fail "a VMM was started for osvq"
 st_pass

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cmdargs.h"
 #include "../../pool-worker/cmdline.h"
@@ -261,11 +262,30 @@ static void t_machine_and_stop(void)
 	T_EQ_INT(pw_stop_method(&img, UI_MACHINE_MICROVM, true), UI_STOP_POWERDOWN);
 	img.machine = UI_MACHINE_MICROVM;
 	T_EQ_INT(pw_machine(&img, UI_ACCEL_TCG, &why), UI_MACHINE_MICROVM);
+	/* stock OSv halts there ("Neither paravirtual clock nor HPET"): the log says so */
+	T_ASSERT(strstr(why, "no clock under TCG"));
+	T_EQ_INT(pw_machine(&img, UI_ACCEL_KVM, &why), UI_MACHINE_MICROVM);
+	T_EQ_STR(why, "the image's machine setting");
 	img.stop = UI_STOP_POWERDOWN;
 	T_EQ_INT(pw_stop_method(&img, UI_MACHINE_MICROVM, false), UI_STOP_POWERDOWN);
 	img.kind = UI_KIND_LINUX;
 	img.stop = UI_STOP_AUTO;
 	T_EQ_INT(pw_stop_method(&img, UI_MACHINE_MICROVM, false), UI_STOP_POWERDOWN);
+}
+
+/* OSv on microvm (acpi=off) powers off by an i8042 reset or a triple
+ * fault; with -no-reboot QEMU ends with SHUTDOWN guest-reset, which must
+ * read as the power-off it is (a clean exit), not a crash. */
+static void t_osv_reset_is_poweroff(void)
+{
+	const enum ui_image_kind o = UI_KIND_OSV, l = UI_KIND_LINUX;
+
+	T_EQ_STR(pw_guest_shutdown(o, UI_MACHINE_MICROVM, "guest-reset"), "guest-shutdown");
+	T_EQ_STR(pw_guest_shutdown(o, UI_MACHINE_MICROVM, "guest-panic"), "guest-panic");
+	T_EQ_STR(pw_guest_shutdown(o, UI_MACHINE_Q35, "guest-reset"), "guest-reset");
+	T_EQ_STR(pw_guest_shutdown(o, UI_MACHINE_Q35, "guest-shutdown"), "guest-shutdown");
+	T_ASSERT(pw_guest_shutdown(o, UI_MACHINE_MICROVM, NULL) == NULL);
+	T_EQ_STR(pw_guest_shutdown(l, UI_MACHINE_MICROVM, "guest-reset"), "guest-reset");
 }
 
 static void t_argv_osv_q35_tcg(void)
@@ -290,6 +310,34 @@ static void t_argv_osv_q35_tcg(void)
 		    "-netdev|tap,id=n0,ifname=uit-2,script=no,downscript=no|"
 		    "-device|virtio-net-pci,netdev=n0,mac=06:00:ac:1f:00:02,romfile=|"
 		    "-qmp|unix:/r/vm-x.qmp,server=on,wait=off");
+}
+
+/* Only zfs writes its disk: with no rootfs (OSv probes rofs first), ramfs
+ * or virtiofs the disk is read-only — a writable open of a disk the VMM
+ * user may only read failed the run ("Permission denied"). */
+static void t_disk_read_only(void)
+{
+	static const char *const fses[] = { "", "rofs", "ramfs", "virtiofs", "zfs" };
+	static struct pw_argv a;
+	struct ui_image img;
+	struct ui_vm vm;
+	char s[4096];
+	json_t *j;
+
+	for (size_t i = 0; i < sizeof(fses) / sizeof(fses[0]); i++) {
+		bool ro = strcmp(fses[i], "zfs") != 0;
+
+		osv_image(&img);
+		snprintf(img.osv_fs, sizeof(img.osv_fs), "%s", fses[i]);
+		vm_init(&vm, "/hello.so");
+		T_EQ_INT(pw_qemu_argv_img("qemu-system-x86_64", UI_ACCEL_TCG, &img, UI_MACHINE_Q35,
+					  &vm, &a), 0);
+		joined(&a, s, sizeof(s));
+		T_EQ_INT(strstr(s, "format=raw,if=none,readonly=on|") != NULL, ro);
+		j = pw_fc_root_drive(&vm, &img);
+		T_EQ_INT(json_is_true(json_object_get(j, "is_read_only")), ro);
+		json_decref(j);
+	}
 }
 
 static void t_argv_osv_microvm_kvm(void)
@@ -399,6 +447,7 @@ static void t_config_osv(void)
 	T_EQ_INT(img->stop, UI_STOP_POWERDOWN);
 	T_ASSERT(!img->allow_cmd);
 	T_EQ_STR(img->boot_args, ""); /* no Linux defaults for OSv */
+	T_EQ_STR(img->ready_pattern, ""); /* our Linux init's line: OSv never prints it */
 	img = ui_config_image(&cfg, "lin");
 	T_EQ_INT(img->kind, UI_KIND_LINUX);
 	T_EQ_STR(img->rootfs, "/etc/u/disk.raw");
@@ -439,6 +488,59 @@ static void t_config_osv_errors(void)
 	T_EQ_INT(load("images:\n  o:\n    kernel: k\n    machine: pc\n", &cfg, err, sizeof(err)),
 		 -EINVAL);
 	T_EQ_STR(err, "u.yaml:4:14: images.o.machine: \"pc\" is not one of: auto, microvm, q35");
+}
+
+/* Writes a 64 KiB file at dir/name beginning with head (hn bytes). */
+static void put_disk(const char *dir, const char *name, const void *head, size_t hn,
+		     char *path, size_t len)
+{
+	static char zero[65536];
+	FILE *f;
+
+	snprintf(path, len, "%s/%s", dir, name);
+	T_ASSERT((f = fopen(path, "w")) != NULL);
+	T_ASSERT(fwrite(zero, 1, sizeof(zero), f) == sizeof(zero));
+	T_ASSERT(fseek(f, 0, SEEK_SET) == 0);
+	T_ASSERT(hn == 0 || fwrite(head, 1, hn, f) == hn);
+	T_ASSERT(fclose(f) == 0);
+}
+
+/* A real OSv build's usr.img is qcow2: named as raw (the default), QEMU
+ * hands OSv the qcow2 bytes as its disk and OSv finds no file ("Failed to
+ * load object"). The config says so at the key, and the other way round. */
+static void t_config_disk_format(void)
+{
+	char dir[] = "/tmp/test_osv.XXXXXX", q[256], r[256], text[1024], want[1024];
+	struct ui_config cfg;
+	char err[512];
+
+	T_ASSERT(mkdtemp(dir));
+	put_disk(dir, "usr.img", "QFI\xfb\0\0\0\3", 8, q, sizeof(q));
+	put_disk(dir, "usr.raw", NULL, 0, r, sizeof(r));
+
+	snprintf(text, sizeof(text), "images:\n  o:\n    kind: osv\n    kernel: k\n"
+		 "    cmd: [/a.so]\n    disk: %s\n", q);
+	T_EQ_INT(load(text, &cfg, err, sizeof(err)), -EINVAL);
+	snprintf(want, sizeof(want), "u.yaml:6:11: images.o.disk: %s is a qcow2 file, but "
+		 "disk_format is raw (set disk_format: qcow2, or make a raw copy: "
+		 "qemu-img convert -O raw)", q);
+	T_EQ_STR(err, want);
+
+	snprintf(text, sizeof(text), "images:\n  o:\n    kind: osv\n    kernel: k\n"
+		 "    cmd: [/a.so]\n    disk: %s\n    disk_format: qcow2\n", r);
+	T_EQ_INT(load(text, &cfg, err, sizeof(err)), -EINVAL);
+	snprintf(want, sizeof(want), "u.yaml:7:18: images.o.disk_format: qcow2, but %s is "
+		 "not a qcow2 file (no QFI magic): disk_format: raw", r);
+	T_EQ_STR(err, want);
+
+	snprintf(text, sizeof(text), "images:\n  o:\n    kind: osv\n    kernel: k\n"
+		 "    cmd: [/a.so]\n    disk: %s\n    disk_format: qcow2\n"
+		 "  p:\n    kind: osv\n    kernel: k\n    cmd: [/a.so]\n    disk: %s\n"
+		 "  m:\n    kind: osv\n    kernel: k\n    cmd: [/a.so]\n    disk: %s/none\n", q, r,
+		 dir);
+	T_EQ_INT(load(text, &cfg, err, sizeof(err)), 0); /* a missing one: the VMM says */
+	ui_config_free(&cfg);
+	T_ASSERT(unlink(q) == 0 && unlink(r) == 0 && rmdir(dir) == 0);
 }
 
 /* ---- the run body ---------------------------------------------------------------- */
@@ -504,11 +606,14 @@ int main(int argc, char **argv)
 		T_CASE(t_linux_line_cmd),
 		T_CASE(t_base64),
 		T_CASE(t_machine_and_stop),
+		T_CASE(t_osv_reset_is_poweroff),
 		T_CASE(t_argv_osv_q35_tcg),
 		T_CASE(t_argv_osv_microvm_kvm),
+		T_CASE(t_disk_read_only),
 		T_CASE(t_fc_bodies),
 		T_CASE(t_config_osv),
 		T_CASE(t_config_osv_errors),
+		T_CASE(t_config_disk_format),
 		T_CASE(t_run_body),
 		{ 0 },
 	};

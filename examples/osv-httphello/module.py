@@ -1,0 +1,3 @@
+from osv.modules import api
+
+default = api.run("/httphello")
