@@ -412,7 +412,7 @@ static void answer_vm(struct apid_server *s, const struct ui_msg *m, int status,
 	struct ui_vm *vm = malloc(sizeof(*vm)); /* ~20 KiB */
 	char id[sizeof(m->vm_id)];
 
-	if (vm && ui_reply_get_vm(m, vm) == 0) {
+	if (vm && ui_reply_get_vm(m, vm) == 0 && !ui_vm_state_is_slot(vm->state)) {
 		api_json(r, status, vm_to_json(vm));
 		s->answered_from[1]++;
 		free(vm);
