@@ -196,20 +196,23 @@ void conn_respond(struct conn *c, struct http_response *r)
 {
 	bool keep = conn_may_keep(c);
 	size_t len = 0;
+	int status;
 	char *buf;
 
 	if (c->phase == CONN_CLOSED || c->phase == CONN_CLOSING) {
 		http_response_free(r);
 		return;
 	}
+	status = r->status;
 	buf = http_format_response(r, keep, c->http10, c->head, &len);
-	log_request(c, r->status);
 	http_response_free(r);
 	c->req_id = 0;
 	if (!buf || conn_write(c, buf, len) < 0) {
+		log_request(c, status);
 		conn_close(c);
 		return;
 	}
+	log_request(c, status); /* once the answer is on its way: not in its path */
 	after_answer(c, keep);
 }
 

@@ -201,6 +201,13 @@ static void apid_metrics(FILE *f, struct apid_server *s)
 	family(f, "events_queries_total", "counter",
 	       "Registry reads made for waiting long-polls, one per change (since apid started)");
 	fprintf(f, "uigniter_events_queries_total %llu\n", (unsigned long long)queries);
+	family(f, "api_vm_answers_total", "counter",
+	       "VMs answered after pool-worker's reply (run, stop, pause, resume), by where "
+	       "apid took the VM from: the reply itself or a registry read (since apid started)");
+	fprintf(f, "uigniter_api_vm_answers_total{from=\"reply\"} %llu\n",
+		(unsigned long long)s->answered_from[1]);
+	fprintf(f, "uigniter_api_vm_answers_total{from=\"registry\"} %llu\n",
+		(unsigned long long)s->answered_from[0]);
 }
 
 void metrics_answer(struct apid_server *s, struct http_response *r)

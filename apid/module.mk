@@ -16,3 +16,5 @@ $(eval $(call unit_test,test_http_server,$(APID_LIB_OBJS) $(BUILD)/obj/pool-work
 # OSv images and a run's cmd: pure parts of pool-worker and apid together.
 $(eval $(call unit_test,test_osv,$(APID_LIB_OBJS) $(BUILD)/obj/pool-worker/cmdline.o $(BUILD)/obj/pool-worker/fc_bodies.o))
 $(eval $(call unit_test,test_auth,$(APID_LIB_OBJS)))
+# (shared/ring_vm.c against apid's JSON: a reply's VM answers as the row does)
+$(eval $(call unit_test,test_ring_vm,$(APID_LIB_OBJS)))

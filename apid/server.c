@@ -8,7 +8,9 @@
  * (each connection has at most one outstanding request, so a linear search
  * over at most max_conns is enough); if that client has gone, or timed out,
  * nobody waits for the id and the reply is dropped.
- * apid never writes the registry: after a successful reply it reads the row.
+ * apid never writes the registry: a successful reply carries its VM's row
+ * as committed (UI_REPLY_VM, ring_vm.h) and is answered from it, or apid
+ * reads the row.
  *
  * A GET /vm page (up to ROUTE_LIST_MAX rows) is built in slices of
  * LIST_SLICE rows, one slice per job per loop turn (an idle handle), each
@@ -37,6 +39,7 @@
 #include "routes.h"
 #include "server.h"
 #include "images.h"
+#include "ring_vm.h"
 #include "shm.h"
 
 void apid_server_opts_from_config(struct apid_server_opts *o, const struct ui_config *cfg)
@@ -400,6 +403,31 @@ void server_dispatch(struct conn *c, const struct http_req *req)
 	conn_respond(c, &r);
 }
 
+/* A successful reply's VM: the one it carries (UI_REPLY_VM: its row as
+ * committed, ring_vm.h), else the row of the reply's id — a warm slot or
+ * a replay names its own. */
+static void answer_vm(struct apid_server *s, const struct ui_msg *m, int status,
+		      struct http_response *r)
+{
+	struct ui_vm *vm = malloc(sizeof(*vm)); /* ~20 KiB */
+	char id[sizeof(m->vm_id)];
+
+	if (vm && ui_reply_get_vm(m, vm) == 0 && !ui_vm_state_is_slot(vm->state)) {
+		api_json(r, status, vm_to_json(vm));
+		s->answered_from[1]++;
+		free(vm);
+		return;
+	}
+	free(vm);
+	memcpy(id, m->vm_id, sizeof(id));
+	id[sizeof(id) - 1] = '\0';
+	backend_get_vm(s->be, id, status, r);
+	s->answered_from[0]++;
+	/* The row must exist after a successful reply. */
+	if (r->status == 404)
+		api_error(r, 500, "internal", "VM %s missing from the registry", id);
+}
+
 void apid_server_on_reply(void *arg, const struct ui_msg *m)
 {
 	struct apid_server *s = arg;
@@ -420,14 +448,8 @@ void apid_server_on_reply(void *arg, const struct ui_msg *m)
 		id[sizeof(id) - 1] = '\0';
 		api_json(&r, 200, json_pack("{s:s,s:b}", "id", id, "deleted", 1));
 	} else if (m->status == 0) {
-		memcpy(id, m->vm_id, sizeof(id));
-		id[sizeof(id) - 1] = '\0';
-		/* The VM of the reply's id: a warm slot or a replay names its own. */
-		backend_get_vm(s->be, id, c->req_op == UI_OP_RUN &&
-			       !(m->flags & UI_REPLY_REPLAYED) ? 201 : 200, &r);
-		/* The row must exist after a successful reply. */
-		if (r.status == 404)
-			api_error(&r, 500, "internal", "VM %s missing from the registry", id);
+		answer_vm(s, m, c->req_op == UI_OP_RUN && !(m->flags & UI_REPLY_REPLAYED) ?
+			  201 : 200, &r);
 	} else {
 		backend_reply_error(m, &r);
 	}

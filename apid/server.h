@@ -66,6 +66,9 @@ struct apid_server {
 	struct list_job *list_jobs;  /* pages being built (server.c) */
 	struct events_hub *events;   /* GET /events long-polls (events.c); NULL: none */
 	struct apid_console *console; /* console followers (console.c) */
+	uint64_t answered_from[2];   /* successful VM answers to ring requests:
+				      * [0] read from the registry, [1] from
+				      * the reply (UI_REPLY_VM) */
 	char readbuf[65536];         /* shared: every read is consumed at once */
 };
 

@@ -69,13 +69,22 @@ void pw_eng_reply_all(struct pw_vm *vm, struct pw_waiter **list, int status,
 	}
 }
 
+/* vm->row is what the registry holds: its running is committed and no
+ * later change of it waits for a commit (a reply may then carry the row:
+ * a read after the answer sees no older state than the answer showed). */
+static bool row_committed(struct pw_vm *vm)
+{
+	return vm->state == PW_S_RUNNING && vm->stored == PW_S_RUNNING &&
+	       !pw_eng_has_deferred(pw_eng(vm), vm);
+}
+
 /* Running: the runs are answered — those with "wait": "ready" once the
- * guest is ready too. */
+ * guest is ready too — with the VM when its row is as committed. */
 static void reply_running(struct pw_vm *vm)
 {
 	struct pw_engine *e = pw_eng(vm);
 	struct pw_waiter **pp = &vm->run_waiters, *x;
-	bool ready = vm->row.ready_at[0];
+	bool ready = vm->row.ready_at[0], carry = row_committed(vm);
 
 	while ((x = *pp)) {
 		if (x->want_ready && !ready) {
@@ -83,7 +92,10 @@ static void reply_running(struct pw_vm *vm)
 			continue;
 		}
 		*pp = x->next;
-		e->hooks.reply(e, x, 0, 0, vm->row.id, NULL);
+		if (carry)
+			e->hooks.reply_vm(e, x, &vm->row);
+		else
+			e->hooks.reply(e, x, 0, 0, vm->row.id, NULL);
 		free(x);
 	}
 	pw_eng_reply_all(vm, &vm->replay_waiters, 0, UI_REPLY_REPLAYED, NULL);

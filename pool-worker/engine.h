@@ -82,6 +82,9 @@ struct pw_engine_hooks {
 	 * final and recorded). Called inside the transition: it must not fire
 	 * events or free VMs itself (defer that to the loop). */
 	void (*changed)(struct pw_engine *e, struct pw_vm *vm, enum pw_state from);
+	/* Answer a run (status 0) with its VM: row as committed, nothing of it
+	 * waiting for a commit (ring_vm.h: carried when it fits). */
+	void (*reply_vm)(struct pw_engine *e, const struct pw_waiter *w, const struct ui_vm *row);
 	void *arg;
 };
 

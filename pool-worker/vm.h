@@ -101,6 +101,10 @@ struct pw_vm {
 		uint64_t phase_us;     /* the current state entered */
 		bool ready_seen, early_fail;
 	} clk;
+	struct {                       /* pool_mem.c: its VMM's VmRSS, last read */
+		uint64_t kib;
+		uint64_t at_us;        /* ui_now_us() of the read (0: none) */
+	} rss;
 	uint64_t img_stamp;            /* a slot: its image files' identity (pool_image.c) */
 	bool img_stamped;
 	void *owner;                   /* the engine */

@@ -11,6 +11,7 @@
 #include "accel.h"
 #include "log.h"
 #include "pw_metrics.h"
+#include "ring_vm.h"
 #include "vmm_proc.h"
 #include "worker.h"
 
@@ -32,6 +33,20 @@ static void hook_reply(struct pw_engine *e, const struct pw_waiter *x, int statu
 		snprintf(m.vm_id, sizeof(m.vm_id), "%s", vm_id);
 	if (err && status != 0)
 		snprintf(m.error, sizeof(m.error), "%s", err);
+	if (ui_ring_writer_send(&w->replies, &m) < 0)
+		ui_error("out of memory: reply to request %llu lost",
+			 (unsigned long long)x->req_id);
+}
+
+static void hook_reply_vm(struct pw_engine *e, const struct pw_waiter *x,
+			  const struct ui_vm *row)
+{
+	struct pw_worker *w = of_engine(e);
+	struct ui_msg m = { .req_id = x->req_id, .gen = x->gen, .op = UI_OP_REPLY,
+			    .req_op = x->op };
+
+	if (!ui_reply_put_vm(&m, row)) /* does not fit: apid reads the row */
+		snprintf(m.vm_id, sizeof(m.vm_id), "%s", row->id);
 	if (ui_ring_writer_send(&w->replies, &m) < 0)
 		ui_error("out of memory: reply to request %llu lost",
 			 (unsigned long long)x->req_id);
@@ -265,8 +280,10 @@ static int init_rings(struct pw_worker *w)
 int pw_worker_init(struct pw_worker *w, struct ui_daemon_ctx *d, enum ui_accel accel,
 		   const struct pw_cgroups *cg)
 {
-	const struct pw_engine_hooks hooks = { hook_reply, hook_net_kick, hook_netd_up,
-					       hook_changed, w };
+	const struct pw_engine_hooks hooks = {
+		.reply = hook_reply, .net_kick = hook_net_kick, .netd_up = hook_netd_up,
+		.changed = hook_changed, .reply_vm = hook_reply_vm, .arg = w,
+	};
 	char err[2 * PATH_MAX + 256], path[PATH_MAX + 8];
 	int rc;
 

@@ -23,8 +23,9 @@
  * column (struct ui_vm char[]), I(name, none) an integer one whose value
  * `none` is stored as NULL (NOT NULL columns use INT64_MIN: never none).
  */
-#define UI_REG_VM_COLUMNS(S, I)                                              \
-	S(name) S(state) S(image) S(kernel) S(initrd) S(rootfs) S(boot_args) \
+#define UI_REG_VM_COLUMNS(S, I) S(name) UI_REG_VM_COLUMNS_AFTER_NAME(S, I)
+#define UI_REG_VM_COLUMNS_AFTER_NAME(S, I)                                   \
+	S(state) S(image) S(kernel) S(initrd) S(rootfs) S(boot_args) \
 	I(vcpus, INT64_MIN) I(mem_mib, INT64_MIN) S(driver) I(vmm_pid, 0)    \
 	I(vmm_start_time, 0) S(api_socket) S(console_log) S(tap) S(ip)       \
 	S(mac) S(idempotency_key) S(created_at) S(started_at) S(stopped_at)  \
@@ -34,12 +35,18 @@
 #define UI_REG_COL_NAME_I(n, none) ", " #n
 #define UI_REG_COL_PARAM_S(n) ", :" #n
 #define UI_REG_COL_PARAM_I(n, none) ", :" #n
-#define UI_REG_COL_SET_S(n) ", " #n " = :" #n
-#define UI_REG_COL_SET_I(n, none) ", " #n " = :" #n
+#define UI_REG_COL_SET_S(n) ", " #n " = ?"
+#define UI_REG_COL_SET_I(n, none) ", " #n " = ?"
 
 #define UI_REG_VM_NAMES "id" UI_REG_VM_COLUMNS(UI_REG_COL_NAME_S, UI_REG_COL_NAME_I)
 #define UI_REG_VM_PARAMS ":id" UI_REG_VM_COLUMNS(UI_REG_COL_PARAM_S, UI_REG_COL_PARAM_I)
-#define UI_REG_VM_SETS "id = :id" UI_REG_VM_COLUMNS(UI_REG_COL_SET_S, UI_REG_COL_SET_I)
+/* An UPDATE's SET list: every column but id, as parameters 2..N in column
+ * order ("?2", then each "?" one more), so "WHERE id = ?1" keeps id
+ * parameter 1 and the binding is the INSERT's; a guard's expected state is
+ * the last parameter. id is not set (it names the row): setting it made
+ * every change rewrite the primary key's index, one WAL page of ~6 per
+ * commit (docs/BENCHMARKS.md part 6). */
+#define UI_REG_VM_SETS "name = ?2" UI_REG_VM_COLUMNS_AFTER_NAME(UI_REG_COL_SET_S, UI_REG_COL_SET_I)
 #define UI_REG_LEASE_COLS "ip, mac, tap, vm_id, state, updated_at"
 #define UI_REG_TAP_COLS "name, ip, state, updated_at"
 

@@ -46,7 +46,8 @@ static int check_row(const struct ui_vm *vm)
 	return vm->id[0] && vm->state[0] ? 0 : -EINVAL;
 }
 
-/* Binds vm (and :expect) to the statement id and steps it, no transaction. */
+/* Binds vm (and the expected state: an update's last parameter) to the
+ * statement id and steps it, no transaction. */
 static int vm_write(struct ui_registry *reg, enum ui_reg_stmt id, const struct ui_vm *vm,
 		    const char *expect, const char *what)
 {
@@ -56,8 +57,8 @@ static int vm_write(struct ui_registry *reg, enum ui_reg_stmt id, const struct u
 	if ((r = ui_reg_stmt(reg, id, &st)) < 0)
 		return r;
 	if (bind_vm(st, vm) != SQLITE_OK ||
-	    (expect && sqlite3_bind_text(st, sqlite3_bind_parameter_index(st, ":expect"),
-					 expect, -1, SQLITE_TRANSIENT) != SQLITE_OK))
+	    (expect && sqlite3_bind_text(st, sqlite3_bind_parameter_count(st), expect, -1,
+					 SQLITE_TRANSIENT) != SQLITE_OK))
 		return ui_reg_bind_failed(reg, st);
 	return ui_reg_step_write(reg, st, id != ST_VM_INSERT,
 				 expect ? -ESTALE : -ENOENT, what);

@@ -47,12 +47,32 @@ enum ui_op {
 /* Reply flags. REPLAYED: a RUN whose Idempotency-Key named an earlier run
  * (status 0): vm_id is that run's VM, nothing new was made (HTTP 200). */
 #define UI_REPLY_REPLAYED 0x1u
+/* Reply flags. VM: the reply carries the VM's row as committed before the
+ * reply was sent (vm_id, name, image, ip, tap, vcpus, mem_mib, error and
+ * `vm`; ring_vm.h): apid answers from it without reading the registry. */
+#define UI_REPLY_VM 0x2u
 /* A RUN's flags: answer once the guest is ready (its image's ready rule),
  * not once it runs. */
 #define UI_RUN_WAIT_READY 0x1u
 /* A RUN's flags: cmd holds the run's argv (cmd_argc strings, NUL-separated,
  * cmd_len bytes; apid checked them: cmdargs.h) instead of the image's. */
 #define UI_RUN_CMD 0x2u
+
+/* A reply's copy of the VM's row, as committed (UI_REPLY_VM): the columns
+ * GET /vm/{id} shows that have no field of their own in struct ui_msg
+ * (id, name, image, ip, tap, vcpus, mem_mib and error use those). */
+struct ui_msg_vm {
+	char state[16];
+	char mac[18];
+	char driver[16];
+	char created_at[32];
+	char started_at[32];
+	char stopped_at[32];
+	char ready_at[32];
+	int64_t vmm_pid;
+	int64_t exit_status;
+	char console_log[512];
+};
 
 /* One message; the same struct serves requests and completions. */
 struct ui_msg {
@@ -70,11 +90,17 @@ struct ui_msg {
 	char key[128];         /* RUN: Idempotency-Key or "" */
 	char ip[16];           /* NET_KICK, TAP_READY */
 	char tap[16];          /* NET_KICK, TAP_READY */
-	char error[160];       /* reply: message for the user when status != 0 */
-	uint16_t cmd_len;      /* RUN with UI_RUN_CMD: bytes of cmd used */
-	uint16_t cmd_argc;
-	char cmd[512];         /* RUN: UI_CMD_MAX_BYTES (config.h) */
-	char boot_args[256];   /* RUN: the run's extra kernel args or "" */
+	char error[160];       /* reply: message for the user when status != 0;
+				* with UI_REPLY_VM: the VM's error column */
+	union {
+		struct {
+			uint16_t cmd_len;    /* RUN with UI_RUN_CMD: bytes of cmd used */
+			uint16_t cmd_argc;
+			char cmd[512];       /* RUN: UI_CMD_MAX_BYTES (config.h) */
+			char boot_args[256]; /* RUN: the run's extra kernel args or "" */
+		};
+		struct ui_msg_vm vm;         /* REPLY with UI_REPLY_VM (ring_vm.h) */
+	};
 };
 
 struct ui_ring {

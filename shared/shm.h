@@ -36,7 +36,7 @@
 #include "ring.h"
 
 #define UI_SHM_MAGIC 0x55494749474e5452ull /* "UIGIGNTR" */
-#define UI_SHM_VERSION 7u /* 7: the pool table's template (pool.boot snapshot) */
+#define UI_SHM_VERSION 8u /* 7: the pool table's template (pool.boot snapshot); 8: struct ui_msg carries a reply's VM (ring_vm.h) */
 
 enum ui_ring_id {
 	UI_RING_API_TO_POOL,
