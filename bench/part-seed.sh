@@ -8,11 +8,14 @@
 # accepts, then paused; refilled one boot at a time) — each skipped, and
 # said so, if its pool does not fill. With N > pool size the ahead run is
 # also the burst case: what the refill sustains once the ready slots are
-# taken (runs that find none start cold, counted as misses).
+# taken (runs that find none start cold, counted as misses). A fourth way,
+# snapshot (not in the default list), is the ahead run with its slots
+# restored from a saved template (pool.boot snapshot: ~1 CPU-s a slot
+# instead of a boot's ~4): what that refill sustains in the same burst.
 #
 # Environment: BENCH_SEED_N (100), BENCH_SEED_C (4), BENCH_STOP_C (10),
 # BENCH_POOL_SIZE (16), BENCH_MEM_MIB (80), BENCH_POLL_MS (20),
-# BENCH_SEED_MODES ("cold warm ahead").
+# BENCH_SEED_MODES ("cold warm ahead"; also "snapshot").
 . "$(dirname "$0")/lib.sh"
 
 N=${BENCH_SEED_N:-100}
@@ -36,7 +39,7 @@ seed_run() {
 	local boot stop phases cpu0 cpu1 busy pool_before='null' pool_after='null' live fill=180
 	b_config "$name" pool="$pool" boot="$boot_mode" ready_port=80 >/dev/null
 	b_stack_start "$name"
-	[ "$boot_mode" = ahead ] && fill=$((60 + pool * 30)) # one boot at a time
+	case $boot_mode in ahead | snapshot) fill=$((60 + pool * 30)) ;; esac # one boot at a time
 	if [ "$pool" -gt 0 ]; then
 		if ! b_wait_pool "$pool" "$fill"; then
 			api GET /pool
@@ -80,7 +83,8 @@ for mode in ${BENCH_SEED_MODES:-cold warm ahead}; do
 	cold) seed_run seed-pool0 0; runs+=("$B_DIR/seed-pool0.json") ;;
 	warm) seed_run seed-pool"$POOL" "$POOL"; runs+=("$B_DIR/seed-pool$POOL.json") ;;
 	ahead) seed_run seed-ahead"$POOL" "$POOL" ahead; runs+=("$B_DIR/seed-ahead$POOL.json") ;;
-	*) b_die "BENCH_SEED_MODES: unknown mode $mode (cold warm ahead)" ;;
+	snapshot) seed_run seed-snapshot"$POOL" "$POOL" snapshot; runs+=("$B_DIR/seed-snapshot$POOL.json") ;;
+	*) b_die "BENCH_SEED_MODES: unknown mode $mode (cold warm ahead snapshot)" ;;
 	esac
 done
 b_write_result seed "$(jq -s --argjson n "$N" --argjson c "$C" --argjson sc "$STOP_C" \

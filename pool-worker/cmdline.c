@@ -236,7 +236,7 @@ arg(struct pw_argv *a, const char *fmt, ...)
 }
 
 /* QEMU option values use ',' as separator; a literal comma is written ",,". */
-static int escape_commas(const char *in, char *out, size_t len)
+int pw_qemu_escape_commas(const char *in, char *out, size_t len)
 {
 	size_t o = 0;
 
@@ -306,7 +306,7 @@ static int args_boot(struct pw_argv *a, const struct plan *p, const struct ui_vm
 	if (!vm->rootfs[0])
 		return 0;
 	snprintf(dev, sizeof(dev), "drive=rootfs");
-	if (escape_commas(vm->rootfs, esc, sizeof(esc)) < 0 ||
+	if (pw_qemu_escape_commas(vm->rootfs, esc, sizeof(esc)) < 0 ||
 	    arg(a, "-drive") ||
 	    arg(a, "id=rootfs,file=%s,format=%s,if=none%s", esc, p->disk_format,
 		p->disk_ro ? ",readonly=on" : "") ||
@@ -321,7 +321,7 @@ static int args_io(struct pw_argv *a, const struct plan *p, const struct ui_vm *
 
 	/* The serial console is QEMU's stdout, which is the console log
 	 * (vmm_proc.h): an unprivileged QEMU never opens the log by path. */
-	if (escape_commas(vm->api_socket, qmp, sizeof(qmp)) < 0)
+	if (pw_qemu_escape_commas(vm->api_socket, qmp, sizeof(qmp)) < 0)
 		return -E2BIG;
 	snprintf(net, sizeof(net), "netdev=n0,mac=%s", vm->mac);
 	if (arg(a, "-chardev") || arg(a, "stdio,id=con,signal=off") ||

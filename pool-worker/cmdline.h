@@ -137,5 +137,7 @@ int pw_qemu_argv_img(const char *qemu_bin, enum ui_accel accel, const struct ui_
 
 /* Appends one argument (copied) to a built argv, e.g. "-S". -E2BIG if full. */
 int pw_argv_add(struct pw_argv *a, const char *s);
+/* in with every ',' doubled (a QEMU option value) into out; -E2BIG. */
+int pw_qemu_escape_commas(const char *in, char *out, size_t len);
 
 #endif

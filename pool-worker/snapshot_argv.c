@@ -8,24 +8,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cmdline.h"
 #include "snapshot.h"
 #include "vmm_proc.h"
-
-/* QEMU option values use ',' as separator; a literal comma is ",,". */
-static int escape_commas(const char *in, char *out, size_t len)
-{
-	size_t o = 0;
-
-	for (; *in; in++) {
-		if (o + 3 > len)
-			return -E2BIG;
-		out[o++] = *in;
-		if (*in == ',')
-			out[o++] = ',';
-	}
-	out[o] = '\0';
-	return 0;
-}
 
 int pw_snap_argv(const struct pw_argv *base, bool template, const char *agent_sock,
 		 struct pw_argv *out)
@@ -36,7 +21,7 @@ int pw_snap_argv(const struct pw_argv *base, bool template, const char *agent_so
 	out->argc = 0;
 	out->used = 0;
 	out->argv[0] = NULL;
-	if (escape_commas(agent_sock, esc, sizeof(esc)) < 0)
+	if (pw_qemu_escape_commas(agent_sock, esc, sizeof(esc)) < 0)
 		return -E2BIG;
 	for (int i = 0; i < base->argc && rc == 0; i++) {
 		const char *a = base->argv[i];

@@ -33,26 +33,10 @@ static int is_qcow2(const char *path)
 	return n == (ssize_t)sizeof(head) && !memcmp(head, qcow2_magic, sizeof(head));
 }
 
-/* The value node of key in mapping map, or NULL. */
-static const yaml_node_t *value_of(struct cfg_loader *ld, const yaml_node_t *map,
-				   const char *key)
-{
-	if (!map || map->type != YAML_MAPPING_NODE)
-		return NULL;
-	for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
-	     p++) {
-		const yaml_node_t *k = yaml_document_get_node(&ld->doc, p->key);
-
-		if (k && k->type == YAML_SCALAR_NODE && !strcmp(cfg_scalar(k), key))
-			return yaml_document_get_node(&ld->doc, p->value);
-	}
-	return NULL;
-}
-
 int cfg_check_disk_format(struct cfg_loader *ld, const struct ui_image *img, const char *where,
 			  const yaml_node_t *map)
 {
-	const yaml_node_t *fmt = value_of(ld, map, "disk_format");
+	const yaml_node_t *fmt = cfg_map_get(ld, map, "disk_format");
 	int q;
 
 	if (!img->disk[0] || !ld->disk_node || (q = is_qcow2(img->disk)) < 0)

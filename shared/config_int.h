@@ -92,6 +92,7 @@ int cfg_fail_at(struct cfg_loader *ld, const yaml_node_t *node, const char *fmt,
 	__attribute__((format(printf, 3, 4)));
 const char *cfg_kind_name(const yaml_node_t *n); /* "a scalar", "a list", … */
 bool cfg_is_null(const yaml_node_t *n);
+const yaml_node_t *cfg_map_get(struct cfg_loader *ld, const yaml_node_t *map, const char *key);
 int cfg_expect_scalar(struct cfg_loader *ld, const char *where, const yaml_node_t *n);
 int cfg_expect_type(struct cfg_loader *ld, const char *where, const yaml_node_t *n,
 		    yaml_node_type_t type);

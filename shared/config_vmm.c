@@ -126,7 +126,8 @@ static void default_image_dirs(struct ui_config *cfg)
 		cfg->n_image_dirs++;
 }
 
-static const yaml_node_t *map_get(struct cfg_loader *ld, const yaml_node_t *map, const char *key)
+/* The value node of key in mapping map, or NULL. */
+const yaml_node_t *cfg_map_get(struct cfg_loader *ld, const yaml_node_t *map, const char *key)
 {
 	if (!map || map->type != YAML_MAPPING_NODE)
 		return NULL;
@@ -158,7 +159,7 @@ int cfg_check_image(struct cfg_loader *ld, const char *name, const yaml_node_t *
 
 	cfg_vmm_dirs(ld);
 	for (int i = 0; i < 4; i++) {
-		const yaml_node_t *node = map_get(ld, img, keys[i]);
+		const yaml_node_t *node = cfg_map_get(ld, img, keys[i]);
 
 		if (!node || !paths[i][0] || in_image_dirs(ld->cfg, paths[i]))
 			continue;
@@ -182,7 +183,7 @@ int cfg_finish_vmm(struct cfg_loader *ld)
 	    (int)sizeof(cfg->chroot_base))
 		return ld->run_dir_node ? cfg_fail_at(ld, ld->run_dir_node,
 						      "run_dir: too long for <run_dir>/jail") : -EINVAL;
-	images = map_get(ld, yaml_document_get_root_node(&ld->doc), "images");
+	images = cfg_map_get(ld, yaml_document_get_root_node(&ld->doc), "images");
 	if (!images || images->type != YAML_MAPPING_NODE)
 		return 0;
 	for (yaml_node_pair_t *p = images->data.mapping.pairs.start;

@@ -17,26 +17,12 @@
 # that ignored the button would show as a kill); nothing is left (qemu,
 # tap, lease, cgroup); a run's own cmd (an app the image lacks) reaches
 # OSv and its end is told to the run waiting for ready.
-K=${UIGNITER_OSV_KERNEL:-} D=${UIGNITER_OSV_DISK:-}
-if [ -z "$K" ] || [ -z "$D" ]; then
-	echo "skip: set UIGNITER_OSV_KERNEL and UIGNITER_OSV_DISK to an OSv image (README \"OSv images\")"
-	exit 77
-fi
-[ -r "$K" ] && [ -r "$D" ] || { echo "FAIL: $K or $D not readable"; exit 1; }
-PORT=${UIGNITER_OSV_HTTP_PORT:-8000}
+. "$(dirname "$0")/osv_image.sh"
 ST_STOP_TIMEOUT_MS=60000 # a stop that waited for the SIGKILL would show
 . "$(dirname "$0")/lib.sh"
 
-fmt=raw
-[ "$(head -c 4 "$D" | od -An -tx1 | tr -d ' \n')" = 514649fb ] && fmt=qcow2 # QFI\xfb
-# Image files must lie under vmm.image_dirs: a copy in the test's own
-# directory (sparse: a raw OSv disk is mostly holes).
-mkdir -p "$ST_DIR/osv"
-cp --sparse=always "$K" "$ST_DIR/osv/kernel.elf" && cp --sparse=always "$D" "$ST_DIR/osv/disk" ||
-	st_fail "cannot copy the OSv image into $ST_DIR/osv"
-K=$ST_DIR/osv/kernel.elf D=$ST_DIR/osv/disk
-cmd= ROOTFS=${UIGNITER_OSV_ROOTFS-rofs}
-for w in ${UIGNITER_OSV_CMD:-/libhttpserver-api.so}; do cmd="$cmd${cmd:+, }\"$w\""; done
+osv_image_copy
+ROOTFS=${UIGNITER_OSV_ROOTFS-rofs}
 ST_IMAGES_EXTRA="  osv:
     kind: osv
     kernel: $K
@@ -133,14 +119,14 @@ st_tap_released "$(st_sql "select tap from vms where id = '$bad'")" || st_fail "
 
 # A run's own cmd (the app's words again, as a list) and boot_args (an
 # OSv option, before the command): the app answers, and the line says so.
-jcmd=$(printf '%s\n' ${UIGNITER_OSV_CMD:-/libhttpserver-api.so} | jq -R . | jq -sc .)
+jcmd=$(printf '%s\n' $OSV_CMD | jq -R . | jq -sc .)
 api POST /vm/run "{\"image\":\"osv\",\"cmd\":$jcmd,\"boot_args\":\"--verbose\",\"wait\":\"ready\"}"
 st_expect 201 "run with its own cmd and boot_args (wait ready)"
 rc=$(json .id) rip=$(json .ip)
 ip netns exec "$ST_NS" curl -s -o /dev/null --max-time 10 "http://$rip:$PORT/" ||
 	st_fail "no HTTP answer from the run with its own cmd"
 case $(st_sql "select boot_args from vms where id = '$rc'") in
-*" --nameserver=172.31.0.1 --verbose ${UIGNITER_OSV_CMD:-/libhttpserver-api.so}") ;;
+*" --nameserver=172.31.0.1 --verbose $OSV_CMD") ;;
 *) st_fail "boot line: $(st_sql "select boot_args from vms where id = '$rc'")" ;;
 esac
 # kill -9 of pool-worker: the OSv VM is adopted (same QEMU), still answers,

@@ -7,23 +7,12 @@
 # answers over HTTP, the stop is OSv's own power-off (no kill), and the pool
 # fills again with a fresh slot. Skips (77) without an OSv image, as
 # test_osv.sh (UIGNITER_OSV_KERNEL, _DISK, _CMD, _HTTP_PORT, _ROOTFS).
-K=${UIGNITER_OSV_KERNEL:-} D=${UIGNITER_OSV_DISK:-}
-if [ -z "$K" ] || [ -z "$D" ]; then
-	echo "skip: set UIGNITER_OSV_KERNEL and UIGNITER_OSV_DISK to an OSv image (README \"OSv images\")"
-	exit 77
-fi
-[ -r "$K" ] && [ -r "$D" ] || { echo "FAIL: $K or $D not readable"; exit 1; }
-PORT=${UIGNITER_OSV_HTTP_PORT:-8000} MODE=${OSV_POOL_BOOT:-prepared}
+. "$(dirname "$0")/osv_image.sh"
+MODE=${OSV_POOL_BOOT:-prepared}
 ST_STOP_TIMEOUT_MS=60000 # a stop that waited for the SIGKILL would show
 . "$(dirname "$0")/lib.sh"
 
-fmt=raw
-[ "$(head -c 4 "$D" | od -An -tx1 | tr -d ' \n')" = 514649fb ] && fmt=qcow2 # QFI\xfb
-mkdir -p "$ST_DIR/osv"
-cp --sparse=always "$K" "$ST_DIR/osv/kernel.elf" && cp --sparse=always "$D" "$ST_DIR/osv/disk" ||
-	st_fail "cannot copy the OSv image into $ST_DIR/osv"
-cmd=
-for w in ${UIGNITER_OSV_CMD:-/libhttpserver-api.so}; do cmd="$cmd${cmd:+, }\"$w\""; done
+osv_image_copy
 ST_VMM_EXTRA="pool:
   size: 1
   warm_image: osv
