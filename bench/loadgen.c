@@ -21,7 +21,9 @@
  *                 all N InstanceStarts at once — the floor of a burst of
  *                 runs on a warm pool ("run" = that last call)
  *   loadgen stats                                  numbers on stdin → JSON
- * Common: --out TSV (one line per request/VM), --poll-ms (20),
+ * Common: --out TSV (one line per request/VM: id, ip, start epoch ms, API
+ * ms, guest HTTP ms, stop ms, "ok" or the error; boot: then the guest HTTP
+ * attempts made, the first one's CURLcode and when it ended, ms), --poll-ms (20),
  * --connect-ms (50), --timeout-s (180), --token-file F (TCP: the bearer
  * token of api.token_file, sent as Authorization).
  *
@@ -236,6 +238,9 @@ struct task {
 	double t0_epoch, t0, t_api, t_http, t_stop, wake_at;
 	int status;                      /* HTTP status or exit code of the last step */
 	unsigned step;                   /* floor: next Firecracker API call */
+	unsigned polls;                  /* boot: guest HTTP attempts made */
+	int first_cc;                    /* boot: the first attempt's CURLcode (-1: none) */
+	double first_ms;                 /* boot: when that attempt ended, ms from t0 */
 	char sock[256];                  /* floor: the fake's API socket */
 	bool failed;
 	char err[160];
@@ -432,6 +437,10 @@ static void guest_answered(struct task *t, CURLcode cc)
 	double now = mono_ms();
 
 	snprintf(want, sizeof(want), "hello from %s", t->id);
+	if (t->polls++ == 0) {
+		t->first_cc = (int)cc;
+		t->first_ms = now - t->t0;
+	}
 	if (cc == CURLE_OK && t->status == 200 && t->body &&
 	    !strncmp(t->body, want, strlen(want))) {
 		t->t_http = now - t->t0;
@@ -667,10 +676,10 @@ static void write_line(struct task *t)
 {
 	if (!r.out)
 		return;
-	fprintf(r.out, "%s\t%s\t%.3f\t%.3f\t%.3f\t%.3f\t%s\n", t->id[0] ? t->id : "-",
+	fprintf(r.out, "%s\t%s\t%.3f\t%.3f\t%.3f\t%.3f\t%s\t%u\t%d\t%.3f\n", t->id[0] ? t->id : "-",
 		t->ip[0] ? t->ip : "-", t->t0_epoch, t->t_api, t->t_http,
 		o.mode != M_BOOT ? t->t_stop : 0.0,
-		t->failed ? t->err : "ok");
+		t->failed ? t->err : "ok", t->polls, t->polls ? t->first_cc : -1, t->first_ms);
 }
 
 /* A slot is free: the next item, or (get) the same slot again until time is up. */

@@ -19,7 +19,8 @@
 #
 # Environment: BENCH_AHEAD_N (runs per way, 8), BENCH_POLL_MS (10),
 # BENCH_AHEAD_WAYS (which ways, "cold prepared ahead snapshot"),
-# BENCH_AHEAD_SIZE (the pool of ahead and snapshot, 8).
+# BENCH_AHEAD_SIZE (the pool of ahead and snapshot, 8), BENCH_CONNECT_MS (loadgen's
+# connect timeout per guest HTTP attempt, 50).
 . "$(dirname "$0")/lib.sh"
 
 N=${BENCH_AHEAD_N:-8}
@@ -31,6 +32,7 @@ b_netns
 
 WAYS=${BENCH_AHEAD_WAYS:-cold prepared ahead snapshot}
 SIZE=${BENCH_AHEAD_SIZE:-8}
+CONNECT_MS=${BENCH_CONNECT_MS:-50} # loadgen's connect timeout per guest HTTP attempt
 HZ=$(getconf CLK_TCK)
 # slot_cpu WAY: each ready slot's QEMU CPU-seconds, once per slot id.
 slot_cpu() {
@@ -56,14 +58,18 @@ for way in $WAYS; do
 	: >"$B_DIR/$way.run.ms"
 	: >"$B_DIR/$way.http.ms"
 	: >"$B_DIR/$way.slot.cpu"
+	: >"$B_DIR/$way.attempts"
+	: >"$B_DIR/$way.first.ms"
+	: >"$B_DIR/$way.first.failed"
 	for ((i = 0; i < N; i++)); do
 		[ "$size" -gt 0 ] && { b_wait_pool "$size" 600 || b_log "$way: pool not filled"; }
 		[ "$boot" = prepared ] || slot_cpu "$way"
 		b_loadgen boot --unix "$B_SOCK" --image hello -n 1 -c 1 --poll-ms "$POLL_MS" \
-			--out "$B_DIR/$way-$i.tsv" >/dev/null || b_log "$way: run $i failed"
-		# tsv (loadgen): id ip t0 run_ms http_ms stop_ms status
-		awk -F'\t' '$7 == "ok" {print $4 >> "'"$B_DIR/$way.run.ms"'"; print $5 >> "'"$B_DIR/$way.http.ms"'"}' \
-			"$B_DIR/$way-$i.tsv"
+			--connect-ms "$CONNECT_MS" --out "$B_DIR/$way-$i.tsv" >/dev/null || b_log "$way: run $i failed"
+		# tsv (loadgen): id ip t0 run_ms http_ms stop_ms status attempts first_cc first_ms
+		awk -F'\t' '$7 == "ok" {print $4 >> "'"$B_DIR/$way.run.ms"'"; print $5 >> "'"$B_DIR/$way.http.ms"'"
+			print $8 >> "'"$B_DIR/$way.attempts"'"; print $10 >> "'"$B_DIR/$way.first.ms"'"
+			if ($9 != 0) nf++} END {printf "%d\n", nf}' "$B_DIR/$way-$i.tsv" >>"$B_DIR/$way.first.failed"
 		id=$(awk -F'\t' 'NR == 1 {print $1}' "$B_DIR/$way-$i.tsv")
 		[ -n "$id" ] && api POST "/vm/$id/stop"
 	done
@@ -84,22 +90,29 @@ for way in $WAYS; do
 	b_stack_stop
 	run=$(b_stats <"$B_DIR/$way.run.ms")
 	http=$(b_stats <"$B_DIR/$way.http.ms")
+	# the guest HTTP attempts per run (polled every POLL_MS, each with
+	# loadgen's 50 ms connect timeout), when the first one ended, and how
+	# many first attempts did not get the page (timeout, refused, reset)
+	att=$(b_stats <"$B_DIR/$way.attempts")
+	first=$(b_stats <"$B_DIR/$way.first.ms")
+	ffail=$(awk '{n += $1} END {print n + 0}' "$B_DIR/$way.first.failed")
 	cpu=null
 	[ -s "$B_DIR/$way.slot.cpu" ] && cpu=$(b_stats <"$B_DIR/$way.slot.cpu")
-	b_log "$way: run→201 $(jq -c '{n, p50, p99}' <<<"$run")  run→app answer $(jq -c '{n, p50, p99}' <<<"$http")  slot CPU-s $(jq -c '{n, p50, mean}' <<<"$cpu" 2>/dev/null)  pool $pool"
+	b_log "$way: run→201 $(jq -c '{n, p50, p99}' <<<"$run")  run→app answer $(jq -c '{n, p50, p99}' <<<"$http")  attempts $(jq -c '{p50, max}' <<<"$att") (first failed: $ffail)  slot CPU-s $(jq -c '{n, p50, mean}' <<<"$cpu" 2>/dev/null)  pool $pool"
 	json[$way]=$(jq -n --argjson r "$run" --argjson h "$http" --argjson p "$pool" \
 		--argjson s "$size" --arg b "$boot" --argjson hl "$health" --argjson c "$cpu" \
-		--argjson t "$tmpl" \
+		--argjson t "$tmpl" --argjson at "$att" --argjson fi "$first" --argjson ff "$ffail" \
 		'{pool_size:$s, pool_boot:$b, run_to_201_ms:$r, run_to_app_answer_ms:$h,
+		  guest_http_attempts:$at, first_attempt_end_ms:$fi, first_attempts_failed:$ff,
 		  slot_creation_cpu_s:$c, template:$t, pool_after:$p, health:$hl}')
 done
 for way in cold prepared ahead snapshot; do [ -n "${json[$way]:-}" ] || json[$way]=null; done
 
 b_write_result ahead "$(jq -n --argjson c "${json[cold]}" --argjson w "${json[prepared]}" \
 	--argjson a "${json[ahead]}" --argjson sn "${json[snapshot]}" --argjson n "$N" \
-	--argjson poll "$POLL_MS" --arg ways "$WAYS" '
+	--argjson poll "$POLL_MS" --argjson cm "$CONNECT_MS" --arg ways "$WAYS" '
 	def r(a; b): if a != null and b != null and b > 0 then ((a / b) * 1000 | round) / 1000 else null end;
-	{config:{driver:"qemu (TCG)", image:"hello (ready_port 80)", runs_per_way:$n, poll_ms:$poll,
+	{config:{driver:"qemu (TCG)", image:"hello (ready_port 80)", runs_per_way:$n, poll_ms:$poll, connect_ms:$cm,
 	         ways:$ways},
 	 cold:$c, prepared:$w, ahead:$a, snapshot:$sn,
 	 ratio_ahead_over_cold:{app_answer_p50: r($a.run_to_app_answer_ms.p50; $c.run_to_app_answer_ms.p50)},
