@@ -2,7 +2,8 @@
  * images.c — GET /images: one object per image of the config, in config
  * order (the file's images: first, then images_dir by file name):
  *   {"images":[{"name","kind","source","kernel","initrd"|"disk","vcpus",
- *               "mem_mib","ready":{"port":N}|{"pattern":S}|null,"cmd":[…]|null}]}
+ *               "mem_mib","ready":{"port":N[,"http":PATH]}|{"pattern":S}|null,
+ *               "cmd":[…]|null}]}
  * ready follows the image's rule: a port wins over a pattern; neither means
  * ready once running (null). Reads only the config: no registry, no rings.
  */
@@ -16,6 +17,9 @@
 
 static json_t *ready_json(const struct ui_image *img)
 {
+	if (img->ready_port && img->ready_http[0])
+		return json_pack("{s:I,s:s}", "port", (json_int_t)img->ready_port, "http",
+				 img->ready_http);
 	if (img->ready_port)
 		return json_pack("{s:I}", "port", (json_int_t)img->ready_port);
 	if (img->ready_pattern[0])

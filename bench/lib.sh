@@ -117,7 +117,8 @@ b_netns() {
 # b_config NAME [key=value...] → writes $B_DIR/NAME/uigniter.yaml, prints its path.
 # keys: pool (size), driver (qemu|firecracker), fc (firecracker binary),
 # mem (guest MiB), subnet_prefix, max_vms, log_level, boot (pool.boot:
-# prepared|ahead), ready_port (the hello image's ready rule), warm (the
+# prepared|ahead|snapshot), ready_port (the hello image's ready rule),
+# ready_http (with ready_port: the path a GET must answer), warm (the
 # pool's image: hello by default; an image of images_dir may be named)
 b_config() {
 	local name=$1 d=$B_DIR/$1 kv pool=0 driver=qemu fc= mem=${BENCH_MEM_MIB:-80}
@@ -130,7 +131,10 @@ b_config() {
 		log_level=*) log_level=${kv#*=} ;;
 		boot=*) boot=${kv#*=} ;;
 		warm=*) warm=${kv#*=} ;;
-		ready_port=*) ready_yaml="    ready_port: ${kv#*=}" ;;
+		ready_port=*) ready_yaml="    ready_port: ${kv#*=}${ready_yaml:+
+$ready_yaml}" ;;
+		ready_http=*) [ -z "${kv#*=}" ] || ready_yaml="${ready_yaml:+$ready_yaml
+}    ready_http: ${kv#*=}" ;;
 		*) b_die "b_config: unknown $kv" ;;
 		esac
 	done

@@ -20,7 +20,8 @@
 # Environment: BENCH_AHEAD_N (runs per way, 8), BENCH_POLL_MS (10),
 # BENCH_AHEAD_WAYS (which ways, "cold prepared ahead snapshot"),
 # BENCH_AHEAD_SIZE (the pool of ahead and snapshot, 8), BENCH_CONNECT_MS (loadgen's
-# connect timeout per guest HTTP attempt, 50).
+# connect timeout per guest HTTP attempt, 50), BENCH_READY_HTTP (the hello
+# image's ready_http, "/"; empty: none, the port accepting is ready).
 . "$(dirname "$0")/lib.sh"
 
 N=${BENCH_AHEAD_N:-8}
@@ -33,6 +34,7 @@ b_netns
 WAYS=${BENCH_AHEAD_WAYS:-cold prepared ahead snapshot}
 SIZE=${BENCH_AHEAD_SIZE:-8}
 CONNECT_MS=${BENCH_CONNECT_MS:-50} # loadgen's connect timeout per guest HTTP attempt
+READY_HTTP=${BENCH_READY_HTTP-/} # the ready rule's GET ("": the port accepting is ready)
 HZ=$(getconf CLK_TCK)
 # slot_cpu WAY: each ready slot's QEMU CPU-seconds, once per slot id.
 slot_cpu() {
@@ -53,7 +55,7 @@ for way in $WAYS; do
 	ahead) size=$SIZE boot=ahead ;; snapshot) size=$SIZE boot=snapshot ;;
 	*) b_die "unknown way $way" ;;
 	esac
-	b_config "$way" pool=$size boot=$boot ready_port=80 >/dev/null
+	b_config "$way" pool=$size boot=$boot ready_port=80 ready_http="$READY_HTTP" >/dev/null
 	b_stack_start "$way"
 	: >"$B_DIR/$way.run.ms"
 	: >"$B_DIR/$way.http.ms"
@@ -110,9 +112,9 @@ for way in cold prepared ahead snapshot; do [ -n "${json[$way]:-}" ] || json[$wa
 
 b_write_result ahead "$(jq -n --argjson c "${json[cold]}" --argjson w "${json[prepared]}" \
 	--argjson a "${json[ahead]}" --argjson sn "${json[snapshot]}" --argjson n "$N" \
-	--argjson poll "$POLL_MS" --argjson cm "$CONNECT_MS" --arg ways "$WAYS" '
+	--argjson poll "$POLL_MS" --argjson cm "$CONNECT_MS" --arg rh "$READY_HTTP" --arg ways "$WAYS" '
 	def r(a; b): if a != null and b != null and b > 0 then ((a / b) * 1000 | round) / 1000 else null end;
-	{config:{driver:"qemu (TCG)", image:"hello (ready_port 80)", runs_per_way:$n, poll_ms:$poll, connect_ms:$cm,
+	{config:{driver:"qemu (TCG)", image:"hello (ready_port 80)", runs_per_way:$n, poll_ms:$poll, connect_ms:$cm, ready_http:$rh,
 	         ways:$ways},
 	 cold:$c, prepared:$w, ahead:$a, snapshot:$sn,
 	 ratio_ahead_over_cold:{app_answer_p50: r($a.run_to_app_answer_ms.p50; $c.run_to_app_answer_ms.p50)},

@@ -396,7 +396,8 @@ static void start_probe(struct qemu_vm *q)
 {
 	const struct ui_image *img = q->img;
 	struct pw_ready_rule rule = { q->v->row->ip, img->ready_port, img->ready_pattern,
-				      q->v->row->console_log, q->v->env->cfg->ready_timeout_ms };
+				      q->v->row->console_log, q->v->env->cfg->ready_timeout_ms,
+				      img->ready_http };
 	char msg[128];
 	int rc;
 

@@ -154,7 +154,7 @@ static void watch_ready(struct pw_vm *vm)
 	if (vm->ready || vm->ready_given_up || vm->row.ready_at[0] || !has_ready_rule(vm))
 		return;
 	rule = (struct pw_ready_rule){ vm->row.ip, img->ready_port, img->ready_pattern,
-				       vm->row.console_log, e->cfg->ready_timeout_ms };
+				       vm->row.console_log, e->cfg->ready_timeout_ms, img->ready_http };
 	if ((rc = pw_ready_start(e->env.loop, &rule, on_ready, vm, &vm->ready)) < 0)
 		ui_warn("%s: cannot watch for ready: %s", vm->row.id, strerror(-rc));
 }

@@ -19,7 +19,11 @@
 struct attempt {
 	uv_tcp_t tcp;
 	uv_connect_t req;
+	uv_write_t wreq;
 	struct pw_ready *r;
+	char status[16];               /* the answer's first bytes: "HTTP/1.x NNN" */
+	size_t nstatus;
+	bool connected;
 };
 
 struct pw_ready {
@@ -30,6 +34,8 @@ struct pw_ready {
 	uint64_t conn_since;           /* uv_now of its start */
 	struct sockaddr_in addr;
 	unsigned port;
+	char request[512];             /* the http rule's GET, "" for none */
+	char http_path[256];
 	char pattern[128];
 	size_t plen;
 	char path[4096];
@@ -103,20 +109,85 @@ static void finish(struct pw_ready *r, int status, const char *how)
 
 /* ---- the port rule ---------------------------------------------------- */
 
+/* The status line's code, 0 while it is incomplete, -1 when it is not HTTP. */
+static int status_code(const char *s, size_t n)
+{
+	if (n < 12)
+		return memcmp(s, "HTTP/1.", n < 7 ? n : 7) ? -1 : 0;
+	if (memcmp(s, "HTTP/1.", 7) || s[8] != ' ' || s[9] < '1' || s[9] > '5' ||
+	    s[10] < '0' || s[10] > '9' || s[11] < '0' || s[11] > '9')
+		return -1;
+	return (s[9] - '0') * 100 + (s[10] - '0') * 10 + (s[11] - '0');
+}
+
+static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+	struct attempt *a = h->data;
+
+	(void)hint;
+	*buf = uv_buf_init(a->status + a->nstatus, (unsigned)(sizeof(a->status) - a->nstatus));
+}
+
+static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+	struct attempt *a = s->data;
+	struct pw_ready *r = a->r;
+	char how[sizeof(r->http_path) + 32];
+	int code;
+
+	(void)buf;
+	if (r->conn != a || n == 0)
+		return;
+	if (n < 0) { /* EOF or reset before a status line: tried again */
+		drop_attempt(r);
+		return;
+	}
+	a->nstatus += (size_t)n;
+	if ((code = status_code(a->status, a->nstatus)) == 0 && a->nstatus < sizeof(a->status))
+		return; /* more to come */
+	drop_attempt(r);
+	if (code >= 200 && code < 400) {
+		snprintf(how, sizeof(how), "GET %s answered %d", r->http_path, code);
+		finish(r, 0, how);
+	}
+	/* not HTTP, or 4xx/5xx (an app not serving yet): the next tick tries again */
+}
+
+static void on_written(uv_write_t *w, int status)
+{
+	struct attempt *a = w->data;
+	struct pw_ready *r = a->r;
+
+	if (status == UV_ECANCELED || r->conn != a)
+		return;
+	if (status < 0 || uv_read_start((uv_stream_t *)&a->tcp, on_alloc, on_read) < 0)
+		drop_attempt(r);
+}
+
 static void on_connect(uv_connect_t *req, int status)
 {
 	struct attempt *a = req->data;
 	struct pw_ready *r = a->r;
 	char how[64];
+	uv_buf_t b;
 
 	if (status == UV_ECANCELED || r->conn != a)
 		return; /* dropped: its close is under way */
-	drop_attempt(r);
-	if (status == 0) {
-		snprintf(how, sizeof(how), "port %u accepts", r->port);
-		finish(r, 0, how);
+	if (status < 0) { /* refused, unreachable: the next tick tries again */
+		drop_attempt(r);
+		return;
 	}
-	/* refused, unreachable: the next tick tries again */
+	if (r->request[0]) { /* the http rule: the GET on this connection */
+		a->connected = true;
+		a->wreq.data = a;
+		b = uv_buf_init(r->request, (unsigned)strlen(r->request));
+		if (uv_write(&a->wreq, (uv_stream_t *)&a->tcp, &b, 1, on_written) < 0)
+			drop_attempt(r);
+		return;
+	}
+	drop_attempt(r);
+	snprintf(how, sizeof(how), "port %u accepts", r->port);
+	finish(r, 0, how);
 }
 
 static void try_connect(struct pw_ready *r)
@@ -144,8 +215,9 @@ static void try_connect(struct pw_ready *r)
 
 static void port_tick(struct pw_ready *r)
 {
-	if (r->conn && uv_now(r->loop) - r->conn_since >= PW_READY_CONNECT_MS)
-		drop_attempt(r); /* unanswered: a guest whose network is not up */
+	if (r->conn && uv_now(r->loop) - r->conn_since >=
+			       (r->conn->connected ? PW_READY_HTTP_MS : PW_READY_CONNECT_MS))
+		drop_attempt(r); /* unanswered: a guest whose network (or app) is not up */
 	if (!r->conn)
 		try_connect(r);
 }
@@ -233,6 +305,18 @@ int pw_ready_start(uv_loop_t *loop, const struct pw_ready_rule *rule, pw_ready_c
 		if (!rule->ip || inet_pton(AF_INET, rule->ip, &r->addr.sin_addr) != 1) {
 			free(r);
 			return -EINVAL;
+		}
+		if (rule->http_path && rule->http_path[0]) {
+			int n = snprintf(r->request, sizeof(r->request),
+					 "GET %s HTTP/1.0\r\nHost: %s\r\nUser-Agent: uigniter-ready\r\n"
+					 "Connection: close\r\n\r\n", rule->http_path, rule->ip);
+
+			if (rule->http_path[0] != '/' || strlen(rule->http_path) >= sizeof(r->http_path) ||
+			    strpbrk(rule->http_path, " \t\r\n") || n < 0 || (size_t)n >= sizeof(r->request)) {
+				free(r);
+				return -EINVAL;
+			}
+			snprintf(r->http_path, sizeof(r->http_path), "%s", rule->http_path);
 		}
 	} else {
 		snprintf(r->pattern, sizeof(r->pattern), "%s", rule->pattern);

@@ -7,6 +7,15 @@
  *            One attempt at a time, each given PW_READY_CONNECT_MS (a SYN
  *            to a guest whose network is not up yet is not answered), the
  *            next PW_READY_POLL_MS after one fails;
+ *   http     the port rule, then on the accepted connection an HTTP/1.0
+ *            GET of the path must answer a 2xx or 3xx status line within
+ *            PW_READY_HTTP_MS of the connect (else closed, and tried again
+ *            after PW_READY_POLL_MS). Besides telling that the app serves,
+ *            it runs the app's request path once before a slot booted
+ *            ahead is paused: the first request of a fresh guest costs
+ *            what running code the first time costs (under TCG: its
+ *            translation, ~50 ms), and then the run's first request does
+ *            not pay it (docs/BENCHMARKS.md part 7);
  *   pattern  a line of the console log (the VMM's stdout and stderr, the
  *            guest's serial console) holds the pattern: the log is read
  *            from its start every PW_READY_POLL_MS, new bytes only, the
@@ -28,6 +37,7 @@
 
 #define PW_READY_POLL_MS 50u
 #define PW_READY_CONNECT_MS 250u
+#define PW_READY_HTTP_MS 2000u
 
 struct pw_ready;
 
@@ -37,6 +47,7 @@ struct pw_ready_rule {
 	const char *pattern;     /* the console rule's text */
 	const char *console_log; /* its file */
 	unsigned timeout_ms;     /* from the start */
+	const char *http_path;   /* the http rule's path ("/…"), or NULL/"": none */
 };
 
 typedef void (*pw_ready_cb)(void *arg, int status, const char *how);

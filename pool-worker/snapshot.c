@@ -349,7 +349,7 @@ static void on_spawned(struct pw_vmm_proc *p, int status, const char *err)
 	struct pw_tmpl_build *b = p->owner;
 	struct pw_ready_rule rule = { NULL, 0, PW_SNAP_BANNER, b->console,
 				      b->s ? b->s->env->cfg->boot_timeout_ms +
-				      b->s->env->cfg->ready_timeout_ms : 1000 };
+				      b->s->env->cfg->ready_timeout_ms : 1000, NULL };
 	int rc;
 
 	if (!b->s) { /* ended meanwhile: build_end killed it (or will) */

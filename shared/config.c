@@ -151,6 +151,23 @@ static const struct cfg_section top_section = { (const struct cfg_field[]){
 #define OFF(m) offsetof(struct ui_image, m)
 #define SZ(m) sizeof(((struct ui_image *)0)->m)
 
+/* ready_http: a request target of one line, "/" first, no spaces. */
+static int check_http_path(struct cfg_loader *ld, const char *where, const yaml_node_t *val,
+			   const char *s)
+{
+	if (!s[0])
+		return 0;
+	if (s[0] != '/')
+		return cfg_fail_at(ld, val, "%s: must be a path starting with '/' (e.g. /healthz)",
+				   where);
+	for (const char *c = s; *c; c++)
+		if ((unsigned char)*c <= ' ' || (unsigned char)*c >= 0x7f)
+			return cfg_fail_at(ld, val,
+					   "%s: no spaces or control characters in a path (at offset %zu)",
+					   where, (size_t)(c - s));
+	return 0;
+}
+
 static const struct cfg_section image_section = { (const struct cfg_field[]){
 	PATHF("kernel", kernel, cfg_parse_path),
 	{ "initrd", cfg_parse_path, OFF(initrd), SZ(initrd), 0, 0, NULL, NULL, NULL },
@@ -161,6 +178,7 @@ static const struct cfg_section image_section = { (const struct cfg_field[]){
 	ENUMF("guest_ip", guest_ip, guest_ips),
 	STR("ready_pattern", ready_pattern, 0, NULL),
 	UINTF("ready_port", ready_port, 1, 65535),
+	STR("ready_http", ready_http, 0, check_http_path),
 	ENUMF("kind", kind, kinds),
 	{ "disk", cfg_parse_disk, OFF(disk), SZ(disk), 1, 0, NULL, NULL, NULL },
 	ENUMF("disk_format", disk_format, disk_formats),
@@ -321,6 +339,12 @@ static int finish_image(struct cfg_loader *ld, struct ui_image *img, const char 
 	}
 	if (img->cmd.argc && ui_cmd_check(&img->cmd, img->kind, why, sizeof(why)) < 0)
 		return cfg_fail_at(ld, ld->cmd_node, "%s.%s", where, why);
+	if (img->ready_http[0] && !img->ready_port) {
+		const yaml_node_t *n = cfg_map_get(ld, at, "ready_http");
+
+		return cfg_fail_at(ld, n ? n : at, "%s.ready_http: needs ready_port (the port to GET it on)",
+				   where);
+	}
 	return 0;
 }
 

@@ -62,6 +62,10 @@ struct ui_image {
 	 * "" and no port: ready once running. */
 	char ready_pattern[128];        /* default "UIGNITER-READY" */
 	unsigned ready_port;            /* 0 (none) or 1..65535 */
+	/* with ready_port: an HTTP GET of this path ("/…") on the port must
+	 * answer 2xx/3xx (it also primes the app before an ahead slot is
+	 * paused: pool-worker/ready.h); "" none */
+	char ready_http[256];
 
 	/* kind osv (see README "OSv images"): kernel is OSv's loader ELF,
 	 * disk its disk, rootfs (osv_fs) the filesystem it mounts, cmd the

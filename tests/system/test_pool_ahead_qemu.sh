@@ -3,7 +3,10 @@
 # image until its app accepts on port 80, then is paused (QMP stop); a run
 # takes it (QMP cont) and its 201 — "wait": "ready" included — comes without
 # a boot: the first request to the guest, made once right after, is
-# answered by the slot's guest, under the VM's id (the slot's).
+# answered by the slot's guest, under the VM's id (the slot's). The image's
+# ready rule is ready_http: / on port 80: the slot counts as ready once GET /
+# answers 200 (its app's request path run once before the pause), and
+# GET /images shows the rule.
 . "$(dirname "$0")/lib.sh"
 
 ST_VMM_EXTRA="pool:
@@ -11,8 +14,12 @@ ST_VMM_EXTRA="pool:
   warm_image: hello
   boot: ahead"
 st_write_config
-sed -i 's/^    mem_mib: 128$/    mem_mib: 128\n    ready_port: 80/' "$ST_CONF"
+sed -i 's|^    mem_mib: 128$|    mem_mib: 128\n    ready_port: 80\n    ready_http: /|' "$ST_CONF"
 st_start
+api GET /images
+st_expect 200 "images"
+[ "$(jq -c '.images[] | select(.name == "hello") | .ready' <<<"$API_BODY")" = '{"port":80,"http":"/"}' ] ||
+	st_fail "GET /images: the hello image's ready rule: $API_BODY"
 
 for _ in $(seq 300); do
 	api GET /pool
@@ -21,7 +28,7 @@ for _ in $(seq 300); do
 done
 [ "$(json .ready)" = 1 ] || st_fail "no pre-booted slot: $API_BODY"
 slot=$(st_sql "select id from vms where state = 'warm'")
-grep -q "warm slot ready (port 80 accepts): pausing it" "$ST_LOG" || st_fail "slot not readied"
+grep -q "warm slot ready (GET / answered 200): pausing it" "$ST_LOG" || st_fail "slot not readied by GET /"
 pid=$(st_sql "select vmm_pid from vms where id = '$slot'")
 
 start=$(date +%s%N)

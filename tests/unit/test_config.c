@@ -128,6 +128,7 @@ static const char good_yaml[] =
 	"    guest_ip: osv\n"
 	"    ready_pattern: READY-NOW\n"
 	"    ready_port: 8080\n"
+	"    ready_http: /healthz?deep=1\n"
 	"  tiny.v2_x-y:\n"
 	"    kernel: /boot/vmlinuz\n";
 
@@ -197,6 +198,7 @@ static void t_good_file(void)
 	T_EQ_INT(img->guest_ip, UI_GUEST_IP_OSV);
 	T_EQ_STR(img->ready_pattern, "READY-NOW");
 	T_EQ_INT(img->ready_port, 8080);
+	T_EQ_STR(img->ready_http, "/healthz?deep=1");
 
 	/* the second image takes the image defaults */
 	T_ASSERT((img = ui_config_image(&cfg, "tiny.v2_x-y")) == &cfg.images[1]);
@@ -374,7 +376,18 @@ static void t_unknown_key(void)
 		     "gateway, tap_prefix, tap_stock)");
 	expect_error("images:\n  hello:\n    kernel: /k\n    memory: 5\n",
 		     "4:5: unknown key \"memory\" in images.hello (expected one of: kernel, initrd, "
-		     "rootfs, boot_args, vcpus, mem_mib, guest_ip, ready_pattern, ready_port, kind, disk, disk_format, cmd, machine, stop, allow_cmd)");
+		     "rootfs, boot_args, vcpus, mem_mib, guest_ip, ready_pattern, ready_port, ready_http, kind, disk, disk_format, cmd, machine, stop, allow_cmd)");
+}
+
+/* ready_http: a path, on a port. */
+static void t_bad_ready_http(void)
+{
+	expect_error("images:\n  h:\n    kernel: /k\n    ready_port: 80\n    ready_http: healthz\n",
+		     "5:17: images.h.ready_http: must be a path starting with '/' (e.g. /healthz)");
+	expect_error("images:\n  h:\n    kernel: /k\n    ready_port: 80\n    ready_http: \"/a b\"\n",
+		     "5:17: images.h.ready_http: no spaces or control characters in a path (at offset 2)");
+	expect_error("images:\n  h:\n    kernel: /k\n    ready_http: /\n",
+		     "4:17: images.h.ready_http: needs ready_port (the port to GET it on)");
 }
 
 static void t_bad_integer(void)
@@ -814,6 +827,7 @@ int main(int argc, char **argv)
 		T_CASE(t_syntax_error),
 		T_CASE(t_wrong_type),
 		T_CASE(t_unknown_key),
+		T_CASE(t_bad_ready_http),
 		T_CASE(t_bad_integer),
 		T_CASE(t_bad_enum),
 		T_CASE(t_bad_subnet),
