@@ -15,7 +15,8 @@
 #
 # Environment: BENCH_SEED_N (100), BENCH_SEED_C (4), BENCH_STOP_C (10),
 # BENCH_POOL_SIZE (16), BENCH_MEM_MIB (80), BENCH_POLL_MS (20),
-# BENCH_SEED_MODES ("cold warm ahead"; also "snapshot").
+# BENCH_SEED_MODES ("cold warm ahead"; also "snapshot"), BENCH_READY_HTTP (the
+# hello image's ready_http, "/"; empty: the port rule only).
 . "$(dirname "$0")/lib.sh"
 
 N=${BENCH_SEED_N:-100}
@@ -37,7 +38,7 @@ B_HOST=$(b_host_json)
 seed_run() {
 	local name=$1 pool=$2 boot_mode=${3:-prepared} tsv=$B_DIR/$1.boot.tsv stsv=$B_DIR/$1.stop.tsv
 	local boot stop phases cpu0 cpu1 busy pool_before='null' pool_after='null' live fill=180
-	b_config "$name" pool="$pool" boot="$boot_mode" ready_port=80 >/dev/null
+	b_config "$name" pool="$pool" boot="$boot_mode" ready_port=80 ready_http="${BENCH_READY_HTTP-/}" >/dev/null
 	b_stack_start "$name"
 	case $boot_mode in ahead | snapshot) fill=$((60 + pool * 30)) ;; esac # one boot at a time
 	if [ "$pool" -gt 0 ]; then
