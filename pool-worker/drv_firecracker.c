@@ -64,56 +64,13 @@
 #include "driver.h"
 #include "fc_bodies.h"
 #include "fc_client.h"
+#include "fc_int.h"
 #include "fc_jail.h"
+#include "fc_restore.h"
 #include "log.h"
 #include "ready.h"
+#include "snapshot.h"
 #include "vmm_proc.h"
-
-/* The API socket is probed every 1 ms at first (Firecracker listens a few
- * ms after exec; a run waits on this), then every 2, then 5 ms. */
-#define FC_PROBE_FAST 8
-#define FC_PROBE_MS(n) ((n) < FC_PROBE_FAST ? 1 : (n) < 2 * FC_PROBE_FAST ? 2 : 5)
-#define FC_REQ_TIMEOUT_MS 10000u
-#define FC_STOP_REQ_TIMEOUT_MS 2000u
-
-enum fc_timer { T_PROBE, T_DEADLINE }; /* index into proc.timer[] */
-enum fc_mode { FC_IDLE, FC_WARMING, FC_BOOTING };
-
-enum fc_step {
-	FC_STEP_MACHINE = 1 << 0,
-	FC_STEP_NET = 1 << 1,
-	FC_STEP_IMAGE = 1 << 2,
-	FC_STEP_START = 1 << 3,
-	FC_STEPS_ALL = 0xf,
-	FC_STEP_PAUSE = 1 << 4,
-	FC_STEP_RESUME = 1 << 5,
-};
-
-struct fc_vm {
-	struct pw_vmm *v;              /* NULL once released */
-	struct pw_vmm_proc proc;       /* frees this struct (fc_freed) */
-	struct fc_queue *api;
-	bool api_up, adopted;
-	bool guest_started;            /* InstanceStart done (or assumed) */
-	bool stop_in_flight;
-	int user_op;                   /* pause/resume in flight: 1, 0; -1 none */
-	bool user_paused;              /* paused by pause (not a warm slot) */
-	enum fc_mode mode;
-	unsigned steps;                /* the batch to run once the API is up */
-	unsigned probes;               /* API probes of this batch so far */
-	unsigned warm_steps;           /* a slot: the warm-up once spawned */
-	unsigned pending;              /* its requests not answered yet */
-	unsigned timeout_ms;
-	/* a warm slot: what was applied (see fits) */
-	bool warm, image_applied;
-	unsigned vcpus, mem_mib;
-	/* booted ahead: the slot's guest runs until ready, then is paused */
-	bool ahead, pausing;
-	struct pw_ready *ready;        /* its ready probe while warming */
-	const struct ui_image *img;    /* the warm image (the config's) */
-	bool jailed;                   /* through vmm.jailer (fc_jail.h) */
-	char root[PATH_MAX];           /* jailed: the chroot on the host */
-};
 
 static uv_timer_t *timer(struct fc_vm *q, enum fc_timer t)
 {
@@ -135,6 +92,7 @@ static void fc_release(struct pw_vmm *v)
 		return;
 	v->data = NULL;
 	q->v = NULL;
+	pw_fc_snap_stop(q);
 	pw_ready_stop(q->ready);
 	q->ready = NULL;
 	fc_queue_free(q->api);
@@ -190,6 +148,7 @@ static void batch_done(struct fc_vm *q, int status, const char *err)
 	enum pw_vmm_report r = PW_VMM_FAILED;
 	struct pw_vmm *v = q->v;
 
+	pw_fc_snap_stop(q);
 	pw_ready_stop(q->ready);
 	q->ready = NULL;
 	if (mode == FC_IDLE || !v)
@@ -222,10 +181,17 @@ static void on_deadline(uv_timer_t *t)
 		snprintf(err, sizeof(err),
 			 "firecracker: API socket %s not accepting within %u ms",
 			 q->v->row->api_socket, q->timeout_ms);
+	else if (pw_fc_snap_waiting(q)[0])
+		snprintf(err, sizeof(err), "firecracker: %s", pw_fc_snap_waiting(q));
 	else
 		snprintf(err, sizeof(err),
 			 "firecracker: API did not finish within %u ms", q->timeout_ms);
 	batch_done(q, -ETIMEDOUT, err);
+}
+
+void pw_fc_batch_done(struct fc_vm *q, int status, const char *err)
+{
+	batch_done(q, status, err);
 }
 
 /* The engine's status for a failed request: 4xx is the request's fault,
@@ -255,7 +221,9 @@ static void on_step(struct fc_queue *api, const struct fc_result *r, void *arg)
 		 r->http_code);
 	if (--q->pending > 0)
 		return;
-	if (q->mode == FC_WARMING && q->ahead && !q->pausing)
+	if (q->mode == FC_WARMING && q->restore && !q->guest_started && !q->pausing)
+		pw_fc_restored(q); /* loaded: the agent line, then as ahead */
+	else if (q->mode == FC_WARMING && q->ahead && !q->pausing)
 		ahead_started(q); /* booted: wait for ready, then pause */
 	else
 		batch_done(q, 0, NULL);
@@ -282,6 +250,11 @@ static int req_json(struct fc_vm *q, const char *method, const char *path, json_
 static int put_json(struct fc_vm *q, const char *path, json_t *j)
 {
 	return req_json(q, "PUT", path, j);
+}
+
+int pw_fc_put_json(struct fc_vm *q, const char *path, json_t *j)
+{
+	return put_json(q, path, j);
 }
 
 /* The row as Firecracker sees it (out, a copy): jailed, the image files
@@ -334,6 +307,8 @@ static int queue_steps(struct fc_vm *q, unsigned steps)
 	const struct ui_vm *r = q->v->row;
 	int rc = 0;
 
+	if (steps & FC_STEP_LOAD) /* alone: nothing may be configured before it */
+		return pw_fc_queue_snap(q, FC_STEP_LOAD);
 	if (steps & FC_STEP_MACHINE)
 		rc = put_json(q, "/machine-config",
 			      json_pack("{s:i, s:i, s:b}", "vcpu_count", (int)r->vcpus,
@@ -344,11 +319,15 @@ static int queue_steps(struct fc_vm *q, unsigned steps)
 					"host_dev_name", r->tap, "guest_mac", r->mac));
 	if (rc == 0 && (steps & FC_STEP_IMAGE))
 		rc = put_image(q);
+	if (rc == 0 && (steps & FC_STEP_VSOCK))
+		rc = pw_fc_queue_snap(q, FC_STEP_VSOCK);
 	if (rc == 0 && (steps & FC_STEP_START))
 		rc = put_json(q, "/actions",
 			      json_pack("{s:s}", "action_type", "InstanceStart"));
 	if (rc == 0 && (steps & FC_STEP_PAUSE))
 		rc = req_json(q, "PATCH", "/vm", json_pack("{s:s}", "state", "Paused"));
+	if (rc == 0 && (steps & FC_STEP_CREATE))
+		rc = pw_fc_queue_snap(q, FC_STEP_CREATE);
 	if (rc == 0 && (steps & FC_STEP_RESUME))
 		rc = req_json(q, "PATCH", "/vm", json_pack("{s:s}", "state", "Resumed"));
 	return rc;
@@ -363,14 +342,16 @@ static void on_ahead_ready(void *arg, int status, const char *how)
 
 	q->ready = NULL; /* it ends itself */
 	if (status < 0) {
-		snprintf(msg, sizeof(msg), "warm slot booted ahead: not ready within %u ms",
+		snprintf(msg, sizeof(msg), q->tmpl ? "template: no " PW_FC_TMPL_BANNER
+			 " on its console within %u ms" : "warm slot booted ahead: not ready within %u ms",
 			 q->v->env->cfg->ready_timeout_ms);
 		batch_done(q, status, msg);
 		return;
 	}
-	ui_info("%s: warm slot ready (%s): pausing it", q->v->row->id, how);
+	ui_info("%s: %s (%s): pausing it", q->v->row->id,
+		q->tmpl ? "template booted" : "warm slot ready", how);
 	q->pausing = true;
-	if ((rc = queue_steps(q, FC_STEP_PAUSE)) < 0)
+	if ((rc = queue_steps(q, FC_STEP_PAUSE | (q->tmpl ? FC_STEP_CREATE : 0))) < 0)
 		batch_done(q, rc, "firecracker: cannot queue API requests (out of memory)");
 }
 
@@ -386,7 +367,10 @@ static void ahead_started(struct fc_vm *q)
 	int rc;
 
 	q->guest_started = true;
-	if (!img->ready_port && !img->ready_pattern[0]) {
+	if (q->tmpl) { /* the template's guest waits for its line: it says so */
+		rule = (struct pw_ready_rule){ NULL, 0, PW_FC_TMPL_BANNER, q->v->row->console_log,
+					       q->v->env->cfg->ready_timeout_ms, NULL };
+	} else if (!img->ready_port && !img->ready_pattern[0]) {
 		on_ahead_ready(q, 0, "no ready rule");
 		return;
 	}
@@ -397,6 +381,11 @@ static void ahead_started(struct fc_vm *q)
 	}
 }
 
+void pw_fc_ahead_started(struct fc_vm *q)
+{
+	ahead_started(q);
+}
+
 static void run_steps(struct fc_vm *q)
 {
 	int rc;
@@ -405,9 +394,11 @@ static void run_steps(struct fc_vm *q)
 		batch_done(q, 0, NULL);
 		return;
 	}
+	q->snap_err[0] = '\0';
 	rc = queue_steps(q, q->steps);
 	if (rc < 0)
-		batch_done(q, rc, "firecracker: cannot queue API requests (out of memory)");
+		batch_done(q, rc, q->snap_err[0] ? q->snap_err :
+			   "firecracker: cannot queue API requests (out of memory)");
 }
 
 /* GET / state "Not started" (r a 2xx answer): false; anything else, or no
@@ -545,6 +536,7 @@ static void on_vmm_exit(struct pw_vmm_proc *p, int64_t status, int sig)
 	struct pw_vmm *v = q->v;
 
 	q->mode = FC_IDLE; /* no boot or warm report after the exit */
+	pw_fc_snap_stop(q);
 	pw_ready_stop(q->ready);
 	q->ready = NULL;
 	uv_timer_stop(timer(q, T_PROBE));
@@ -707,6 +699,11 @@ free_argv:
 	return rc;
 }
 
+int pw_fc_launch(struct pw_vmm *v, unsigned warm_steps, char *err, size_t errlen)
+{
+	return launch(v, warm_steps, err, errlen);
+}
+
 /* ------------------------------------------------------- driver entries */
 
 static int fc_spawn(struct pw_vmm *v, char *err, size_t errlen)
@@ -731,7 +728,7 @@ static int fc_boot(struct pw_vmm *v)
 static int fc_warm(struct pw_vmm *v, const struct ui_image *img, char *err,
 		   size_t errlen)
 {
-	bool ahead = v->env->cfg->pool_boot != UI_POOL_BOOT_PREPARED; /* snapshot: qemu's */
+	bool ahead = v->env->cfg->pool_boot != UI_POOL_BOOT_PREPARED; /* snapshot too */
 	unsigned steps = FC_STEP_MACHINE | FC_STEP_NET | (img ? FC_STEP_IMAGE : 0) |
 			 (ahead ? FC_STEP_START : 0);
 	struct fc_vm *q;
@@ -741,6 +738,9 @@ static int fc_warm(struct pw_vmm *v, const struct ui_image *img, char *err,
 		snprintf(err, errlen, "pool.boot: ahead needs pool.warm_image (a slot boots it)");
 		return -ENOTSUP;
 	}
+	if (v->env->cfg->pool_boot == UI_POOL_BOOT_SNAPSHOT &&
+	    pw_snap_file(v->env->snap, img->name, v->row->vcpus, v->row->mem_mib))
+		return pw_fc_restore_warm(v, img, err, errlen); /* else: booted ahead */
 	rc = launch(v, steps, err, errlen); /* on_spawned begins the warm-up */
 	if (rc < 0)
 		return rc;

@@ -16,6 +16,7 @@ $(eval $(call unit_test,test_fc_client,$(BUILD)/obj/pool-worker/fc_client.o $(BU
 $(eval $(call unit_test,test_vmm_proc,$(BUILD)/obj/pool-worker/vmm_proc.o $(BUILD)/obj/pool-worker/vmm_priv.o $(BUILD)/obj/pool-worker/fc_jail.o $(BUILD)/obj/pool-worker/cmdline.o $(BUILD)/obj/pool-worker/cgroup.o))
 $(eval $(call unit_test,test_pool,$(BUILD)/obj/pool-worker/pool_policy.o))
 $(eval $(call unit_test,test_snapshot,$(BUILD)/obj/pool-worker/snapshot_argv.o $(BUILD)/obj/pool-worker/cmdline.o))
+$(eval $(call unit_test,test_snapshot_fc,$(BUILD)/obj/pool-worker/fc_bodies.o $(BUILD)/obj/pool-worker/fc_agent.o $(BUILD)/obj/pool-worker/snapshot_argv.o $(BUILD)/obj/pool-worker/cmdline.o))
 $(eval $(call unit_test,test_fsm,$(BUILD)/obj/pool-worker/fsm.o))
 $(eval $(call unit_test,test_ready,$(BUILD)/obj/pool-worker/ready.o))
 $(eval $(call unit_test,test_cgroup,$(BUILD)/obj/pool-worker/cgroup.o))

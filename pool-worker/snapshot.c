@@ -3,7 +3,8 @@
  * lifetime in struct pw_snap (NONE → BUILDING → READY or FAILED; back to
  * NONE when discarded) and one build at a time, struct pw_tmpl_build:
  *
- *   SPAWNING  the VMM spawned (vmm_proc.h, as the VMM user), no cgroup, its
+ *   SPAWNING  the VMM spawned (vmm_proc.h, as the VMM user) in its cgroup
+ *             (cgroup.h, id "template": a slot's limits for its shape), its
  *             console log new (an earlier build's banner must not count);
  *   BOOTING   until its console says UIGNITER-TEMPLATE (ready.h's console
  *             rule), within boot_timeout_ms + ready_timeout_ms;
@@ -16,7 +17,10 @@
  * goes through build_end once: the VMM is killed, the .tmp file removed on
  * failure, s->b cleared and `done` called (not for a discard). The build
  * struct then waits for its VMM's exit and frees itself with its VMM
- * directory (<run_dir>/vms/template).
+ * directory (<run_dir>/vms/template) and cgroup.
+ *
+ * The Firecracker template is snapshot_fc.c's; the lifetime here (want,
+ * tick, discard, slot failures, stop, publish) is both drivers'.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,6 +30,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cgroup.h"
+#include "fc_restore.h"
 #include "log.h"
 #include "pool.h"
 #include "qmp.h"
@@ -36,7 +42,6 @@
 #include "vmm_priv.h"
 #include "vmm_proc.h"
 
-#define PW_SNAP_ID "template"       /* its VMM directory under <run_dir>/vms */
 #define PW_SNAP_FDNAME "uigniter-template"
 #define PW_SNAP_SAVE_MS 120000u     /* stop + save, after the boot's time */
 #define PW_SNAP_POLL_MS 100u
@@ -46,6 +51,7 @@ enum build_timer { BT_RETRY, BT_DEADLINE };
 
 struct pw_tmpl_build {
 	struct pw_snap *s;             /* NULL once ended */
+	const struct pw_vmm_env *env;
 	struct pw_vmm_proc proc;       /* frees this struct (build_freed) */
 	enum build_step step;
 	struct qmp *qmp;
@@ -58,7 +64,7 @@ struct pw_tmpl_build {
 	char console[PATH_MAX + 168];
 };
 
-static void snap_unlink(const char *path)
+void pw_snap_unlink(const char *path)
 {
 	if (path[0] && unlink(path) < 0 && errno != ENOENT)
 		ui_warn("template: cannot remove %s: %s", path, strerror(errno));
@@ -69,7 +75,10 @@ static void snap_unlink(const char *path)
 static void build_freed(struct pw_vmm_proc *p)
 {
 	struct pw_tmpl_build *b = p->owner;
+	unsigned limit;
 
+	if (b->exited && pw_cg_end(b->env->cgroups, PW_SNAP_ID, &limit))
+		ui_warn("template: its qemu was killed at its memory limit (%u MiB)", limit);
 	(void)pw_rm_tree(b->vmm_dir);
 	free(b);
 }
@@ -98,9 +107,15 @@ static void build_end(struct pw_tmpl_build *b, int status, const char *err)
 	uv_timer_stop(&b->proc.timer[BT_RETRY]);
 	uv_timer_stop(&b->proc.timer[BT_DEADLINE]);
 	if (status < 0)
-		snap_unlink(b->tmp);
+		pw_snap_unlink(b->tmp);
 	if (pw_vmm_proc_running(&b->proc) && pw_vmm_proc_kill(&b->proc) < 0)
 		ui_warn("template: cannot kill its qemu pid %d", (int)b->proc.pid);
+	build_close(b);
+	pw_snap_settle(s, status, err);
+}
+
+void pw_snap_settle(struct pw_snap *s, int status, const char *err)
+{
 	if (status == 0) {
 		s->state = PW_TMPL_READY;
 		s->error[0] = '\0';
@@ -112,7 +127,6 @@ static void build_end(struct pw_tmpl_build *b, int status, const char *err)
 		snprintf(s->error, sizeof(s->error), "%s", err ? err : strerror(-status));
 		ui_warn("template for %s failed: %s; slots boot ahead", s->image, s->error);
 	}
-	build_close(b);
 	if (status != -ECANCELED && s->done)
 		s->done(s, status);
 }
@@ -434,6 +448,7 @@ static int build_start(struct pw_snap *s, const struct ui_image *img, char *err,
 		goto out;
 	}
 	b->s = s;
+	b->env = s->env;
 	if ((rc = pw_vmm_proc_init(&b->proc, s->env->loop, b, on_build_exit, build_freed)) < 0) {
 		snprintf(err, len, "cannot set up timers: %s", uv_strerror(rc));
 		b->s = NULL;
@@ -445,11 +460,12 @@ static int build_start(struct pw_snap *s, const struct ui_image *img, char *err,
 	b->proc.autogroup_nice = s->env->vmm_autogroup_nice;
 	b->proc.priv = s->env->priv;
 	b->proc.on_spawned = on_spawned;
+	pw_vmm_proc_cgroup(&b->proc, s->env->cgroups, &b->row);
 	snprintf(b->tmp, sizeof(b->tmp), "%s.tmp", s->file);
 	if ((rc = build_row(b, img)) < 0) {
 		snprintf(err, len, "paths too long");
 	} else {
-		snap_unlink(b->console); /* an earlier build's banner is not this one's */
+		pw_snap_unlink(b->console); /* an earlier build's banner is not this one's */
 		if ((rc = build_argv(b, img, a, err, len)) == 0 &&
 		    (rc = uv_timer_start(&b->proc.timer[BT_DEADLINE], on_deadline,
 					 ms + PW_SNAP_SAVE_MS, 0)) < 0)
@@ -482,13 +498,15 @@ static int stamp_of(struct pw_snap *s, uint64_t *out)
  * pool-worker stopping. */
 static void discard(struct pw_snap *s, const char *why)
 {
-	if (s->state == PW_TMPL_NONE && !s->b)
+	if (s->state == PW_TMPL_NONE && !s->b && !s->fb)
 		return;
 	if (why)
 		ui_info("template for %s discarded: %s", s->image, why);
 	if (s->b)
 		build_end(s->b, -ECANCELED, NULL);
-	snap_unlink(s->file);
+	pw_snap_fc_cancel(s);
+	pw_snap_unlink(s->file);
+	pw_snap_unlink(s->mem_file);
 	s->state = PW_TMPL_NONE;
 	s->fails = 0;
 	s->built_at[0] = '\0';
@@ -500,8 +518,9 @@ static void discard(struct pw_snap *s, const char *why)
 static int aim(struct pw_snap *s, const struct ui_image *img, char *err, size_t len)
 {
 	const struct pw_vmm_env *env = s->env;
+	bool fc = env->cfg->driver == UI_DRIVER_FIRECRACKER;
 	char extra[64] = "";
-	int n;
+	int n, m;
 
 	snprintf(s->image, sizeof(s->image), "%s", img->name);
 	s->vcpus = img->vcpus;
@@ -513,8 +532,13 @@ static int aim(struct pw_snap *s, const struct ui_image *img, char *err, size_t 
 		snprintf(extra, sizeof(extra), "tsc_early_khz=%u tsc=reliable", s->tsc_khz);
 	n = snprintf(s->file, sizeof(s->file), "%s/%s.%ux%u.state", s->dir, img->name,
 		     img->vcpus, img->mem_mib);
-	if (n < 0 || (size_t)n >= sizeof(s->file) ||
-	    pw_snap_cmdline(img->boot_args, extra, s->cmdline, sizeof(s->cmdline)) < 0) {
+	m = snprintf(s->mem_file, sizeof(s->mem_file), "%s/%s.%ux%u.mem", s->dir, img->name,
+		     img->vcpus, img->mem_mib);
+	if (!fc)
+		s->mem_file[0] = '\0'; /* qemu: one migration stream */
+	if (n < 0 || (size_t)n >= sizeof(s->file) || m < 0 || (size_t)m >= sizeof(s->mem_file) ||
+	    pw_snap_cmdline_agent(img->boot_args, fc ? NULL : extra, fc ? PW_FC_AGENT : PW_SNAP_PORT,
+				  s->cmdline, sizeof(s->cmdline)) < 0) {
 		snprintf(err, len, "template paths or command line too long");
 		return -ENAMETOOLONG;
 	}
@@ -532,6 +556,8 @@ static const char *unsupported(const struct pw_snap *s, const struct ui_image *i
 
 	if (img->kind != UI_KIND_LINUX)
 		return "snapshot slots need a Linux image (its init takes the address on the agent port)";
+	if (s->env->cfg->driver == UI_DRIVER_FIRECRACKER)
+		return NULL;
 	if (pw_machine(img, s->env->accel, &why) != UI_MACHINE_MICROVM)
 		return "snapshot slots are built for -M microvm";
 	return NULL;
@@ -563,7 +589,9 @@ enum pw_tmpl_state pw_snap_want(struct pw_snap *s, const struct ui_image *img)
 			s->done(s, -ENOTSUP);
 		return s->state;
 	}
-	if (aim(s, img, err, sizeof(err)) < 0 || build_start(s, img, err, sizeof(err)) < 0) {
+	if (aim(s, img, err, sizeof(err)) < 0 ||
+	    (s->env->cfg->driver == UI_DRIVER_FIRECRACKER ? pw_snap_fc_start(s, img, err, sizeof(err))
+							   : build_start(s, img, err, sizeof(err))) < 0) {
 		s->state = PW_TMPL_FAILED;
 		snprintf(s->error, sizeof(s->error), "%.255s", err);
 		ui_warn("template for %s failed: %s; slots boot ahead", img->name, err);
@@ -588,6 +616,7 @@ bool pw_snap_tick(struct pw_snap *s)
 {
 	uint64_t now;
 
+	pw_snap_fc_tick(s);
 	if (s->state != PW_TMPL_READY && s->state != PW_TMPL_FAILED)
 		return false;
 	if (!s->src.kernel[0] || (stamp_of(s, &now) == 0 && now == s->stamp))
@@ -600,7 +629,8 @@ void pw_snap_slot_failed(struct pw_snap *s, const char *why)
 {
 	if (s->state != PW_TMPL_READY || ++s->fails < PW_SNAP_MAX_FAILS)
 		return;
-	snap_unlink(s->file);
+	pw_snap_unlink(s->file);
+	pw_snap_unlink(s->mem_file);
 	s->state = PW_TMPL_FAILED;
 	s->fails = 0;
 	snprintf(s->error, sizeof(s->error), "%u slots in a row failed to restore (last: %.180s)",
@@ -628,6 +658,11 @@ void pw_snap_stop(struct pw_snap *s)
 	discard(s, NULL);
 	if ((rc = pw_rm_tree(s->dir)) < 0 && rc != -ENOENT) /* the consoles too */
 		ui_warn("templates: cannot remove %s: %s", s->dir, strerror(-rc));
+}
+
+bool pw_snap_building(const struct pw_snap *s)
+{
+	return s->b || s->fb;
 }
 
 void pw_snap_publish(const struct pw_snap *s, struct ui_pool_table *t)

@@ -24,6 +24,12 @@
  * the VMM's fd 3: the VMM user needs no access to state_dir, and QEMU's
  * sandbox forbids the exec: URI's shell), then the agent line on the port.
  *
+ * With vmm.driver firecracker (snapshot_fc.c, fc_restore.h): the template
+ * is the driver's own warm-up (PUT /vsock, the line with
+ * uigniter.agent=vsock:52, PATCH /vm Paused, PUT /snapshot/create) and
+ * leaves two files, <image>.<vcpus>x<mem>.state and .mem; a slot is a
+ * fresh Firecracker given PUT /snapshot/load and the agent line over vsock.
+ *
  * Ownership: struct pw_snap is caller-embedded (the pool's); a build in
  * progress is heap-owned and frees itself once its VMM's exit is seen.
  */
@@ -40,10 +46,12 @@
 
 #define PW_SNAP_PORT "uigniter.agent"      /* the virtio-serial port's name */
 #define PW_SNAP_BANNER "UIGNITER-TEMPLATE" /* the template guest waits for a line */
+#define PW_SNAP_ID "template"       /* its VMM directory, jail and cgroup */
 
 enum pw_tmpl_state { PW_TMPL_NONE, PW_TMPL_BUILDING, PW_TMPL_READY, PW_TMPL_FAILED };
 
 struct pw_tmpl_build;
+struct pw_fc_tmpl;
 struct ui_pool_table;
 
 struct pw_snap {
@@ -56,12 +64,14 @@ struct pw_snap {
 	uint64_t stamp;
 	char dir[PATH_MAX];            /* <state_dir>/templates */
 	char file[PATH_MAX + 160];     /* the state file (READY) */
+	char mem_file[PATH_MAX + 160]; /* firecracker: the memory file (READY) */
 	char cmdline[2048];            /* the template's kernel command line */
 	char built_at[32];
 	uint64_t bytes;
 	char error[256];               /* FAILED: why */
 	unsigned fails;                /* slots failed in a row while READY */
-	struct pw_tmpl_build *b;       /* the build in progress */
+	struct pw_tmpl_build *b;       /* the build in progress (qemu) */
+	struct pw_fc_tmpl *fb;         /* … (firecracker: snapshot_fc.c) */
 	void (*done)(struct pw_snap *s, int status); /* a build ended */
 	void *arg;
 };
@@ -92,6 +102,20 @@ void pw_snap_retry(struct pw_snap *s);
 void pw_snap_stop(struct pw_snap *s);
 /* Into GET /pool's table. */
 void pw_snap_publish(const struct pw_snap *s, struct ui_pool_table *t);
+/* A build is in progress (its VMM's cgroup is live). */
+bool pw_snap_building(const struct pw_snap *s);
+
+/* ---- between snapshot.c and snapshot_fc.c ---- */
+
+/* A build ended: 0 READY (files in place, bytes set), -ECANCELED NONE (no
+ * `done`), else FAILED with err. */
+void pw_snap_settle(struct pw_snap *s, int status, const char *err);
+void pw_snap_unlink(const char *path);
+int pw_snap_fc_start(struct pw_snap *s, const struct ui_image *img, char *err, size_t len);
+void pw_snap_fc_cancel(struct pw_snap *s);
+/* Each second while no build runs: a template tap left by a crash goes. */
+void pw_snap_fc_tick(struct pw_snap *s);
+void pw_snap_fc_tap_name(const struct ui_config *cfg, char *out, size_t len);
 
 /* ---- pure (tests/unit/test_snapshot.c) ---- */
 
@@ -103,6 +127,9 @@ int pw_snap_argv(const struct pw_argv *base, bool template, const char *agent_so
 /* The template's kernel command line: the image's boot_args, the TCG
  * extra (NULL or ""), uigniter.agent=<port>. -ENAMETOOLONG. */
 int pw_snap_cmdline(const char *boot_args, const char *linux_extra, char *out, size_t len);
+/* The same with the agent's word given (firecracker: "vsock:52"). */
+int pw_snap_cmdline_agent(const char *boot_args, const char *linux_extra, const char *agent,
+			  char *out, size_t len);
 /* The line a restored slot's guest reads on the port: the words from ip=
  * of its boot line (ip, uigniter.id, a cmd), uigniter.mac, uigniter.seed
  * (64 hex digits of seed), "\n". -EINVAL without ip=; -ENAMETOOLONG. */

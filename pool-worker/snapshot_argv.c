@@ -43,13 +43,19 @@ int pw_snap_argv(const struct pw_argv *base, bool template, const char *agent_so
 	return 0;
 }
 
-int pw_snap_cmdline(const char *boot_args, const char *linux_extra, char *out, size_t len)
+int pw_snap_cmdline_agent(const char *boot_args, const char *linux_extra, const char *agent,
+			  char *out, size_t len)
 {
 	bool extra = linux_extra && linux_extra[0];
-	int n = snprintf(out, len, "%s%s%s%suigniter.agent=" PW_SNAP_PORT, boot_args,
-			 boot_args[0] ? " " : "", extra ? linux_extra : "", extra ? " " : "");
+	int n = snprintf(out, len, "%s%s%s%suigniter.agent=%s", boot_args,
+			 boot_args[0] ? " " : "", extra ? linux_extra : "", extra ? " " : "", agent);
 
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+int pw_snap_cmdline(const char *boot_args, const char *linux_extra, char *out, size_t len)
+{
+	return pw_snap_cmdline_agent(boot_args, linux_extra, PW_SNAP_PORT, out, len);
 }
 
 int pw_snap_agent_line(const char *boot_line, const char *mac, const uint8_t seed[32],

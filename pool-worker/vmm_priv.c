@@ -123,6 +123,11 @@ static bool reachable(const struct pw_vmm_priv *pv, const char *path)
 	return pw_vmm_priv_check_path(pv, dir[0] ? dir : "/", NULL, 0) == 0;
 }
 
+bool pw_vmm_priv_reaches(const struct pw_vmm_priv *pv, const char *path)
+{
+	return !pv || !pv->drop || reachable(pv, path);
+}
+
 /* A copy of src at dst, 0440 root:<vmm gid>. */
 static int copy_file(const char *src, const char *dst, const struct pw_vmm_priv *pv)
 {

@@ -49,6 +49,9 @@ int pw_vmm_priv_init(struct pw_vmm_priv *pv, const struct ui_config *cfg, char *
 int pw_vmm_priv_check_path(const struct pw_vmm_priv *pv, const char *dir, char *err,
 			   size_t errlen);
 
+/* The VMM user can open path for reading where it is (pv NULL or not
+ * dropping: true). */
+bool pw_vmm_priv_reaches(const struct pw_vmm_priv *pv, const char *path);
 /* src made readable to the VMM user as <dir>/<name>: used in place (out =
  * src) when the user can reach and read it and !always; else hard-linked
  * (the file, not a symlink), or copied (0440 root:<gid>) when the link

@@ -202,6 +202,8 @@ static bool cgroup_live(const char *id, void *arg)
 {
 	const struct pw_worker *w = arg;
 
+	if (strcmp(id, PW_SNAP_ID) == 0) /* the template's VMM, while it is built */
+		return pw_snap_building(&w->pool.snap);
 	for (const struct pw_vm *vm = w->engine.vms; vm; vm = vm->next)
 		if (!strcmp(vm->row.id, id))
 			return !pw_state_is_final(vm->state);

@@ -624,9 +624,6 @@ static int finish(struct cfg_loader *ld)
 				   cfg->warm_image);
 	if ((r = cfg_finish_vmm(ld)) < 0)
 		return r;
-	if (cfg->pool_boot == UI_POOL_BOOT_SNAPSHOT && cfg->driver == UI_DRIVER_FIRECRACKER)
-		return cfg_fail_at(ld, ld->pool_boot_node, "pool.boot: snapshot is built for the qemu "
-				   "driver only, not for vmm.driver firecracker (use ahead)");
 	if (ld->listen_set)
 		return 0;
 	n = snprintf(cfg->api_unix, sizeof(cfg->api_unix), "%s/api.sock", cfg->run_dir);
