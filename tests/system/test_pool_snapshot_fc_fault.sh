@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# pool.boot: snapshot with the Firecracker driver when restores fail (the
+# contract fake, FC_FAKE_GUEST_AGENT=1; pool.size 1): a slot is restored
+# from the template; then the template's state file is damaged and a run
+# takes the slot. The refill's /snapshot/load is refused, and after
+# PW_SNAP_MAX_FAILS (2) failed slots in a row the template is failed:
+# GET /pool says template.state "failed" with the reason, refill_errors
+# counts the failures, both template files are removed, and the pool still
+# fills — its slot booted ahead (machine-config … InstanceStart, no
+# /snapshot/load). Nothing is left once the stack stops.
+ST_DRIVER=firecracker
+ST_NEED_GUEST=0
+. "$(dirname "$0")/lib.sh"
+
+st_fc_fake
+calllog() { echo "$ST_DIR/calls/$1.calls.jsonl"; }
+calls() { jq -c 'select(.method) | [.method, .path, .status]' "$(calllog "$1")"; }
+
+export FC_FAKE_GUEST_AGENT=1 FC_FAKE_CHECK_TAP=1
+export FC_FAKE_CONSOLE_ON_START="APP-READY: listening"
+ST_VMM_EXTRA="$ST_VMM_EXTRA
+pool:
+  size: 1
+  warm_image: fc
+  boot: snapshot"
+ST_IMAGES_EXTRA="$ST_IMAGES_EXTRA
+    ready_pattern: APP-READY"
+st_write_config
+sed -i 's/^limits:$/limits:\n  ready_timeout_ms: 10000/' "$ST_CONF"
+st_start
+TDIR=$ST_DIR/state/templates
+
+for _ in $(seq 300); do
+	api GET /pool
+	[ "$(json .ready)" = 1 ] && [ "$(json .template.state)" = ready ] && break
+	sleep 0.2
+done
+[ "$(json .template.state)" = ready ] && [ "$(json .ready)" = 1 ] ||
+	st_fail "no slot restored from a template: $API_BODY"
+[ "$(json .refill_errors)" = 0 ] || st_fail "refill errors before the damage: $API_BODY"
+restored=$(sql "select id from vms where state = 'warm'")
+[ "$(calls "$restored" | head -n1)" = '["PUT","/snapshot/load",204]' ] ||
+	st_fail "slot $restored not restored: $(calls "$restored")"
+echo "damaged" >"$TDIR/fc.1x128.state" # the state file cut short and overwritten
+
+api POST /vm/run '{"image":"fc","wait":"ready"}'
+st_expect 201 "run on the restored slot"
+id=$(json .id)
+[ "$id" = "$restored" ] || st_fail "the run did not take the slot: $API_BODY"
+
+for _ in $(seq 300); do # backoff 1 s, 2 s, then a slot booted ahead
+	api GET /pool
+	[ "$(json .template.state)" = failed ] && [ "$(json .ready)" = 1 ] && break
+	sleep 0.2
+done
+[ "$(json .template.state)" = failed ] || st_fail "template not failed: $API_BODY"
+[ "$(json .ready)" = 1 ] || st_fail "the pool did not fill by booting ahead: $API_BODY"
+grep -q "slots in a row failed to restore" <<<"$(json .template.error)" ||
+	st_fail "template.error: $API_BODY"
+[ "$(json .refill_errors)" -ge 2 ] || st_fail "refill_errors: $API_BODY"
+[ ! -e "$TDIR/fc.1x128.state" ] && [ ! -e "$TDIR/fc.1x128.mem" ] ||
+	st_fail "the damaged template's files are still there: $(ls -la "$TDIR")"
+failed=$(jq -r 'select(.path == "/snapshot/load" and .status != 204) | input_filename' \
+	"$ST_DIR"/calls/vm-*.calls.jsonl | sort -u | wc -l)
+[ "$failed" -ge 2 ] || st_fail "$failed refused /snapshot/load in the call logs"
+slot=$(sql "select id from vms where state = 'warm'")
+want='["PUT","/machine-config",204]
+["PUT","/network-interfaces/eth0",204]
+["PUT","/boot-source",204]
+["PUT","/actions",204]
+["PATCH","/vm",204]'
+[ "$(calls "$slot")" = "$want" ] || st_fail "slot $slot was not booted ahead: $(calls "$slot")"
+grep -q "template for fc failed: 2 slots in a row failed to restore" "$ST_LOG" ||
+	st_fail "the fallback is not logged"
+st_log "template failed ($(json .template.error)); slot $slot booted ahead"
+
+api POST "/vm/$id/stop"
+st_expect 200 "stop of $id"
+kill -TERM "$ST_PID"
+for _ in $(seq 300); do kill -0 "$ST_PID" 2>/dev/null || break; sleep 0.1; done
+! kill -0 "$ST_PID" 2>/dev/null || st_fail "uigniterd did not stop"
+ST_PID=
+for _ in $(seq 50); do [ -z "$(pgrep -f -- "--api-sock $ST_DIR/")" ] && break; sleep 0.1; done
+[ -z "$(pgrep -f -- "--api-sock $ST_DIR/")" ] || st_fail "firecracker left: $(pgrep -af -- "--api-sock $ST_DIR/")"
+[ -z "$(st_unowned_taps | tr -d ' ')" ] || st_fail "taps left: $(st_unowned_taps)"
+! ip -n "$ST_NS" link show tmpl-uit- >/dev/null 2>&1 || st_fail "the template's tap is left"
+[ "$(sql "select count(*) from leases")" = 0 ] || st_fail "leases left: $(sql 'select * from leases')"
+[ ! -e "$TDIR" ] || [ -z "$(ls -A "$TDIR")" ] || st_fail "templates left: $(ls -la "$TDIR")"
+[ -z "$(ls -A "$ST_DIR/run/vms" 2>/dev/null)" ] || st_fail "VMM directories left: $(ls "$ST_DIR/run/vms")"
+st_pass
