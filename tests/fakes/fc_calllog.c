@@ -96,3 +96,14 @@ void fc_calllog_exit(const char *reason, int status)
 	emit(json_pack("{s:s, s:I, s:s, s:i}", "event", "exit", "t_ms",
 		       (json_int_t)fc_now_ms(), "reason", reason, "status", status));
 }
+
+void fc_calllog_event(const char *event, json_t *fields)
+{
+	json_t *o = json_pack("{s:s, s:I}", "event", event, "t_ms", (json_int_t)fc_now_ms());
+
+	if (o && fields)
+		json_object_update(o, fields);
+	json_decref(fields);
+	if (o)
+		emit(o);
+}

@@ -6,6 +6,7 @@
  *   {"t_ms":N,"method":"PUT","path":"/drives/rootfs","body":{..}|null,
  *    "status":204,"fault":null|"..."}                           one per request
  *   {"event":"exit","t_ms":N,"reason":"...","status":N}          when it exits by itself
+ *   {"event":"vsock"|"agent"|..., "t_ms":N, ...}                 what the "guest" saw
  *
  * t_ms is CLOCK_MONOTONIC in milliseconds. A body that is not JSON is logged
  * as "body":null plus "raw_body":"<text>". One write(2) per line (O_APPEND).
@@ -30,5 +31,7 @@ void fc_calllog_spawn(int argc, char **argv);
 void fc_calllog_request(const char *method, const char *path, json_t *body, const char *raw,
 			int status, const char *fault);
 void fc_calllog_exit(const char *reason, int status);
+/* {"event":<event>,"t_ms":N, <fields...>}; fields (stolen) may be NULL. */
+void fc_calllog_event(const char *event, json_t *fields);
 
 #endif

@@ -37,6 +37,7 @@
 #include "fc_calllog.h"
 #include "fc_log.h"
 #include "fc_seccomp.h"
+#include "fc_vsock.h"
 
 #define FC_CONTRACT_NAME "firecracker-api-v1.16.1.yaml"
 #define FC_MAX_CONNS 32
@@ -188,16 +189,21 @@ static bool signalled(struct fc_server *s)
 	return true;
 }
 
+static int64_t sooner(int64_t a, int64_t b)
+{
+	return b >= 0 && (a < 0 || b < a) ? b : a;
+}
+
 static int poll_timeout(const struct fc_server *s)
 {
-	int64_t left = -1, con = fc_vmm_console_due(&s->vmm);
+	int64_t left = -1;
 
 	if (s->vmm.exit_at_ms >= 0) {
 		left = s->vmm.exit_at_ms - fc_now_ms();
 		left = left < 0 ? 0 : left;
 	}
-	if (con >= 0 && (left < 0 || con < left))
-		left = con;
+	left = sooner(left, fc_vmm_console_due(&s->vmm));
+	left = sooner(left, fc_vsock_due(&s->vmm));
 	return (int)left;
 }
 
@@ -213,11 +219,13 @@ static void serve_conns(struct fc_server *s, struct pollfd *p, size_t np, size_t
 	}
 }
 
-/* Serves until a signal or a scheduled exit; returns the exit status. */
+/* Serves until a signal or a scheduled exit; returns the exit status.
+ * p: the signalfd, the API socket, API connections [2, np), then the vsock
+ * device's fds [np, np + nv). */
 static int serve(struct fc_server *s)
 {
-	struct pollfd p[FC_MAX_CONNS + 2];
-	size_t idx[FC_MAX_CONNS + 2], np;
+	struct pollfd p[FC_MAX_CONNS + 2 + FC_VSOCK_MAX_CONNS + 1];
+	size_t idx[FC_MAX_CONNS + 2], np, nv;
 
 	for (;;) {
 		if (s->vmm.exit_at_ms >= 0 && fc_now_ms() >= s->vmm.exit_at_ms) {
@@ -233,13 +241,16 @@ static int serve(struct fc_server *s)
 				p[np++] = (struct pollfd){ .fd = fc_conn_fd(s->conns[i]),
 							   .events = POLLIN };
 			}
-		if (poll(p, np, poll_timeout(s)) < 0 && errno != EINTR)
+		nv = fc_vsock_pollfds(&s->vmm, p + np, FC_VSOCK_MAX_CONNS + 1);
+		if (poll(p, np + nv, poll_timeout(s)) < 0 && errno != EINTR)
 			return 1;
 		if ((p[0].revents & POLLIN) && signalled(s))
 			return 0;
 		if (p[1].revents & POLLIN)
 			accept_all(s);
 		serve_conns(s, p, np, idx);
+		fc_vsock_on_poll(&s->vmm, p + np, nv);
+		fc_vsock_tick(&s->vmm);
 		if (s->vmm.alloc_due) /* after InstanceStart's reply */
 			fc_vmm_grow(&s->vmm);
 		fc_vmm_console_tick(&s->vmm);

@@ -20,6 +20,7 @@
 #include "fc_calllog.h"
 #include "fc_log.h"
 #include "fc_vmm.h"
+#include "fc_vsock.h"
 
 #define FC_CTRL_ALT_DEL_EXIT_MS 50
 
@@ -28,51 +29,56 @@ enum fc_phase { FC_ANY, FC_PRE, FC_POST, FC_ACTION };
 static fc_op_fn op_get_instance, op_get_version, op_get_machine, op_get_vm_config,
 	op_put_actions, op_patch_vm, op_unsupported;
 
+/* boot: a boot-specific resource — once one is PUT (even if it fails),
+ * a snapshot load is refused (PrebootApiController's boot_path). parse: a
+ * check Firecracker's API thread makes before the phase rules. */
 struct fc_rule {
 	const char *method, *tmpl;
 	enum fc_phase phase;
 	fc_op_fn *fn;
+	bool boot;
+	fc_parse_fn *parse;
 };
 
 static const struct fc_rule rules[] = {
-	{ "GET", "/", FC_ANY, op_get_instance },
-	{ "GET", "/version", FC_ANY, op_get_version },
-	{ "GET", "/machine-config", FC_ANY, op_get_machine },
-	{ "GET", "/vm/config", FC_ANY, op_get_vm_config },
-	{ "GET", "/mmds", FC_ANY, fc_op_get_mmds },
-	{ "PUT", "/mmds", FC_ANY, fc_op_put_mmds },
-	{ "PATCH", "/mmds", FC_ANY, fc_op_patch_mmds },
-	{ "GET", "/balloon", FC_ANY, fc_op_get_balloon },
-	{ "PUT", "/actions", FC_ACTION, op_put_actions },
-	{ "PUT", "/boot-source", FC_PRE, fc_op_put_boot_source },
-	{ "PUT", "/drives/{drive_id}", FC_PRE, fc_op_put_drive },
-	{ "PATCH", "/drives/{drive_id}", FC_POST, fc_op_patch_drive },
-	{ "PUT", "/network-interfaces/{iface_id}", FC_PRE, fc_op_put_iface },
-	{ "PATCH", "/network-interfaces/{iface_id}", FC_POST, fc_op_patch_iface },
-	{ "PUT", "/machine-config", FC_PRE, fc_op_put_machine },
-	{ "PATCH", "/machine-config", FC_PRE, fc_op_patch_machine },
-	{ "PUT", "/logger", FC_PRE, fc_op_put_logger },
-	{ "PUT", "/metrics", FC_PRE, fc_op_put_metrics },
-	{ "PUT", "/mmds/config", FC_PRE, fc_op_put_mmds_config },
-	{ "PUT", "/vsock", FC_PRE, fc_op_put_resource },
-	{ "PUT", "/balloon", FC_PRE, fc_op_put_resource },
-	{ "PUT", "/entropy", FC_PRE, fc_op_put_resource },
-	{ "PUT", "/serial", FC_PRE, fc_op_put_resource },
-	{ "PUT", "/cpu-config", FC_PRE, fc_op_put_resource },
-	{ "PUT", "/hotplug/memory", FC_PRE, fc_op_put_resource },
-	{ "PUT", "/pmem/{id}", FC_PRE, fc_op_put_pmem },
-	{ "PATCH", "/vm", FC_POST, op_patch_vm },
-	{ "PATCH", "/balloon", FC_POST, fc_op_put_resource },
-	{ "PATCH", "/balloon/statistics", FC_POST, op_unsupported },
-	{ "GET", "/balloon/statistics", FC_POST, op_unsupported },
-	{ "PATCH", "/balloon/hinting/start", FC_POST, op_unsupported },
-	{ "GET", "/balloon/hinting/status", FC_POST, op_unsupported },
-	{ "PATCH", "/balloon/hinting/stop", FC_POST, op_unsupported },
-	{ "GET", "/hotplug/memory", FC_POST, op_unsupported },
-	{ "PATCH", "/hotplug/memory", FC_POST, op_unsupported },
-	{ "PATCH", "/pmem/{id}", FC_POST, op_unsupported },
-	{ "PUT", "/snapshot/create", FC_POST, op_unsupported },
-	{ "PUT", "/snapshot/load", FC_PRE, op_unsupported },
+	{ "GET", "/", FC_ANY, op_get_instance, false, NULL },
+	{ "GET", "/version", FC_ANY, op_get_version, false, NULL },
+	{ "GET", "/machine-config", FC_ANY, op_get_machine, false, NULL },
+	{ "GET", "/vm/config", FC_ANY, op_get_vm_config, false, NULL },
+	{ "GET", "/mmds", FC_ANY, fc_op_get_mmds, false, NULL },
+	{ "PUT", "/mmds", FC_ANY, fc_op_put_mmds, false, NULL },
+	{ "PATCH", "/mmds", FC_ANY, fc_op_patch_mmds, false, NULL },
+	{ "GET", "/balloon", FC_ANY, fc_op_get_balloon, false, NULL },
+	{ "PUT", "/actions", FC_ACTION, op_put_actions, false, NULL },
+	{ "PUT", "/boot-source", FC_PRE, fc_op_put_boot_source, true, NULL },
+	{ "PUT", "/drives/{drive_id}", FC_PRE, fc_op_put_drive, true, NULL },
+	{ "PATCH", "/drives/{drive_id}", FC_POST, fc_op_patch_drive, false, NULL },
+	{ "PUT", "/network-interfaces/{iface_id}", FC_PRE, fc_op_put_iface, true, NULL },
+	{ "PATCH", "/network-interfaces/{iface_id}", FC_POST, fc_op_patch_iface, false, NULL },
+	{ "PUT", "/machine-config", FC_PRE, fc_op_put_machine, true, NULL },
+	{ "PATCH", "/machine-config", FC_PRE, fc_op_patch_machine, true, NULL },
+	{ "PUT", "/logger", FC_PRE, fc_op_put_logger, false, NULL },
+	{ "PUT", "/metrics", FC_PRE, fc_op_put_metrics, false, NULL },
+	{ "PUT", "/mmds/config", FC_PRE, fc_op_put_mmds_config, true, NULL },
+	{ "PUT", "/vsock", FC_PRE, fc_op_put_vsock, true, NULL },
+	{ "PUT", "/balloon", FC_PRE, fc_op_put_resource, true, NULL },
+	{ "PUT", "/entropy", FC_PRE, fc_op_put_resource, true, NULL },
+	{ "PUT", "/serial", FC_PRE, fc_op_put_resource, false, NULL },
+	{ "PUT", "/cpu-config", FC_PRE, fc_op_put_resource, false, NULL },
+	{ "PUT", "/hotplug/memory", FC_PRE, fc_op_put_resource, true, NULL },
+	{ "PUT", "/pmem/{id}", FC_PRE, fc_op_put_pmem, true, NULL },
+	{ "PATCH", "/vm", FC_POST, op_patch_vm, false, NULL },
+	{ "PATCH", "/balloon", FC_POST, fc_op_put_resource, false, NULL },
+	{ "PATCH", "/balloon/statistics", FC_POST, op_unsupported, false, NULL },
+	{ "GET", "/balloon/statistics", FC_POST, op_unsupported, false, NULL },
+	{ "PATCH", "/balloon/hinting/start", FC_POST, op_unsupported, false, NULL },
+	{ "GET", "/balloon/hinting/status", FC_POST, op_unsupported, false, NULL },
+	{ "PATCH", "/balloon/hinting/stop", FC_POST, op_unsupported, false, NULL },
+	{ "GET", "/hotplug/memory", FC_POST, op_unsupported, false, NULL },
+	{ "PATCH", "/hotplug/memory", FC_POST, op_unsupported, false, NULL },
+	{ "PATCH", "/pmem/{id}", FC_POST, op_unsupported, false, NULL },
+	{ "PUT", "/snapshot/create", FC_POST, fc_op_snapshot_create, false, NULL },
+	{ "PUT", "/snapshot/load", FC_PRE, fc_op_snapshot_load, false, fc_parse_snapshot_load },
 };
 
 #define NRULES (sizeof(rules) / sizeof(rules[0]))
@@ -128,6 +134,7 @@ void fc_vmm_init(struct fc_vmm *v, const char *id, const char *version)
 	if (v->console_flood > 0 && v->console_every_ms < 0)
 		v->console_every_ms = 10;
 	v->console_next_ms = -1;
+	fc_guest_init(&v->guest_os);
 }
 
 /* One numbered line, 100 bytes when flooding (so sizes are easy to reason
@@ -198,6 +205,7 @@ void fc_vmm_free(struct fc_vmm *v)
 	json_decref(v->pmem);
 	json_decref(v->resources);
 	json_decref(v->mmds);
+	fc_vsock_free(v->vsock);
 	free(v->guest);
 	memset(v, 0, sizeof(*v));
 }
@@ -263,8 +271,12 @@ void fc_vmm_dispatch(struct fc_vmm *v, const struct fc_call *call, struct fc_rep
 		op_unsupported(v, call, rep);
 		return;
 	}
+	if (r->parse && r->parse(call, rep) < 0)
+		return;
 	if (check_phase(v, r->phase, rep) < 0)
 		return;
+	if (r->boot)
+		v->boot_path = true;
 	r->fn(v, call, rep);
 }
 
@@ -276,7 +288,7 @@ static void op_unsupported(struct fc_vmm *v, const struct fc_call *call, struct 
 		       call->method, call->tmpl);
 }
 
-static const char *state_name(enum fc_vm_state s)
+const char *fc_vmm_state_name(enum fc_vm_state s)
 {
 	return s == FC_NOT_STARTED ? "Not started" : s == FC_RUNNING ? "Running" : "Paused";
 }
@@ -285,7 +297,7 @@ static void op_get_instance(struct fc_vmm *v, const struct fc_call *call, struct
 {
 	(void)call;
 	fc_reply_set(rep, 200, json_pack("{s:s, s:s, s:s, s:s}", "id", v->id, "state",
-					 state_name(v->state), "vmm_version", v->version,
+					 fc_vmm_state_name(v->state), "vmm_version", v->version,
 					 "app_name", "Firecracker"));
 }
 
@@ -337,7 +349,7 @@ static void op_patch_vm(struct fc_vmm *v, const struct fc_call *call, struct fc_
 	const char *s = json_string_value(json_object_get(call->body, "state"));
 
 	v->state = strcmp(s, "Paused") == 0 ? FC_PAUSED : FC_RUNNING;
-	fc_info("The microVM is now %s.", state_name(v->state));
+	fc_info("The microVM is now %s.", fc_vmm_state_name(v->state));
 	fc_reply_set(rep, 204, NULL);
 }
 
@@ -353,16 +365,18 @@ static void instance_start(struct fc_vmm *v, struct fc_reply *rep)
 		return;
 	v->state = FC_RUNNING;
 	fc_info("fake: InstanceStart done, the guest is running.");
-	if (getenv("FC_FAKE_CONSOLE_ON_START")) { /* the guest's serial is our stdout */
-		printf("%s\n", getenv("FC_FAKE_CONSOLE_ON_START"));
-		fflush(stdout);
-	}
+	fc_guest_boot(v); /* the guest's serial is our stdout */
+	fc_vmm_started(v);
+	fc_reply_set(rep, 204, NULL);
+}
+
+void fc_vmm_started(struct fc_vmm *v)
+{
 	if (v->exit_after_start_ms >= 0)
 		fc_vmm_schedule_exit(v, v->exit_after_start_ms, 1, "exit-after-start");
 	if (v->console_every_ms >= 0)
 		v->console_next_ms = fc_now_ms() + v->console_every_ms;
 	v->alloc_due = v->alloc_mib > 0;
-	fc_reply_set(rep, 204, NULL);
 }
 
 static void send_ctrl_alt_del(struct fc_vmm *v, struct fc_reply *rep)

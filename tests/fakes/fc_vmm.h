@@ -20,6 +20,16 @@
 
 enum fc_vm_state { FC_NOT_STARTED, FC_RUNNING, FC_PAUSED };
 
+struct fc_vsock;
+
+/* The "guest" (fc_guest.c): with FC_FAKE_GUEST_AGENT=1 and
+ * uigniter.agent=vsock:N in boot_args it listens on vsock port N for one
+ * agent line. Saved in and restored from a snapshot. */
+struct fc_guest {
+	int64_t agent_port; /* the port it listens on, -1 none */
+	bool agent_waiting; /* listening: its agent line not yet applied */
+};
+
 struct fc_vmm {
 	const char *id;      /* borrowed (argv) */
 	const char *version; /* borrowed (contract info.version) */
@@ -31,6 +41,10 @@ struct fc_vmm {
 	json_t *pmem;      /* owned: id → body */
 	json_t *resources; /* owned: vm/config key ("logger", "vsock", ...) → body */
 	json_t *mmds;      /* owned: MMDS data store, NULL until PUT /mmds */
+	bool boot_path;    /* a boot-specific resource was PUT: no snapshot load */
+	bool restored;     /* the microVM came from PUT /snapshot/load */
+	struct fc_vsock *vsock; /* owned: the vsock device's host side, or NULL */
+	struct fc_guest guest_os; /* what runs in the guest (fc_guest.c) */
 	bool check_tap;           /* FC_FAKE_CHECK_TAP=1: host_dev_name must exist */
 	bool ignore_ctrl_alt_del; /* FC_FAKE_IGNORE_CTRL_ALT_DEL=1 */
 	int64_t exit_after_start_ms; /* FC_FAKE_EXIT_AFTER_START_MS, <0 off */
@@ -77,6 +91,10 @@ void fc_vmm_grow(struct fc_vmm *v);
 void fc_vmm_console_tick(struct fc_vmm *v);
 int64_t fc_vmm_console_due(const struct fc_vmm *v);
 void fc_vmm_schedule_exit(struct fc_vmm *v, int64_t delay_ms, int status, const char *reason);
+/* The microVM runs (InstanceStart, or a load): the "after start" switches
+ * (FC_FAKE_EXIT_AFTER_START_MS, FC_FAKE_CONSOLE_EVERY_MS, FC_FAKE_ALLOC_MIB). */
+void fc_vmm_started(struct fc_vmm *v);
+const char *fc_vmm_state_name(enum fc_vm_state s);
 
 /* ---- operation handlers (fc_vmm.c, fc_devices.c) ---- */
 typedef void fc_op_fn(struct fc_vmm *v, const struct fc_call *call, struct fc_reply *rep);
@@ -84,7 +102,25 @@ typedef void fc_op_fn(struct fc_vmm *v, const struct fc_call *call, struct fc_re
 fc_op_fn fc_op_put_boot_source, fc_op_put_drive, fc_op_patch_drive, fc_op_put_iface,
 	fc_op_patch_iface, fc_op_put_machine, fc_op_patch_machine, fc_op_put_resource,
 	fc_op_put_logger, fc_op_put_metrics, fc_op_put_mmds_config, fc_op_put_pmem,
-	fc_op_get_mmds, fc_op_put_mmds, fc_op_patch_mmds, fc_op_get_balloon;
+	fc_op_get_mmds, fc_op_put_mmds, fc_op_patch_mmds, fc_op_get_balloon,
+	fc_op_put_vsock, fc_op_snapshot_create, fc_op_snapshot_load;
+
+/* Checks Firecracker makes while parsing a request (API thread), before the
+ * phase rules: 0, or fills rep. */
+typedef int fc_parse_fn(const struct fc_call *call, struct fc_reply *rep);
+fc_parse_fn fc_parse_snapshot_load;
+
+/* The guest (fc_guest.c). */
+void fc_guest_init(struct fc_guest *g);
+/* InstanceStart: the banner and the agent's listener, or the ready text. */
+void fc_guest_boot(struct fc_vmm *v);
+/* True if a guest program accepts vsock connections on port now. */
+bool fc_guest_listens(const struct fc_vmm *v, uint32_t port);
+/* The agent line arrived on port (the host was answered OK): logged, the
+ * guest applies it and says it is ready; it stops listening. */
+void fc_guest_agent_line(struct fc_vmm *v, uint32_t port, const char *line);
+json_t *fc_guest_save(const struct fc_guest *g);
+void fc_guest_restore(struct fc_guest *g, json_t *saved);
 
 /* Checks that a file opens (O_RDWR if writable, else O_RDONLY): 0 or -errno. */
 int fc_check_file(const char *path, bool writable);

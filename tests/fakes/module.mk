@@ -33,3 +33,8 @@ $(JAILER_FAKE): $(BUILD)/obj/tests/fakes/jailer/main.o
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^
 endif
+
+# Snapshots and vsock (tests/unit/test_fc_fake_snapshot.c): the fake, and
+# the jailer fake with the static fake when they are built.
+$(eval $(call unit_test,test_fc_fake_snapshot,))
+$(BUILD)/tests/test_fc_fake_snapshot: $(FC_FAKE_BIN) $(FC_FAKE_STATIC) $(JAILER_FAKE)
