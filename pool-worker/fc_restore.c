@@ -59,16 +59,19 @@ int pw_fc_vsock_paths(struct fc_vm *q, char *err, size_t errlen)
 
 /* The template's file src as name in the slot's directory (a hard link, or
  * a copy across file systems); vmm/host: its names. */
-static int stage(struct fc_vm *q, const char *src, const char *name, char *vmm, size_t vlen,
+static int stage(struct fc_vm *q, const char *from, const char *name, char *vmm, size_t vlen,
 		 char *host, size_t hlen)
 {
 	const struct pw_vmm_priv *pv = q->v->env->priv;
-	char dir[PATH_MAX + 8], out[PATH_MAX];
+	char dir[PATH_MAX + 176], out[PATH_MAX], src[PATH_MAX + 176];
 	int rc;
 
+	if (strlen(from) >= sizeof(src) || strlen(from) >= vlen || strlen(from) >= hlen)
+		return -ENAMETOOLONG;
+	memcpy(src, from, strlen(from) + 1); /* from may be host */
 	if (!pv) { /* nothing dropped, nothing jailed: in place */
-		snprintf(vmm, vlen, "%s", src);
-		snprintf(host, hlen, "%s", src);
+		memcpy(vmm, src, strlen(src) + 1);
+		memcpy(host, src, strlen(src) + 1);
 		return 0;
 	}
 	if ((rc = vmm_path(q, name, vmm, vlen, host, hlen)) < 0)

@@ -28,6 +28,9 @@ ST_NEED_GUEST=0
 st_fc_fake
 calllog() { echo "$ST_DIR/calls/$1.calls.jsonl"; }
 calls() { jq -c 'select(.method) | [.method, .path, .status]' "$(calllog "$1")"; }
+# holds FILE EXPR [jq args]: EXPR gives at least one value over FILE's lines,
+# all true (jq 1.6's -e looks at the last line's output only)
+holds() { local f=$1 e=$2; shift 2; jq -s -e "$@" "[.[] | $e] | length > 0 and all" "$f" >/dev/null; }
 
 export FC_FAKE_GUEST_AGENT=1 FC_FAKE_CHECK_TAP=1
 export FC_FAKE_CONSOLE_ON_START="APP-READY: listening"
@@ -71,16 +74,15 @@ check_slot() {
 	mac=$(sql "select mac from vms where id = '$id'")
 	[ "$(calls "$id")" = '["PUT","/snapshot/load",204]
 ["PATCH","/vm",204]' ] || st_fail "slot $id calls: $(calls "$id")"
-	jq -e --arg tap "$tap" --arg uds "$ST_DIR/run/vms/$id/vsock" \
-		--arg mem "$ST_DIR/run/vms/$id/template.mem" \
-		--arg st "$ST_DIR/run/vms/$id/template.state" \
-		'select(.path == "/snapshot/load") | .body |
+	holds "$log" 'select(.path == "/snapshot/load") | .body |
 		 .network_overrides == [{"iface_id": "eth0", "host_dev_name": $tap}] and
 		 .vsock_override == {"uds_path": $uds} and
 		 .mem_backend == {"backend_type": "File", "backend_path": $mem} and
-		 .snapshot_path == $st and .resume_vm == true' "$log" >/dev/null ||
+		 .snapshot_path == $st and .resume_vm == true' --arg tap "$tap" \
+		--arg uds "$ST_DIR/run/vms/$id/vsock" --arg mem "$ST_DIR/run/vms/$id/template.mem" \
+		--arg st "$ST_DIR/run/vms/$id/template.state" ||
 		st_fail "slot $id: /snapshot/load body: $(jq -c 'select(.path == "/snapshot/load")' "$log")"
-	jq -e 'select(.method == "PATCH") | .body.state == "Paused"' "$log" >/dev/null ||
+	holds "$log" 'select(.method == "PATCH") | .body.state == "Paused"' ||
 		st_fail "slot $id not paused"
 	line=$(jq -r 'select(.event == "agent") | .line' "$log")
 	[ "$(jq -c 'select(.event == "agent") | .port' "$log")" = 52 ] ||
@@ -108,19 +110,19 @@ want='["PUT","/machine-config",204]
 ["PATCH","/vm",204]
 ["PUT","/snapshot/create",204]'
 [ "$(calls template)" = "$want" ] || st_fail "template calls: $(calls template)"
-jq -e --arg tap "$TAP" 'select(.path == "/network-interfaces/eth0") | .body.host_dev_name == $tap' \
-	"$tlog" >/dev/null || st_fail "template tap: $(cat "$tlog")"
+holds "$tlog" 'select(.path == "/network-interfaces/eth0") | .body.host_dev_name == $tap' \
+	--arg tap "$TAP" || st_fail "template tap: $(cat "$tlog")"
 args=$(jq -r 'select(.path == "/boot-source") | .body.boot_args' "$tlog")
 grep -q 'uigniter.agent=vsock:52$' <<<"$args" && ! grep -q 'ip=' <<<"$args" ||
 	st_fail "template boot_args: $args"
-jq -e --arg uds "$ST_DIR/run/vms/template/vsock" \
-	'select(.path == "/vsock") | .body == {"guest_cid": 3, "uds_path": $uds}' "$tlog" >/dev/null ||
+holds "$tlog" 'select(.path == "/vsock") | .body == {"guest_cid": 3, "uds_path": $uds}' \
+	--arg uds "$ST_DIR/run/vms/template/vsock" ||
 	st_fail "template vsock: $(jq -c 'select(.path == "/vsock")' "$tlog")"
-jq -e 'select(.method == "PATCH") | .body.state == "Paused"' "$tlog" >/dev/null ||
+holds "$tlog" 'select(.method == "PATCH") | .body.state == "Paused"' ||
 	st_fail "template not paused"
-jq -e --arg d "$ST_DIR/run/vms/template" 'select(.path == "/snapshot/create") | .body ==
+holds "$tlog" 'select(.path == "/snapshot/create") | .body ==
 	{"snapshot_path": ($d + "/template.state"), "mem_file_path": ($d + "/template.mem"),
-	 "snapshot_type": "Full"}' "$tlog" >/dev/null ||
+	 "snapshot_type": "Full"}' --arg d "$ST_DIR/run/vms/template" ||
 	st_fail "template snapshot/create: $(jq -c 'select(.path == "/snapshot/create")' "$tlog")"
 [ -f "$TDIR/fc.1x128.state" ] && [ -f "$TDIR/fc.1x128.mem" ] ||
 	st_fail "template files: $(ls -la "$TDIR")"

@@ -15,6 +15,9 @@ ST_NEED_GUEST=0
 st_fc_fake
 calllog() { echo "$ST_DIR/calls/$1.calls.jsonl"; }
 calls() { jq -c 'select(.method) | [.method, .path, .status]' "$(calllog "$1")"; }
+# holds FILE EXPR [jq args]: EXPR gives at least one value over FILE's lines,
+# all true (jq 1.6's -e looks at the last line's output only)
+holds() { local f=$1 e=$2; shift 2; jq -s -e "$@" "[.[] | $e] | length > 0 and all" "$f" >/dev/null; }
 
 export FC_FAKE_GUEST_AGENT=1 FC_FAKE_CHECK_TAP=1
 export FC_FAKE_CONSOLE_ON_START="APP-READY: listening"
