@@ -3,10 +3,15 @@
  * holds its image's kernel, initrd and rootfs as they were when its VMM
  * was spawned (loaded, or open); if the files change on disk (or go) the
  * slot would hand out the old image under the new one's name. So the
- * files' identity (device, inode, size, mtime, ctime) is stamped when the
+ * files' identity (device, inode, size, mtime) is stamped when the
  * slot is made, and checked before a run takes it (pool.c): changed or
  * gone → the slot is retired with the reason, counted in
  * retired_image_changed, and the run takes another slot or starts cold.
+ * Not ctime: pool-worker itself hard-links image files into a VMM's
+ * directory or jail (vmm_priv.h, fc_jail.h), which changes the inode's
+ * ctime — every jailed slot (and snapshot template) would see its own
+ * image as changed. A rewrite shows in mtime (ns) or size; only one that
+ * restores both (utimes to the old mtime, same size) goes unseen.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -40,7 +45,6 @@ int pw_image_stamp(const struct ui_vm *row, uint64_t *out, char *why, size_t len
 		h = mix(h, (uint64_t)st.st_ino);
 		h = mix(h, (uint64_t)st.st_size);
 		h = mix(h, (uint64_t)st.st_mtim.tv_sec * 1000000000ull + (uint64_t)st.st_mtim.tv_nsec);
-		h = mix(h, (uint64_t)st.st_ctim.tv_sec * 1000000000ull + (uint64_t)st.st_ctim.tv_nsec);
 	}
 	*out = h;
 	return 0;

@@ -29,7 +29,7 @@ static void put(const char *path, const char *text)
 static void t_stamp(void)
 {
 	struct pw_vm slot = { 0 };
-	char why[256];
+	char why[256], link_path[64];
 	uint64_t a, b;
 
 	T_ASSERT(mkdtemp(dir) != NULL);
@@ -44,6 +44,13 @@ static void t_stamp(void)
 	slot.img_stamp = a;
 	T_ASSERT(!pw_image_unchanged(&slot, why, sizeof(why))); /* never stamped */
 	slot.img_stamped = true;
+	T_ASSERT(pw_image_unchanged(&slot, why, sizeof(why)));
+	/* our own hard link of a file into a VMM's directory or jail (it
+	 * changes the inode's ctime and link count) is no change */
+	snprintf(link_path, sizeof(link_path), "%s/kernel-link", dir);
+	T_EQ_INT(link(slot.row.kernel, link_path), 0);
+	T_ASSERT(pw_image_unchanged(&slot, why, sizeof(why)));
+	T_EQ_INT(unlink(link_path), 0);
 	T_ASSERT(pw_image_unchanged(&slot, why, sizeof(why)));
 	put(slot.row.initrd, "a new initrd"); /* same name, new content */
 	T_ASSERT(!pw_image_unchanged(&slot, why, sizeof(why)));

@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# pool.boot: snapshot with Firecracker through its jailer (the fakes: the
+# static Firecracker fake with FC_FAKE_GUEST_AGENT=1, the jailer fake), an
+# image with a rootfs, pool.size 1: every path Firecracker is given is its
+# chroot's —
+#   - the template wrote its files inside its chroot (/run/template.*): they
+#     are in state/templates, and its whole jail is gone once it is saved;
+#   - the slot: its /snapshot/load names /run/template.state,
+#     /run/template.mem and /run/vsock, its chroot holds them as hard links of
+#     the templates' (one page cache) and the image's rootfs as /rootfs (the
+#     path the snapshot's drive names, opened again by the restore); its
+#     agent line came over the chroot's vsock socket; it is paused;
+#   - a run takes it (PATCH /vm Resumed) and a stop removes its jail;
+#   - the stack stopped: no firecracker, jail, template file or tap left.
+ST_DRIVER=firecracker
+ST_NEED_GUEST=0
+. "$(dirname "$0")/lib.sh"
+
+st_fc_fake
+SFAKE=$ROOT/$BUILD/tests/fakes/static/firecracker
+JAILER=$ROOT/$BUILD/tests/fakes/jailer
+if [ ! -x "$SFAKE" ] || [ ! -x "$JAILER" ]; then
+	echo "skip: $SFAKE / $JAILER not built (not under sanitizers)"
+	exit 77
+fi
+# Jailed command lines do not name $ST_DIR (lib.sh's cleanup finds VMMs by
+# it): on any exit, the registry's VMMs whose / is under $ST_DIR are killed.
+jail_cleanup() {
+	local rc=$? p
+	for p in $(st_vmm_pids); do
+		case $(readlink "/proc/$p/root" 2>/dev/null) in "$ST_DIR"/*) kill -KILL "$p" ;; esac
+	done
+	(exit $rc)
+	st_cleanup
+}
+trap jail_cleanup EXIT
+holds() { local f=$1 e=$2; shift 2; jq -s -e "$@" "[.[] | $e] | length > 0 and all" "$f" >/dev/null; }
+calls() { jq -c 'select(.method) | [.method, .path, .status]' "$1"; }
+
+# (no FC_FAKE_CHECK_TAP: a chroot has no /sys to look the tap up in;
+# test_pool_snapshot_fc.sh checks the taps)
+export FC_FAKE_GUEST_AGENT=1
+export FC_FAKE_CONSOLE_ON_START="APP-READY: listening"
+head -c 65536 /dev/zero >"$ST_DIR/rootfs.ext4"
+ST_VMM_EXTRA="  firecracker: $SFAKE
+  jailer: $JAILER
+pool:
+  size: 1
+  warm_image: fc
+  boot: snapshot"
+ST_IMAGES_EXTRA="$ST_IMAGES_EXTRA
+    rootfs: $ST_DIR/rootfs.ext4
+    ready_pattern: APP-READY"
+st_write_config
+sed -i 's/^limits:$/limits:\n  ready_timeout_ms: 10000/' "$ST_CONF"
+st_start
+TDIR=$ST_DIR/state/templates
+JAILS=$ST_DIR/run/jail/firecracker
+
+for _ in $(seq 300); do
+	api GET /pool
+	[ "$(json .template.state)" = failed ] && st_fail "template failed: $API_BODY"
+	[ "$(json .ready)" = 1 ] && [ "$(json .template.state)" = ready ] && break
+	sleep 0.2
+done
+[ "$(json .ready)" = 1 ] && [ "$(json .template.state)" = ready ] ||
+	st_fail "no slot restored from a jailed template: $API_BODY"
+[ -f "$TDIR/fc.1x128.state" ] && [ -f "$TDIR/fc.1x128.mem" ] || st_fail "template files: $(ls -la "$TDIR")"
+for _ in $(seq 50); do [ ! -e "$JAILS/template" ] && break; sleep 0.1; done
+[ ! -e "$JAILS/template" ] || st_fail "the template's jail is left: $(find "$JAILS/template")"
+
+slot=$(sql "select id from vms where state = 'warm'")
+root=$JAILS/$slot/root
+log=$root/run/firecracker.socket.calls.jsonl
+tap=$(sql "select tap from vms where id = '$slot'")
+[ "$(calls "$log")" = '["PUT","/snapshot/load",204]
+["PATCH","/vm",204]' ] || st_fail "slot calls: $(calls "$log")"
+holds "$log" 'select(.path == "/snapshot/load") | .body ==
+	{"snapshot_path": "/run/template.state",
+	 "mem_backend": {"backend_type": "File", "backend_path": "/run/template.mem"},
+	 "network_overrides": [{"iface_id": "eth0", "host_dev_name": $tap}],
+	 "vsock_override": {"uds_path": "/run/vsock"}, "resume_vm": true}' --arg tap "$tap" ||
+	st_fail "slot /snapshot/load: $(jq -c 'select(.path == "/snapshot/load")' "$log")"
+[ "$(stat -c %i "$root/run/template.mem")" = "$(stat -c %i "$TDIR/fc.1x128.mem")" ] &&
+	[ "$(stat -c %i "$root/run/template.state")" = "$(stat -c %i "$TDIR/fc.1x128.state")" ] ||
+	st_fail "the slot's template files are not the templates' (copies)"
+[ "$(stat -c %i "$root/rootfs")" = "$(stat -c %i "$ST_DIR/rootfs.ext4")" ] ||
+	st_fail "no /rootfs in the slot's chroot: $(ls -la "$root")"
+[ -S "$root/run/vsock" ] || st_fail "no vsock socket in the slot's chroot"
+ip=$(sql "select ip from vms where id = '$slot'")
+holds "$log" 'select(.event == "agent") | .port == 52 and (.line | startswith("ip=" + $ip + "::") and
+	contains(" uigniter.id=" + $id + " "))' --arg ip "$ip" --arg id "$slot" ||
+	st_fail "agent line: $(jq -c 'select(.event == "agent")' "$log")"
+st_log "jailed: template saved, slot $slot restored in its chroot"
+
+api POST /vm/run '{"image":"fc","wait":"ready"}'
+st_expect 201 "run on the jailed restored slot"
+[ "$(json .id)" = "$slot" ] || st_fail "the run did not take the slot: $API_BODY"
+[ "$(jq -c 'select(.method == "PATCH") | .body.state' "$log" | tail -n1)" = '"Resumed"' ] ||
+	st_fail "not resumed: $(calls "$log")"
+api POST "/vm/$slot/stop"
+st_expect 200 "stop of $slot"
+for _ in $(seq 50); do [ ! -e "$JAILS/$slot" ] && break; sleep 0.1; done
+[ ! -e "$JAILS/$slot" ] || st_fail "the slot's jail is left"
+
+kill -TERM "$ST_PID"
+for _ in $(seq 300); do kill -0 "$ST_PID" 2>/dev/null || break; sleep 0.1; done
+! kill -0 "$ST_PID" 2>/dev/null || st_fail "uigniterd did not stop"
+ST_PID=
+for _ in $(seq 50); do [ -z "$(ls -A "$JAILS" 2>/dev/null)" ] && break; sleep 0.1; done
+[ -z "$(ls -A "$JAILS" 2>/dev/null)" ] || st_fail "jails left: $(ls "$JAILS")"
+[ ! -e "$TDIR" ] || [ -z "$(ls -A "$TDIR")" ] || st_fail "templates left: $(ls -la "$TDIR")"
+! ip -n "$ST_NS" link show tmpl-uit- >/dev/null 2>&1 || st_fail "the template's tap is left"
+[ -z "$(st_unowned_taps | tr -d ' ')" ] || st_fail "taps left: $(st_unowned_taps)"
+st_pass
