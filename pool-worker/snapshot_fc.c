@@ -18,17 +18,20 @@
  * restore's network_overrides can only replace an interface the snapshot
  * has, so the template needs a tap but no address (its guest has no ip=;
  * each slot brings its own tap and takes its address over vsock). It is
- * pool-worker's own: "tmpl-<tap_prefix>" (outside netd's prefix, so netd
- * neither owns nor reaps it; not on the bridge; no lease, no IPAM), made
- * persistent and owned by the VMM user before the spawn (TUNSETIFF,
- * TUNSETPERSIST, TUNSETOWNER/GROUP, as netd makes its taps), deleted once
- * the VMM's exit is seen; one left by a crash is deleted by the next
- * pool-worker's tick (pw_snap_fc_tick), once no VMM holds it.
+ * pool-worker's own: "tmpl-<tap_prefix><n>", n counting builds (mod 1000)
+ * so that a build never waits for the tap of one whose VMM has not exited
+ * yet (outside netd's prefix, so netd neither owns nor reaps it; not on
+ * the bridge; no lease, no IPAM), made persistent and owned by the VMM
+ * user before the spawn (TUNSETIFF, TUNSETPERSIST, TUNSETOWNER/GROUP, as
+ * netd makes its taps), deleted once the VMM's exit is seen; any other
+ * "tmpl-<tap_prefix>*" (a crash's) is deleted by a tick (pw_snap_fc_tick)
+ * once no VMM holds it.
  *
  * Whatever ends a build goes through tmpl_end once (s->fb cleared, state
  * settled, the VMM killed); the struct then waits for the exit, removes
  * the tap, cgroup and directories, releases the driver and frees itself.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if.h>
@@ -58,9 +61,20 @@ struct pw_fc_tmpl {
 
 /* ---- the tap --------------------------------------------------------------------- */
 
+#define TAP_PREFIX_MAX 7 /* "tmpl-" + 7 + 3 digits < IFNAMSIZ */
+
+static void tap_prefix(const struct ui_config *cfg, char *out, size_t len)
+{
+	snprintf(out, len, "tmpl-%.*s", TAP_PREFIX_MAX, cfg->tap_prefix);
+}
+
 void pw_snap_fc_tap_name(const struct ui_config *cfg, char *out, size_t len)
 {
-	snprintf(out, len, "tmpl-%.*s", (int)(IFNAMSIZ - 6), cfg->tap_prefix);
+	static unsigned builds;
+	char pre[IFNAMSIZ];
+
+	tap_prefix(cfg, pre, sizeof(pre));
+	snprintf(out, len, "%.12s%u", pre, builds++ % 1000);
 }
 
 static int tun_attach(const char *name)
@@ -117,14 +131,24 @@ static int tap_remove(const char *name)
 
 void pw_snap_fc_tick(struct pw_snap *s)
 {
-	char tap[IFNAMSIZ];
+	char pre[IFNAMSIZ];
+	struct dirent *de;
+	DIR *d;
 	int rc;
 
-	if (s->fb || s->env->cfg->driver != UI_DRIVER_FIRECRACKER)
+	if (s->env->cfg->driver != UI_DRIVER_FIRECRACKER || !(d = opendir("/sys/class/net")))
 		return;
-	pw_snap_fc_tap_name(s->env->cfg, tap, sizeof(tap));
-	if ((rc = tap_remove(tap)) < 0 && rc != -EBUSY)
-		ui_warn("template: cannot remove the tap %s: %s", tap, strerror(-rc));
+	tap_prefix(s->env->cfg, pre, sizeof(pre));
+	while ((de = readdir(d))) {
+		if (strncmp(de->d_name, pre, strlen(pre)) != 0 || strlen(de->d_name) >= IFNAMSIZ ||
+		    (s->fb && strcmp(de->d_name, s->fb->tap) == 0))
+			continue;
+		if ((rc = tap_remove(de->d_name)) == 0)
+			ui_info("template: tap %s removed: no template owns it", de->d_name);
+		else if (rc != -EBUSY)
+			ui_warn("template: cannot remove the tap %s: %s", de->d_name, strerror(-rc));
+	}
+	closedir(d);
 }
 
 /* ---- the end ----------------------------------------------------------------------- */

@@ -4,7 +4,7 @@
 # FC_FAKE_CHECK_TAP=1: every tap it is given must exist), pool.size 2
 # (docs/ARCHITECTURE.md "Snapshot-started slots"):
 #   - the template: its call log has machine-config, eth0 on the template's
-#     own tap (tmpl-<prefix>), boot-source with uigniter.agent=vsock:52 and
+#     own tap (tmpl-<prefix><n>), boot-source with uigniter.agent=vsock:52 and
 #     no ip=, PUT /vsock, InstanceStart, PATCH /vm Paused, then PUT
 #     /snapshot/create (Full); GET /pool template ready with its bytes; the
 #     two files under state/templates; its VMM, tap, cgroup and directory
@@ -17,6 +17,8 @@
 #     template's (one page cache);
 #   - a run with "wait": "ready" takes a slot: PATCH /vm Resumed, a pool
 #     hit, ready at once; stopped; the pool refills from the template;
+#   - a template tap a crash would leave (tmpl-uit-999, made here) is
+#     removed by pool-worker within seconds;
 #   - kill -9 of pool-worker: the restored slots are retired (not
 #     re-adopted: recover.c), the pool refills from a new template;
 #   - the stack stopped: no firecracker, tap, lease, cgroup, template file
@@ -28,6 +30,7 @@ ST_NEED_GUEST=0
 st_fc_fake
 calllog() { echo "$ST_DIR/calls/$1.calls.jsonl"; }
 calls() { jq -c 'select(.method) | [.method, .path, .status]' "$(calllog "$1")"; }
+tmpl_taps() { ip -n "$ST_NS" -br link | awk '$1 ~ /^tmpl-uit-/ {print $1}' | grep .; } # the template's own
 # holds FILE EXPR [jq args]: EXPR gives at least one value over FILE's lines,
 # all true (jq 1.6's -e looks at the last line's output only)
 holds() { local f=$1 e=$2; shift 2; jq -s -e "$@" "[.[] | $e] | length > 0 and all" "$f" >/dev/null; }
@@ -58,12 +61,12 @@ pool_ready() { # pool_ready N: N ready slots and the template ready (60 s)
 }
 template_gone() { # its VMM, tap, cgroup and directory
 	for _ in $(seq 100); do
-		[ -z "$(pgrep -f -- "--id template")" ] && ! ip -n "$ST_NS" link show "$TAP" >/dev/null 2>&1 &&
+		[ -z "$(pgrep -f -- "--id template")" ] && ! tmpl_taps &&
 			[ ! -e "$ST_DIR/run/vms/template" ] &&
 			[ -z "$(st_cgroups_left | grep '/template$')" ] && return 0
 		sleep 0.1
 	done
-	st_fail "the template left: $(pgrep -af -- "--id template") $(ip -n "$ST_NS" -br link show "$TAP" 2>&1) $(ls -d "$ST_DIR/run/vms/template" 2>&1) $(st_cgroups_left)"
+	st_fail "the template left: $(pgrep -af -- "--id template") $(tmpl_taps) $(ls -d "$ST_DIR/run/vms/template" 2>&1) $(st_cgroups_left)"
 }
 # check_slot ID: restored, and told its own identity
 check_slot() {
@@ -110,7 +113,7 @@ want='["PUT","/machine-config",204]
 ["PATCH","/vm",204]
 ["PUT","/snapshot/create",204]'
 [ "$(calls template)" = "$want" ] || st_fail "template calls: $(calls template)"
-holds "$tlog" 'select(.path == "/network-interfaces/eth0") | .body.host_dev_name == $tap' \
+holds "$tlog" 'select(.path == "/network-interfaces/eth0") | .body.host_dev_name | test("^" + $tap + "[0-9]+$")' \
 	--arg tap "$TAP" || st_fail "template tap: $(cat "$tlog")"
 args=$(jq -r 'select(.path == "/boot-source") | .body.boot_args' "$tlog")
 grep -q 'uigniter.agent=vsock:52$' <<<"$args" && ! grep -q 'ip=' <<<"$args" ||
@@ -161,6 +164,12 @@ check_slot "$new" >/dev/null
 [ "$(jq -c 'select(.path == "/snapshot/create")' "$tlog" | wc -l)" = 1 ] || st_fail "the template was built twice"
 st_log "run $id took a restored slot; $new restored in its place"
 
+# ---- a template tap left by a crash: removed (level-triggered, each tick)
+ip -n "$ST_NS" tuntap add dev tmpl-uit-999 mode tap
+for _ in $(seq 100); do tmpl_taps >/dev/null || break; sleep 0.1; done
+! tmpl_taps >/dev/null || st_fail "a leftover template tap stays: $(tmpl_taps)"
+grep -q "template: tap tmpl-uit-999 removed: no template owns it" "$ST_LOG" || st_fail "not logged"
+
 # ---- kill -9 pool-worker: restored slots are retired, the pool refills
 old=$(sql "select id from vms where state = 'warm'")
 st_kill_daemon pool-worker
@@ -184,7 +193,7 @@ ST_PID=
 for _ in $(seq 50); do [ -z "$(pgrep -f -- "--api-sock $ST_DIR/")" ] && break; sleep 0.1; done
 [ -z "$(pgrep -f -- "--api-sock $ST_DIR/")" ] || st_fail "firecracker left: $(pgrep -af -- "--api-sock $ST_DIR/")"
 [ -z "$(st_unowned_taps | tr -d ' ')" ] || st_fail "taps left: $(st_unowned_taps)"
-! ip -n "$ST_NS" link show "$TAP" >/dev/null 2>&1 || st_fail "the template's tap is left"
+! tmpl_taps || st_fail "the template's tap is left"
 [ "$(sql "select count(*) from leases")" = 0 ] || st_fail "leases left: $(sql 'select * from leases')"
 [ ! -e "$TDIR" ] || [ -z "$(ls -A "$TDIR")" ] || st_fail "templates left: $(ls -la "$TDIR")"
 [ -z "$(ls -A "$ST_DIR/run/vms" 2>/dev/null)" ] || st_fail "VMM directories left: $(ls "$ST_DIR/run/vms")"

@@ -15,6 +15,7 @@ ST_NEED_GUEST=0
 st_fc_fake
 calllog() { echo "$ST_DIR/calls/$1.calls.jsonl"; }
 calls() { jq -c 'select(.method) | [.method, .path, .status]' "$(calllog "$1")"; }
+tmpl_taps() { ip -n "$ST_NS" -br link | awk '$1 ~ /^tmpl-uit-/ {print $1}' | grep .; } # the template's own
 # holds FILE EXPR [jq args]: EXPR gives at least one value over FILE's lines,
 # all true (jq 1.6's -e looks at the last line's output only)
 holds() { local f=$1 e=$2; shift 2; jq -s -e "$@" "[.[] | $e] | length > 0 and all" "$f" >/dev/null; }
@@ -86,7 +87,7 @@ ST_PID=
 for _ in $(seq 50); do [ -z "$(pgrep -f -- "--api-sock $ST_DIR/")" ] && break; sleep 0.1; done
 [ -z "$(pgrep -f -- "--api-sock $ST_DIR/")" ] || st_fail "firecracker left: $(pgrep -af -- "--api-sock $ST_DIR/")"
 [ -z "$(st_unowned_taps | tr -d ' ')" ] || st_fail "taps left: $(st_unowned_taps)"
-! ip -n "$ST_NS" link show tmpl-uit- >/dev/null 2>&1 || st_fail "the template's tap is left"
+! tmpl_taps || st_fail "the template's tap is left"
 [ "$(sql "select count(*) from leases")" = 0 ] || st_fail "leases left: $(sql 'select * from leases')"
 [ ! -e "$TDIR" ] || [ -z "$(ls -A "$TDIR")" ] || st_fail "templates left: $(ls -la "$TDIR")"
 [ -z "$(ls -A "$ST_DIR/run/vms" 2>/dev/null)" ] || st_fail "VMM directories left: $(ls "$ST_DIR/run/vms")"
