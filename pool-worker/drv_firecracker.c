@@ -34,6 +34,10 @@
  * cancelled and the answer's fault_message is reported to the engine.
  * Boot of an adopted VMM: GET / first; the batch runs only if the state is
  * "Not started", else it is BOOTED at once.
+ * pool.boot: snapshot (fc_restore.c, steps and struct in fc_int.h): the
+ * template's warm-up is ahead's with VSOCK before START, the banner as its
+ * rule and CREATE after PAUSE; a restored slot's is LOAD alone, then the
+ * agent line over vsock (pw_fc_restored), then ahead's rule and PAUSE.
  *
  * Pause / resume (driver.h): PATCH /vm {"state": "Paused"|"Resumed"} outside
  * any batch, reported at its answer. Adopted under a `running` row and
