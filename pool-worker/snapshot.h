@@ -1,5 +1,5 @@
 /*
- * snapshot.h — snapshot-started slots (pool.boot: snapshot, QEMU): one
+ * snapshot.h — snapshot-started slots (pool.boot: snapshot): one
  * template per warm image and shape, booted once and saved, and the pure
  * pieces a restored slot's spawn is made of (docs/ARCHITECTURE.md
  * "Snapshot-started slots").

@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
-# pool.boot: snapshot with the Firecracker driver when restores fail (the
-# contract fake, FC_FAKE_GUEST_AGENT=1; pool.size 1): a slot is restored
+# pool.boot: snapshot with the Firecracker driver when things fail (the
+# contract fake; pool.size 1). First a guest without the agent (no
+# FC_FAKE_GUEST_AGENT): while the template waits for its banner it runs as
+# the VMM user in its own cgroup with a tap the user owns, and no slot is
+# made; at the ready timeout the template fails with that reason, counted,
+# its VMM and tap gone, and the slot boots ahead.
+# Then with the agent (FC_FAKE_GUEST_AGENT=1): a slot is restored
 # from the template; then the template's state file is damaged and a run
 # takes the slot. The refill's /snapshot/load is refused, and after
 # PW_SNAP_MAX_FAILS (2) failed slots in a row the template is failed:
@@ -20,7 +25,7 @@ tmpl_taps() { ip -n "$ST_NS" -br link | awk '$1 ~ /^tmpl-uit-/ {print $1}' | gre
 # all true (jq 1.6's -e looks at the last line's output only)
 holds() { local f=$1 e=$2; shift 2; jq -s -e "$@" "[.[] | $e] | length > 0 and all" "$f" >/dev/null; }
 
-export FC_FAKE_GUEST_AGENT=1 FC_FAKE_CHECK_TAP=1
+export FC_FAKE_CHECK_TAP=1
 export FC_FAKE_CONSOLE_ON_START="APP-READY: listening"
 ST_VMM_EXTRA="$ST_VMM_EXTRA
 pool:
@@ -30,9 +35,57 @@ pool:
 ST_IMAGES_EXTRA="$ST_IMAGES_EXTRA
     ready_pattern: APP-READY"
 st_write_config
-sed -i 's/^limits:$/limits:\n  ready_timeout_ms: 10000/' "$ST_CONF"
-st_start
+sed -i 's/^limits:$/limits:\n  ready_timeout_ms: 4000/' "$ST_CONF"
 TDIR=$ST_DIR/state/templates
+stop_stack() {
+	kill -TERM "$ST_PID"
+	for _ in $(seq 300); do kill -0 "$ST_PID" 2>/dev/null || break; sleep 0.1; done
+	! kill -0 "$ST_PID" 2>/dev/null || st_fail "uigniterd did not stop"
+	ST_PID=
+}
+
+# ---- a guest without the agent: the template never says it waits
+st_start
+for _ in $(seq 100); do
+	tpid=$(pgrep -f -- "--id template" || true)
+	[ -n "$tpid" ] && break
+	sleep 0.1
+done
+[ -n "$tpid" ] || st_fail "no template VMM: $(tail -n 5 "$ST_LOG")"
+api GET /pool
+[ "$(json .template.state)" = building ] && [ "$(json .ready)" = 0 ] ||
+	st_fail "while building: $API_BODY"
+# spawned as a slot is: the VMM user, a cgroup of its own, a tap it owns
+[ "$(stat -c %U "/proc/$tpid")" = "$ST_VMM_USER" ] || st_fail "template runs as $(stat -c %U "/proc/$tpid")"
+grep -q "uigniter-$(st_shm_hash)/template$" "/proc/$tpid/cgroup" ||
+	st_fail "template not in its cgroup: $(cat "/proc/$tpid/cgroup")"
+tap=$(tmpl_taps) || st_fail "no template tap"
+[ "$(ip netns exec "$ST_NS" cat "/sys/class/net/$tap/owner")" = "$(id -u "$ST_VMM_USER")" ] ||
+	st_fail "template tap $tap owner $(ip netns exec "$ST_NS" cat "/sys/class/net/$tap/owner")"
+for _ in $(seq 300); do
+	api GET /pool
+	[ "$(json .template.state)" = failed ] && [ "$(json .ready)" = 1 ] && break
+	sleep 0.1
+done
+[ "$(json .template.state)" = failed ] && [ "$(json .ready)" = 1 ] ||
+	st_fail "no fallback after a template that never waited: $API_BODY"
+[ "$(json .template.error)" = "template: no UIGNITER-TEMPLATE vsock:52 on its console within 4000 ms" ] ||
+	st_fail "template.error: $API_BODY"
+[ "$(json .refill_errors)" = 1 ] || st_fail "refill_errors: $API_BODY"
+[ "$(calls "$(sql "select id from vms where state = 'warm'")" | head -n1)" = '["PUT","/machine-config",204]' ] ||
+	st_fail "the slot was not booted ahead"
+for _ in $(seq 50); do ! tmpl_taps >/dev/null && ! kill -0 "$tpid" 2>/dev/null && break; sleep 0.1; done
+! tmpl_taps >/dev/null || st_fail "the failed template's tap is left: $(tmpl_taps)"
+! kill -0 "$tpid" 2>/dev/null || st_fail "the failed template's VMM runs on"
+[ "$(ls -A "$TDIR")" = fc.1x128.console.log ] || st_fail "a failed template left files: $(ls -la "$TDIR")"
+grep -q "UIGNITER-TEMPLATE" "$TDIR/fc.1x128.console.log" && st_fail "a banner on the template's console"
+st_log "a template without the agent: failed ($(json .template.error)), slots booted ahead"
+stop_stack
+
+# ---- a damaged template file
+export FC_FAKE_GUEST_AGENT=1
+sed -i 's/^  ready_timeout_ms: 4000$/  ready_timeout_ms: 10000/' "$ST_CONF"
+st_start
 
 for _ in $(seq 300); do
 	api GET /pool
@@ -80,10 +133,7 @@ st_log "template failed ($(json .template.error)); slot $slot booted ahead"
 
 api POST "/vm/$id/stop"
 st_expect 200 "stop of $id"
-kill -TERM "$ST_PID"
-for _ in $(seq 300); do kill -0 "$ST_PID" 2>/dev/null || break; sleep 0.1; done
-! kill -0 "$ST_PID" 2>/dev/null || st_fail "uigniterd did not stop"
-ST_PID=
+stop_stack
 for _ in $(seq 50); do [ -z "$(pgrep -f -- "--api-sock $ST_DIR/")" ] && break; sleep 0.1; done
 [ -z "$(pgrep -f -- "--api-sock $ST_DIR/")" ] || st_fail "firecracker left: $(pgrep -af -- "--api-sock $ST_DIR/")"
 [ -z "$(st_unowned_taps | tr -d ' ')" ] || st_fail "taps left: $(st_unowned_taps)"
