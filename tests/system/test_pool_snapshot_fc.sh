@@ -17,6 +17,9 @@
 #     template's (one page cache);
 #   - a run with "wait": "ready" takes a slot: PATCH /vm Resumed, a pool
 #     hit, ready at once; stopped; the pool refills from the template;
+#   - SIGHUP to another warm image: the old template's two files go, one
+#     for the new image (its shape) is built and its slots restored; its
+#     kernel touched: discarded and built again;
 #   - a template tap a crash would leave (tmpl-uit-999, made here) is
 #     removed by pool-worker within seconds;
 #   - kill -9 of pool-worker: the restored slots are retired (not
@@ -43,7 +46,12 @@ pool:
   warm_image: fc
   boot: snapshot"
 ST_IMAGES_EXTRA="$ST_IMAGES_EXTRA
+    ready_pattern: APP-READY
+  fc2:
+    kernel: $ST_DIR/vmlinux2
+    mem_mib: 96
     ready_pattern: APP-READY"
+: >"$ST_DIR/vmlinux2"
 st_write_config
 sed -i 's/^limits:$/limits:\n  ready_timeout_ms: 10000/' "$ST_CONF"
 st_start
@@ -97,7 +105,7 @@ check_slot() {
 	# the agent event comes before the pause (ready after the line)
 	[ "$(jq -r 'if .event == "agent" then "agent" elif .method == "PATCH" then "pause" else empty end' "$log" | tr '\n' ' ')" = "agent pause " ] ||
 		st_fail "slot $id: agent and pause out of order: $(cat "$log")"
-	[ "$(stat -c %i "$ST_DIR/run/vms/$id/template.mem")" = "$(stat -c %i "$TDIR/fc.1x128.mem")" ] ||
+	[ "$(stat -c %i "$ST_DIR/run/vms/$id/template.mem")" = "$(stat -c %i "$TDIR"/*.mem)" ] ||
 		st_fail "slot $id: its memory file is not the template's (a copy)"
 	echo "${line##*uigniter.seed=}"
 }
@@ -163,6 +171,40 @@ new=$(sql "select id from vms where state = 'warm' and id not in ($(sed "s/.*/'&
 check_slot "$new" >/dev/null
 [ "$(jq -c 'select(.path == "/snapshot/create")' "$tlog" | wc -l)" = 1 ] || st_fail "the template was built twice"
 st_log "run $id took a restored slot; $new restored in its place"
+
+# ---- another warm image, then its files change
+sed -i 's/^  warm_image: fc$/  warm_image: fc2/' "$ST_CONF"
+kill -HUP "$ST_PID"
+for _ in $(seq 100); do [ -e "$TDIR/fc.1x128.state" ] || [ -e "$TDIR/fc.1x128.mem" ] || break; sleep 0.1; done
+[ ! -e "$TDIR/fc.1x128.state" ] && [ ! -e "$TDIR/fc.1x128.mem" ] || st_fail "the old template's files stay: $(ls "$TDIR")"
+for _ in $(seq 300); do
+	api GET /pool
+	[ "$(json .template.image)" = fc2 ] && [ "$(json .template.state)" = ready ] && [ "$(json .ready)" = 2 ] &&
+		[ "$(sql "select count(*) from vms where state = 'warm' and image = 'fc2'")" = 2 ] && break
+	sleep 0.2
+done
+[ "$(json .template.image)" = fc2 ] && [ "$(json .ready)" = 2 ] || st_fail "no fc2 pool: $API_BODY"
+[ -f "$TDIR/fc2.1x96.state" ] && [ -f "$TDIR/fc2.1x96.mem" ] || st_fail "fc2 template: $(ls "$TDIR")"
+built=$(json .template.built_at)
+sleep 1.1 # built_at has second resolution
+touch "$ST_DIR/vmlinux2"
+for _ in $(seq 100); do
+	grep -q "template for fc2 discarded: the image's files changed on disk" "$ST_LOG" && break
+	sleep 0.1
+done
+grep -q "template for fc2 discarded: the image's files changed on disk" "$ST_LOG" || st_fail "discard not logged"
+[ ! -e "$TDIR/fc2.1x96.state" ] && [ ! -e "$TDIR/fc2.1x96.mem" ] || st_fail "the stale template's files stay"
+api POST /vm/run '{"image":"fc2","wait":"ready"}' # the stale slots are retired: cold
+st_expect 201 "run of fc2 after its kernel changed"
+[ "$(calls "$(json .id)" | head -n1)" = '["PUT","/machine-config",204]' ] ||
+	st_fail "the run took a stale slot: $(calls "$(json .id)")"
+api POST "/vm/$(json .id)/stop"
+st_expect 200 "stop"
+pool_ready 2
+[ "$(json .template.built_at)" != "$built" ] || st_fail "no new template after the kernel changed: $API_BODY"
+[ "$(json .retired_image_changed)" -ge 1 ] || st_fail "stale slots not retired: $API_BODY"
+template_gone
+st_log "SIGHUP to fc2: its own template; its kernel touched: built anew"
 
 # ---- a template tap left by a crash: removed (level-triggered, each tick)
 ip -n "$ST_NS" tuntap add dev tmpl-uit-999 mode tap
