@@ -195,33 +195,78 @@ void pw_snap_fc_cancel(struct pw_snap *s)
 		tmpl_end(s->fb, -ECANCELED, NULL);
 }
 
-/* The template's files into place: linked (copied across file systems),
- * root's and the VMM group's to read. */
+/* A copy of the open file in into a new dst (O_EXCL): copy_file_range,
+ * or (file systems it does not cross: EXDEV) read and write. */
+static int copy_fd(int in, const char *dst, off_t size)
+{
+	int out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600), rc = 0;
+	bool plain = false;
+	char buf[65536];
+	off_t off = 0;
+
+	if (out < 0)
+		return -errno;
+	while (rc == 0 && off < size) {
+		ssize_t n = plain ? pread(in, buf, sizeof(buf), off)
+				  : copy_file_range(in, &off, out, NULL, (size_t)(size - off), 0);
+
+		if (n < 0 && !plain && (errno == EXDEV || errno == EINVAL || errno == EOPNOTSUPP)) {
+			plain = true;
+			continue;
+		}
+		if (n <= 0) {
+			rc = n < 0 ? -errno : -EIO;
+		} else if (plain) {
+			if (write(out, buf, (size_t)n) != n)
+				rc = -EIO;
+			off += n;
+		}
+	}
+	if (close(out) < 0 && rc == 0)
+		rc = -errno;
+	if (rc < 0)
+		(void)unlink(dst);
+	return rc;
+}
+
+/* The template's file src (in its VMM's directory: the VMM user's, who
+ * could have put a symlink there) into place as dst, root's and the VMM
+ * group's to read (0640): opened without following a link, a regular
+ * file, then that very inode linked (linkat AT_EMPTY_PATH), or copied
+ * across file systems; owner and mode set through the fd. */
 static int put_in_place(struct pw_fc_tmpl *t, const char *src, const char *dst, char *err,
 			size_t len)
 {
 	const struct pw_vmm_priv *pv = t->v.env->priv;
+	int in = open(src, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), fd = -1, rc = 0;
+	const char *what = "open";
 	struct stat st;
 
-	pw_snap_unlink(dst);
-	if (link(src, dst) < 0) {
-		struct pw_vmm_priv none = { 0 };
-		char out[PATH_MAX], dir[PATH_MAX];
-		const char *base = strrchr(dst, '/');
-
-		if (errno != EXDEV || !base) {
-			snprintf(err, len, "cannot link %s to %s: %s", src, dst, strerror(errno));
-			return -errno;
-		}
-		snprintf(dir, sizeof(dir), "%.*s", (int)(base - dst), dst);
-		if (pw_vmm_put_file(pv ? pv : &none, dir, src, base + 1, true, out, sizeof(out),
-				    err, len) < 0)
-			return -EIO;
+	if (in < 0 || fstat(in, &st) < 0) {
+		rc = -errno;
+	} else if (!S_ISREG(st.st_mode)) {
+		rc = -EINVAL;
+		what = "not a regular file:";
+	} else {
+		pw_snap_unlink(dst);
+		what = "link";
+		if (linkat(in, "", AT_FDCWD, dst, AT_EMPTY_PATH) < 0)
+			rc = errno == EXDEV ? copy_fd(in, dst, st.st_size) : -errno;
 	}
-	if (chown(dst, 0, pv && pv->drop ? pv->gid : 0) < 0 || chmod(dst, 0640) < 0 ||
-	    stat(dst, &st) < 0) {
-		snprintf(err, len, "cannot give %s to root: %s", dst, strerror(errno));
-		return -errno;
+	if (rc == 0) {
+		what = "chown";
+		if ((fd = open(dst, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
+		    fchown(fd, 0, pv && pv->drop ? pv->gid : 0) < 0 || fchmod(fd, 0640) < 0)
+			rc = -errno;
+	}
+	if (fd >= 0)
+		close(fd);
+	if (in >= 0)
+		close(in);
+	if (rc < 0) {
+		snprintf(err, len, "cannot put %s in place as %s: %s %s", src, dst, what,
+			 strerror(-rc));
+		return rc;
 	}
 	t->s->bytes += (uint64_t)st.st_size;
 	return 0;
