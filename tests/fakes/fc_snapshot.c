@@ -367,7 +367,6 @@ static void adopt(struct fc_vmm *v, json_t *state, json_t *body)
 	json_object_foreach(res, k, r)
 		json_object_set(v->resources, k, r);
 	fc_guest_restore(&v->guest_os, json_object_get(state, "guest"));
-	v->restored = true;
 	v->state = json_is_true(json_object_get(body, "resume_vm")) ? FC_RUNNING : FC_PAUSED;
 }
 

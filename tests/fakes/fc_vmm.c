@@ -10,6 +10,10 @@
  * action_type: InstanceStart is PRE, SendCtrlAltDel and FlushMetrics POST.
  * An operation of the contract missing from the table is treated as ANY and
  * answered 400 "not implemented by the fake" (logged as a warning).
+ * Before the phase, a rule's parse check runs (what Firecracker's API
+ * thread refuses whatever the phase: PUT /snapshot/load's memory fields);
+ * after it, a boot-specific rule marks boot_path, which bars a snapshot load.
+ * A loaded snapshot counts as started (Paused or Running) for the phases.
  */
 #include <errno.h>
 #include <stdio.h>

@@ -266,9 +266,14 @@ size_t fc_vsock_pollfds(struct fc_vmm *v, struct pollfd *p, size_t max)
 	if (!vs || v->state == FC_NOT_STARTED || max == 0)
 		return 0; /* before boot, host connections wait in the backlog */
 	p[n++] = (struct pollfd){ .fd = vs->lfd, .events = POLLIN };
-	for (size_t i = 0; i < FC_VSOCK_MAX_CONNS && n < max; i++)
-		if (vs->conns[i].st == VC_CONNECT || vs->conns[i].st == VC_GUEST)
-			p[n++] = (struct pollfd){ .fd = vs->conns[i].fd, .events = POLLIN };
+	for (size_t i = 0; i < FC_VSOCK_MAX_CONNS && n < max; i++) {
+		const struct vconn *c = &vs->conns[i];
+
+		/* CONNECT lines are the muxer's (read even while paused); the
+		 * guest's bytes wait in the socket while the guest is paused */
+		if (c->st == VC_CONNECT || (c->st == VC_GUEST && v->state == FC_RUNNING))
+			p[n++] = (struct pollfd){ .fd = c->fd, .events = POLLIN };
+	}
 	return n;
 }
 

@@ -645,16 +645,46 @@ static void t_agent_waits_while_paused(void)
 	T_ASSERT(!eof);
 	expect_ok("PATCH", "/vm", RESUME);
 	T_EQ_STR(read_line(fd2, VSOCK_ANSWER_MS, &eof), "OK 1073741825\n");
-	/* CONNECT and the line in one write (the muxer reads CONNECT byte by byte) */
+	/* the line waits in the socket while the guest is paused */
+	expect_ok("PATCH", "/vm", PAUSE);
+	send_str(fd2, "ip=10.0.0.6/24 uigniter.id=vm-y\n");
+	T_EQ_STR(read_line(fd2, 300, &eof), "");
+	T_ASSERT(!eof);
+	T_ASSERT(!file_has(F.calls, "\"event\":\"agent\""));
+	expect_ok("PATCH", "/vm", RESUME);
+	T_EQ_STR(read_line(fd2, VSOCK_ANSWER_MS, &eof), "OK\n");
+	read_line(fd2, VSOCK_ANSWER_MS, &eof);
+	T_ASSERT(eof);
 	close(fd2);
+	T_ASSERT(file_has(F.calls, "\"line\":\"ip=10.0.0.6/24 uigniter.id=vm-y\""));
+}
+
+/* CONNECT and the line in one write: the muxer reads CONNECT byte by byte,
+ * the rest is the guest's; a host that closes before its line changes nothing. */
+static void t_agent_connect_and_line_at_once(void)
+{
+	const char *tenv[] = { "FC_FAKE_GUEST_AGENT=1", NULL };
+	bool eof;
+	int fd;
+
+	make_template(tenv, AGENT_ARGS, true);
+	fake_respawn(NULL);
+	expect_ok("PUT", "/snapshot/load", load_body(fmt("%s, \"resume_vm\": true",
+							 SLOT_OVERRIDES(path_in("slot.sock")))));
 	fd = uds_connect(path_in("slot.sock"));
-	send_str(fd, "CONNECT 52\nip=10.0.0.6/24 uigniter.id=vm-y\n");
-	T_EQ_STR(read_line(fd, VSOCK_ANSWER_MS, &eof), "OK 1073741826\n");
+	send_str(fd, "CONNECT 52\n");
+	T_EQ_STR(read_line(fd, VSOCK_ANSWER_MS, &eof), "OK 1073741824\n");
+	send_str(fd, "ip=10.0.0.8/24 no newline yet");
+	close(fd);
+	fd = uds_connect(path_in("slot.sock"));
+	send_str(fd, "CONNECT 52\nip=10.0.0.9/24 uigniter.id=vm-z\n");
+	T_EQ_STR(read_line(fd, VSOCK_ANSWER_MS, &eof), "OK 1073741825\n");
 	T_EQ_STR(read_line(fd, VSOCK_ANSWER_MS, &eof), "OK\n");
 	read_line(fd, VSOCK_ANSWER_MS, &eof);
 	T_ASSERT(eof);
 	close(fd);
-	T_ASSERT(file_has(F.calls, "\"line\":\"ip=10.0.0.6/24 uigniter.id=vm-y\""));
+	T_ASSERT(file_has(F.calls, "\"line\":\"ip=10.0.0.9/24 uigniter.id=vm-z\""));
+	T_ASSERT(!file_has(F.calls, "10.0.0.8"));
 }
 
 /* Without FC_FAKE_GUEST_AGENT nothing listens in the guest, whatever boot_args say. */
@@ -806,6 +836,7 @@ int main(int argc, char **argv)
 		T_CASE(t_vsock_relative_path),
 		T_CASE(t_agent_template_and_restore),
 		T_CASE(t_agent_waits_while_paused),
+		T_CASE(t_agent_connect_and_line_at_once),
 		T_CASE(t_no_agent_without_switch),
 		T_CASE(t_jailer_relative_paths),
 		{ 0 },
