@@ -64,7 +64,7 @@ static const struct fc_rule rules[] = {
 	{ "PUT", "/logger", FC_PRE, fc_op_put_logger, false, NULL },
 	{ "PUT", "/metrics", FC_PRE, fc_op_put_metrics, false, NULL },
 	{ "PUT", "/mmds/config", FC_PRE, fc_op_put_mmds_config, true, NULL },
-	{ "PUT", "/vsock", FC_PRE, fc_op_put_vsock, true, NULL },
+	{ "PUT", "/vsock", FC_PRE, fc_op_put_vsock, true, fc_parse_put_vsock },
 	{ "PUT", "/balloon", FC_PRE, fc_op_put_resource, true, NULL },
 	{ "PUT", "/entropy", FC_PRE, fc_op_put_resource, true, NULL },
 	{ "PUT", "/serial", FC_PRE, fc_op_put_resource, false, NULL },
@@ -282,6 +282,13 @@ void fc_vmm_dispatch(struct fc_vmm *v, const struct fc_call *call, struct fc_rep
 	if (r->boot)
 		v->boot_path = true;
 	r->fn(v, call, rep);
+}
+
+int fc_deprecated(struct fc_reply *rep, const char *message)
+{
+	fc_warn("%s", message);
+	rep->deprecated = true;
+	return 0;
 }
 
 static void op_unsupported(struct fc_vmm *v, const struct fc_call *call, struct fc_reply *rep)

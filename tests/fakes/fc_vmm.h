@@ -110,7 +110,9 @@ fc_op_fn fc_op_put_boot_source, fc_op_put_drive, fc_op_patch_drive, fc_op_put_if
 /* Checks Firecracker makes while parsing a request (API thread), before the
  * phase rules: 0, or fills rep. */
 typedef int fc_parse_fn(const struct fc_call *call, struct fc_reply *rep);
-fc_parse_fn fc_parse_snapshot_load;
+fc_parse_fn fc_parse_snapshot_load, fc_parse_put_vsock;
+/* A deprecated field was used: logged, "Deprecation: true" on the answer; 0. */
+int fc_deprecated(struct fc_reply *rep, const char *message);
 
 /* The guest (fc_guest.c). */
 void fc_guest_init(struct fc_guest *g);

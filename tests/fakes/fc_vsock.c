@@ -346,6 +346,13 @@ int64_t fc_vsock_due(const struct fc_vmm *v)
 	return due;
 }
 
+int fc_parse_put_vsock(const struct fc_call *call, struct fc_reply *rep)
+{
+	if (json_object_get(call->body, "vsock_id"))
+		return fc_deprecated(rep, "PUT /vsock: vsock_id field is deprecated.");
+	return 0;
+}
+
 /* PUT /vsock: Firecracker's VsockBuilder::insert — the old device is
  * dropped and its socket file removed first, then the new uds is bound. */
 void fc_op_put_vsock(struct fc_vmm *v, const struct fc_call *call, struct fc_reply *rep)

@@ -504,6 +504,33 @@ static void t_load_checks_tap(void)
 		  "\"eth0\", \"host_dev_name\": \"lo\"}]"));
 }
 
+/* Deprecated fields answer with "Deprecation: true" (micro_http). */
+static void t_deprecation_header(void)
+{
+	const char *body, *out;
+
+	make_template(NULL, "console=ttyS0", false);
+	fake_respawn(NULL);
+	body = vsock_body(path_in("v.sock"));
+	out = raw(fmt("PUT /vsock HTTP/1.1\r\nContent-Type: application/json\r\n"
+		      "Content-Length: %zu\r\n\r\n%s", strlen(body), body), 2000);
+	T_ASSERT(strstr(out, "HTTP/1.1 204") && !strstr(out, "Deprecation"));
+	fake_respawn(NULL);
+	body = fmt("{\"guest_cid\": 3, \"uds_path\": \"%s\", \"vsock_id\": \"vsock0\"}",
+		   path_in("w.sock"));
+	out = raw(fmt("PUT /vsock HTTP/1.1\r\nContent-Type: application/json\r\n"
+		      "Content-Length: %zu\r\n\r\n%s", strlen(body), body), 2000);
+	T_ASSERT(strstr(out, "HTTP/1.1 204") && strstr(out, "\r\nDeprecation: true\r\n"));
+	fake_respawn(NULL);
+	body = fmt("{\"snapshot_path\": \"%s\", \"mem_file_path\": \"%s\"}", path_in("snap"),
+		   path_in("mem"));
+	out = raw(fmt("PUT /snapshot/load HTTP/1.1\r\nContent-Type: application/json\r\n"
+		      "Content-Length: %zu\r\n\r\n%s", strlen(body), body), 2000);
+	T_ASSERT(strstr(out, "HTTP/1.1 204") && strstr(out, "\r\nDeprecation: true\r\n"));
+	T_ASSERT(file_has(F.err, "PUT /snapshot/load: mem_file_path and enable_diff_snapshots "
+			  "fields are deprecated."));
+}
+
 /* ------------------------------------------------------------ vsock */
 
 static void t_vsock_bound_at_put(void)
@@ -832,6 +859,7 @@ int main(int argc, char **argv)
 		T_CASE(t_load_missing_drive),
 		T_CASE(t_load_vsock_path_exists),
 		T_CASE(t_load_checks_tap),
+		T_CASE(t_deprecation_header),
 		T_CASE(t_vsock_bound_at_put),
 		T_CASE(t_vsock_relative_path),
 		T_CASE(t_agent_template_and_restore),
