@@ -224,6 +224,17 @@ static int count_in(const char *path, const char *needle)
 	return n;
 }
 
+/* SIGTERM: the fake exits 0 (and, under ASan, leak-free). */
+static void expect_clean_exit(void)
+{
+	int st;
+
+	kill(F.pid, SIGTERM);
+	st = fake_wait_exit(5000);
+	T_ASSERT(st != -1 && WIFEXITED(st));
+	T_EQ_INT(WEXITSTATUS(st), 0);
+}
+
 /* A restore failure: 400 with want, then the process exits 1 by itself. */
 static void expect_fatal_load(const char *body, const char *want)
 {
@@ -292,6 +303,7 @@ static void t_create_writes_files(void)
 	json_decref(c);
 	T_ASSERT(file_has(F.calls, fmt("\"snapshot_path\":\"%s\"", path_in("snap"))));
 	T_EQ_STR(state_now(), "Paused");
+	expect_clean_exit();
 }
 
 /* ------------------------------------------------------------ load */
@@ -344,6 +356,7 @@ static void t_load_with_overrides(void)
 	/* and it can be snapshotted again */
 	expect_ok("PUT", "/snapshot/create", create_body(path_in("snap-b"), path_in("mem-b")));
 	T_ASSERT(file_has(path_in("snap-b"), "\"host_dev_name\":\"uit-9\""));
+	expect_clean_exit();
 }
 
 static void t_load_resume_vm(void)
@@ -576,6 +589,7 @@ static void t_vsock_bound_at_put(void)
 	kill(F.pid, SIGTERM);
 	status = fake_wait_exit(5000);
 	T_ASSERT(status != -1 && WIFEXITED(status));
+	T_EQ_INT(WEXITSTATUS(status), 0); /* also: no leak under ASan */
 	T_ASSERT(stat(path_in("w.sock"), &st) == 0 && S_ISSOCK(st.st_mode));
 }
 
@@ -644,6 +658,7 @@ static void t_agent_template_and_restore(void)
 	fd = uds_connect(path_in("slot.sock"));
 	send_str(fd, "CONNECT 52\n");
 	expect_closed(fd);
+	expect_clean_exit();
 }
 
 /* A restored copy left Paused: a CONNECT waits for the guest; resumed, it
