@@ -517,6 +517,20 @@ static void t_load_checks_tap(void)
 		  "\"eth0\", \"host_dev_name\": \"lo\"}]"));
 }
 
+static void t_load_hugepages_need_uffd(void)
+{
+	fake_start();
+	expect_ok("PUT", "/machine-config", "{\"vcpu_count\": 1, \"mem_size_mib\": 128, "
+		  "\"huge_pages\": \"2M\"}");
+	expect_ok("PUT", "/boot-source", boot_with("console=ttyS0"));
+	expect_ok("PUT", "/actions", START);
+	expect_ok("PATCH", "/vm", PAUSE);
+	expect_ok("PUT", "/snapshot/create", create_body(path_in("snap"), path_in("mem")));
+	fake_respawn(NULL);
+	expect_fatal_load(load_body(""), "Error creating guest memory from file: Cannot restore "
+			  "hugetlbfs backed snapshot by mapping the memory file. Please use uffd.");
+}
+
 /* Deprecated fields answer with "Deprecation: true" (micro_http). */
 static void t_deprecation_header(void)
 {
@@ -874,6 +888,7 @@ int main(int argc, char **argv)
 		T_CASE(t_load_missing_drive),
 		T_CASE(t_load_vsock_path_exists),
 		T_CASE(t_load_checks_tap),
+		T_CASE(t_load_hugepages_need_uffd),
 		T_CASE(t_deprecation_header),
 		T_CASE(t_vsock_bound_at_put),
 		T_CASE(t_vsock_relative_path),
