@@ -359,6 +359,7 @@ static void op_patch_vm(struct fc_vmm *v, const struct fc_call *call, struct fc_
 {
 	const char *s = json_string_value(json_object_get(call->body, "state"));
 
+	fc_vsock_clock(v); /* the guest's time stops (or runs) from here */
 	v->state = strcmp(s, "Paused") == 0 ? FC_PAUSED : FC_RUNNING;
 	fc_info("The microVM is now %s.", fc_vmm_state_name(v->state));
 	fc_reply_set(rep, 204, NULL);

@@ -743,6 +743,101 @@ static void t_agent_connect_and_line_at_once(void)
 	T_ASSERT(!file_has(F.calls, "10.0.0.8"));
 }
 
+/* A restored slot whose agent waits on 52, resumed, its uds <dir>/slot.sock. */
+static void agent_slot(void)
+{
+	const char *tenv[] = { "FC_FAKE_GUEST_AGENT=1", NULL };
+
+	make_template(tenv, AGENT_ARGS, true);
+	fake_respawn(NULL);
+	expect_ok("PUT", "/snapshot/load", load_body(fmt("%s, \"resume_vm\": true",
+							 SLOT_OVERRIDES(path_in("slot.sock")))));
+}
+
+static int agent_connect(const char *want_ok)
+{
+	int fd = uds_connect(path_in("slot.sock"));
+	bool eof;
+
+	send_str(fd, "CONNECT 52\n");
+	T_EQ_STR(read_line(fd, VSOCK_ANSWER_MS, &eof), want_ok);
+	return fd;
+}
+
+/* As uigniter-agent (s5-guest agent_line.h): one connection at a time in
+ * their order; an empty line or a NUL byte drops one unanswered, the next
+ * is served; the first good line is taken and the waiting ones closed. */
+static void t_agent_serves_one_at_a_time(void)
+{
+	int fd1, fd2, fd3, fd4;
+	bool eof;
+
+	agent_slot();
+	fd1 = agent_connect("OK 1073741824\n");
+	fd2 = agent_connect("OK 1073741825\n");
+	fd3 = agent_connect("OK 1073741826\n");
+	fd4 = agent_connect("OK 1073741827\n");
+	T_ASSERT(write(fd2, "ip=1\0x\n", 7) == 7);
+	send_str(fd3, "ip=10.0.0.3/24 uigniter.id=vm-3\n");
+	send_str(fd4, "ip=10.0.0.4/24 uigniter.id=vm-4\n");
+	T_EQ_STR(read_line(fd3, 300, &eof), ""); /* fd1 is being served */
+	T_ASSERT(!eof);
+	send_str(fd1, "\n");
+	expect_closed(fd1);
+	expect_closed(fd2);
+	T_EQ_STR(read_line(fd3, VSOCK_ANSWER_MS, &eof), "OK\n");
+	read_line(fd3, VSOCK_ANSWER_MS, &eof);
+	T_ASSERT(eof);
+	close(fd3);
+	expect_closed(fd4);
+	T_ASSERT(file_has(F.calls, "\"why\":\"an empty line\""));
+	T_ASSERT(file_has(F.calls, "\"why\":\"a NUL byte\""));
+	T_ASSERT(file_has(F.calls, "\"line\":\"ip=10.0.0.3/24 uigniter.id=vm-3\""));
+	T_ASSERT(!file_has(F.calls, "vm-4"));
+}
+
+/* 4095 bytes and the '\n' is a line; 4096 without one is not. */
+static void t_agent_line_limit(void)
+{
+	static char big[4097];
+	int fd1, fd2;
+	bool eof;
+
+	agent_slot();
+	fd1 = agent_connect("OK 1073741824\n");
+	fd2 = agent_connect("OK 1073741825\n");
+	memset(big, 'a', 4096);
+	T_ASSERT(write(fd1, big, 4096) == 4096);
+	big[4095] = '\n';
+	T_ASSERT(write(fd2, big, 4096) == 4096);
+	expect_closed(fd1);
+	T_EQ_STR(read_line(fd2, VSOCK_ANSWER_MS, &eof), "OK\n");
+	close(fd2);
+	T_ASSERT(file_has(F.calls, "\"why\":\"line longer than 4095 bytes\""));
+}
+
+/* A connection that sends no line is dropped after 10 s of guest time; the
+ * time the VM is paused does not count. */
+static void t_agent_connection_timeout(void)
+{
+	int fd1, fd2;
+	bool eof;
+
+	agent_slot();
+	fd1 = agent_connect("OK 1073741824\n");
+	fd2 = agent_connect("OK 1073741825\n");
+	send_str(fd2, "ip=10.0.0.2/24\n");
+	expect_ok("PATCH", "/vm", PAUSE);
+	sleep_ms(10500);
+	expect_ok("PATCH", "/vm", RESUME);
+	T_EQ_STR(read_line(fd2, 300, &eof), "");
+	T_ASSERT(!eof);
+	T_EQ_STR(read_line(fd2, 20000, &eof), "OK\n");
+	expect_closed(fd1);
+	close(fd2);
+	T_ASSERT(file_has(F.calls, "\"why\":\"no line in 10 s\""));
+}
+
 /* Without FC_FAKE_GUEST_AGENT nothing listens in the guest, whatever boot_args say. */
 static void t_no_agent_without_switch(void)
 {
@@ -895,6 +990,9 @@ int main(int argc, char **argv)
 		T_CASE(t_agent_template_and_restore),
 		T_CASE(t_agent_waits_while_paused),
 		T_CASE(t_agent_connect_and_line_at_once),
+		T_CASE(t_agent_serves_one_at_a_time),
+		T_CASE(t_agent_line_limit),
+		T_CASE(t_agent_connection_timeout),
 		T_CASE(t_no_agent_without_switch),
 		T_CASE(t_jailer_relative_paths),
 		{ 0 },
