@@ -7,9 +7,10 @@
  * `uigniter.agent=vsock:N` and the VM has a vsock device, the guest prints
  * `UIGNITER-TEMPLATE vsock:N` (not FC_FAKE_CONSOLE_ON_START) and listens
  * on vsock port N. Else it prints FC_FAKE_CONSOLE_ON_START, as before. The
- * first agent line that arrives (fc_vsock.c answered the host `OK\n`) is
- * logged as {"event":"agent","t_ms","port","line"}, the guest stops
- * listening and prints FC_FAKE_CONSOLE_ON_START (booted with its identity,
+ * first good agent line (fc_vsock.c serves the connections one at a time,
+ * as uigniter-agent does, and answered the host `OK\n`) is logged as
+ * {"event":"agent","t_ms","port","line"}, the guest stops listening and
+ * prints FC_FAKE_CONSOLE_ON_START (booted with its identity,
  * it says it is ready). The listening state is saved in a snapshot and
  * restored with it, so a restored copy waits again, whatever the env of the
  * restoring process. The line's words are not checked here.

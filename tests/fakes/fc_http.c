@@ -7,7 +7,8 @@
  * (--http-api-max-payload-size, default 51200), `Expect: 100-continue` gets
  * an interim 100. After an HTTP-level error the connection is closed.
  * Responses: "HTTP/1.1 <code> <reason>", Server: Firecracker API, JSON body
- * with Content-Length, or none for 204.
+ * with Content-Length, or none for 204; "Deprecation: true" when the
+ * request used a deprecated field (micro_http's set_deprecation).
  */
 #include <errno.h>
 #include <http_parser.h>
@@ -105,17 +106,18 @@ static int send_reply(struct fc_conn *c, const struct fc_reply *rep)
 	char *body = rep->body ? json_dumps(rep->body, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
 	size_t blen = body ? strlen(body) : 0;
 	const char *conn = c->close_after ? "close" : "keep-alive";
+	const char *dep = rep->deprecated ? "Deprecation: true\r\n" : "";
 	char head[512];
 	int n, r;
 
 	if (body)
 		n = snprintf(head, sizeof(head), "HTTP/1.1 %d %s\r\nServer: Firecracker API\r\n"
-			     "Connection: %s\r\nContent-Type: application/json\r\n"
+			     "Connection: %s\r\n%sContent-Type: application/json\r\n"
 			     "Content-Length: %zu\r\n\r\n", rep->status, reason(rep->status), conn,
-			     blen);
+			     dep, blen);
 	else
 		n = snprintf(head, sizeof(head), "HTTP/1.1 %d %s\r\nServer: Firecracker API\r\n"
-			     "Connection: %s\r\n\r\n", rep->status, reason(rep->status), conn);
+			     "Connection: %s\r\n%s\r\n", rep->status, reason(rep->status), conn, dep);
 	r = write_all(c->fd, head, (size_t)n);
 	if (r == 0 && body)
 		r = write_all(c->fd, body, blen);

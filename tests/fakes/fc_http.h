@@ -24,7 +24,8 @@ struct fc_request {
 
 struct fc_reply {
 	int status;
-	json_t *body; /* owned by the reply; NULL → no body (204) */
+	json_t *body;    /* owned by the reply; NULL → no body (204) */
+	bool deprecated; /* the request used a deprecated field: "Deprecation: true" */
 };
 
 /* Sets rep to status + {"fault_message": <formatted>}, Firecracker's error body. */

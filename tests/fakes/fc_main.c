@@ -8,15 +8,19 @@
  * signalfd for SIGTERM/SIGINT, and the exit. Exit statuses:
  *   0   SIGTERM/SIGINT, guest power-off after SendCtrlAltDel, --help/--version
  *   1   API socket path already exists, contract not found, setup failure,
- *       FC_FAKE_EXIT_AFTER_START_MS elapsed after InstanceStart
+ *       FC_FAKE_EXIT_AFTER_START_MS elapsed after InstanceStart, a snapshot
+ *       load whose restore failed (after its 400)
  *   152 invalid --level;  153 argument parsing error (Firecracker's codes)
  *   SIGABRT invalid --id (Firecracker panics)
  * The socket file is never removed (Firecracker leaves it too).
  *
  * Environment: FC_FAKE_CONTRACT, FC_FAKE_LOG_DIR, FC_FAKE_START_DELAY_MS,
  * FC_FAKE_EXIT_AFTER_START_MS, FC_FAKE_IGNORE_CTRL_ALT_DEL,
- * FC_FAKE_CHECK_TAP, FC_FAKE_CONSOLE_ON_START, FC_FAKE_ALLOC_MIB (see
- * tests/fakes/README.md).
+ * FC_FAKE_CHECK_TAP, FC_FAKE_CONSOLE_ON_START, FC_FAKE_ALLOC_MIB,
+ * FC_FAKE_GUEST_AGENT (see tests/fakes/README.md).
+ *
+ * The poll set also holds the vsock device's fds (fc_vsock.c): its uds
+ * and the host connections on it.
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -165,7 +165,7 @@ void fc_op_snapshot_create(struct fc_vmm *v, const struct fc_call *call, struct 
 		return;
 	}
 	if (type && strcmp(type, "Diff") == 0)
-		fc_warn("Virtual machine diff snapshots is in development preview.");
+		fc_warn("[DevPreview] Virtual machine diff snapshots is in development preview.");
 	if (write_state(v, str(call->body, "snapshot_path"), rep) < 0 ||
 	    write_memory(v, str(call->body, "mem_file_path"), rep) < 0)
 		return;
@@ -187,6 +187,9 @@ int fc_parse_snapshot_load(const struct fc_call *call, struct fc_reply *rep)
 	else if (!file && !backend)
 		fc_reply_fault(rep, 400, DESER "missing field: either `mem_backend` or "
 			       "`mem_file_path` is required.");
+	else if (file || json_is_true(json_object_get(call->body, "enable_diff_snapshots")))
+		return fc_deprecated(rep, "PUT /snapshot/load: mem_file_path and "
+				     "enable_diff_snapshots fields are deprecated.");
 	else
 		return 0;
 	return -EINVAL;
@@ -367,7 +370,6 @@ static void adopt(struct fc_vmm *v, json_t *state, json_t *body)
 	json_object_foreach(res, k, r)
 		json_object_set(v->resources, k, r);
 	fc_guest_restore(&v->guest_os, json_object_get(state, "guest"));
-	v->restored = true;
 	v->state = json_is_true(json_object_get(body, "resume_vm")) ? FC_RUNNING : FC_PAUSED;
 }
 

@@ -10,6 +10,10 @@
  * action_type: InstanceStart is PRE, SendCtrlAltDel and FlushMetrics POST.
  * An operation of the contract missing from the table is treated as ANY and
  * answered 400 "not implemented by the fake" (logged as a warning).
+ * Before the phase, a rule's parse check runs (what Firecracker's API
+ * thread refuses whatever the phase: PUT /snapshot/load's memory fields);
+ * after it, a boot-specific rule marks boot_path, which bars a snapshot load.
+ * A loaded snapshot counts as started (Paused or Running) for the phases.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -60,7 +64,7 @@ static const struct fc_rule rules[] = {
 	{ "PUT", "/logger", FC_PRE, fc_op_put_logger, false, NULL },
 	{ "PUT", "/metrics", FC_PRE, fc_op_put_metrics, false, NULL },
 	{ "PUT", "/mmds/config", FC_PRE, fc_op_put_mmds_config, true, NULL },
-	{ "PUT", "/vsock", FC_PRE, fc_op_put_vsock, true, NULL },
+	{ "PUT", "/vsock", FC_PRE, fc_op_put_vsock, true, fc_parse_put_vsock },
 	{ "PUT", "/balloon", FC_PRE, fc_op_put_resource, true, NULL },
 	{ "PUT", "/entropy", FC_PRE, fc_op_put_resource, true, NULL },
 	{ "PUT", "/serial", FC_PRE, fc_op_put_resource, false, NULL },
@@ -280,6 +284,13 @@ void fc_vmm_dispatch(struct fc_vmm *v, const struct fc_call *call, struct fc_rep
 	r->fn(v, call, rep);
 }
 
+int fc_deprecated(struct fc_reply *rep, const char *message)
+{
+	fc_warn("%s", message);
+	rep->deprecated = true;
+	return 0;
+}
+
 static void op_unsupported(struct fc_vmm *v, const struct fc_call *call, struct fc_reply *rep)
 {
 	(void)v;
@@ -348,6 +359,7 @@ static void op_patch_vm(struct fc_vmm *v, const struct fc_call *call, struct fc_
 {
 	const char *s = json_string_value(json_object_get(call->body, "state"));
 
+	fc_vsock_clock(v); /* the guest's time stops (or runs) from here */
 	v->state = strcmp(s, "Paused") == 0 ? FC_PAUSED : FC_RUNNING;
 	fc_info("The microVM is now %s.", fc_vmm_state_name(v->state));
 	fc_reply_set(rep, 204, NULL);

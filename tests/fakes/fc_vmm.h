@@ -7,6 +7,9 @@
  *
  * The fake never exits from here: it schedules an exit (exit_at_ms) that the
  * event loop in fc_main.c carries out.
+ *
+ * Snapshots are fc_snapshot.c, the vsock device's host side fc_vsock.c,
+ * what runs in the guest (console lines, the agent stand-in) fc_guest.c.
  */
 #ifndef FC_VMM_H
 #define FC_VMM_H
@@ -42,7 +45,6 @@ struct fc_vmm {
 	json_t *resources; /* owned: vm/config key ("logger", "vsock", ...) → body */
 	json_t *mmds;      /* owned: MMDS data store, NULL until PUT /mmds */
 	bool boot_path;    /* a boot-specific resource was PUT: no snapshot load */
-	bool restored;     /* the microVM came from PUT /snapshot/load */
 	struct fc_vsock *vsock; /* owned: the vsock device's host side, or NULL */
 	struct fc_guest guest_os; /* what runs in the guest (fc_guest.c) */
 	bool check_tap;           /* FC_FAKE_CHECK_TAP=1: host_dev_name must exist */
@@ -108,7 +110,9 @@ fc_op_fn fc_op_put_boot_source, fc_op_put_drive, fc_op_patch_drive, fc_op_put_if
 /* Checks Firecracker makes while parsing a request (API thread), before the
  * phase rules: 0, or fills rep. */
 typedef int fc_parse_fn(const struct fc_call *call, struct fc_reply *rep);
-fc_parse_fn fc_parse_snapshot_load;
+fc_parse_fn fc_parse_snapshot_load, fc_parse_put_vsock;
+/* A deprecated field was used: logged, "Deprecation: true" on the answer; 0. */
+int fc_deprecated(struct fc_reply *rep, const char *message);
 
 /* The guest (fc_guest.c). */
 void fc_guest_init(struct fc_guest *g);

@@ -5,9 +5,19 @@
  * Owns the listening socket and up to FC_VSOCK_MAX_CONNS host connections,
  * each in one state: CONNECT (accepted, its CONNECT line not read yet),
  * PENDING (a valid CONNECT, the paused guest has not answered), GUEST (the
- * host was told OK: the bytes go to the guest program, fc_guest.c's agent
- * reading one line). A connection is closed by closing its fd; nothing is
- * ever written to a connection but `OK <port>\n` and the agent's `OK\n`.
+ * host was told OK: the connection is in the guest program's backlog). A
+ * connection is closed by closing its fd; nothing is ever written to one
+ * but `OK <port>\n` and the agent's `OK\n`.
+ *
+ * The guest program is uigniter-agent (s5-guest: tools/guest/agent.c,
+ * agent_line.h): it serves one connection at a time, in the order they
+ * came (the others wait, already told OK by the vsock transport), each for
+ * at most AGENT_CONN_TIMEOUT_MS of guest time (not counted while Paused).
+ * A line is at most FC_VSOCK_LINE_MAX bytes with its '\n'; an empty one, a
+ * NUL byte, a longer one, a close before the '\n' or the timeout drop the
+ * connection without an answer, and the next one is served. The first good
+ * line is answered OK and taken; the agent then exits: the connections
+ * still waiting are closed, later CONNECTs refused (fc_guest_listens).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -26,6 +36,7 @@
 #define CONNECT_MAX_READ 32 /* the muxer's buffer */
 #define REQUEST_TIMEOUT_MS 2000 /* csm CONN_REQUEST_TIMEOUT_MS */
 #define FIRST_HOST_PORT (1u << 30)
+#define AGENT_CONN_TIMEOUT_MS 10000 /* uigniter-agent's CONN_TIMEOUT_MS */
 
 enum vc_state { VC_FREE, VC_CONNECT, VC_PENDING, VC_GUEST };
 
@@ -34,7 +45,9 @@ struct vconn {
 	enum vc_state st;
 	uint32_t port, host_port;
 	int64_t deadline_ms; /* PENDING: closed if the guest has not answered by then */
-	char line[FC_VSOCK_LINE_MAX];
+	uint64_t order;      /* GUEST: served in this order */
+	int64_t budget_ms;   /* GUEST: guest time left to send the line */
+	char line[FC_VSOCK_LINE_MAX + 1];
 	size_t len;
 };
 
@@ -42,6 +55,8 @@ struct fc_vsock {
 	int lfd;
 	char *path; /* owned, as given */
 	uint32_t host_port_last;
+	uint64_t guest_order;  /* the next GUEST connection's order */
+	int64_t clock_ms;      /* guest time is accounted up to here */
 	struct vconn conns[FC_VSOCK_MAX_CONNS];
 };
 
@@ -78,6 +93,7 @@ int fc_vsock_open(struct fc_vsock **out, const char *uds_path)
 	}
 	vs->lfd = fd;
 	vs->host_port_last = FIRST_HOST_PORT - 1;
+	vs->clock_ms = fc_now_ms();
 	*out = vs;
 	return 0;
 fail:
@@ -154,6 +170,40 @@ static void answer(struct fc_vmm *v, struct vconn *c)
 	log_connect(c->port, c->host_port, "connected");
 	c->st = VC_GUEST;
 	c->len = 0;
+	c->order = v->vsock->guest_order++;
+	c->budget_ms = AGENT_CONN_TIMEOUT_MS;
+}
+
+/* The GUEST connection the agent serves now (the oldest), or NULL. */
+static struct vconn *served(struct fc_vsock *vs)
+{
+	struct vconn *best = NULL;
+
+	for (size_t i = 0; vs && i < FC_VSOCK_MAX_CONNS; i++)
+		if (vs->conns[i].st == VC_GUEST && (!best || vs->conns[i].order < best->order))
+			best = &vs->conns[i];
+	return best;
+}
+
+static void drop_guest_conn(struct vconn *c, const char *why)
+{
+	fc_info("fake guest: the agent dropped a connection: %s", why);
+	fc_calllog_event("agent_dropped", json_pack("{s:I, s:s}", "port", (json_int_t)c->port,
+						    "why", why));
+	vc_close(c);
+}
+
+void fc_vsock_clock(struct fc_vmm *v)
+{
+	struct fc_vsock *vs = v->vsock;
+	struct vconn *c = served(vs);
+	int64_t now = fc_now_ms();
+
+	if (!vs)
+		return;
+	if (c && v->state == FC_RUNNING)
+		c->budget_ms -= now - vs->clock_ms;
+	vs->clock_ms = now;
 }
 
 /* The muxer's read_local_stream_port: 0 and *port, or -EINVAL (closed). */
@@ -213,30 +263,56 @@ static void on_connect_line(struct fc_vmm *v, struct fc_vsock *vs, struct vconn 
 	c->deadline_ms = fc_now_ms() + REQUEST_TIMEOUT_MS;
 }
 
-/* Bytes for the guest program: the agent's one line. */
+/* The guest's agent took a line: it exits, the connections still waiting
+ * in its backlog are closed with it. */
+static void agent_done(struct fc_vsock *vs)
+{
+	for (size_t i = 0; i < FC_VSOCK_MAX_CONNS; i++)
+		if (vs->conns[i].st == VC_GUEST)
+			vc_close(&vs->conns[i]);
+}
+
+/* NULL if buf[0, n) holds a good line (ended by its '\n'), else why not. */
+static const char *bad_line(const char *buf, size_t n)
+{
+	if (n == 1)
+		return "an empty line";
+	if (memchr(buf, '\0', n))
+		return "a NUL byte";
+	return NULL;
+}
+
+/* Bytes for the agent, on the connection it serves: its one line. */
 static void on_guest_bytes(struct fc_vmm *v, struct vconn *c)
 {
-	ssize_t n = recv(c->fd, c->line + c->len, sizeof(c->line) - 1 - c->len, 0);
+	ssize_t n = recv(c->fd, c->line + c->len, FC_VSOCK_LINE_MAX - c->len, 0);
+	const char *why;
 	char *nl;
 
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
 	if (n <= 0) {
-		if (n < 0 && (errno == EAGAIN || errno == EINTR))
-			return;
-		vc_close(c); /* the host went away before its line */
+		drop_guest_conn(c, "closed before a full line");
 		return;
 	}
 	c->len += (size_t)n;
-	c->line[c->len] = '\0';
-	nl = strchr(c->line, '\n');
+	nl = memchr(c->line, '\n', c->len);
 	if (!nl) {
-		if (c->len == sizeof(c->line) - 1)
-			vc_close(c); /* no line fits: the guest gives up */
+		if (c->len == FC_VSOCK_LINE_MAX)
+			drop_guest_conn(c, "line longer than 4095 bytes");
+		return;
+	}
+	if ((why = bad_line(c->line, (size_t)(nl - c->line) + 1))) {
+		drop_guest_conn(c, why);
 		return;
 	}
 	*nl = '\0';
-	if (fc_guest_listens(v, c->port) && send_all(c->fd, "OK\n") == 0)
-		fc_guest_agent_line(v, c->port, c->line);
-	vc_close(c);
+	if (send_all(c->fd, "OK\n") < 0) { /* not taken: the host sends it again */
+		drop_guest_conn(c, "the answer could not be written");
+		return;
+	}
+	fc_guest_agent_line(v, c->port, c->line);
+	agent_done(v->vsock);
 }
 
 static void accept_all(struct fc_vsock *vs)
@@ -266,9 +342,13 @@ size_t fc_vsock_pollfds(struct fc_vmm *v, struct pollfd *p, size_t max)
 	if (!vs || v->state == FC_NOT_STARTED || max == 0)
 		return 0; /* before boot, host connections wait in the backlog */
 	p[n++] = (struct pollfd){ .fd = vs->lfd, .events = POLLIN };
+	/* CONNECT lines are the muxer's (read even while paused); the agent
+	 * reads one connection at a time, and nothing while paused */
 	for (size_t i = 0; i < FC_VSOCK_MAX_CONNS && n < max; i++)
-		if (vs->conns[i].st == VC_CONNECT || vs->conns[i].st == VC_GUEST)
+		if (vs->conns[i].st == VC_CONNECT)
 			p[n++] = (struct pollfd){ .fd = vs->conns[i].fd, .events = POLLIN };
+	if (v->state == FC_RUNNING && served(vs) && n < max)
+		p[n++] = (struct pollfd){ .fd = served(vs)->fd, .events = POLLIN };
 	return n;
 }
 
@@ -305,6 +385,11 @@ void fc_vsock_tick(struct fc_vmm *v)
 {
 	struct fc_vsock *vs = v->vsock;
 	int64_t now = fc_now_ms();
+	struct vconn *c;
+
+	fc_vsock_clock(v);
+	while ((c = served(vs)) && c->budget_ms <= 0)
+		drop_guest_conn(c, "no line in 10 s");
 
 	for (size_t i = 0; vs && i < FC_VSOCK_MAX_CONNS; i++) {
 		struct vconn *c = &vs->conns[i];
@@ -324,9 +409,14 @@ void fc_vsock_tick(struct fc_vmm *v)
 
 int64_t fc_vsock_due(const struct fc_vmm *v)
 {
-	const struct fc_vsock *vs = v->vsock;
+	struct fc_vsock *vs = v->vsock;
+	struct vconn *g = served(vs);
 	int64_t due = -1, now = fc_now_ms();
 
+	if (g && v->state == FC_RUNNING) {
+		due = g->budget_ms - (now - vs->clock_ms);
+		due = due < 0 ? 0 : due;
+	}
 	for (size_t i = 0; vs && i < FC_VSOCK_MAX_CONNS; i++) {
 		const struct vconn *c = &vs->conns[i];
 		int64_t left;
@@ -339,6 +429,13 @@ int64_t fc_vsock_due(const struct fc_vmm *v)
 			due = left;
 	}
 	return due;
+}
+
+int fc_parse_put_vsock(const struct fc_call *call, struct fc_reply *rep)
+{
+	if (json_object_get(call->body, "vsock_id"))
+		return fc_deprecated(rep, "PUT /vsock: vsock_id field is deprecated.");
+	return 0;
 }
 
 /* PUT /vsock: Firecracker's VsockBuilder::insert — the old device is

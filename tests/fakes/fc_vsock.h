@@ -30,7 +30,7 @@
 #include "fc_vmm.h"
 
 #define FC_VSOCK_MAX_CONNS 64
-#define FC_VSOCK_LINE_MAX 4096
+#define FC_VSOCK_LINE_MAX 4096 /* an agent line with its '\n' (agent_line.h) */
 
 /* Binds and listens on uds_path: 0 and *out (returned-new), or -errno. */
 int fc_vsock_open(struct fc_vsock **out, const char *uds_path);
@@ -44,6 +44,9 @@ size_t fc_vsock_pollfds(struct fc_vmm *v, struct pollfd *p, size_t max);
 void fc_vsock_on_poll(struct fc_vmm *v, const struct pollfd *p, size_t n);
 /* Answers requests the guest can now answer, drops timed-out ones. */
 void fc_vsock_tick(struct fc_vmm *v);
+/* Accounts the guest time the agent's connection used: before the VM's
+ * state changes (PATCH /vm), and at each tick. */
+void fc_vsock_clock(struct fc_vmm *v);
 /* ms until fc_vsock_tick has something to do, -1 for never. */
 int64_t fc_vsock_due(const struct fc_vmm *v);
 

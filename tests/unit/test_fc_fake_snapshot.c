@@ -224,6 +224,17 @@ static int count_in(const char *path, const char *needle)
 	return n;
 }
 
+/* SIGTERM: the fake exits 0 (and, under ASan, leak-free). */
+static void expect_clean_exit(void)
+{
+	int st;
+
+	kill(F.pid, SIGTERM);
+	st = fake_wait_exit(5000);
+	T_ASSERT(st != -1 && WIFEXITED(st));
+	T_EQ_INT(WEXITSTATUS(st), 0);
+}
+
 /* A restore failure: 400 with want, then the process exits 1 by itself. */
 static void expect_fatal_load(const char *body, const char *want)
 {
@@ -292,6 +303,7 @@ static void t_create_writes_files(void)
 	json_decref(c);
 	T_ASSERT(file_has(F.calls, fmt("\"snapshot_path\":\"%s\"", path_in("snap"))));
 	T_EQ_STR(state_now(), "Paused");
+	expect_clean_exit();
 }
 
 /* ------------------------------------------------------------ load */
@@ -344,6 +356,7 @@ static void t_load_with_overrides(void)
 	/* and it can be snapshotted again */
 	expect_ok("PUT", "/snapshot/create", create_body(path_in("snap-b"), path_in("mem-b")));
 	T_ASSERT(file_has(path_in("snap-b"), "\"host_dev_name\":\"uit-9\""));
+	expect_clean_exit();
 }
 
 static void t_load_resume_vm(void)
@@ -504,6 +517,47 @@ static void t_load_checks_tap(void)
 		  "\"eth0\", \"host_dev_name\": \"lo\"}]"));
 }
 
+static void t_load_hugepages_need_uffd(void)
+{
+	fake_start();
+	expect_ok("PUT", "/machine-config", "{\"vcpu_count\": 1, \"mem_size_mib\": 128, "
+		  "\"huge_pages\": \"2M\"}");
+	expect_ok("PUT", "/boot-source", boot_with("console=ttyS0"));
+	expect_ok("PUT", "/actions", START);
+	expect_ok("PATCH", "/vm", PAUSE);
+	expect_ok("PUT", "/snapshot/create", create_body(path_in("snap"), path_in("mem")));
+	fake_respawn(NULL);
+	expect_fatal_load(load_body(""), "Error creating guest memory from file: Cannot restore "
+			  "hugetlbfs backed snapshot by mapping the memory file. Please use uffd.");
+}
+
+/* Deprecated fields answer with "Deprecation: true" (micro_http). */
+static void t_deprecation_header(void)
+{
+	const char *body, *out;
+
+	make_template(NULL, "console=ttyS0", false);
+	fake_respawn(NULL);
+	body = vsock_body(path_in("v.sock"));
+	out = raw(fmt("PUT /vsock HTTP/1.1\r\nContent-Type: application/json\r\n"
+		      "Content-Length: %zu\r\n\r\n%s", strlen(body), body), 2000);
+	T_ASSERT(strstr(out, "HTTP/1.1 204") && !strstr(out, "Deprecation"));
+	fake_respawn(NULL);
+	body = fmt("{\"guest_cid\": 3, \"uds_path\": \"%s\", \"vsock_id\": \"vsock0\"}",
+		   path_in("w.sock"));
+	out = raw(fmt("PUT /vsock HTTP/1.1\r\nContent-Type: application/json\r\n"
+		      "Content-Length: %zu\r\n\r\n%s", strlen(body), body), 2000);
+	T_ASSERT(strstr(out, "HTTP/1.1 204") && strstr(out, "\r\nDeprecation: true\r\n"));
+	fake_respawn(NULL);
+	body = fmt("{\"snapshot_path\": \"%s\", \"mem_file_path\": \"%s\"}", path_in("snap"),
+		   path_in("mem"));
+	out = raw(fmt("PUT /snapshot/load HTTP/1.1\r\nContent-Type: application/json\r\n"
+		      "Content-Length: %zu\r\n\r\n%s", strlen(body), body), 2000);
+	T_ASSERT(strstr(out, "HTTP/1.1 204") && strstr(out, "\r\nDeprecation: true\r\n"));
+	T_ASSERT(file_has(F.err, "PUT /snapshot/load: mem_file_path and enable_diff_snapshots "
+			  "fields are deprecated."));
+}
+
 /* ------------------------------------------------------------ vsock */
 
 static void t_vsock_bound_at_put(void)
@@ -549,6 +603,7 @@ static void t_vsock_bound_at_put(void)
 	kill(F.pid, SIGTERM);
 	status = fake_wait_exit(5000);
 	T_ASSERT(status != -1 && WIFEXITED(status));
+	T_EQ_INT(WEXITSTATUS(status), 0); /* also: no leak under ASan */
 	T_ASSERT(stat(path_in("w.sock"), &st) == 0 && S_ISSOCK(st.st_mode));
 }
 
@@ -617,6 +672,7 @@ static void t_agent_template_and_restore(void)
 	fd = uds_connect(path_in("slot.sock"));
 	send_str(fd, "CONNECT 52\n");
 	expect_closed(fd);
+	expect_clean_exit();
 }
 
 /* A restored copy left Paused: a CONNECT waits for the guest; resumed, it
@@ -645,16 +701,141 @@ static void t_agent_waits_while_paused(void)
 	T_ASSERT(!eof);
 	expect_ok("PATCH", "/vm", RESUME);
 	T_EQ_STR(read_line(fd2, VSOCK_ANSWER_MS, &eof), "OK 1073741825\n");
-	/* CONNECT and the line in one write (the muxer reads CONNECT byte by byte) */
+	/* the line waits in the socket while the guest is paused */
+	expect_ok("PATCH", "/vm", PAUSE);
+	send_str(fd2, "ip=10.0.0.6/24 uigniter.id=vm-y\n");
+	T_EQ_STR(read_line(fd2, 300, &eof), "");
+	T_ASSERT(!eof);
+	T_ASSERT(!file_has(F.calls, "\"event\":\"agent\""));
+	expect_ok("PATCH", "/vm", RESUME);
+	T_EQ_STR(read_line(fd2, VSOCK_ANSWER_MS, &eof), "OK\n");
+	read_line(fd2, VSOCK_ANSWER_MS, &eof);
+	T_ASSERT(eof);
 	close(fd2);
+	T_ASSERT(file_has(F.calls, "\"line\":\"ip=10.0.0.6/24 uigniter.id=vm-y\""));
+}
+
+/* CONNECT and the line in one write: the muxer reads CONNECT byte by byte,
+ * the rest is the guest's; a host that closes before its line changes nothing. */
+static void t_agent_connect_and_line_at_once(void)
+{
+	const char *tenv[] = { "FC_FAKE_GUEST_AGENT=1", NULL };
+	bool eof;
+	int fd;
+
+	make_template(tenv, AGENT_ARGS, true);
+	fake_respawn(NULL);
+	expect_ok("PUT", "/snapshot/load", load_body(fmt("%s, \"resume_vm\": true",
+							 SLOT_OVERRIDES(path_in("slot.sock")))));
 	fd = uds_connect(path_in("slot.sock"));
-	send_str(fd, "CONNECT 52\nip=10.0.0.6/24 uigniter.id=vm-y\n");
-	T_EQ_STR(read_line(fd, VSOCK_ANSWER_MS, &eof), "OK 1073741826\n");
+	send_str(fd, "CONNECT 52\n");
+	T_EQ_STR(read_line(fd, VSOCK_ANSWER_MS, &eof), "OK 1073741824\n");
+	send_str(fd, "ip=10.0.0.8/24 no newline yet");
+	close(fd);
+	fd = uds_connect(path_in("slot.sock"));
+	send_str(fd, "CONNECT 52\nip=10.0.0.9/24 uigniter.id=vm-z\n");
+	T_EQ_STR(read_line(fd, VSOCK_ANSWER_MS, &eof), "OK 1073741825\n");
 	T_EQ_STR(read_line(fd, VSOCK_ANSWER_MS, &eof), "OK\n");
 	read_line(fd, VSOCK_ANSWER_MS, &eof);
 	T_ASSERT(eof);
 	close(fd);
-	T_ASSERT(file_has(F.calls, "\"line\":\"ip=10.0.0.6/24 uigniter.id=vm-y\""));
+	T_ASSERT(file_has(F.calls, "\"line\":\"ip=10.0.0.9/24 uigniter.id=vm-z\""));
+	T_ASSERT(!file_has(F.calls, "10.0.0.8"));
+}
+
+/* A restored slot whose agent waits on 52, resumed, its uds <dir>/slot.sock. */
+static void agent_slot(void)
+{
+	const char *tenv[] = { "FC_FAKE_GUEST_AGENT=1", NULL };
+
+	make_template(tenv, AGENT_ARGS, true);
+	fake_respawn(NULL);
+	expect_ok("PUT", "/snapshot/load", load_body(fmt("%s, \"resume_vm\": true",
+							 SLOT_OVERRIDES(path_in("slot.sock")))));
+}
+
+static int agent_connect(const char *want_ok)
+{
+	int fd = uds_connect(path_in("slot.sock"));
+	bool eof;
+
+	send_str(fd, "CONNECT 52\n");
+	T_EQ_STR(read_line(fd, VSOCK_ANSWER_MS, &eof), want_ok);
+	return fd;
+}
+
+/* As uigniter-agent (s5-guest agent_line.h): one connection at a time in
+ * their order; an empty line or a NUL byte drops one unanswered, the next
+ * is served; the first good line is taken and the waiting ones closed. */
+static void t_agent_serves_one_at_a_time(void)
+{
+	int fd1, fd2, fd3, fd4;
+	bool eof;
+
+	agent_slot();
+	fd1 = agent_connect("OK 1073741824\n");
+	fd2 = agent_connect("OK 1073741825\n");
+	fd3 = agent_connect("OK 1073741826\n");
+	fd4 = agent_connect("OK 1073741827\n");
+	T_ASSERT(write(fd2, "ip=1\0x\n", 7) == 7);
+	send_str(fd3, "ip=10.0.0.3/24 uigniter.id=vm-3\n");
+	send_str(fd4, "ip=10.0.0.4/24 uigniter.id=vm-4\n");
+	T_EQ_STR(read_line(fd3, 300, &eof), ""); /* fd1 is being served */
+	T_ASSERT(!eof);
+	send_str(fd1, "\n");
+	expect_closed(fd1);
+	expect_closed(fd2);
+	T_EQ_STR(read_line(fd3, VSOCK_ANSWER_MS, &eof), "OK\n");
+	read_line(fd3, VSOCK_ANSWER_MS, &eof);
+	T_ASSERT(eof);
+	close(fd3);
+	expect_closed(fd4);
+	T_ASSERT(file_has(F.calls, "\"why\":\"an empty line\""));
+	T_ASSERT(file_has(F.calls, "\"why\":\"a NUL byte\""));
+	T_ASSERT(file_has(F.calls, "\"line\":\"ip=10.0.0.3/24 uigniter.id=vm-3\""));
+	T_ASSERT(!file_has(F.calls, "vm-4"));
+}
+
+/* 4095 bytes and the '\n' is a line; 4096 without one is not. */
+static void t_agent_line_limit(void)
+{
+	static char big[4097];
+	int fd1, fd2;
+	bool eof;
+
+	agent_slot();
+	fd1 = agent_connect("OK 1073741824\n");
+	fd2 = agent_connect("OK 1073741825\n");
+	memset(big, 'a', 4096);
+	T_ASSERT(write(fd1, big, 4096) == 4096);
+	big[4095] = '\n';
+	T_ASSERT(write(fd2, big, 4096) == 4096);
+	expect_closed(fd1);
+	T_EQ_STR(read_line(fd2, VSOCK_ANSWER_MS, &eof), "OK\n");
+	close(fd2);
+	T_ASSERT(file_has(F.calls, "\"why\":\"line longer than 4095 bytes\""));
+}
+
+/* A connection that sends no line is dropped after 10 s of guest time; the
+ * time the VM is paused does not count. */
+static void t_agent_connection_timeout(void)
+{
+	int fd1, fd2;
+	bool eof;
+
+	agent_slot();
+	fd1 = agent_connect("OK 1073741824\n");
+	fd2 = agent_connect("OK 1073741825\n");
+	send_str(fd2, "ip=10.0.0.2/24\n");
+	expect_ok("PATCH", "/vm", PAUSE);
+	sleep_ms(10500);
+	expect_ok("PATCH", "/vm", RESUME);
+	T_EQ_STR(read_line(fd2, 300, &eof), "");
+	T_ASSERT(!eof);
+	T_EQ_STR(read_line(fd2, 20000, &eof), "OK\n");
+	expect_closed(fd1);
+	close(fd2);
+	T_ASSERT(file_has(F.calls, "\"why\":\"no line in 10 s\""));
 }
 
 /* Without FC_FAKE_GUEST_AGENT nothing listens in the guest, whatever boot_args say. */
@@ -802,10 +983,16 @@ int main(int argc, char **argv)
 		T_CASE(t_load_missing_drive),
 		T_CASE(t_load_vsock_path_exists),
 		T_CASE(t_load_checks_tap),
+		T_CASE(t_load_hugepages_need_uffd),
+		T_CASE(t_deprecation_header),
 		T_CASE(t_vsock_bound_at_put),
 		T_CASE(t_vsock_relative_path),
 		T_CASE(t_agent_template_and_restore),
 		T_CASE(t_agent_waits_while_paused),
+		T_CASE(t_agent_connect_and_line_at_once),
+		T_CASE(t_agent_serves_one_at_a_time),
+		T_CASE(t_agent_line_limit),
+		T_CASE(t_agent_connection_timeout),
 		T_CASE(t_no_agent_without_switch),
 		T_CASE(t_jailer_relative_paths),
 		{ 0 },
