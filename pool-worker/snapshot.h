@@ -70,6 +70,7 @@ struct pw_snap {
 	uint64_t bytes;
 	char error[256];               /* FAILED: why */
 	unsigned fails;                /* slots failed in a row while READY */
+	bool swept;                    /* firecracker: leftover template taps looked for */
 	struct pw_tmpl_build *b;       /* the build in progress (qemu) */
 	struct pw_fc_tmpl *fb;         /* … (firecracker: snapshot_fc.c) */
 	void (*done)(struct pw_snap *s, int status); /* a build ended */

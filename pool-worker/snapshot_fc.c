@@ -136,8 +136,11 @@ void pw_snap_fc_tick(struct pw_snap *s)
 	DIR *d;
 	int rc;
 
-	if (s->env->cfg->driver != UI_DRIVER_FIRECRACKER || !(d = opendir("/sys/class/net")))
+	if (s->env->cfg->driver != UI_DRIVER_FIRECRACKER ||
+	    (s->env->cfg->pool_boot != UI_POOL_BOOT_SNAPSHOT && s->swept) ||
+	    !(d = opendir("/sys/class/net")))
 		return;
+	s->swept = true; /* another pool.boot: once (a leftover of an earlier config) */
 	tap_prefix(s->env->cfg, pre, sizeof(pre));
 	while ((de = readdir(d))) {
 		if (strncmp(de->d_name, pre, strlen(pre)) != 0 || strlen(de->d_name) >= IFNAMSIZ ||
