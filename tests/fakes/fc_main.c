@@ -17,7 +17,7 @@
  * Environment: FC_FAKE_CONTRACT, FC_FAKE_LOG_DIR, FC_FAKE_START_DELAY_MS,
  * FC_FAKE_EXIT_AFTER_START_MS, FC_FAKE_IGNORE_CTRL_ALT_DEL,
  * FC_FAKE_CHECK_TAP, FC_FAKE_CONSOLE_ON_START, FC_FAKE_ALLOC_MIB,
- * FC_FAKE_GUEST_AGENT (see tests/fakes/README.md).
+ * FC_FAKE_GUEST_AGENT, FC_FAKE_VSOCK_REQUEST_TIMEOUT_MS (see tests/fakes/README.md).
  *
  * The poll set also holds the vsock device's fds (fc_vsock.c): its uds
  * and the host connections on it.

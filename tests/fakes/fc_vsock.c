@@ -55,6 +55,7 @@ struct fc_vsock {
 	int lfd;
 	char *path; /* owned, as given */
 	uint32_t host_port_last;
+	int64_t request_timeout_ms; /* FC_FAKE_VSOCK_REQUEST_TIMEOUT_MS, else 2000 */
 	uint64_t guest_order;  /* the next GUEST connection's order */
 	int64_t clock_ms;      /* guest time is accounted up to here */
 	struct vconn conns[FC_VSOCK_MAX_CONNS];
@@ -69,6 +70,16 @@ const char *fc_vsock_bind_error(int r, char *buf, size_t n)
 		snprintf(buf, n, "Error binding to the host-side Unix socket: %s (os error %d)",
 			 strerror(-r), -r);
 	return buf;
+}
+
+/* How long a paused guest may leave a CONNECT unanswered. */
+static int64_t request_timeout(void)
+{
+	const char *s = getenv("FC_FAKE_VSOCK_REQUEST_TIMEOUT_MS");
+	char *end = NULL;
+	long long v = s && *s ? strtoll(s, &end, 10) : -1;
+
+	return end && *end == '\0' && v > 0 ? v : REQUEST_TIMEOUT_MS;
 }
 
 int fc_vsock_open(struct fc_vsock **out, const char *uds_path)
@@ -94,6 +105,7 @@ int fc_vsock_open(struct fc_vsock **out, const char *uds_path)
 	vs->lfd = fd;
 	vs->host_port_last = FIRST_HOST_PORT - 1;
 	vs->clock_ms = fc_now_ms();
+	vs->request_timeout_ms = request_timeout();
 	*out = vs;
 	return 0;
 fail:
@@ -260,7 +272,7 @@ static void on_connect_line(struct fc_vmm *v, struct fc_vsock *vs, struct vconn 
 		return;
 	}
 	c->st = VC_PENDING; /* the paused guest answers when resumed */
-	c->deadline_ms = fc_now_ms() + REQUEST_TIMEOUT_MS;
+	c->deadline_ms = fc_now_ms() + vs->request_timeout_ms;
 }
 
 /* The guest's agent took a line: it exits, the connections still waiting
@@ -399,8 +411,8 @@ void fc_vsock_tick(struct fc_vmm *v)
 		if (v->state == FC_RUNNING) {
 			answer(v, c);
 		} else if (now >= c->deadline_ms) {
-			fc_info("fake vsock: guest port %u did not answer in %d ms (paused): "
-				"host connection closed", c->port, REQUEST_TIMEOUT_MS);
+			fc_info("fake vsock: guest port %u did not answer in %lld ms (paused): "
+				"host connection closed", c->port, (long long)vs->request_timeout_ms);
 			log_connect(c->port, c->host_port, "timeout");
 			vc_close(c);
 		}

@@ -24,7 +24,7 @@
 #include "fc_fake_t.h"
 
 #define MIB (1024LL * 1024)
-#define VSOCK_ANSWER_MS 5000
+#define VSOCK_ANSWER_MS 20000 /* generous: a loaded machine */
 
 /* Paths in the case's temp dir, made after fake_setup(). */
 static const char *path_in(const char *name)
@@ -230,7 +230,7 @@ static void expect_clean_exit(void)
 	int st;
 
 	kill(F.pid, SIGTERM);
-	st = fake_wait_exit(5000);
+	st = fake_wait_exit(VSOCK_ANSWER_MS);
 	T_ASSERT(st != -1 && WIFEXITED(st));
 	T_EQ_INT(WEXITSTATUS(st), 0);
 }
@@ -241,7 +241,7 @@ static void expect_fatal_load(const char *body, const char *want)
 	int st;
 
 	expect_fault("PUT", "/snapshot/load", body, want);
-	st = fake_wait_exit(5000);
+	st = fake_wait_exit(VSOCK_ANSWER_MS);
 	T_ASSERT(st != -1);
 	T_ASSERT(WIFEXITED(st));
 	T_EQ_INT(WEXITSTATUS(st), 1);
@@ -601,7 +601,7 @@ static void t_vsock_bound_at_put(void)
 	T_ASSERT(file_has(F.calls, "\"event\":\"vsock\""));
 	/* Firecracker leaves the socket file on exit */
 	kill(F.pid, SIGTERM);
-	status = fake_wait_exit(5000);
+	status = fake_wait_exit(VSOCK_ANSWER_MS);
 	T_ASSERT(status != -1 && WIFEXITED(status));
 	T_EQ_INT(WEXITSTATUS(status), 0); /* also: no leak under ASan */
 	T_ASSERT(stat(path_in("w.sock"), &st) == 0 && S_ISSOCK(st.st_mode));
@@ -666,7 +666,7 @@ static void t_agent_template_and_restore(void)
 	T_EQ_STR(jstr(json_array_get(ev, 0), "line"), line);
 	json_decref(ev);
 	/* the ready text, once, after the line; then the guest no longer listens */
-	for (long end = now_ms() + 5000; !file_has(F.err, READY) && now_ms() < end;)
+	for (long end = now_ms() + VSOCK_ANSWER_MS; !file_has(F.err, READY) && now_ms() < end;)
 		sleep_ms(10);
 	T_EQ_INT(count_in(F.err, READY "\n"), 1);
 	fd = uds_connect(path_in("slot.sock"));
@@ -680,11 +680,12 @@ static void t_agent_template_and_restore(void)
 static void t_agent_waits_while_paused(void)
 {
 	const char *tenv[] = { "FC_FAKE_GUEST_AGENT=1", NULL };
+	const char *senv[] = { "FC_FAKE_VSOCK_REQUEST_TIMEOUT_MS=60000", NULL }; /* no race */
 	bool eof;
 	int fd, fd2;
 
 	make_template(tenv, AGENT_ARGS, true);
-	fake_respawn(NULL);
+	fake_respawn(senv);
 	expect_ok("PUT", "/snapshot/load", load_body(SLOT_OVERRIDES(path_in("slot.sock"))));
 	/* a port nobody listens on: the paused guest cannot refuse it yet */
 	fd = uds_connect(path_in("slot.sock"));
@@ -713,6 +714,32 @@ static void t_agent_waits_while_paused(void)
 	T_ASSERT(eof);
 	close(fd2);
 	T_ASSERT(file_has(F.calls, "\"line\":\"ip=10.0.0.6/24 uigniter.id=vm-y\""));
+}
+
+/* A CONNECT the paused guest leaves unanswered is closed after 2000 ms
+ * (CONN_REQUEST_TIMEOUT_MS); the slot still works once resumed. */
+static void t_vsock_request_timeout_while_paused(void)
+{
+	const char *tenv[] = { "FC_FAKE_GUEST_AGENT=1", NULL };
+	json_t *ev;
+	bool eof;
+	int fd;
+
+	make_template(tenv, AGENT_ARGS, true);
+	fake_respawn(NULL);
+	expect_ok("PUT", "/snapshot/load", load_body(SLOT_OVERRIDES(path_in("slot.sock"))));
+	fd = uds_connect(path_in("slot.sock"));
+	send_str(fd, "CONNECT 52\n");
+	expect_closed(fd);
+	ev = event_lines("vsock");
+	T_EQ_INT(json_array_size(ev), 1);
+	T_EQ_STR(jstr(json_array_get(ev, 0), "result"), "timeout");
+	json_decref(ev);
+	expect_ok("PATCH", "/vm", RESUME);
+	fd = uds_connect(path_in("slot.sock"));
+	send_str(fd, "CONNECT 52\n");
+	T_EQ_STR(read_line(fd, VSOCK_ANSWER_MS, &eof), "OK 1073741825\n");
+	close(fd);
 }
 
 /* CONNECT and the line in one write: the muxer reads CONNECT byte by byte,
@@ -990,6 +1017,7 @@ int main(int argc, char **argv)
 		T_CASE(t_agent_template_and_restore),
 		T_CASE(t_agent_waits_while_paused),
 		T_CASE(t_agent_connect_and_line_at_once),
+		T_CASE(t_vsock_request_timeout_while_paused),
 		T_CASE(t_agent_serves_one_at_a_time),
 		T_CASE(t_agent_line_limit),
 		T_CASE(t_agent_connection_timeout),
