@@ -33,6 +33,9 @@ ST_NEED_GUEST=0
 st_fc_fake
 calllog() { echo "$ST_DIR/calls/$1.calls.jsonl"; }
 calls() { jq -c 'select(.method) | [.method, .path, .status]' "$(calllog "$1")"; }
+# wait_log N PATTERN: the log holds N lines with PATTERN (it is relayed by
+# uigniterd: a line may land a moment after the API shows its effect)
+wait_log() { for _ in $(seq 100); do [ "$(grep -c -- "$2" "$ST_LOG")" -ge "$1" ] && return 0; sleep 0.1; done; return 1; }
 tmpl_taps() { ip -n "$ST_NS" -br link | awk '$1 ~ /^tmpl-uit-/ {print $1}' | grep .; } # the template's own
 # holds FILE EXPR [jq args]: EXPR gives at least one value over FILE's lines,
 # all true (jq 1.6's -e looks at the last line's output only)
@@ -147,7 +150,7 @@ for s in $(sql "select id from vms where state = 'warm'"); do
 	seeds="$seeds $(check_slot "$s")"
 done
 [ "$(tr ' ' '\n' <<<"$seeds" | sed '/^$/d' | sort -u | wc -l)" = 2 ] || st_fail "seeds: $seeds"
-[ "$(grep -c "the guest took its address line" "$ST_LOG")" = 2 ] || st_fail "restores not logged"
+wait_log 2 "the guest took its address line" || st_fail "restores not logged"
 st_log "template $(json .template.bytes) bytes; 2 slots restored, each told its own identity"
 
 # ---- a run takes a slot
@@ -166,7 +169,7 @@ api GET /pool
 api POST "/vm/$id/stop"
 st_expect 200 "stop of $id"
 pool_ready 2
-[ "$(grep -c "the guest took its address line" "$ST_LOG")" = 3 ] || st_fail "the refill was not restored"
+wait_log 3 "the guest took its address line" || st_fail "the refill was not restored"
 new=$(sql "select id from vms where state = 'warm' and id not in ($(sed "s/.*/'&'/" <<<"$slots" | paste -sd,))")
 check_slot "$new" >/dev/null
 [ "$(jq -c 'select(.path == "/snapshot/create")' "$tlog" | wc -l)" = 1 ] || st_fail "the template was built twice"
@@ -188,11 +191,7 @@ done
 built=$(json .template.built_at)
 sleep 1.1 # built_at has second resolution
 touch "$ST_DIR/vmlinux2"
-for _ in $(seq 100); do
-	grep -q "template for fc2 discarded: the image's files changed on disk" "$ST_LOG" && break
-	sleep 0.1
-done
-grep -q "template for fc2 discarded: the image's files changed on disk" "$ST_LOG" || st_fail "discard not logged"
+wait_log 1 "template for fc2 discarded: the image's files changed on disk" || st_fail "discard not logged"
 [ ! -e "$TDIR/fc2.1x96.state" ] && [ ! -e "$TDIR/fc2.1x96.mem" ] || st_fail "the stale template's files stay"
 api POST /vm/run '{"image":"fc2","wait":"ready"}' # the stale slots are retired: cold
 st_expect 201 "run of fc2 after its kernel changed"
@@ -210,7 +209,7 @@ st_log "SIGHUP to fc2: its own template; its kernel touched: built anew"
 ip -n "$ST_NS" tuntap add dev tmpl-uit-999 mode tap
 for _ in $(seq 100); do tmpl_taps >/dev/null || break; sleep 0.1; done
 ! tmpl_taps >/dev/null || st_fail "a leftover template tap stays: $(tmpl_taps)"
-grep -q "template: tap tmpl-uit-999 removed: no template owns it" "$ST_LOG" || st_fail "not logged"
+wait_log 1 "template: tap tmpl-uit-999 removed: no template owns it" || st_fail "not logged"
 
 # ---- kill -9 pool-worker: restored slots are retired, the pool refills
 old=$(sql "select id from vms where state = 'warm'")
