@@ -20,8 +20,9 @@
  * Messages on stderr only. The line (it holds the seed) is wiped from
  * memory before exit.
  *
- * Statically linked (the guest has no libc): built by tools/guest/module.mk
- * with its own flags, never the sanitizers'.
+ * A program of uigniter-guest (main.c), statically linked (the guest has
+ * no libc): built by tools/guest/module.mk with its own flags, never the
+ * sanitizers'.
  */
 #include <errno.h>
 #include <limits.h>
@@ -35,6 +36,7 @@
 #include <linux/vm_sockets.h>
 
 #include "agent_line.h"
+#include "guest_main.h"
 
 #define PROG "uigniter-agent"
 #define CONN_TIMEOUT_MS 10000 /* a connection's whole line, then it is dropped */
@@ -165,7 +167,7 @@ out_close:
 	return rc;
 }
 
-int main(int argc, char **argv)
+int ui_agent_main(int argc, char **argv)
 {
 	unsigned cid, port;
 	int ready = 0;
