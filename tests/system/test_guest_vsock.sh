@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test_guest_vsock.sh — the demo guest's snapshot agent over vsock
 # (uigniter.agent=vsock:PORT, tools/guest/init + uigniter-agent), with real
-# QEMU and no daemon: one guest, a hubport netdev, in the test's own netns.
+# QEMU and no daemon: two guests one after the other, a hubport netdev,
+# in the test's own netns.
 #
 # This host has no /dev/vhost-vsock, so QEMU cannot give the guest a virtio
 # vsock device: the peer is a process inside the guest, over the guest
@@ -21,11 +22,14 @@
 #   * the line's words applied as the virtio-serial path applies them: RNG
 #     seeded, eth0 with the line's MAC (not QEMU's) and address,
 #     UIGNITER-READY with the line's id, the line's uigniter.cmd run;
-#   * that app, on its own (the helper by itself, brief item 3): listen on
+#   * that app, the helper on its own: listen on
 #     port 1234, send a line over CID 1 -> the answer OK, the listener
 #     printed the line and exited 0; a second send finds nothing listening;
 #   * the seed never on the console; QEMU exits by itself (the app's exit
 #     powers the guest off); no process left.
+#   * a second boot whose agent cannot listen (port 52 taken first): the
+#     agent says why, init says it did not listen, no banner, the guest
+#     boots on without a line.
 # First the helper's usage errors on the host (exit 2, a message).
 # Fails on a guest whose init knows no uigniter.agent=vsock: (no banner).
 . "$(dirname "$0")/lib.sh"
@@ -75,11 +79,22 @@ echo "APP second send exit $?: $(cat /tmp/err)"'
 CMD=$(printf '%s\0' /bin/sh -c "$APP" | base64 -w0)
 LINE="ip=172.31.0.9::172.31.0.1:255.255.255.0::eth0:off uigniter.id=vsocked uigniter.mac=06:00:ac:1f:00:0a uigniter.seed=$SEED uigniter.cmd=$CMD"
 
-ov=$ST_DIR/overlay
-mkdir -p "$ov/sbin" "$ov/lib/modules" "$ov/etc"
-cp "$loopback" "$ov/lib/modules/vsock_loopback.ko"
-printf '%s\n' "$LINE" >"$ov/etc/test-agent-line"
-cat >"$ov/sbin/uigniter-agent" <<'EOF'
+# overlay_initrd NAME WRAPPER: $GUEST's initrd plus a cpio with
+# vsock_loopback.ko, the line, and WRAPPER (a file) as /sbin/uigniter-agent
+# -> $ST_DIR/NAME.cpio.gz
+overlay_initrd() {
+	local ov=$ST_DIR/$1.overlay
+	mkdir -p "$ov/sbin" "$ov/lib/modules" "$ov/etc"
+	cp "$loopback" "$ov/lib/modules/vsock_loopback.ko"
+	printf '%s\n' "$LINE" >"$ov/etc/test-agent-line"
+	install -m 0755 "$2" "$ov/sbin/uigniter-agent"
+	{
+		cat "$GUEST/initrd.cpio.gz"
+		(cd "$ov" && find . -mindepth 1 | sed 's|^\./||' | LC_ALL=C sort |
+			cpio -o -H newc -R 0:0 --quiet) | gzip -n
+	} >"$ST_DIR/$1.cpio.gz"
+}
+cat >"$ST_DIR/sender.sh" <<'EOF'
 #!/bin/sh
 # test_guest_vsock.sh's stand-in, first on init's PATH: the host's part
 # played inside the guest over vsock_loopback, then the real agent.
@@ -102,26 +117,31 @@ insmod /lib/modules/vsock_loopback.ko || echo "test: insmod vsock_loopback faile
 ) </dev/null >/dev/console 2>&1 &
 exec /bin/uigniter-agent "$@"
 EOF
-chmod 0755 "$ov/sbin/uigniter-agent"
-INITRD=$ST_DIR/initrd.cpio.gz
-{
-	cat "$GUEST/initrd.cpio.gz"
-	(cd "$ov" && find . -mindepth 1 | sed 's|^\./||' | LC_ALL=C sort |
-		cpio -o -H newc -R 0:0 --quiet) | gzip -n
-} >"$INITRD"
+# the second boot: port 52 is taken first, so the real agent cannot bind it
+cat >"$ST_DIR/busy.sh" <<'EOF'
+#!/bin/sh
+/bin/uigniter-agent listen 52 </dev/null >/dev/null 2>&1 &
+usleep 500000
+exec /bin/uigniter-agent "$@"
+EOF
+overlay_initrd good "$ST_DIR/sender.sh"
+overlay_initrd busy "$ST_DIR/busy.sh"
 
-# ---- the guest
+# ---- the guests, one at a time
 ip netns add "$ST_NS"
 TSC="tsc_early_khz=$(awk '/^cpu MHz/ {printf "%d", $4 * 1000; exit}' /proc/cpuinfo) tsc=reliable"
-CON=$ST_DIR/console.log
-ip netns exec "$ST_NS" qemu-system-x86_64 -M microvm -accel tcg -cpu max -m 128 -smp 1 \
-	-nodefaults -no-user-config -nographic -no-reboot \
-	-kernel "$GUEST/vmlinuz" -initrd "$INITRD" \
-	-append "console=ttyS0 reboot=k panic=-1 $TSC uigniter.agent=vsock:52" \
-	-chardev "file,id=con,path=$CON" -serial chardev:con \
-	-netdev hubport,id=n0,hubid=0 -device virtio-net-device,netdev=n0,mac=06:00:ac:1f:00:09 \
-	>"$ST_DIR/qemu.out" 2>&1 </dev/null &
-QPID=$!
+boot() { # boot NAME: QEMU on $ST_DIR/NAME.cpio.gz, console $ST_DIR/NAME.console
+	CON=$ST_DIR/$1.console
+	ip netns exec "$ST_NS" qemu-system-x86_64 -M microvm -accel tcg -cpu max -m 128 -smp 1 \
+		-nodefaults -no-user-config -nographic -no-reboot \
+		-kernel "$GUEST/vmlinuz" -initrd "$ST_DIR/$1.cpio.gz" \
+		-append "console=ttyS0 reboot=k panic=-1 $TSC uigniter.agent=vsock:52" \
+		-chardev "file,id=con,path=$CON" -serial chardev:con \
+		-netdev hubport,id=n0,hubid=0 -device virtio-net-device,netdev=n0,mac=06:00:ac:1f:00:09 \
+		>"$ST_DIR/qemu.out" 2>&1 </dev/null &
+	QPID=$!
+}
+boot good
 
 end=$((SECONDS + 900)) # TCG on a loaded 2-core host: generous
 until grep -qs '^UIGNITER-READY' "$CON"; do
@@ -171,6 +191,25 @@ st_log "the helper alone over vsock_loopback: OK back, the line printed, one lin
 ! grep -q 'seed failed\|^uigniter-seed:\|test: insmod\|test-sender: gave up' "$TXT" ||
 	st_fail "complaints: $(grep 'seed\|test' "$TXT")"
 ! grep -qF "$SEED" "$TXT" || st_fail "the seed was printed on the console"
+
+# ---- the agent cannot listen: no banner, the guest boots on without a line
+boot busy
+until grep -qs '^UIGNITER-READY' "$CON"; do
+	kill -0 "$QPID" 2>/dev/null || st_fail "QEMU exited: $(cat "$ST_DIR/qemu.out"; tail -n 20 "$CON")"
+	[ "$SECONDS" -lt "$end" ] || st_fail "no UIGNITER-READY: $(tail -n 20 "$CON")"
+	sleep 0.5
+done
+kill -KILL "$QPID"
+wait "$QPID" 2>/dev/null || true
+QPID=
+tr -d '\r' <"$CON" >"$TXT"
+for want in 'uigniter-agent: bind vsock port 52: Address already in use' \
+	'init: uigniter-agent did not listen on vsock port 52 (exit 1)' \
+	'init: no ip= on the kernel command line; network not configured'; do
+	grep -qxF "$want" "$TXT" || st_fail "not on the console: '$want'; it has: $(grep -v '^\[' "$TXT")"
+done
+! grep -q 'UIGNITER-TEMPLATE' "$TXT" || st_fail "a banner from a guest whose agent could not listen"
+st_log "an agent that cannot listen: no banner, said on the console, the guest boots on"
 
 for p in $(pgrep -f "$ST_DIR"); do
 	[ "$p" = $$ ] || st_fail "left running: $(tr '\0' ' ' </proc/$p/cmdline)"
