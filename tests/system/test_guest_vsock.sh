@@ -143,7 +143,7 @@ boot() { # boot NAME: QEMU on $ST_DIR/NAME.cpio.gz, console $ST_DIR/NAME.console
 }
 boot good
 
-end=$((SECONDS + 900)) # TCG on a loaded 2-core host: generous
+end=$((SECONDS + 400)) # TCG on a loaded 2-core host: generous
 until grep -qs '^UIGNITER-READY' "$CON"; do
 	kill -0 "$QPID" 2>/dev/null || st_fail "QEMU exited: $(cat "$ST_DIR/qemu.out"; tail -n 20 "$CON")"
 	[ "$SECONDS" -lt "$end" ] || st_fail "no UIGNITER-READY: $(tail -n 20 "$CON")"
@@ -194,6 +194,7 @@ st_log "the helper alone over vsock_loopback: OK back, the line printed, one lin
 
 # ---- the agent cannot listen: no banner, the guest boots on without a line
 boot busy
+end=$((SECONDS + 400))
 until grep -qs '^UIGNITER-READY' "$CON"; do
 	kill -0 "$QPID" 2>/dev/null || st_fail "QEMU exited: $(cat "$ST_DIR/qemu.out"; tail -n 20 "$CON")"
 	[ "$SECONDS" -lt "$end" ] || st_fail "no UIGNITER-READY: $(tail -n 20 "$CON")"

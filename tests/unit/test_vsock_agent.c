@@ -115,8 +115,8 @@ static void t_agent_line_in_pieces(void)
 	T_ASSERT(pid >= 0);
 	if (pid == 0) {
 		close(sv[0]);
-		for (size_t i = 0; s[i]; i += 7) {
-			size_t n = strnlen(s + i, 7);
+		for (size_t i = 0, len = strlen(s); i < len; i += 7) {
+			size_t n = len - i < 7 ? len - i : 7;
 
 			if (write(sv[1], s + i, n) != (ssize_t)n)
 				_exit(1);
