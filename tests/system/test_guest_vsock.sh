@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # test_guest_vsock.sh — the demo guest's snapshot agent over vsock
 # (uigniter.agent=vsock:PORT, tools/guest/init + uigniter-agent), with real
-# QEMU and no daemon: two guests one after the other, a hubport netdev,
+# QEMU and no daemon: three guests one after the other, a hubport netdev,
 # in the test's own netns.
 #
 # This host has no /dev/vhost-vsock, so QEMU cannot give the guest a virtio
@@ -29,7 +29,9 @@
 #     powers the guest off); no process left.
 #   * a second boot whose agent cannot listen (port 52 taken first): the
 #     agent says why, init says it did not listen, no banner, the guest
-#     boots on without a line.
+#     boots on without a line;
+#   * a third, the guest as built (no overlay): the banner, then, waiting
+#     for its line, QMP system_powerdown powers it off (QEMU exits 0).
 # First the helper's usage errors on the host (exit 2, a message).
 # Fails on a guest whose init knows no uigniter.agent=vsock: (no banner).
 . "$(dirname "$0")/lib.sh"
@@ -126,6 +128,8 @@ exec /bin/uigniter-agent "$@"
 EOF
 overlay_initrd good "$ST_DIR/sender.sh"
 overlay_initrd busy "$ST_DIR/busy.sh"
+cp "$GUEST/initrd.cpio.gz" "$ST_DIR/plain.cpio.gz" # the guest as built, no overlay
+QMP="/usr/bin/python3 $ROOT/tests/system/qmp_snap.py"
 
 # ---- the guests, one at a time
 ip netns add "$ST_NS"
@@ -137,6 +141,7 @@ boot() { # boot NAME: QEMU on $ST_DIR/NAME.cpio.gz, console $ST_DIR/NAME.console
 		-kernel "$GUEST/vmlinuz" -initrd "$ST_DIR/$1.cpio.gz" \
 		-append "console=ttyS0 reboot=k panic=-1 $TSC uigniter.agent=vsock:52" \
 		-chardev "file,id=con,path=$CON" -serial chardev:con \
+		-qmp "unix:$ST_DIR/$1.qmp,server=on,wait=off" \
 		-netdev hubport,id=n0,hubid=0 -device virtio-net-device,netdev=n0,mac=06:00:ac:1f:00:09 \
 		>"$ST_DIR/qemu.out" 2>&1 </dev/null &
 	QPID=$!
@@ -211,6 +216,29 @@ for want in 'uigniter-agent: bind vsock port 52: Address already in use' \
 done
 ! grep -q 'UIGNITER-TEMPLATE' "$TXT" || st_fail "a banner from a guest whose agent could not listen"
 st_log "an agent that cannot listen: no banner, said on the console, the guest boots on"
+
+# ---- the guest as built, waiting for its line: the power button still
+# stops it (init's wait for the agent ends on the trapped signal)
+boot plain
+end=$((SECONDS + 400))
+until grep -qs '^UIGNITER-TEMPLATE vsock:52' "$CON"; do
+	kill -0 "$QPID" 2>/dev/null || st_fail "QEMU exited: $(cat "$ST_DIR/qemu.out"; tail -n 20 "$CON")"
+	[ "$SECONDS" -lt "$end" ] || st_fail "no UIGNITER-TEMPLATE: $(tail -n 20 "$CON")"
+	sleep 0.5
+done
+while kill -0 "$QPID" 2>/dev/null; do # pressed until it is off, as pool-worker does
+	[ "$SECONDS" -lt "$end" ] || st_fail "QEMU still running after system_powerdown: $(tail -n 20 "$CON")"
+	$QMP qmp "$ST_DIR/plain.qmp" system_powerdown >/dev/null 2>&1 || true
+	sleep 1
+done
+qrc=0
+wait "$QPID" || qrc=$?
+QPID=
+[ "$qrc" = 0 ] || st_fail "QEMU exit $qrc after a powerdown: $(cat "$ST_DIR/qemu.out")"
+tr -d '\r' <"$CON" >"$TXT"
+grep -qx 'UIGNITER-SHUTDOWN ?' "$TXT" || st_fail "no 'UIGNITER-SHUTDOWN ?': $(grep -v '^\[' "$TXT")"
+! grep -q '^UIGNITER-READY' "$TXT" || st_fail "READY without a line"
+st_log "the built guest: banner, waiting; the power button powers it off (QEMU exit 0)"
 
 for p in $(pgrep -f "$ST_DIR"); do
 	[ "$p" = $$ ] || st_fail "left running: $(tr '\0' ' ' </proc/$p/cmdline)"
