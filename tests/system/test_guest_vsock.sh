@@ -17,7 +17,8 @@
 # sender playing the host's part, and execs the real agent. The sender
 # first sends a line too long (dropped: no answer), then retries the good
 # line every 250 ms until it reads OK. Asserted on the console:
-#   * UIGNITER-TEMPLATE vsock:52; the agent's "dropped a connection: line
+#   * UIGNITER-TEMPLATE vsock:52 only after the agent started (the stand-in
+#     starts it 2 s late); the agent's "dropped a connection: line
 #     too long"; the sender saw no answer to that and OK to the good line;
 #   * the line's words applied as the virtio-serial path applies them: RNG
 #     seeded, eth0 with the line's MAC (not QEMU's) and address,
@@ -117,6 +118,10 @@ insmod /lib/modules/vsock_loopback.ko || echo "test: insmod vsock_loopback faile
 	done
 	echo "test-sender: answer $out"
 ) </dev/null >/dev/console 2>&1 &
+# late on purpose: init must wait for the agent's "listening" to print the
+# banner (stdout is init's FIFO: the console by name)
+sleep 2
+echo "test: exec uigniter-agent $*" >/dev/console
 exec /bin/uigniter-agent "$@"
 EOF
 # the second boot: port 52 is taken first, so the real agent cannot bind it
@@ -180,6 +185,9 @@ expect() { # expect TEXT: on the console, after the banner; prints its line
 	[ "$n" -gt "$banner" ] || st_fail "'$1' (line $n) before the banner (line $banner)"
 	echo "$n"
 }
+started=$(line_of 'test: exec uigniter-agent listen --ready 52')
+[ -n "$started" ] || st_fail "init did not run 'uigniter-agent listen --ready 52'"
+[ "$started" -lt "$banner" ] || st_fail "the banner (line $banner) came before the agent started (line $started)"
 expect 'uigniter-agent: dropped a connection: line too long (at most 4096 bytes' >/dev/null
 expect 'test-sender: the long line got no answer' >/dev/null
 expect 'test-sender: answer OK' >/dev/null
