@@ -68,7 +68,7 @@ $(BUILD)/obj/%.o: %.c
 
 # The demo/test guest (kernel + initramfs), cached: rebuilt when inputs change.
 guest:
-	MKGUEST_SEED=$(SEED_BIN) tools/mkguest build/guest
+	MKGUEST_HELPERS=$(GUEST_BIN) tools/mkguest build/guest
 
 # Installs missing Debian packages by name (a no-op when all are present).
 deps:

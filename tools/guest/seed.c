@@ -20,8 +20,9 @@
  * added); 1 an open or ioctl failed. Messages on stderr only. The seed
  * bytes are wiped from memory before exit.
  *
- * Statically linked (the guest has no libc): built by tools/guest/module.mk
- * with its own flags, never the sanitizers'.
+ * A program of uigniter-guest (main.c), statically linked (the guest has
+ * no libc): built by tools/guest/module.mk with its own flags, never the
+ * sanitizers'.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -32,6 +33,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "guest_main.h"
 #include "seed_hex.h"
 
 #define PROG "uigniter-seed"
@@ -78,7 +80,7 @@ out_wipe:
 	return rc;
 }
 
-int main(int argc, char **argv)
+int ui_seed_main(int argc, char **argv)
 {
 	uint8_t seed[UI_SEED_BYTES];
 	int rc;
