@@ -66,23 +66,6 @@ static int parse_u32(const char *s, const char *what, unsigned *out)
 	return 0;
 }
 
-static int write_all(int fd, const char *s, size_t n)
-{
-	ssize_t w;
-
-	while (n > 0) {
-		w = write(fd, s, n);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		s += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* close, said on stderr if it fails (nothing else to do then) */
 static void close_fd(int fd)
 {
@@ -120,7 +103,7 @@ static int do_listen(unsigned port, int ready)
 	}
 	if (ready) {
 		len = snprintf(msg, sizeof(msg), "listening vsock:%u\n", port);
-		if (write_all(STDOUT_FILENO, msg, (size_t)len) < 0) {
+		if (ui_agent_write_all(STDOUT_FILENO, msg, (size_t)len) < 0) {
 			fprintf(stderr, PROG ": write to stdout: %s\n", strerror(errno));
 			goto out_close;
 		}
@@ -131,7 +114,7 @@ static int do_listen(unsigned port, int ready)
 		goto out_close;
 	}
 	line[len] = '\n'; /* where its '\n' was: len < sizeof(line) */
-	if (write_all(STDOUT_FILENO, line, (size_t)len + 1) < 0)
+	if (ui_agent_write_all(STDOUT_FILENO, line, (size_t)len + 1) < 0)
 		fprintf(stderr, PROG ": write the line to stdout: %s\n", strerror(errno));
 	else
 		rc = 0;

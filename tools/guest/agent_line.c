@@ -47,7 +47,7 @@ static int wait_readable(int fd, long long deadline)
 	}
 }
 
-static int write_all(int fd, const char *s, size_t n)
+int ui_agent_write_all(int fd, const char *s, size_t n)
 {
 	ssize_t w;
 
@@ -126,7 +126,7 @@ int ui_agent_serve(int fd, char *buf, size_t cap, int timeout_ms)
 
 	if (len < 0)
 		return len;
-	rc = write_all(fd, UI_AGENT_OK, strlen(UI_AGENT_OK));
+	rc = ui_agent_write_all(fd, UI_AGENT_OK, strlen(UI_AGENT_OK));
 	if (rc < 0) {
 		explicit_bzero(buf, cap);
 		return rc;
@@ -162,9 +162,9 @@ int ui_agent_send(int fd, const char *line, char *answer, size_t cap, int timeou
 
 	if (strchr(line, '\n'))
 		return -EINVAL;
-	rc = write_all(fd, line, n);
+	rc = ui_agent_write_all(fd, line, n);
 	if (rc == 0)
-		rc = write_all(fd, "\n", 1);
+		rc = ui_agent_write_all(fd, "\n", 1);
 	if (rc < 0)
 		return rc;
 	return ui_agent_read_line(fd, answer, cap, timeout_ms);

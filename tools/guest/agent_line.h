@@ -54,6 +54,8 @@ int ui_agent_send(int fd, const char *line, char *answer, size_t cap, int timeou
 
 /* A short text for the negative errnos above ("line longer than 4095
  * bytes", "closed before a full line"...), else strerror's. */
+/* n bytes of s to fd, through EINTR and short writes: 0 or -errno. */
+int ui_agent_write_all(int fd, const char *s, size_t n);
 const char *ui_agent_strerror(int err);
 
 #endif
