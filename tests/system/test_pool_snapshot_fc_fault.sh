@@ -18,15 +18,7 @@ ST_NEED_GUEST=0
 . "$(dirname "$0")/lib.sh"
 
 st_fc_fake
-calllog() { echo "$ST_DIR/calls/$1.calls.jsonl"; }
-calls() { jq -c 'select(.method) | [.method, .path, .status]' "$(calllog "$1")"; }
-# wait_log N PATTERN: the log holds N lines with PATTERN (it is relayed by
-# uigniterd: a line may land a moment after the API shows its effect)
-wait_log() { for _ in $(seq 100); do [ "$(grep -c -- "$2" "$ST_LOG")" -ge "$1" ] && return 0; sleep 0.1; done; return 1; }
-tmpl_taps() { ip -n "$ST_NS" -br link | awk '$1 ~ /^tmpl-uit-/ {print $1}' | grep .; } # the template's own
-# holds FILE EXPR [jq args]: EXPR gives at least one value over FILE's lines,
-# all true (jq 1.6's -e looks at the last line's output only)
-holds() { local f=$1 e=$2; shift 2; jq -s -e "$@" "[.[] | $e] | length > 0 and all" "$f" >/dev/null; }
+. "$(dirname "$0")/snapshot_fc_lib.sh"
 
 export FC_FAKE_CHECK_TAP=1
 export FC_FAKE_CONSOLE_ON_START="APP-READY: listening"

@@ -17,6 +17,7 @@ ST_NEED_GUEST=0
 . "$(dirname "$0")/lib.sh"
 
 st_fc_fake
+. "$(dirname "$0")/snapshot_fc_lib.sh"
 SFAKE=$ROOT/$BUILD/tests/fakes/static/firecracker
 JAILER=$ROOT/$BUILD/tests/fakes/jailer
 if [ ! -x "$SFAKE" ] || [ ! -x "$JAILER" ]; then
@@ -34,9 +35,7 @@ jail_cleanup() {
 	st_cleanup
 }
 trap jail_cleanup EXIT
-holds() { local f=$1 e=$2; shift 2; jq -s -e "$@" "[.[] | $e] | length > 0 and all" "$f" >/dev/null; }
-calls() { jq -c 'select(.method) | [.method, .path, .status]' "$1"; }
-tmpl_taps() { ip -n "$ST_NS" -br link | awk '$1 ~ /^tmpl-uit-/ {print $1}' | grep .; } # the template's own
+calls_in() { jq -c 'select(.method) | [.method, .path, .status]' "$1"; } # a call log by path
 
 # (no FC_FAKE_CHECK_TAP: a chroot has no /sys to look the tap up in;
 # test_pool_snapshot_fc.sh checks the taps)
@@ -74,8 +73,8 @@ slot=$(sql "select id from vms where state = 'warm'")
 root=$JAILS/$slot/root
 log=$root/run/firecracker.socket.calls.jsonl
 tap=$(sql "select tap from vms where id = '$slot'")
-[ "$(calls "$log")" = '["PUT","/snapshot/load",204]
-["PATCH","/vm",204]' ] || st_fail "slot calls: $(calls "$log")"
+[ "$(calls_in "$log")" = '["PUT","/snapshot/load",204]
+["PATCH","/vm",204]' ] || st_fail "slot calls: $(calls_in "$log")"
 holds "$log" 'select(.path == "/snapshot/load") | .body ==
 	{"snapshot_path": "/run/template.state",
 	 "mem_backend": {"backend_type": "File", "backend_path": "/run/template.mem"},
@@ -98,7 +97,7 @@ api POST /vm/run '{"image":"fc","wait":"ready"}'
 st_expect 201 "run on the jailed restored slot"
 [ "$(json .id)" = "$slot" ] || st_fail "the run did not take the slot: $API_BODY"
 [ "$(jq -c 'select(.method == "PATCH") | .body.state' "$log" | tail -n1)" = '"Resumed"' ] ||
-	st_fail "not resumed: $(calls "$log")"
+	st_fail "not resumed: $(calls_in "$log")"
 api POST "/vm/$slot/stop"
 st_expect 200 "stop of $slot"
 for _ in $(seq 50); do [ ! -e "$JAILS/$slot" ] && break; sleep 0.1; done

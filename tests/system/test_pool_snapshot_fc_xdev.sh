@@ -10,7 +10,7 @@ ST_NEED_GUEST=0
 . "$(dirname "$0")/lib.sh"
 
 st_fc_fake
-calls() { jq -c 'select(.method) | [.method, .path, .status]' "$ST_DIR/calls/$1.calls.jsonl"; }
+. "$(dirname "$0")/snapshot_fc_lib.sh"
 
 MNT=$ST_DIR/state
 mkdir -p "$MNT"
