@@ -129,6 +129,8 @@ st_cleanup() {
 	rm -f /dev/shm/uigniter-"$(st_shm_hash)" 2>/dev/null
 	st_vmm_user_remove
 	[ -n "${ST_KEEP_LOG:-}" ] && cp "$ST_LOG" "$ST_KEEP_LOG"
+	# a test's own last step before its directory goes (e.g. a umount)
+	[ -n "${ST_CLEANUP_HOOK:-}" ] && "$ST_CLEANUP_HOOK"
 	rm -rf "$ST_DIR"
 	exit $rc
 }
