@@ -223,13 +223,7 @@ kill -TERM "$ST_PID"
 for _ in $(seq 300); do kill -0 "$ST_PID" 2>/dev/null || break; sleep 0.1; done
 ! kill -0 "$ST_PID" 2>/dev/null || st_fail "uigniterd did not stop"
 ST_PID=
-for _ in $(seq 50); do [ -z "$(pgrep -f -- "--api-sock $ST_DIR/")" ] && break; sleep 0.1; done
-[ -z "$(pgrep -f -- "--api-sock $ST_DIR/")" ] || st_fail "firecracker left: $(pgrep -af -- "--api-sock $ST_DIR/")"
-[ -z "$(st_unowned_taps | tr -d ' ')" ] || st_fail "taps left: $(st_unowned_taps)"
-! tmpl_taps || st_fail "the template's tap is left"
-[ "$(sql "select count(*) from leases")" = 0 ] || st_fail "leases left: $(sql 'select * from leases')"
-[ ! -e "$TDIR" ] || [ -z "$(ls -A "$TDIR")" ] || st_fail "templates left: $(ls -la "$TDIR")"
-[ -z "$(ls -A "$ST_DIR/run/vms" 2>/dev/null)" ] || st_fail "VMM directories left: $(ls "$ST_DIR/run/vms")"
+nothing_left # no firecracker, tap, lease, template file or VMM directory
 for _ in $(seq 50); do [ -z "$(st_cgroups_left | grep -v "uigniter-$(st_shm_hash)$")" ] && break; sleep 0.1; done
 [ -z "$(st_cgroups_left | grep -v "uigniter-$(st_shm_hash)$")" ] || st_fail "cgroups left: $(st_cgroups_left)"
 st_pass

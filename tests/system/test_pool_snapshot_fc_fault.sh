@@ -129,11 +129,5 @@ st_log "template failed ($(json .template.error)); slot $slot booted ahead"
 api POST "/vm/$id/stop"
 st_expect 200 "stop of $id"
 stop_stack
-for _ in $(seq 50); do [ -z "$(pgrep -f -- "--api-sock $ST_DIR/")" ] && break; sleep 0.1; done
-[ -z "$(pgrep -f -- "--api-sock $ST_DIR/")" ] || st_fail "firecracker left: $(pgrep -af -- "--api-sock $ST_DIR/")"
-[ -z "$(st_unowned_taps | tr -d ' ')" ] || st_fail "taps left: $(st_unowned_taps)"
-! tmpl_taps || st_fail "the template's tap is left"
-[ "$(sql "select count(*) from leases")" = 0 ] || st_fail "leases left: $(sql 'select * from leases')"
-[ ! -e "$TDIR" ] || [ -z "$(ls -A "$TDIR")" ] || st_fail "templates left: $(ls -la "$TDIR")"
-[ -z "$(ls -A "$ST_DIR/run/vms" 2>/dev/null)" ] || st_fail "VMM directories left: $(ls "$ST_DIR/run/vms")"
+nothing_left # no firecracker, tap, lease, template file or VMM directory
 st_pass
