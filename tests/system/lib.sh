@@ -114,6 +114,12 @@ st_cleanup() {
 			kill -KILL "$pid"
 		fi
 	done
+	# A jailed VMM's command line names only its chroot's paths, and a test
+	# cut short may leave VMMs the registry no longer lists: every process
+	# of this test's own VMM user (uigt-vmm-<pid>, made for it) is ours.
+	case $ST_VMM_USER in
+	uigt-vmm-[0-9]*) for pid in $(pgrep -u "$ST_VMM_USER" 2>/dev/null); do kill -KILL "$pid"; done ;;
+	esac
 	if grep -qE 'AddressSanitizer|LeakSanitizer|runtime error:' "$ST_LOG" 2>/dev/null; then
 		echo "FAIL: sanitizer report in the uigniter log:"
 		grep -B2 -A30 -E 'AddressSanitizer|LeakSanitizer|runtime error:' "$ST_LOG" | head -80
