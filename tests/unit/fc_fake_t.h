@@ -382,4 +382,15 @@ static inline bool file_has(const char *path, const char *needle)
 	return t && strstr(t, needle);
 }
 
+/* main() of a test driving the fake: the binary must be built. */
+static inline int fake_t_main(int argc, char **argv, const struct t_case *cases)
+{
+	if (access(fake_bin(), X_OK) != 0) {
+		fprintf(stderr, "fake firecracker not built: %s\n", fake_bin());
+		return 1;
+	}
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	return t_run(argc, argv, cases);
+}
+
 #endif

@@ -603,10 +603,5 @@ int main(int argc, char **argv)
 		{ 0 },
 	};
 
-	if (access(fake_bin(), X_OK) != 0) {
-		fprintf(stderr, "fake firecracker not built: %s\n", fake_bin());
-		return 1;
-	}
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-	return t_run(argc, argv, cases);
+	return fake_t_main(argc, argv, cases);
 }
