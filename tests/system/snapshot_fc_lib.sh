@@ -10,6 +10,9 @@ calls() { jq -c 'select(.method) | [.method, .path, .status]' "$(calllog "$1")";
 wait_log() { for _ in $(seq 100); do [ "$(grep -c -- "$2" "$ST_LOG")" -ge "$1" ] && return 0; sleep 0.1; done; return 1; }
 # the template's own taps (pool-worker's, outside netd's prefix)
 tmpl_taps() { ip -n "$ST_NS" -br link | awk '$1 ~ /^tmpl-uit-/ {print $1}' | grep .; }
+# this test's template VMM(s) (unjailed: its API socket lies under ST_DIR;
+# never another test's, which pgrep -f "--id template" would also find)
+tmpl_pids() { pgrep -f -- "--api-sock $ST_DIR/run/vms/template/"; }
 # holds FILE EXPR [jq args]: EXPR gives at least one value over FILE's lines,
 # all true (jq 1.6's -e looks at the last line's output only)
 holds() { local f=$1 e=$2; shift 2; jq -s -e "$@" "[.[] | $e] | length > 0 and all" "$f" >/dev/null; }

@@ -64,12 +64,12 @@ pool_ready() { # pool_ready N: N ready slots and the template ready (60 s)
 }
 template_gone() { # its VMM, tap, cgroup and directory
 	for _ in $(seq 100); do
-		[ -z "$(pgrep -f -- "--id template")" ] && ! tmpl_taps &&
+		! tmpl_pids >/dev/null && ! tmpl_taps &&
 			[ ! -e "$ST_DIR/run/vms/template" ] &&
 			[ -z "$(st_cgroups_left | grep '/template$')" ] && return 0
 		sleep 0.1
 	done
-	st_fail "the template left: $(pgrep -af -- "--id template") $(tmpl_taps) $(ls -d "$ST_DIR/run/vms/template" 2>&1) $(st_cgroups_left)"
+	st_fail "the template left: $(tmpl_pids | xargs -r ps -o pid,uid,etime,args -p) $(tmpl_taps) $(ls -d "$ST_DIR/run/vms/template" 2>&1) $(st_cgroups_left)"
 }
 # check_slot ID: restored, and told its own identity
 check_slot() {

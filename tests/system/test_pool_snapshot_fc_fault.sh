@@ -41,9 +41,9 @@ stop_stack() {
 
 # ---- a guest without the agent: the template never says it waits
 st_start
-for _ in $(seq 100); do
-	tpid=$(pgrep -f -- "--id template" || true)
-	[ -n "$tpid" ] && break
+for _ in $(seq 100); do # the template once it is the fake (not yet
+	tpid=$(tmpl_pids || true) # uigniter-vmm-exec, still root a moment)
+	[ -n "$tpid" ] && [ "$(cat "/proc/$tpid/comm" 2>/dev/null)" = firecracker ] && break
 	sleep 0.1
 done
 [ -n "$tpid" ] || st_fail "no template VMM: $(tail -n 5 "$ST_LOG")"
@@ -51,7 +51,7 @@ api GET /pool
 [ "$(json .template.state)" = building ] && [ "$(json .ready)" = 0 ] ||
 	st_fail "while building: $API_BODY"
 # spawned as a slot is: the VMM user, a cgroup of its own, a tap it owns
-[ "$(stat -c %U "/proc/$tpid")" = "$ST_VMM_USER" ] || st_fail "template runs as $(stat -c %U "/proc/$tpid")"
+[ "$(stat -c %U "/proc/$tpid")" = "$ST_VMM_USER" ] || st_fail "template runs as $(stat -c %U "/proc/$tpid"): $(ps -o pid,uid,etime,args -p "$tpid")"
 grep -q "uigniter-$(st_shm_hash)/template$" "/proc/$tpid/cgroup" ||
 	st_fail "template not in its cgroup: $(cat "/proc/$tpid/cgroup")"
 tap=$(tmpl_taps) || st_fail "no template tap"
