@@ -24,3 +24,4 @@ $(eval $(call unit_test,test_console,$(BUILD)/obj/pool-worker/console.o))
 $(eval $(call unit_test,test_pool_image,$(BUILD)/obj/pool-worker/pool_image.o $(BUILD)/obj/pool-worker/pool_mem.o))
 $(eval $(call unit_test,test_vmm_priv,$(BUILD)/obj/pool-worker/vmm_priv.o $(BUILD)/obj/pool-worker/fc_jail.o $(BUILD)/obj/pool-worker/cmdline.o))
 $(BUILD)/tests/test_vmm_priv: $(BUILD)/bin/uigniter-vmm-exec
+$(eval $(call unit_test,test_orphans,$(BUILD)/obj/pool-worker/orphans.o $(BUILD)/obj/pool-worker/fsm.o $(BUILD)/obj/pool-worker/vmm_priv.o $(BUILD)/obj/pool-worker/fc_jail.o $(BUILD)/obj/pool-worker/cmdline.o))

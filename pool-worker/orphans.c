@@ -7,9 +7,15 @@
  * Every VMM this instance starts names a socket under <run_dir>/vms/ on its
  * command line (QEMU: -qmp unix:<run_dir>/vms/<id>.qmp,…; Firecracker:
  * --api-sock <run_dir>/vms/<id>.sock), so the instance's VMMs are found by
- * scanning /proc/<pid>/cmdline for that prefix. One that is not the VMM of a
+ * scanning /proc/<pid>/cmdline for that prefix. A jailed Firecracker
+ * (vmm.jailer) names only its chroot's paths (--api-sock
+ * /run/firecracker.socket): it is found by its root instead — the process
+ * says --id ID and its / is the directory <chroot_base>/<exec name>/<ID>/root
+ * (fc_jail.h; the jails of one instance: its default chroot_base is
+ * <run_dir>/jail). One that is not the VMM of a
  * VM under management (adopted or spawned by us) is SIGKILLed and its socket
- * removed. Runs once, at start, after recovery; its children are reaped by
+ * removed (a jail's own socket goes with its jail, when that id is used
+ * again or at start). Runs once, at start, after recovery; its children are reaped by
  * uigniterd (the subreaper) or init.
  */
 #include <ctype.h>
@@ -27,6 +33,7 @@
 #include "log.h"
 #include "orphans.h"
 #include "fsm.h"
+#include "vmm_priv.h"
 
 static bool is_managed(struct pw_vm *vms, pid_t pid)
 {
@@ -64,29 +71,63 @@ static bool socket_in_use(struct pw_vm *vms, const char *path)
 	return false;
 }
 
-/* The argument of pid's command line that names marker, copied to out. */
-static bool cmdline_names(pid_t pid, const char *marker, char *out, size_t len)
+/* pid's command line, its arguments NUL-separated, into buf; its length
+ * (0: none, or unreadable). */
+static size_t read_cmdline(pid_t pid, char *buf, size_t len)
 {
-	char path[64], buf[8192];
+	char path[64];
 	ssize_t n;
 	int fd;
 
 	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return false;
-	n = read(fd, buf, sizeof(buf) - 1);
+		return 0;
+	n = read(fd, buf, len - 1);
 	close(fd);
 	if (n <= 0)
-		return false;
+		return 0;
 	buf[n] = '\0';
-	for (char *arg = buf; arg < buf + n; arg += strlen(arg) + 1) {
-		char *at = strstr(arg, marker);
+	return (size_t)n;
+}
+
+/* The argument of the command line (n bytes) that names marker, copied to
+ * out up to a ','. */
+static bool cmdline_names(const char *buf, size_t n, const char *marker, char *out, size_t len)
+{
+	for (const char *arg = buf; arg < buf + n; arg += strlen(arg) + 1) {
+		const char *at = strstr(arg, marker);
 
 		if (at) {
 			snprintf(out, len, "%.*s", (int)strcspn(at, ","), at);
 			return true;
 		}
+	}
+	return false;
+}
+
+/* pid runs in one of our jails: its command line says --id ID (as the
+ * jailer passes it on) and its root directory is <jails>/<ID>/root — the
+ * same directory (device and inode: the jailer's pivot_root in a mount
+ * namespace of its own makes /proc/<pid>/root read "/"). The jail's root
+ * into out. */
+static bool jailed_in(pid_t pid, const char *buf, size_t n, const char *jails, char *out,
+		      size_t len)
+{
+	char path[64];
+	struct stat mine, its;
+
+	for (const char *arg = buf; arg < buf + n; arg += strlen(arg) + 1) {
+		const char *id = arg + strlen(arg) + 1;
+
+		if (strcmp(arg, "--id") != 0 || id >= buf + n)
+			continue;
+		if (!*id || strchr(id, '/') || strcmp(id, "..") == 0 ||
+		    snprintf(out, len, "%s/%s/root", jails, id) >= (int)len)
+			return false;
+		snprintf(path, sizeof(path), "/proc/%d/root", (int)pid);
+		return stat(out, &mine) == 0 && stat(path, &its) == 0 &&
+		       mine.st_dev == its.st_dev && mine.st_ino == its.st_ino;
 	}
 	return false;
 }
@@ -99,9 +140,9 @@ static void remove_socket(const char *path)
 		unlink(path);
 }
 
-int pw_kill_orphans(struct pw_vm *vms, const char *run_dir)
+int pw_kill_orphans(struct pw_vm *vms, const char *run_dir, const char *jails)
 {
-	char marker[PATH_MAX], sock[PATH_MAX];
+	char marker[PATH_MAX], sock[PATH_MAX], cmdline[8192];
 	struct dirent *de;
 	int killed = 0;
 	DIR *proc;
@@ -117,19 +158,57 @@ int pw_kill_orphans(struct pw_vm *vms, const char *run_dir)
 
 		if (!isdigit((unsigned char)de->d_name[0]))
 			continue;
+		bool jailed = false;
+		size_t n;
+
 		pid = (pid_t)atoi(de->d_name);
-		if (pid == getpid() || !cmdline_names(pid, marker, sock, sizeof(sock)))
+		if (pid == getpid() || !(n = read_cmdline(pid, cmdline, sizeof(cmdline))))
 			continue;
+		if (!cmdline_names(cmdline, n, marker, sock, sizeof(sock))) {
+			if (!jails || !*jails ||
+			    !jailed_in(pid, cmdline, n, jails, sock, sizeof(sock)))
+				continue;
+			jailed = true;
+		}
 		/* A managed VMM's own helper task (e.g. LeakSanitizer's tracer,
 		 * which shares its command line) is the VMM's business. */
 		if (is_managed(vms, pid) || is_managed(vms, parent_of(pid)))
 			continue;
-		ui_warn("killing orphaned VMM pid %d (%s): no VM owns it", (int)pid, sock);
+		ui_warn("killing orphaned VMM pid %d (%s%s): no VM owns it", (int)pid,
+			jailed ? "jailed in " : "", sock);
 		if (kill(pid, SIGKILL) == 0)
 			killed++;
-		if (!socket_in_use(vms, sock))
+		if (!jailed && !socket_in_use(vms, sock))
 			remove_socket(sock);
 	}
 	closedir(proc);
 	return killed;
+}
+
+int pw_sweep_vmm_dirs(struct pw_vm *vms, const char *dir)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	int removed = 0, rc;
+	DIR *d = opendir(dir);
+
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while ((de = readdir(d))) {
+		bool owned = false;
+
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		for (struct pw_vm *vm = vms; vm && !owned; vm = vm->next)
+			owned = strcmp(vm->row.id, de->d_name) == 0;
+		if (owned || snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >=
+				     (int)sizeof(path))
+			continue;
+		if ((rc = pw_rm_tree(path)) < 0)
+			ui_warn("cannot remove the leftover %s: %s", path, strerror(-rc));
+		else
+			removed++;
+	}
+	closedir(d);
+	return removed;
 }

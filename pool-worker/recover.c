@@ -22,11 +22,13 @@
  * process's memory.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "engine.h"
+#include "fc_jail.h"
 #include "log.h"
 #include "orphans.h"
 
@@ -103,9 +105,21 @@ static void resolve(struct pw_engine *e, const struct ui_vm *row)
 	pw_engine_fire(vm, PW_E_EXIT_ERROR, -EIO, GONE);
 }
 
+static void sweep(struct pw_engine *e, const char *dir)
+{
+	int rc = pw_sweep_vmm_dirs(e->vms, dir);
+
+	if (rc > 0)
+		ui_info("recovery: removed %d leftover VMM director%s under %s", rc,
+			rc == 1 ? "y" : "ies", dir);
+	else if (rc < 0)
+		ui_warn("recovery: cannot sweep %s: %s", dir, strerror(-rc));
+}
+
 void pw_engine_recover(struct pw_engine *e)
 {
 	struct rows r = { 0 };
+	char jails[PATH_MAX], vms_dir[PATH_MAX];
 	int rc = ui_reg_vm_list(e->reg, NULL, collect, &r);
 
 	if (rc < 0)
@@ -115,9 +129,19 @@ void pw_engine_recover(struct pw_engine *e)
 	for (size_t i = 0; i < r.n; i++)
 		resolve(e, &r.v[i]);
 	free(r.v);
-	rc = pw_kill_orphans(e->vms, e->cfg->run_dir);
+	/* jailed Firecrackers: <chroot_base>/<exec name>/<id>/root (fc_jail.h) */
+	if (!e->cfg->jailer_bin[0] || pw_jail_dir(e->cfg, "", jails, sizeof(jails)) < 0)
+		jails[0] = '\0';
+	else
+		jails[strlen(jails) - 1] = '\0'; /* "<base>/<exec name>", no "/" */
+	rc = pw_kill_orphans(e->vms, e->cfg->run_dir, jails);
 	if (rc > 0)
 		ui_warn("recovery: killed %d orphaned VMM process(es)", rc);
 	else if (rc < 0)
 		ui_warn("recovery: orphan scan: %s", strerror(-rc));
+	/* what those (and VMMs gone with a crash) left: directories, jails */
+	if (snprintf(vms_dir, sizeof(vms_dir), "%s/vms", e->cfg->run_dir) < (int)sizeof(vms_dir))
+		sweep(e, vms_dir);
+	if (*jails)
+		sweep(e, jails);
 }

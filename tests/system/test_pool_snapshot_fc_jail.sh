@@ -24,17 +24,6 @@ if [ ! -x "$SFAKE" ] || [ ! -x "$JAILER" ]; then
 	echo "skip: $SFAKE / $JAILER not built (not under sanitizers)"
 	exit 77
 fi
-# Jailed command lines do not name $ST_DIR (lib.sh's cleanup finds VMMs by
-# it): on any exit, the registry's VMMs whose / is under $ST_DIR are killed.
-jail_cleanup() {
-	local rc=$? p
-	for p in $(st_vmm_pids); do
-		case $(readlink "/proc/$p/root" 2>/dev/null) in "$ST_DIR"/*) kill -KILL "$p" ;; esac
-	done
-	(exit $rc)
-	st_cleanup
-}
-trap jail_cleanup EXIT
 calls_in() { jq -c 'select(.method) | [.method, .path, .status]' "$1"; } # a call log by path
 
 # (no FC_FAKE_CHECK_TAP: a chroot has no /sys to look the tap up in;

@@ -27,7 +27,8 @@ hash=$(st_shm_hash)
 JPID=
 jail_cleanup() {
 	local rc=$?
-	if [ -n "$JPID" ]; then kill -KILL "$JPID" 2>/dev/null || :; fi
+	set +e # lib.sh's set -e would end the trap at (exit 1), before st_cleanup
+	if [ -n "$JPID" ]; then kill -KILL "$JPID" 2>/dev/null; fi
 	(exit $rc)
 	st_cleanup
 }
