@@ -51,7 +51,8 @@ api GET /pool
 [ "$(json .template.state)" = building ] && [ "$(json .ready)" = 0 ] ||
 	st_fail "while building: $API_BODY"
 # spawned as a slot is: the VMM user, a cgroup of its own, a tap it owns
-[ "$(stat -c %U "/proc/$tpid")" = "$ST_VMM_USER" ] || st_fail "template runs as $(stat -c %U "/proc/$tpid"): $(ps -o pid,uid,etime,args -p "$tpid")"
+[ "$(stat -c %u "/proc/$tpid")" = "$(id -u "$ST_VMM_USER")" ] ||
+	st_fail "template runs as uid $(stat -c %u "/proc/$tpid"), not $ST_VMM_USER's $(id -u "$ST_VMM_USER"): $(ps -o pid,uid,etime,args -p "$tpid")"
 grep -q "uigniter-$(st_shm_hash)/template$" "/proc/$tpid/cgroup" ||
 	st_fail "template not in its cgroup: $(cat "/proc/$tpid/cgroup")"
 tap=$(tmpl_taps) || st_fail "no template tap"
