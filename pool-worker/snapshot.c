@@ -679,6 +679,19 @@ void pw_snap_publish(const struct pw_snap *s, struct ui_pool_table *t)
 int pw_snap_init(struct pw_snap *s, const struct pw_vmm_env *env, unsigned tsc_khz,
 		 void (*done)(struct pw_snap *s, int status), void *arg)
 {
+	bool fc = env->cfg->driver == UI_DRIVER_FIRECRACKER;
+	/* QEMU reads its template from an fd pool-worker opens: state_dir (a
+	 * disk, evictable page cache). Firecracker maps the memory file by
+	 * the path it is given, inside its own directory or chroot, where a
+	 * slot's copy is a hard link of the template's, one page cache for
+	 * every slot: run_dir, the file system of <run_dir>/vms and of the
+	 * default chroot_base (state_dir is not, in the default layout: /run
+	 * a tmpfs, /var/lib a disk — a link would not cross, every slot would
+	 * get its own copy). A cache, never trusted after a crash: a start
+	 * begins empty, in both places (the driver may have changed since);
+	 * the driver's last, left in s->dir. */
+	const char *base[2] = { fc ? env->cfg->state_dir : env->cfg->run_dir,
+				fc ? env->cfg->run_dir : env->cfg->state_dir };
 	int n, rc;
 
 	memset(s, 0, sizeof(*s));
@@ -686,12 +699,13 @@ int pw_snap_init(struct pw_snap *s, const struct pw_vmm_env *env, unsigned tsc_k
 	s->tsc_khz = tsc_khz;
 	s->done = done;
 	s->arg = arg;
-	n = snprintf(s->dir, sizeof(s->dir), "%s/templates", env->cfg->state_dir);
-	if (n < 0 || (size_t)n >= sizeof(s->dir))
-		return -ENAMETOOLONG;
-	/* a cache, never trusted after a crash: a start begins empty */
-	if ((rc = pw_rm_tree(s->dir)) < 0 && rc != -ENOENT)
-		ui_warn("templates: cannot empty %s: %s", s->dir, strerror(-rc));
+	for (int i = 0; i < 2; i++) {
+		n = snprintf(s->dir, sizeof(s->dir), "%s/templates", base[i]);
+		if (n < 0 || (size_t)n >= sizeof(s->dir))
+			return -ENAMETOOLONG;
+		if ((rc = pw_rm_tree(s->dir)) < 0 && rc != -ENOENT)
+			ui_warn("templates: cannot empty %s: %s", s->dir, strerror(-rc));
+	}
 	if (env->cfg->pool_boot == UI_POOL_BOOT_SNAPSHOT && mkdir(s->dir, 0700) < 0 &&
 	    errno != EEXIST) {
 		rc = -errno;

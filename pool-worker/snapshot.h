@@ -62,7 +62,7 @@ struct pw_snap {
 	unsigned vcpus, mem_mib;
 	struct ui_vm src;              /* the image's files (for the stamp) */
 	uint64_t stamp;
-	char dir[PATH_MAX];            /* <state_dir>/templates */
+	char dir[PATH_MAX];            /* <state_dir>/templates (Firecracker: <run_dir>/) */
 	char file[PATH_MAX + 160];     /* the state file (READY) */
 	char mem_file[PATH_MAX + 160]; /* firecracker: the memory file (READY) */
 	char cmdline[2048];            /* the template's kernel command line */
@@ -77,7 +77,9 @@ struct pw_snap {
 	void *arg;
 };
 
-/* Empties and makes <state_dir>/templates; -errno + a log line. */
+/* Empties <state_dir>/templates and <run_dir>/templates, makes the
+ * driver's (QEMU: state_dir, Firecracker: run_dir; snapshot.c says why);
+ * -errno + a log line. */
 int pw_snap_init(struct pw_snap *s, const struct pw_vmm_env *env, unsigned tsc_khz,
 		 void (*done)(struct pw_snap *s, int status), void *arg);
 /* The pool wants slots of img: the template's state for it, after

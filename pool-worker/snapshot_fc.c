@@ -9,7 +9,7 @@
  *
  *   SPAWNED  logged;
  *   WARMED   booted, banner seen, paused, /snapshot/create answered: the
- *            two files are linked into <state_dir>/templates (0640 root:
+ *            two files are linked into <run_dir>/templates (0640 root:
  *            <vmm gid>: slots link them again, the VMM user reads them),
  *            READY; the VMM is killed;
  *   FAILED   FAILED with the sentence; the VMM is killed.

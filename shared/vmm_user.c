@@ -1,7 +1,14 @@
 /*
  * vmm_user.c — see vmm_user.h. Two daemons (netd, pool-worker) ask at their
- * start, maybe at the same moment: a useradd that fails because the other
- * one has just created the user is fine — the second lookup decides.
+ * start, maybe at the same moment — and two useradds of one name at once
+ * are not safe: useradd checks that the name is free before it takes the
+ * shadow lock, so the second, once it has the lock, rewrites the first's
+ * entries with other ids (seen here: the user 994:994, its group 993 — a
+ * daemon that looked the user up in between holds ids nobody has). So the
+ * create step is serialized with flock(2) on /etc/.pwd.lock, the file
+ * lckpwdf(3) and useradd lock with fcntl(2) locks (which do not interact
+ * with flock: useradd never waits for us), for every process of every
+ * instance; and the lookup is made again under the lock.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -11,12 +18,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "vmm_user.h"
 
 extern char **environ;
+
+#define UI_PWD_LOCK "/etc/.pwd.lock"
 
 static int lookup(const char *name, uid_t *uid, gid_t *gid)
 {
@@ -64,9 +74,19 @@ static int useradd(const char *name)
 
 int ui_vmm_user(const char *name, uid_t *uid, gid_t *gid, char *err, size_t errlen)
 {
-	int rc = lookup(name, uid, gid), made;
+	int rc = lookup(name, uid, gid), made, lock = -1;
 
+	if (rc == -ENOENT) {
+		/* (no lock file: /etc read-only — useradd fails there as well) */
+		lock = open(UI_PWD_LOCK, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+		if (lock >= 0)
+			while (flock(lock, LOCK_EX) < 0 && errno == EINTR)
+				;
+		rc = lookup(name, uid, gid); /* the other one may have made it */
+	}
 	if (rc != -ENOENT) {
+		if (lock >= 0)
+			close(lock);
 		if (rc < 0)
 			snprintf(err, errlen, "vmm.user %s: cannot look it up: %s", name,
 				 strerror(-rc));
@@ -74,6 +94,8 @@ int ui_vmm_user(const char *name, uid_t *uid, gid_t *gid, char *err, size_t errl
 	}
 	made = useradd(name);
 	rc = lookup(name, uid, gid);
+	if (lock >= 0)
+		close(lock);
 	if (rc < 0 && made < 0)
 		snprintf(err, errlen, "vmm.user %s: no such user, and useradd could not run (%s); "
 			 "create it or set vmm.user", name, strerror(-made));

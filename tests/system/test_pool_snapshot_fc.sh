@@ -7,7 +7,7 @@
 #     own tap (tmpl-<prefix><n>), boot-source with uigniter.agent=vsock:52 and
 #     no ip=, PUT /vsock, InstanceStart, PATCH /vm Paused, then PUT
 #     /snapshot/create (Full); GET /pool template ready with its bytes; the
-#     two files under state/templates; its VMM, tap, cgroup and directory
+#     two files under run/templates; its VMM, tap, cgroup and directory
 #     gone once it is saved;
 #   - each slot: a fresh Firecracker whose only configuration is PUT
 #     /snapshot/load (mem_backend File, network_overrides eth0 → its own
@@ -50,7 +50,7 @@ ST_IMAGES_EXTRA="$ST_IMAGES_EXTRA
 st_write_config
 sed -i 's/^limits:$/limits:\n  ready_timeout_ms: 10000/' "$ST_CONF"
 st_start
-TDIR=$ST_DIR/state/templates
+TDIR=$ST_DIR/run/templates
 TAP=tmpl-uit-
 
 pool_ready() { # pool_ready N: N ready slots and the template ready (60 s)

@@ -31,7 +31,7 @@ ST_IMAGES_EXTRA="$ST_IMAGES_EXTRA
     ready_pattern: APP-READY"
 st_write_config
 sed -i 's/^limits:$/limits:\n  ready_timeout_ms: 4000/' "$ST_CONF"
-TDIR=$ST_DIR/state/templates
+TDIR=$ST_DIR/run/templates
 stop_stack() {
 	kill -TERM "$ST_PID"
 	for _ in $(seq 300); do kill -0 "$ST_PID" 2>/dev/null || break; sleep 0.1; done

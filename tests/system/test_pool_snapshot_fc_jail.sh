@@ -4,7 +4,7 @@
 # image with a rootfs, pool.size 1: every path Firecracker is given is its
 # chroot's —
 #   - the template wrote its files inside its chroot (/run/template.*): they
-#     are in state/templates, and its whole jail is gone once it is saved;
+#     are in run/templates, and its whole jail is gone once it is saved;
 #   - the slot: its /snapshot/load names /run/template.state,
 #     /run/template.mem and /run/vsock, its chroot holds them as hard links of
 #     the templates' (one page cache) and the image's rootfs as /rootfs (the
@@ -43,7 +43,7 @@ ST_IMAGES_EXTRA="$ST_IMAGES_EXTRA
 st_write_config
 sed -i 's/^limits:$/limits:\n  ready_timeout_ms: 10000/' "$ST_CONF"
 st_start
-TDIR=$ST_DIR/state/templates
+TDIR=$ST_DIR/run/templates
 JAILS=$ST_DIR/run/jail/firecracker
 
 for _ in $(seq 300); do

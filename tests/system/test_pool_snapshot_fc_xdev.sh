@@ -1,10 +1,17 @@
 #!/usr/bin/env bash
-# pool.boot: snapshot with the Firecracker fake when state_dir is another
-# file system than run_dir (a tmpfs here; /run is one in production): no
-# hard link crosses, so the template's files are copied into
-# state/templates (root's, the VMM group's, 0640, the same bytes) and each
-# slot gets copies of them in its own directory; the pool still fills
-# from the template, a run takes a slot, and nothing is left at the stop.
+# pool.boot: snapshot with the Firecracker fake across file systems (tmpfs
+# mounts here).
+# 1. state_dir on another file system than run_dir — the production layout
+#    (/var/lib on a disk, /run a tmpfs): Firecracker's templates live under
+#    run/templates, so the template's files are hard links of what its
+#    Firecracker wrote and each slot's are hard links of the templates'
+#    (one inode: one page cache for every slot), never copies; a run takes
+#    a slot; nothing is left at the stop.
+# 2. Jailed, vmm.chroot_base on yet another file system: no link crosses,
+#    so the template's files are copied into run/templates (root's, the
+#    VMM group's, 0640, the same bytes) and each slot gets copies in its
+#    chroot; the pool still fills from the template. (Needs the static
+#    fake and the jailer fake: skipped under sanitizers.)
 ST_DRIVER=firecracker
 ST_NEED_GUEST=0
 . "$(dirname "$0")/lib.sh"
@@ -12,55 +19,108 @@ ST_NEED_GUEST=0
 st_fc_fake
 . "$(dirname "$0")/snapshot_fc_lib.sh"
 
-MNT=$ST_DIR/state
-mkdir -p "$MNT"
+MNT=$ST_DIR/state JMNT=$ST_DIR/jails
+mkdir -p "$MNT" "$JMNT"
 mount -t tmpfs -o size=64m uigniter-test-xdev "$MNT" || st_fail "cannot mount a tmpfs"
-xdev_umount() { umount "$MNT" || echo "cannot unmount $MNT" >&2; }
+xdev_umount() {
+	umount "$MNT" || echo "cannot unmount $MNT" >&2
+	! mountpoint -q "$JMNT" || umount "$JMNT" || echo "cannot unmount $JMNT" >&2
+}
 ST_CLEANUP_HOOK=xdev_umount
 
-export FC_FAKE_GUEST_AGENT=1 FC_FAKE_CHECK_TAP=1
+export FC_FAKE_GUEST_AGENT=1
 export FC_FAKE_CONSOLE_ON_START="APP-READY: listening"
-ST_VMM_EXTRA="$ST_VMM_EXTRA
-pool:
+POOL="pool:
   size: 1
   warm_image: fc
   boot: snapshot"
+ST_VMM_EXTRA="$ST_VMM_EXTRA
+$POOL"
 ST_IMAGES_EXTRA="$ST_IMAGES_EXTRA
     mem_mib: 16
     ready_pattern: APP-READY"
+IMAGES0=$ST_IMAGES_EXTRA
 st_write_config
 sed -i 's/^limits:$/limits:\n  ready_timeout_ms: 10000/' "$ST_CONF"
-st_start
-TDIR=$ST_DIR/state/templates
+TDIR=$ST_DIR/run/templates
+pool_ready() {
+	for _ in $(seq 300); do
+		api GET /pool
+		[ "$(json .template.state)" = failed ] && st_fail "template failed: $API_BODY"
+		[ "$(json .ready)" = 1 ] && [ "$(json .template.state)" = ready ] && return 0
+		sleep 0.2
+	done
+	st_fail "no slot restored from a template: $API_BODY"
+}
+tmpl_files_ok() { # root's, the VMM group's, 0640; a 16 MiB memory file
+	local f
+	for f in state mem; do
+		[ "$(stat -c '%U:%G %a' "$TDIR/fc.1x16.$f")" = "root:$(id -gn "$ST_VMM_USER") 640" ] ||
+			st_fail "template $f file: $(stat -c '%U:%G %a' "$TDIR/fc.1x16.$f")"
+	done
+	[ "$(stat -c %s "$TDIR/fc.1x16.mem")" = $((16 << 20)) ] || st_fail "mem file: $(ls -la "$TDIR")"
+}
+stop_stack() {
+	kill -TERM "$ST_PID"
+	for _ in $(seq 300); do kill -0 "$ST_PID" 2>/dev/null || break; sleep 0.1; done
+	! kill -0 "$ST_PID" 2>/dev/null || st_fail "uigniterd did not stop"
+	ST_PID=
+	[ ! -e "$TDIR" ] || [ -z "$(ls -A "$TDIR")" ] || st_fail "templates left: $(ls -la "$TDIR")"
+	[ -z "$(ls -A "$ST_DIR/run/vms" 2>/dev/null)" ] || st_fail "VMM directories left: $(ls "$ST_DIR/run/vms")"
+}
 
-for _ in $(seq 300); do
-	api GET /pool
-	[ "$(json .template.state)" = failed ] && st_fail "template failed: $API_BODY"
-	[ "$(json .ready)" = 1 ] && [ "$(json .template.state)" = ready ] && break
-	sleep 0.2
-done
-[ "$(json .ready)" = 1 ] && [ "$(json .template.state)" = ready ] ||
-	st_fail "no slot restored across file systems: $API_BODY"
-[ "$(stat -c %d "$TDIR")" != "$(stat -c %d "$ST_DIR/run")" ] || st_fail "not two file systems"
-for f in state mem; do
-	[ "$(stat -c '%U:%G %a' "$TDIR/fc.1x16.$f")" = "root:$(id -gn "$ST_VMM_USER") 640" ] ||
-		st_fail "template $f file: $(stat -c '%U:%G %a' "$TDIR/fc.1x16.$f")"
-done
-[ "$(stat -c %s "$TDIR/fc.1x16.mem")" = $((16 << 20)) ] || st_fail "mem file: $(ls -la "$TDIR")"
+# ---- 1. state_dir elsewhere: links all the way
+st_start
+pool_ready
+[ "$(stat -c %d "$MNT")" != "$(stat -c %d "$ST_DIR/run")" ] || st_fail "not two file systems"
+[ -z "$(ls -A "$MNT/templates" 2>/dev/null)" ] || st_fail "templates under state_dir: $(ls -la "$MNT/templates")"
+tmpl_files_ok
 slot=$(sql "select id from vms where state = 'warm'")
 [ "$(calls "$slot")" = '["PUT","/snapshot/load",204]
 ["PATCH","/vm",204]' ] || st_fail "slot calls: $(calls "$slot")"
-cmp -s "$TDIR/fc.1x16.state" "$ST_DIR/run/vms/$slot/template.state" ||
-	st_fail "the slot's state file is not the template's"
+for f in state mem; do
+	[ "$(stat -c %i "$ST_DIR/run/vms/$slot/template.$f")" = "$(stat -c %i "$TDIR/fc.1x16.$f")" ] ||
+		st_fail "the slot's template.$f is a copy, not a link of the template's"
+done
 api POST /vm/run '{"image":"fc","wait":"ready"}'
 st_expect 201 "run on the slot"
 [ "$(json .id)" = "$slot" ] || st_fail "the run did not take the slot: $API_BODY"
 api POST "/vm/$slot/stop"
 st_expect 200 "stop"
-kill -TERM "$ST_PID"
-for _ in $(seq 300); do kill -0 "$ST_PID" 2>/dev/null || break; sleep 0.1; done
-! kill -0 "$ST_PID" 2>/dev/null || st_fail "uigniterd did not stop"
-ST_PID=
-[ ! -e "$TDIR" ] || [ -z "$(ls -A "$TDIR")" ] || st_fail "templates left: $(ls -la "$TDIR")"
-[ -z "$(ls -A "$ST_DIR/run/vms" 2>/dev/null)" ] || st_fail "VMM directories left: $(ls "$ST_DIR/run/vms")"
+stop_stack
+st_log "state_dir on another file system: template and slot files are links of one inode"
+
+# ---- 2. jailed, chroot_base on another file system: copies
+SFAKE=$ROOT/$BUILD/tests/fakes/static/firecracker
+JAILER=$ROOT/$BUILD/tests/fakes/jailer
+if [ ! -x "$SFAKE" ] || [ ! -x "$JAILER" ]; then
+	st_log "no static fake / jailer fake (sanitizers): the jailed part is left out"
+	st_pass
+	exit 0
+fi
+mount -t tmpfs -o size=64m uigniter-test-xdev-jails "$JMNT" || st_fail "cannot mount a tmpfs"
+head -c 65536 /dev/zero >"$ST_DIR/rootfs.ext4"
+ST_VMM_EXTRA="  firecracker: $SFAKE
+  jailer: $JAILER
+  chroot_base: $JMNT
+$POOL"
+ST_IMAGES_EXTRA="$IMAGES0
+    rootfs: $ST_DIR/rootfs.ext4"
+st_write_config
+sed -i 's/^limits:$/limits:\n  ready_timeout_ms: 10000/' "$ST_CONF"
+st_start
+pool_ready
+tmpl_files_ok
+slot=$(sql "select id from vms where state = 'warm'")
+root=$JMNT/firecracker/$slot/root
+[ "$(stat -c %d "$root/run/template.mem")" != "$(stat -c %d "$TDIR/fc.1x16.mem")" ] ||
+	st_fail "the slot's chroot is not on another file system"
+cmp -s "$TDIR/fc.1x16.state" "$root/run/template.state" ||
+	st_fail "the slot's state file is not the template's"
+[ "$(jq -c 'select(.method) | [.method, .path, .status]' "$root/run/firecracker.socket.calls.jsonl")" = '["PUT","/snapshot/load",204]
+["PATCH","/vm",204]' ] || st_fail "jailed slot calls"
+stop_stack
+for _ in $(seq 50); do [ -z "$(ls -A "$JMNT/firecracker" 2>/dev/null)" ] && break; sleep 0.1; done
+[ -z "$(ls -A "$JMNT/firecracker" 2>/dev/null)" ] || st_fail "jails left: $(ls "$JMNT/firecracker")"
+st_log "jailed, chroot_base on another file system: copies, the pool filled"
 st_pass
