@@ -53,15 +53,6 @@ st_start
 TDIR=$ST_DIR/run/templates
 TAP=tmpl-uit-
 
-pool_ready() { # pool_ready N: N ready slots and the template ready (60 s)
-	for _ in $(seq 300); do
-		api GET /pool
-		[ "$(json .template.state)" = failed ] && st_fail "template failed: $API_BODY"
-		[ "$(json .ready)" = "$1" ] && [ "$(json .template.state)" = ready ] && return 0
-		sleep 0.2
-	done
-	st_fail "pool not at $1 ready from a template: $API_BODY"
-}
 template_gone() { # its VMM, tap, cgroup and directory
 	for _ in $(seq 100); do
 		! tmpl_pids >/dev/null && ! tmpl_taps &&

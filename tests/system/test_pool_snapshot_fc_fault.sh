@@ -32,12 +32,6 @@ ST_IMAGES_EXTRA="$ST_IMAGES_EXTRA
 st_write_config
 sed -i 's/^limits:$/limits:\n  ready_timeout_ms: 4000/' "$ST_CONF"
 TDIR=$ST_DIR/run/templates
-stop_stack() {
-	kill -TERM "$ST_PID"
-	for _ in $(seq 300); do kill -0 "$ST_PID" 2>/dev/null || break; sleep 0.1; done
-	! kill -0 "$ST_PID" 2>/dev/null || st_fail "uigniterd did not stop"
-	ST_PID=
-}
 
 # ---- a guest without the agent: the template never says it waits
 st_start
@@ -58,13 +52,7 @@ grep -q "uigniter-$(st_shm_hash)/template$" "/proc/$tpid/cgroup" ||
 tap=$(tmpl_taps) || st_fail "no template tap"
 [ "$(ip netns exec "$ST_NS" cat "/sys/class/net/$tap/owner")" = "$(id -u "$ST_VMM_USER")" ] ||
 	st_fail "template tap $tap owner $(ip netns exec "$ST_NS" cat "/sys/class/net/$tap/owner")"
-for _ in $(seq 300); do
-	api GET /pool
-	[ "$(json .template.state)" = failed ] && [ "$(json .ready)" = 1 ] && break
-	sleep 0.1
-done
-[ "$(json .template.state)" = failed ] && [ "$(json .ready)" = 1 ] ||
-	st_fail "no fallback after a template that never waited: $API_BODY"
+pool_fallback
 [ "$(json .template.error)" = "template: no UIGNITER-TEMPLATE vsock:52 on its console within 4000 ms" ] ||
 	st_fail "template.error: $API_BODY"
 [ "$(json .refill_errors)" = 1 ] || st_fail "refill_errors: $API_BODY"

@@ -18,42 +18,22 @@ ST_NEED_GUEST=0
 
 st_fc_fake
 . "$(dirname "$0")/snapshot_fc_lib.sh"
-SFAKE=$ROOT/$BUILD/tests/fakes/static/firecracker
-JAILER=$ROOT/$BUILD/tests/fakes/jailer
-if [ ! -x "$SFAKE" ] || [ ! -x "$JAILER" ]; then
+if ! jail_fakes; then
 	echo "skip: $SFAKE / $JAILER not built (not under sanitizers)"
 	exit 77
 fi
-calls_in() { jq -c 'select(.method) | [.method, .path, .status]' "$1"; } # a call log by path
 
 # (no FC_FAKE_CHECK_TAP: a chroot has no /sys to look the tap up in;
 # test_pool_snapshot_fc.sh checks the taps)
 export FC_FAKE_GUEST_AGENT=1
 export FC_FAKE_CONSOLE_ON_START="APP-READY: listening"
-head -c 65536 /dev/zero >"$ST_DIR/rootfs.ext4"
-ST_VMM_EXTRA="  firecracker: $SFAKE
-  jailer: $JAILER
-pool:
-  size: 1
-  warm_image: fc
-  boot: snapshot"
 ST_IMAGES_EXTRA="$ST_IMAGES_EXTRA
-    rootfs: $ST_DIR/rootfs.ext4
     ready_pattern: APP-READY"
-st_write_config
-sed -i 's/^limits:$/limits:\n  ready_timeout_ms: 10000/' "$ST_CONF"
+jail_config 10000
 st_start
 TDIR=$ST_DIR/run/templates
-JAILS=$ST_DIR/run/jail/firecracker
 
-for _ in $(seq 300); do
-	api GET /pool
-	[ "$(json .template.state)" = failed ] && st_fail "template failed: $API_BODY"
-	[ "$(json .ready)" = 1 ] && [ "$(json .template.state)" = ready ] && break
-	sleep 0.2
-done
-[ "$(json .ready)" = 1 ] && [ "$(json .template.state)" = ready ] ||
-	st_fail "no slot restored from a jailed template: $API_BODY"
+pool_ready 1
 [ -f "$TDIR/fc.1x128.state" ] && [ -f "$TDIR/fc.1x128.mem" ] || st_fail "template files: $(ls -la "$TDIR")"
 for _ in $(seq 50); do [ ! -e "$JAILS/template" ] && break; sleep 0.1; done
 [ ! -e "$JAILS/template" ] || st_fail "the template's jail is left: $(find "$JAILS/template")"
@@ -92,10 +72,7 @@ st_expect 200 "stop of $slot"
 for _ in $(seq 50); do [ ! -e "$JAILS/$slot" ] && break; sleep 0.1; done
 [ ! -e "$JAILS/$slot" ] || st_fail "the slot's jail is left"
 
-kill -TERM "$ST_PID"
-for _ in $(seq 300); do kill -0 "$ST_PID" 2>/dev/null || break; sleep 0.1; done
-! kill -0 "$ST_PID" 2>/dev/null || st_fail "uigniterd did not stop"
-ST_PID=
+stop_stack
 for _ in $(seq 50); do [ -z "$(ls -A "$JAILS" 2>/dev/null)" ] && break; sleep 0.1; done
 [ -z "$(ls -A "$JAILS" 2>/dev/null)" ] || st_fail "jails left: $(ls "$JAILS")"
 [ ! -e "$TDIR" ] || [ -z "$(ls -A "$TDIR")" ] || st_fail "templates left: $(ls -la "$TDIR")"

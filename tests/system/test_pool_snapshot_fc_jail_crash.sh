@@ -21,13 +21,10 @@ ST_NEED_GUEST=0
 
 st_fc_fake
 . "$(dirname "$0")/snapshot_fc_lib.sh"
-SFAKE=$ROOT/$BUILD/tests/fakes/static/firecracker
-JAILER=$ROOT/$BUILD/tests/fakes/jailer
-if [ ! -x "$SFAKE" ] || [ ! -x "$JAILER" ]; then
+if ! jail_fakes; then
 	echo "skip: $SFAKE / $JAILER not built (not under sanitizers)"
 	exit 77
 fi
-JAILS=$ST_DIR/run/jail/firecracker
 # jailed ID: the pid of the Firecracker whose / is ID's jail root (the
 # jailer's pivot_root makes /proc/PID/root read "/": compared by inode)
 jailed() {
@@ -45,27 +42,12 @@ in_jails() {
 	return 0
 }
 # (a test cut short: lib.sh kills every process of its VMM user, jailed ones too)
-stop_stack() {
-	kill -TERM "$ST_PID"
-	for _ in $(seq 300); do kill -0 "$ST_PID" 2>/dev/null || break; sleep 0.1; done
-	! kill -0 "$ST_PID" 2>/dev/null || st_fail "uigniterd did not stop"
-	ST_PID=
-}
 gone() { for _ in $(seq 50); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done; return 1; }
 
 export FC_FAKE_CONSOLE_ON_START="APP-READY: listening"
-head -c 65536 /dev/zero >"$ST_DIR/rootfs.ext4"
-ST_VMM_EXTRA="  firecracker: $SFAKE
-  jailer: $JAILER
-pool:
-  size: 1
-  warm_image: fc
-  boot: snapshot"
 ST_IMAGES_EXTRA="$ST_IMAGES_EXTRA
-    rootfs: $ST_DIR/rootfs.ext4
     ready_pattern: APP-READY"
-st_write_config
-sed -i 's/^limits:$/limits:\n  ready_timeout_ms: 5000/' "$ST_CONF"
+jail_config 5000
 
 # ---- a jailed template orphaned while it builds
 st_start
@@ -84,13 +66,7 @@ wait_log 1 "killing orphaned VMM pid $tpid (jailed in $JAILS/template/root)" ||
 	st_fail "leftover directories stay: $(ls "$JAILS" "$ST_DIR/run/vms")"
 wait_log 1 "recovery: removed [0-9]* leftover VMM director[a-z]* under $JAILS" ||
 	st_fail "the sweep is not logged: $(grep recovery "$ST_LOG")"
-for _ in $(seq 200); do
-	api GET /pool
-	[ "$(json .template.state)" = failed ] && [ "$(json .ready)" = 1 ] && break
-	sleep 0.1
-done
-[ "$(json .template.state)" = failed ] && [ "$(json .ready)" = 1 ] ||
-	st_fail "no slot booted ahead after the template failed: $API_BODY"
+pool_fallback
 slot=$(sql "select id from vms where state = 'warm'")
 spid=$(jailed "$slot") || st_fail "the ahead slot $slot is not jailed: $(in_jails)"
 [ "$(in_jails)" = "$spid" ] || st_fail "more than the slot in our jails: $(in_jails | xargs ps -o pid,etime,args -p)"
@@ -116,24 +92,14 @@ stop_stack
 # ---- a restored jailed slot: retired after kill -9, its Firecracker killed
 export FC_FAKE_GUEST_AGENT=1
 st_start
-for _ in $(seq 300); do
-	api GET /pool
-	[ "$(json .ready)" = 1 ] && [ "$(json .template.state)" = ready ] && break
-	sleep 0.2
-done
-[ "$(json .ready)" = 1 ] && [ "$(json .template.state)" = ready ] || st_fail "no restored slot: $API_BODY"
+pool_ready 1
 slot=$(sql "select id from vms where state = 'warm'")
 spid=$(jailed "$slot") || st_fail "the restored slot $slot is not jailed"
 st_kill_daemon pool-worker
 gone "$spid" || st_fail "the retired slot's jailed Firecracker $spid runs on"
 wait_log 1 "$slot: adopted firecracker pid $spid (warm)" ||
 	st_fail "slot $slot not adopted to be retired: $(grep "$slot" "$ST_LOG" | tail -n 3)"
-for _ in $(seq 300); do
-	api GET /pool
-	[ "$(json .ready)" = 1 ] && [ "$(json .template.state)" = ready ] && break
-	sleep 0.2
-done
-[ "$(json .ready)" = 1 ] && [ "$(json .template.state)" = ready ] || st_fail "no refill after kill -9: $API_BODY"
+pool_ready 1 # refilled
 [ "$(sql "select state from vms where id = '$slot'")" != warm ] || st_fail "slot $slot re-adopted"
 for _ in $(seq 50); do [ ! -e "$JAILS/$slot" ] && break; sleep 0.1; done
 [ ! -e "$JAILS/$slot" ] || st_fail "the retired slot's jail is left: $(ls -la "$JAILS/$slot")"

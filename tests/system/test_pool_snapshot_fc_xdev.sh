@@ -30,12 +30,11 @@ ST_CLEANUP_HOOK=xdev_umount
 
 export FC_FAKE_GUEST_AGENT=1
 export FC_FAKE_CONSOLE_ON_START="APP-READY: listening"
-POOL="pool:
+ST_VMM_EXTRA="$ST_VMM_EXTRA
+pool:
   size: 1
   warm_image: fc
   boot: snapshot"
-ST_VMM_EXTRA="$ST_VMM_EXTRA
-$POOL"
 ST_IMAGES_EXTRA="$ST_IMAGES_EXTRA
     mem_mib: 16
     ready_pattern: APP-READY"
@@ -43,15 +42,6 @@ IMAGES0=$ST_IMAGES_EXTRA
 st_write_config
 sed -i 's/^limits:$/limits:\n  ready_timeout_ms: 10000/' "$ST_CONF"
 TDIR=$ST_DIR/run/templates
-pool_ready() {
-	for _ in $(seq 300); do
-		api GET /pool
-		[ "$(json .template.state)" = failed ] && st_fail "template failed: $API_BODY"
-		[ "$(json .ready)" = 1 ] && [ "$(json .template.state)" = ready ] && return 0
-		sleep 0.2
-	done
-	st_fail "no slot restored from a template: $API_BODY"
-}
 tmpl_files_ok() { # root's, the VMM group's, 0640; a 16 MiB memory file
 	local f
 	for f in state mem; do
@@ -60,18 +50,15 @@ tmpl_files_ok() { # root's, the VMM group's, 0640; a 16 MiB memory file
 	done
 	[ "$(stat -c %s "$TDIR/fc.1x16.mem")" = $((16 << 20)) ] || st_fail "mem file: $(ls -la "$TDIR")"
 }
-stop_stack() {
-	kill -TERM "$ST_PID"
-	for _ in $(seq 300); do kill -0 "$ST_PID" 2>/dev/null || break; sleep 0.1; done
-	! kill -0 "$ST_PID" 2>/dev/null || st_fail "uigniterd did not stop"
-	ST_PID=
+stop_checked() { # stopped: no template file, no VMM directory
+	stop_stack
 	[ ! -e "$TDIR" ] || [ -z "$(ls -A "$TDIR")" ] || st_fail "templates left: $(ls -la "$TDIR")"
 	[ -z "$(ls -A "$ST_DIR/run/vms" 2>/dev/null)" ] || st_fail "VMM directories left: $(ls "$ST_DIR/run/vms")"
 }
 
 # ---- 1. state_dir elsewhere: links all the way
 st_start
-pool_ready
+pool_ready 1
 [ "$(stat -c %d "$MNT")" != "$(stat -c %d "$ST_DIR/run")" ] || st_fail "not two file systems"
 [ -z "$(ls -A "$MNT/templates" 2>/dev/null)" ] || st_fail "templates under state_dir: $(ls -la "$MNT/templates")"
 tmpl_files_ok
@@ -87,29 +74,20 @@ st_expect 201 "run on the slot"
 [ "$(json .id)" = "$slot" ] || st_fail "the run did not take the slot: $API_BODY"
 api POST "/vm/$slot/stop"
 st_expect 200 "stop"
-stop_stack
+stop_checked
 st_log "state_dir on another file system: template and slot files are links of one inode"
 
 # ---- 2. jailed, chroot_base on another file system: copies
-SFAKE=$ROOT/$BUILD/tests/fakes/static/firecracker
-JAILER=$ROOT/$BUILD/tests/fakes/jailer
-if [ ! -x "$SFAKE" ] || [ ! -x "$JAILER" ]; then
+if ! jail_fakes; then
 	st_log "no static fake / jailer fake (sanitizers): the jailed part is left out"
 	st_pass
 	exit 0
 fi
 mount -t tmpfs -o size=64m uigniter-test-xdev-jails "$JMNT" || st_fail "cannot mount a tmpfs"
-head -c 65536 /dev/zero >"$ST_DIR/rootfs.ext4"
-ST_VMM_EXTRA="  firecracker: $SFAKE
-  jailer: $JAILER
-  chroot_base: $JMNT
-$POOL"
-ST_IMAGES_EXTRA="$IMAGES0
-    rootfs: $ST_DIR/rootfs.ext4"
-st_write_config
-sed -i 's/^limits:$/limits:\n  ready_timeout_ms: 10000/' "$ST_CONF"
+ST_IMAGES_EXTRA=$IMAGES0
+jail_config 10000 "  chroot_base: $JMNT"
 st_start
-pool_ready
+pool_ready 1
 tmpl_files_ok
 slot=$(sql "select id from vms where state = 'warm'")
 root=$JMNT/firecracker/$slot/root
@@ -117,9 +95,9 @@ root=$JMNT/firecracker/$slot/root
 	st_fail "the slot's chroot is not on another file system"
 cmp -s "$TDIR/fc.1x16.state" "$root/run/template.state" ||
 	st_fail "the slot's state file is not the template's"
-[ "$(jq -c 'select(.method) | [.method, .path, .status]' "$root/run/firecracker.socket.calls.jsonl")" = '["PUT","/snapshot/load",204]
+[ "$(calls_in "$root/run/firecracker.socket.calls.jsonl")" = '["PUT","/snapshot/load",204]
 ["PATCH","/vm",204]' ] || st_fail "jailed slot calls"
-stop_stack
+stop_checked
 for _ in $(seq 50); do [ -z "$(ls -A "$JMNT/firecracker" 2>/dev/null)" ] && break; sleep 0.1; done
 [ -z "$(ls -A "$JMNT/firecracker" 2>/dev/null)" ] || st_fail "jails left: $(ls "$JMNT/firecracker")"
 st_log "jailed, chroot_base on another file system: copies, the pool filled"
