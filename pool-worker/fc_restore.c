@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 
 #include "fc_agent.h"
 #include "fc_bodies.h"
@@ -57,6 +58,23 @@ int pw_fc_vsock_paths(struct fc_vm *q, char *err, size_t errlen)
 
 /* ---- a restored slot: LOAD ----------------------------------------------------- */
 
+/* Once per pool-worker: a slot's template file that is a copy, not a link
+ * (another file system: vmm.chroot_base off run_dir's) — every slot then
+ * holds the guest's memory on its own, and the copy is made in the loop. */
+static void warn_if_copied(const char *src, const char *dst)
+{
+	static bool warned;
+	struct stat a, b;
+
+	if (warned || stat(src, &a) < 0 || stat(dst, &b) < 0 ||
+	    (a.st_dev == b.st_dev && a.st_ino == b.st_ino))
+		return;
+	warned = true;
+	ui_warn("snapshot: the slots' template files are copies of %s, not hard links "
+		"(%s is on another file system): no page cache shared between slots; put "
+		"vmm.chroot_base on the file system of run_dir", src, dst);
+}
+
 /* The template's file src as name in the slot's directory (a hard link, or
  * a copy across file systems); vmm/host: its names. */
 static int stage(struct fc_vm *q, const char *from, const char *name, char *vmm, size_t vlen,
@@ -78,8 +96,11 @@ static int stage(struct fc_vm *q, const char *from, const char *name, char *vmm,
 		return rc;
 	snprintf(dir, sizeof(dir), "%s", host);
 	*strrchr(dir, '/') = '\0';
-	return pw_vmm_put_file(pv, dir, src, name, true, out, sizeof(out), q->snap_err,
-			       sizeof(q->snap_err));
+	if ((rc = pw_vmm_put_file(pv, dir, src, name, true, out, sizeof(out), q->snap_err,
+				  sizeof(q->snap_err))) < 0)
+		return rc;
+	warn_if_copied(src, out);
+	return 0;
 }
 
 static int queue_load(struct fc_vm *q)
