@@ -199,8 +199,13 @@ int pw_sweep_vmm_dirs(struct pw_vm *vms, const char *dir)
 
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
-		for (struct pw_vm *vm = vms; vm && !owned; vm = vm->next)
-			owned = strcmp(vm->row.id, de->d_name) == 0;
+		/* <id>, or <id>.<anything> (an older layout's <id>.qmp) */
+		for (struct pw_vm *vm = vms; vm && !owned; vm = vm->next) {
+			size_t n = strlen(vm->row.id);
+
+			owned = n && strncmp(vm->row.id, de->d_name, n) == 0 &&
+				(de->d_name[n] == '\0' || de->d_name[n] == '.');
+		}
 		if (owned || snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >=
 				     (int)sizeof(path))
 			continue;

@@ -13,7 +13,7 @@ struct pw_vm;
 int pw_kill_orphans(struct pw_vm *vms, const char *run_dir, const char *jails);
 
 /* Removes every entry of dir (<run_dir>/vms, or a jails directory) that is
- * not named after a VM of vms; returns how many (a missing dir: 0), or
+ * not named after a VM of vms (<id> or <id>.<suffix>); returns how many (a missing dir: 0), or
  * negative errno. Call after pw_kill_orphans. */
 int pw_sweep_vmm_dirs(struct pw_vm *vms, const char *dir);
 

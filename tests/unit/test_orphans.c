@@ -182,11 +182,15 @@ static void t_sweep(void)
 	T_ASSERT(mkdir(path, 0700) == 0);
 	snprintf(path, sizeof(path), "%s/template", vms);
 	T_ASSERT(mkdir(path, 0700) == 0);
+	snprintf(path, sizeof(path), "%s/vm-live.qmp", vms); /* an older layout's */
+	T_ASSERT((f = fopen(path, "w")) && fclose(f) == 0);
+	snprintf(path, sizeof(path), "%s/vm-liveX", vms);    /* another id */
+	T_ASSERT(mkdir(path, 0700) == 0);
 	snprintf(vm.row.id, sizeof(vm.row.id), "vm-live");
 	vm.state = PW_S_WARM;
-	T_EQ_INT(pw_sweep_vmm_dirs(&vm, vms), 2);
-	T_ASSERT(!exists(vms, "vm-gone") && !exists(vms, "template"));
-	T_ASSERT(exists(vms, "vm-live"));
+	T_EQ_INT(pw_sweep_vmm_dirs(&vm, vms), 3);
+	T_ASSERT(!exists(vms, "vm-gone") && !exists(vms, "template") && !exists(vms, "vm-liveX"));
+	T_ASSERT(exists(vms, "vm-live") && exists(vms, "vm-live.qmp"));
 	T_ASSERT(exists(tmp, "keep"));
 	T_EQ_INT(pw_sweep_vmm_dirs(&vm, vms), 0);
 	snprintf(path, sizeof(path), "%s/none", tmp);
