@@ -321,6 +321,23 @@ st_kill_daemon() {
 
 st_pass() { st_api_check; st_log "PASS $(basename "$0")"; }
 
+# st_snap_restores_failed TRIES SLEEP: pool.boot snapshot after slots in a
+# row failed to restore — GET /pool says the template failed with that
+# reason, refill_errors counts them, and the pool filled by booting ahead
+# (polled TRIES times, SLEEP s apart; API_BODY left with the answer).
+st_snap_restores_failed() {
+	for _ in $(seq "$1"); do
+		api GET /pool
+		[ "$(json .template.state)" = failed ] && [ "$(json .ready)" = 1 ] && break
+		sleep "$2"
+	done
+	[ "$(json .template.state)" = failed ] || st_fail "template not failed: $API_BODY"
+	[ "$(json .ready)" = 1 ] || st_fail "the pool did not fill by booting ahead: $API_BODY"
+	grep -q "slots in a row failed to restore" <<<"$(json .template.error)" ||
+		st_fail "template.error: $API_BODY"
+	[ "$(json .refill_errors)" -ge 2 ] || st_fail "refill_errors: $API_BODY"
+}
+
 # st_wait_vm ID STATE: polls GET /vm/ID (10 s) until it says STATE; the
 # answer is left in API_BODY (st_fail with it when the state never came).
 st_wait_vm() {

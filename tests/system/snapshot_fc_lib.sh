@@ -55,6 +55,12 @@ stop_stack() {
 	ST_PID=
 }
 
+# the pool these tests run: one slot of fc, restored from its template
+SNAP_POOL="pool:
+  size: 1
+  warm_image: fc
+  boot: snapshot"
+
 # ---- jailed (the static fake and the jailer fake; not under sanitizers)
 SFAKE=$ROOT/$BUILD/tests/fakes/static/firecracker
 JAILER=$ROOT/$BUILD/tests/fakes/jailer
@@ -68,10 +74,7 @@ jail_config() {
 	ST_VMM_EXTRA="  firecracker: $SFAKE
   jailer: $JAILER${2:+
 $2}
-pool:
-  size: 1
-  warm_image: fc
-  boot: snapshot"
+$SNAP_POOL"
 	ST_IMAGES_EXTRA="$ST_IMAGES_EXTRA
     rootfs: $ST_DIR/rootfs.ext4"
 	st_write_config

@@ -34,16 +34,7 @@ st_expect 201 "run on the restored slot"
 id=$(json .id)
 [ "$(st_guest_http "$(json .ip)")" = "hello from $id" ] || st_fail "$id does not answer"
 
-for _ in $(seq 1200); do # backoff 1 s, 2 s, then a boot under TCG
-	api GET /pool
-	[ "$(json .template.state)" = failed ] && [ "$(json .ready)" = 1 ] && break
-	sleep 0.5
-done
-[ "$(json .template.state)" = failed ] || st_fail "template not failed: $API_BODY"
-[ "$(json .ready)" = 1 ] || st_fail "the pool did not fill by booting ahead: $API_BODY"
-grep -q "slots in a row failed to restore" <<<"$(json .template.error)" ||
-	st_fail "template.error: $API_BODY"
-[ "$(json .refill_errors)" -ge 2 ] || st_fail "refill_errors: $API_BODY"
+st_snap_restores_failed 1200 0.5 # backoff 1 s, 2 s, then a boot under TCG
 [ ! -e "$tmpl" ] || st_fail "the damaged template file is still there"
 slot=$(st_sql "select id from vms where state = 'warm'")
 grep -qs "Linux version" "$ST_DIR/state/vms/$slot.console.log" ||

@@ -23,10 +23,7 @@ st_fc_fake
 export FC_FAKE_CHECK_TAP=1
 export FC_FAKE_CONSOLE_ON_START="APP-READY: listening"
 ST_VMM_EXTRA="$ST_VMM_EXTRA
-pool:
-  size: 1
-  warm_image: fc
-  boot: snapshot"
+$SNAP_POOL"
 ST_IMAGES_EXTRA="$ST_IMAGES_EXTRA
     ready_pattern: APP-READY"
 st_write_config
@@ -89,16 +86,7 @@ st_expect 201 "run on the restored slot"
 id=$(json .id)
 [ "$id" = "$restored" ] || st_fail "the run did not take the slot: $API_BODY"
 
-for _ in $(seq 300); do # backoff 1 s, 2 s, then a slot booted ahead
-	api GET /pool
-	[ "$(json .template.state)" = failed ] && [ "$(json .ready)" = 1 ] && break
-	sleep 0.2
-done
-[ "$(json .template.state)" = failed ] || st_fail "template not failed: $API_BODY"
-[ "$(json .ready)" = 1 ] || st_fail "the pool did not fill by booting ahead: $API_BODY"
-grep -q "slots in a row failed to restore" <<<"$(json .template.error)" ||
-	st_fail "template.error: $API_BODY"
-[ "$(json .refill_errors)" -ge 2 ] || st_fail "refill_errors: $API_BODY"
+st_snap_restores_failed 300 0.2 # backoff 1 s, 2 s, then a slot booted ahead
 [ ! -e "$TDIR/fc.1x128.state" ] && [ ! -e "$TDIR/fc.1x128.mem" ] ||
 	st_fail "the damaged template's files are still there: $(ls -la "$TDIR")"
 failed=$(jq -r 'select(.path == "/snapshot/load" and .status != 204) | input_filename' \

@@ -32,10 +32,7 @@ ST_CLEANUP_HOOK=xdev_umount
 export FC_FAKE_GUEST_AGENT=1
 export FC_FAKE_CONSOLE_ON_START="APP-READY: listening"
 ST_VMM_EXTRA="$ST_VMM_EXTRA
-pool:
-  size: 1
-  warm_image: fc
-  boot: snapshot"
+$SNAP_POOL"
 ST_IMAGES_EXTRA="$ST_IMAGES_EXTRA
     mem_mib: 16
     ready_pattern: APP-READY"
